@@ -1,0 +1,124 @@
+/**
+ * The one module that loads native/'s addon. Everything else imports `Engine` from here.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import type {
+  EngineOptions,
+  EngineRequest,
+  EngineResponse,
+  EngineSnapshot,
+  IterationStats,
+  KvCacheEvent,
+  ResponseListener,
+} from './types.js';
+
+export type * from './types.js';
+
+/** The native class, as native/src/addon.cc defines it. */
+interface NativeEngine {
+  enqueue(request: EngineRequest): number;
+  cancel(requestId: number): boolean;
+  step(): EngineResponse[];
+  nowMs(): number;
+  snapshot(): EngineSnapshot;
+  getLatestIterationStats(): IterationStats[];
+  getLatestKvEvents(): KvCacheEvent[];
+  close(): void;
+}
+
+interface NativeBinding {
+  Engine: new (options: EngineOptions, listener: ResponseListener | undefined) => NativeEngine;
+  hashBlocks(tokens: Int32Array, blockSize: number, parent: bigint): bigint[];
+  hasTensorRtLlm: boolean;
+}
+
+function findPackageRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`switchyard: no package.json above ${from}`);
+    dir = up;
+  }
+  return dir;
+}
+
+function loadBinding(): NativeBinding {
+  const root = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
+  const file = path.join(root, 'native', 'build', 'Release', 'switchyard_engine.node');
+  if (!existsSync(file)) {
+    throw new Error(`switchyard: the native engine is not built (${file} is missing); run \`npm install\``);
+  }
+  return createRequire(import.meta.url)(file) as NativeBinding;
+}
+
+const binding = loadBinding();
+
+/** True when the addon was compiled against TensorRT-LLM (TRTLLM_ROOT at build time). */
+export const hasTensorRtLlm: boolean = binding.hasTensorRtLlm;
+
+/**
+ * Chained KV block hashes of `tokens`, one per *full* block, as the engine computes them (the
+ * TensorRT-LLM BlockKeyHasher scheme). A partial last block has no hash: it is never reused.
+ */
+export function hashBlocks(tokens: Int32Array, blockSize: number, parent = 0n): bigint[] {
+  return binding.hashBlocks(tokens, blockSize, parent);
+}
+
+/**
+ * An inference engine. With `clock: 'real'` an engine thread runs the step loop and hands batches
+ * of responses to `listener` on the JS thread; with `clock: 'manual'` each `step()` runs one
+ * iteration and returns its responses. `close()` stops and joins every native thread.
+ */
+export class Engine {
+  private readonly native: NativeEngine;
+  private closed = false;
+
+  constructor(options: EngineOptions, listener?: ResponseListener) {
+    if ((options.clock ?? 'real') === 'real' && !listener) {
+      throw new Error('switchyard: an engine with a real clock needs a response listener');
+    }
+    this.native = new binding.Engine(options, listener);
+  }
+
+  /** Queue a request; returns its id. Throws on an invalid request or a full queue. */
+  enqueue(request: EngineRequest): number {
+    return this.native.enqueue(request);
+  }
+
+  /** Cancel a request; its final response (finishReason 'cancelled') follows. False if unknown. */
+  cancel(requestId: number): boolean {
+    return this.native.cancel(requestId);
+  }
+
+  /** Run one iteration (manual clock only). */
+  step(): EngineResponse[] {
+    return this.native.step();
+  }
+
+  nowMs(): number {
+    return this.native.nowMs();
+  }
+
+  snapshot(): EngineSnapshot {
+    return this.native.snapshot();
+  }
+
+  /** Iteration stats since the previous call; every call drains them. */
+  getLatestIterationStats(): IterationStats[] {
+    return this.native.getLatestIterationStats();
+  }
+
+  /** KV-cache events since the previous call; every call drains them. */
+  getLatestKvEvents(): KvCacheEvent[] {
+    return this.native.getLatestKvEvents();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.native.close();
+  }
+}
