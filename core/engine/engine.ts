@@ -3,8 +3,8 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { packageRoot } from '../util/package-root.js';
 import type {
   EngineOptions,
   EngineRequest,
@@ -22,6 +22,7 @@ interface NativeEngine {
   enqueue(request: EngineRequest): number;
   cancel(requestId: number): boolean;
   step(): EngineResponse[];
+  advanceTo(ms: number): void;
   nowMs(): number;
   snapshot(): EngineSnapshot;
   getLatestIterationStats(): IterationStats[];
@@ -35,19 +36,8 @@ interface NativeBinding {
   hasTensorRtLlm: boolean;
 }
 
-function findPackageRoot(from: string): string {
-  let dir = from;
-  while (!existsSync(path.join(dir, 'package.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`switchyard: no package.json above ${from}`);
-    dir = up;
-  }
-  return dir;
-}
-
 function loadBinding(): NativeBinding {
-  const root = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
-  const file = path.join(root, 'native', 'build', 'Release', 'switchyard_engine.node');
+  const file = path.join(packageRoot(import.meta.url), 'native', 'build', 'Release', 'switchyard_engine.node');
   if (!existsSync(file)) {
     throw new Error(`switchyard: the native engine is not built (${file} is missing); run \`npm install\``);
   }
@@ -96,6 +86,11 @@ export class Engine {
   /** Run one iteration (manual clock only). */
   step(): EngineResponse[] {
     return this.native.step();
+  }
+
+  /** Move model time forward to `ms` while idle (manual clock only). */
+  advanceTo(ms: number): void {
+    this.native.advanceTo(ms);
   }
 
   nowMs(): number {

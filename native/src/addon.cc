@@ -5,6 +5,7 @@
 // thread wait instead of buffering without bound. close() aborts the queue and joins the thread.
 #include <napi.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -123,7 +124,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "Engine",
                        {InstanceMethod("enqueue", &EngineWrap::Enqueue), InstanceMethod("cancel", &EngineWrap::Cancel),
-                        InstanceMethod("step", &EngineWrap::Step), InstanceMethod("nowMs", &EngineWrap::NowMs),
+                        InstanceMethod("step", &EngineWrap::Step),
+                        InstanceMethod("advanceTo", &EngineWrap::AdvanceTo), InstanceMethod("nowMs", &EngineWrap::NowMs),
                         InstanceMethod("snapshot", &EngineWrap::Snapshot),
                         InstanceMethod("getLatestIterationStats", &EngineWrap::IterStats),
                         InstanceMethod("getLatestKvEvents", &EngineWrap::KvEvents),
@@ -169,10 +171,18 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         if (status != napi_ok) delete data;
       });
     }
-    env.AddCleanupHook([this] { Shutdown(); });
+    // At environment teardown (process exit, worker exit) an engine nobody closed still stops
+    // and joins its thread; the hook goes away with the object.
+    cleanupHook_ = env.AddCleanupHook(std::function<void()>([this] {
+      hookRan_ = true;  // node-addon-api frees the hook's data after running it
+      Shutdown();
+    }));
   }
 
-  ~EngineWrap() override { Shutdown(); }
+  ~EngineWrap() override {
+    Shutdown();
+    if (!hookRan_) cleanupHook_.Remove(Env());
+  }
 
  private:
   void Shutdown() {
@@ -220,7 +230,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Napi::Env env = info.Env();
     if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "cancel(requestId): requestId must be a number");
     const auto id = static_cast<RequestId>(info[0].As<Napi::Number>().Int64Value());
-    return Napi::Boolean::New(env, live(env).cancel(id));
+    // After close() every request is gone: cancelling one is a no-op, not an error (a client
+    // disconnect may race a shutdown).
+    if (closed_ || !engine_) return Napi::Boolean::New(env, false);
+    return Napi::Boolean::New(env, engine_->cancel(id));
   }
 
   Napi::Value Step(const Napi::CallbackInfo& info) {
@@ -232,6 +245,17 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     } catch (const std::exception& e) {
       throw Napi::Error::New(env, e.what());
     }
+  }
+
+  Napi::Value AdvanceTo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "advanceTo(ms): ms must be a number");
+    try {
+      live(env).advanceTo(info[0].As<Napi::Number>().DoubleValue());
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, e.what());
+    }
+    return env.Undefined();
   }
 
   Napi::Value NowMs(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), live(info.Env()).nowMs()); }
@@ -346,9 +370,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   }
 
   std::unique_ptr<Engine> engine_;
+  Napi::Env::CleanupHook<std::function<void()>> cleanupHook_;
   Napi::ThreadSafeFunction tsfn_;
   bool hasTsfn_ = false;
   bool closed_ = false;
+  bool hookRan_ = false;
 };
 
 Napi::Value HashBlocks(const Napi::CallbackInfo& info) {

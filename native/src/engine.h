@@ -129,6 +129,8 @@ class Engine {
   virtual bool cancel(RequestId id) = 0;
   // Manual clock: run one iteration and return its responses.
   virtual std::vector<Response> step() = 0;
+  // Manual clock: move model time forward to `ms` while idle (no effect if already past it).
+  virtual void advanceTo(double ms) = 0;
   virtual double nowMs() const = 0;
   virtual EngineSnapshot snapshot() const = 0;
   virtual std::vector<IterationStats> drainIterationStats() = 0;

@@ -110,6 +110,12 @@ std::vector<Response> EngineModel::step() {
   return out;
 }
 
+void EngineModel::advanceTo(double ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!config_.manualClock) throw std::logic_error("advanceTo() needs a manual clock");
+  if (ms > manualNowMs_) manualNowMs_ = ms;
+}
+
 void EngineModel::start(ResponseSink sink) {
   std::lock_guard<std::mutex> lock(mu_);
   if (config_.manualClock) throw std::logic_error("a manual-clock engine has no thread to start");

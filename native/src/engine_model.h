@@ -25,6 +25,7 @@ class EngineModel final : public Engine {
   RequestId enqueue(Request request) override;
   bool cancel(RequestId id) override;
   std::vector<Response> step() override;
+  void advanceTo(double ms) override;
   double nowMs() const override;
   EngineSnapshot snapshot() const override;
   std::vector<IterationStats> drainIterationStats() override;

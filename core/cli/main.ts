@@ -1,0 +1,49 @@
+/**
+ * The `switchyard` command: one entry, subcommands `sim` and `bench` (the gateway's `serve` and
+ * `check-config` join them with the gateway).
+ */
+import { fileURLToPath } from 'node:url';
+
+const USAGE = `usage: switchyard <command> [options]
+commands:
+  sim --engine vllm|lmdeploy|trtllm-serve --profile NAME …   run one emulated engine replica
+  bench calibrate --table ID|all [--tolerance PCT]             check the engine model against published tables
+run a command with --help for its options`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'sim': {
+      const { runSimCli } = await import('../../bench/sim/main.js');
+      await runSimCli(rest);
+      return 0;
+    }
+    case 'bench': {
+      const [sub, ...args] = rest;
+      if (sub === 'calibrate') {
+        const { runCalibrateCli } = await import('../../bench/calibrate/cli.js');
+        return runCalibrateCli(args);
+      }
+      process.stderr.write(`switchyard bench: unknown subcommand '${sub ?? ''}'\n${USAGE}\n`);
+      return 2;
+    }
+    case undefined:
+    case '--help':
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`switchyard: unknown command '${command}'\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main(process.argv.slice(2)).then(
+    (code) => { if (code !== 0) process.exitCode = code; },
+    (err: unknown) => {
+      process.stderr.write(`switchyard: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

