@@ -157,16 +157,18 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (clock == "real") {
       if (!info[1].IsFunction()) throw Napi::TypeError::New(env, "a real-clock engine needs a listener function");
       tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "switchyard-engine", queueSize, 1);
-      // An idle engine must not keep the process alive; its owner (a server) does that.
+      // The queue keeps the process alive only while requests are in flight (see Enqueue and
+      // OnBatch): an idle engine must not hold a process open, a busy one must.
       tsfn_.Unref(env);
       hasTsfn_ = true;
       Napi::ThreadSafeFunction tsfn = tsfn_;
-      engine_->start([tsfn](std::vector<Response>&& batch) mutable {
+      EngineWrap* self = this;
+      engine_->start([tsfn, self](std::vector<Response>&& batch) mutable {
         auto* data = new std::vector<Response>(std::move(batch));
-        napi_status status = tsfn.BlockingCall(data, [](Napi::Env env, Napi::Function fn, std::vector<Response>* d) {
+        napi_status status = tsfn.BlockingCall(data, [self](Napi::Env env, Napi::Function fn, std::vector<Response>* d) {
           std::unique_ptr<std::vector<Response>> owned(d);
           if (env == nullptr || fn.IsEmpty()) return;  // queue aborted at close()
-          fn.Call({toJs(env, *owned)});
+          self->OnBatch(env, fn, *owned);
         });
         if (status != napi_ok) delete data;
       });
@@ -194,6 +196,18 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (engine_) engine_->stop();
   }
 
+  // JS thread: hand a batch to the listener and drop the keep-alive once nothing is in flight.
+  void OnBatch(Napi::Env env, Napi::Function fn, const std::vector<Response>& batch) {
+    for (const Response& r : batch) {
+      if (r.isFinal && inFlight_ > 0) --inFlight_;
+    }
+    if (inFlight_ == 0 && refed_ && !closed_) {
+      tsfn_.Unref(env);
+      refed_ = false;
+    }
+    fn.Call({toJs(env, batch)});
+  }
+
   Engine& live(Napi::Env env) {
     if (closed_ || !engine_) throw Napi::Error::New(env, "the engine is closed");
     return *engine_;
@@ -218,7 +232,12 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       for (uint32_t i = 0; i < a.Length(); ++i) r.stopTokenSequences.push_back(tokenList(env, a.Get(i), "stopTokenSequences[i]"));
     }
     try {
-      return Napi::Number::New(env, static_cast<double>(live(env).enqueue(std::move(r))));
+      const RequestId id = live(env).enqueue(std::move(r));
+      if (hasTsfn_ && inFlight_++ == 0 && !refed_) {
+        tsfn_.Ref(env);
+        refed_ = true;
+      }
+      return Napi::Number::New(env, static_cast<double>(id));
     } catch (const Napi::Error&) {
       throw;
     } catch (const std::exception& e) {
@@ -373,6 +392,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Env::CleanupHook<std::function<void()>> cleanupHook_;
   Napi::ThreadSafeFunction tsfn_;
   bool hasTsfn_ = false;
+  bool refed_ = false;
+  size_t inFlight_ = 0;  // enqueued, final response not yet delivered (JS thread only)
   bool closed_ = false;
   bool hookRan_ = false;
 };

@@ -206,3 +206,22 @@ describe('engine model', () => {
     engine.close();
   });
 });
+
+describe('engine model process lifetime', () => {
+  it('keeps the process alive while requests are in flight, and lets it exit when idle', async () => {
+    const { execFile } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const addon = fileURLToPath(new URL('../../../native/build/Release/switchyard_engine.node', import.meta.url));
+    // No timers, no sockets: only the engine's in-flight request may hold the event loop open.
+    const script = `
+      const { Engine } = require(${JSON.stringify(addon)});
+      const profile = ${JSON.stringify({ ...base, stepBaseMs: 50 })};
+      const e = new Engine({ profile, timeScale: 1 }, (batch) => {
+        for (const r of batch) if (r.isFinal) console.log('final', r.tokens.length);
+      });
+      e.enqueue({ inputTokenIds: [1, 2, 3, 4], maxTokens: 4 });`;
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['-e', script], { timeout: 20_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout))));
+    expect(out.trim()).toBe('final 4');
+  });
+});
