@@ -1,0 +1,59 @@
+/**
+ * `switchyard sim`: runs one emulated engine replica until SIGINT or SIGTERM.
+ *
+ * Direct use: `npx tsx bench/sim/main.ts --engine vllm --profile a10-qwen2.5-7b-vllm --port 8001`.
+ */
+import { fileURLToPath } from 'node:url';
+import { SIM_USAGE, SimArgsError, parseSimArgs } from './options.js';
+import { startSim } from './server.js';
+
+/** Parses flags, starts the replica, prints one line, and resolves once a signal has stopped it. */
+export async function runSimCli(argv: string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(SIM_USAGE);
+    return;
+  }
+  let options;
+  try {
+    options = parseSimArgs(argv);
+  } catch (err) {
+    if (!(err instanceof SimArgsError)) throw err;
+    console.error(`switchyard sim: ${err.message}`);
+    process.exitCode = 2;
+    return;
+  }
+  const sim = await startSim(options);
+  const replica = options.replicaName ?? `${options.engine}-${sim.port}`;
+  console.log(`sim ${options.engine} ${options.profile} listening on ${sim.url} (time scale ${options.timeScale}, replica ${replica})`);
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) return;
+      stopping = true;
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      // Closing the engine joins its native threads; only then may the process exit.
+      sim.close().then(
+        () => {
+          console.log(`sim ${replica} stopped (${signal})`);
+          resolve();
+        },
+        (err: unknown) => {
+          console.error(`sim ${replica}: error while stopping: ${err instanceof Error ? err.message : String(err)}`);
+          process.exitCode = 1;
+          resolve();
+        },
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  runSimCli(process.argv.slice(2)).catch((err: unknown) => {
+    console.error(`switchyard sim: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,179 @@
+/**
+ * Options of `switchyard sim`: one emulated engine replica (an Engine on a real clock plus the HTTP
+ * face of vLLM, LMDeploy or trtllm-serve).
+ */
+import { FaultConfigError, NO_FAULTS, parseErrorRates, parseTokenCount } from './faults.js';
+import type { FaultConfig } from './faults.js';
+
+export const SIM_ENGINES = ['vllm', 'lmdeploy', 'trtllm-serve'] as const;
+export type SimEngine = (typeof SIM_ENGINES)[number];
+
+export interface SimOptions {
+  /** Which engine's HTTP dialect the replica speaks. */
+  engine: SimEngine;
+  /** Profile name (conf/profiles.yaml), e.g. `a10-qwen2.5-7b-vllm`. */
+  profile: string;
+  /** Profiles file to read instead of the default one. */
+  profileFile?: string;
+  /** 0 picks a free port. */
+  port: number;
+  host: string;
+  /** Model time runs this many times faster than real time. */
+  timeScale: number;
+  /** Served model name; default: the profile's model (HF id). */
+  model?: string;
+  /** Sent as `x-sim-replica` on every response; default `<engine>-<port>`. */
+  replicaName?: string;
+  faults: FaultConfig;
+  /** fastify's request logger (off by default). */
+  logger: boolean;
+  /** vLLM `--enable-prompt-tokens-details`: usage carries `prompt_tokens_details.cached_tokens`. */
+  enablePromptTokensDetails: boolean;
+  /** vLLM `--enable-force-include-usage`: streams always end with a usage chunk. */
+  enableForceIncludeUsage: boolean;
+  /** Tokenizer worker threads (long prompts are tokenized off the event loop). */
+  tokenizerThreads: number;
+  /** Overrides the profile's API-server cost per request (model ms); 0 measures the face alone. */
+  frontendOverheadMs?: number;
+}
+
+/** Each engine's default port: vLLM and trtllm-serve 8000, LMDeploy 23333 (REFERENCE §1.1). */
+export const DEFAULT_PORTS: Record<SimEngine, number> = { vllm: 8000, lmdeploy: 23333, 'trtllm-serve': 8000 };
+
+export class SimArgsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SimArgsError';
+  }
+}
+
+export const SIM_USAGE = `usage: switchyard sim --engine vllm|lmdeploy|trtllm-serve --profile NAME [options]
+  --port N                 listen port (default: the engine's own; 0 picks a free one)
+  --host H                 listen address (default 127.0.0.1)
+  --time-scale X           model time runs X times faster than real time (default 1)
+  --model NAME             served model name (default: the profile's model)
+  --replica-name S         x-sim-replica header value (default <engine>-<port>)
+  --profile-file PATH      profiles file to read
+  --error-rate S:P[,S:P]   answer with HTTP status S with probability P, e.g. 503:0.1,429:0.05
+  --stall-after N          stop sending bytes after N tokens (socket stays open)
+  --crash-after N          destroy the connection after N tokens
+  --slow-start MS          /health is 503 and completions wait for the first MS ms
+  --fail-health            /health returns 503
+  --enable-prompt-tokens-details, --enable-force-include-usage   (vLLM flags)
+  --frontend-overhead-ms MS  the API server's own cost per request, model ms (default: the profile's)
+  --tokenizer-threads N    tokenizer worker threads (default 1)
+  --log                    fastify request logging`;
+
+const VALUE_FLAGS = new Set(['engine', 'profile', 'profile-file', 'port', 'host', 'time-scale', 'model',
+  'replica-name', 'error-rate', 'stall-after', 'crash-after', 'slow-start', 'tokenizer-threads', 'frontend-overhead-ms']);
+const BOOLEAN_FLAGS = new Set(['fail-health', 'log', 'enable-prompt-tokens-details', 'enable-force-include-usage']);
+
+function isSimEngine(value: string): value is SimEngine {
+  return (SIM_ENGINES as readonly string[]).includes(value);
+}
+
+function number(flag: string, text: string, check: (n: number) => boolean, expected: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || !check(n)) {
+    throw new SimArgsError(`--${flag}: expected ${expected}, got "${text}"`);
+  }
+  return n;
+}
+
+/** Splits `--flag value` / `--flag=value` pairs; rejects unknown flags and missing values. */
+function readFlags(argv: string[]): Map<string, string> {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) throw new SimArgsError(`unexpected argument "${arg}"\n${SIM_USAGE}`);
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    if (BOOLEAN_FLAGS.has(name)) {
+      if (eq !== -1) throw new SimArgsError(`--${name} takes no value`);
+      flags.set(name, 'true');
+      continue;
+    }
+    if (!VALUE_FLAGS.has(name)) throw new SimArgsError(`unknown flag --${name}\n${SIM_USAGE}`);
+    let value: string | undefined;
+    if (eq !== -1) value = arg.slice(eq + 1);
+    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) value = argv[++i];
+    if (value === undefined || value === '') throw new SimArgsError(`--${name} needs a value`);
+    if (flags.has(name)) throw new SimArgsError(`--${name} given twice`);
+    flags.set(name, value);
+  }
+  return flags;
+}
+
+/** Parses `switchyard sim` arguments (without the `sim` itself). Throws SimArgsError. */
+export function parseSimArgs(argv: string[]): SimOptions {
+  const flags = readFlags(argv);
+  const engine = flags.get('engine');
+  if (engine === undefined) throw new SimArgsError(`--engine is required\n${SIM_USAGE}`);
+  if (!isSimEngine(engine)) throw new SimArgsError(`--engine: expected one of ${SIM_ENGINES.join(', ')}, got "${engine}"`);
+  const profile = flags.get('profile');
+  if (profile === undefined) throw new SimArgsError(`--profile is required (e.g. a10-qwen2.5-7b-${engine === 'trtllm-serve' ? 'trtllm' : engine})`);
+
+  const portText = flags.get('port');
+  const port = portText === undefined
+    ? DEFAULT_PORTS[engine]
+    : number('port', portText, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port number 0..65535');
+  const timeScaleText = flags.get('time-scale');
+  const timeScale = timeScaleText === undefined ? 1 : number('time-scale', timeScaleText, (n) => n > 0, 'a positive number');
+  const threadsText = flags.get('tokenizer-threads');
+  const tokenizerThreads = threadsText === undefined
+    ? 1
+    : number('tokenizer-threads', threadsText, (n) => Number.isInteger(n) && n >= 0 && n <= 64, 'an integer 0..64');
+
+  const faults: FaultConfig = { ...NO_FAULTS, failHealth: flags.has('fail-health') };
+  const asArgsError = <T>(flag: string, parse: () => T): T => {
+    try {
+      return parse();
+    } catch (err) {
+      if (err instanceof FaultConfigError) throw new SimArgsError(`--${flag}: ${err.message}`);
+      throw err;
+    }
+  };
+  const rates = flags.get('error-rate');
+  if (rates !== undefined) faults.errorRates = asArgsError('error-rate', () => parseErrorRates(rates));
+  faults.stallAfter = asArgsError('stall-after', () => parseTokenCount(flags.get('stall-after'), 'value'));
+  faults.crashAfter = asArgsError('crash-after', () => parseTokenCount(flags.get('crash-after'), 'value'));
+  const slowStart = flags.get('slow-start');
+  if (slowStart !== undefined) faults.slowStartMs = number('slow-start', slowStart, (n) => n >= 0, 'milliseconds ≥ 0');
+
+  const options: SimOptions = {
+    engine,
+    profile,
+    port,
+    host: flags.get('host') ?? '127.0.0.1',
+    timeScale,
+    faults,
+    logger: flags.has('log'),
+    enablePromptTokensDetails: flags.has('enable-prompt-tokens-details'),
+    enableForceIncludeUsage: flags.has('enable-force-include-usage'),
+    tokenizerThreads,
+  };
+  const overhead = flags.get('frontend-overhead-ms');
+  if (overhead !== undefined) options.frontendOverheadMs = number('frontend-overhead-ms', overhead, (n) => n >= 0, 'milliseconds ≥ 0');
+  const profileFile = flags.get('profile-file');
+  if (profileFile !== undefined) options.profileFile = profileFile;
+  const model = flags.get('model');
+  if (model !== undefined) options.model = model;
+  const replicaName = flags.get('replica-name');
+  if (replicaName !== undefined) options.replicaName = replicaName;
+  return options;
+}
+
+/** Fills the optional fields of a programmatic SimOptions (startSim callers pass what they need). */
+export function withSimDefaults(partial: Partial<SimOptions> & Pick<SimOptions, 'engine' | 'profile'>): SimOptions {
+  return {
+    port: 0,
+    host: '127.0.0.1',
+    timeScale: 1,
+    logger: false,
+    enablePromptTokensDetails: false,
+    enableForceIncludeUsage: false,
+    tokenizerThreads: 1,
+    ...partial,
+    faults: { ...NO_FAULTS, ...partial.faults },
+  };
+}

@@ -1,0 +1,160 @@
+/**
+ * One emulated engine replica: an Engine on a real clock, a tokenizer pool, and a fastify server
+ * that speaks one engine's HTTP dialect. Everything visible says it is simulated: every response
+ * carries `x-sim-replica`, and `/sim/info` describes the replica.
+ */
+import Fastify from 'fastify';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import type { Engine } from '../../core/engine/engine.js';
+import { loadProfile } from '../../core/engine/profiles.js';
+import { TokenizerPool } from '../../core/tokenizer/pool.js';
+import { buildOutputTokenPool } from '../../core/tokenizer/word-pool.js';
+import { BodyParseError, pyJson, unixNow } from './faces/common.js';
+import type { Face, FaceContext } from './faces/common.js';
+import { createLmdeployFace } from './faces/lmdeploy.js';
+import { createTrtllmServeFace } from './faces/trtllm-serve.js';
+import { createVllmFace } from './faces/vllm.js';
+import { FaultConfigError, FaultController } from './faults.js';
+import { GenerationService } from './generation.js';
+import type { SimEngine, SimOptions } from './options.js';
+
+export interface SimServer {
+  url: string;
+  port: number;
+  engine: Engine;
+  /** Closes the server (dropping open connections), then the engine (joining its threads) and the tokenizer pool. */
+  close(): Promise<void>;
+}
+
+const FACES: Record<SimEngine, (ctx: FaceContext) => Face> = {
+  vllm: createVllmFace,
+  lmdeploy: createLmdeployFace,
+  'trtllm-serve': createTrtllmServeFace,
+};
+
+/** Large enough for long-context prompts (a 128k-token prompt is ~0.5 MB of text). */
+const BODY_LIMIT = 64 * 1024 * 1024;
+
+function installBodyParsers(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new BodyParseError('json', 'JSON decode error', text), undefined);
+    }
+  });
+  // Any other media type reaches the route as a BodyParseError, which the face renders its way.
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
+    done(null, new BodyParseError('media-type', "Unsupported Media Type: Only 'application/json' is allowed", String(body)));
+  });
+}
+
+function registerSimRoutes(app: FastifyInstance, ctx: FaceContext): void {
+  const info = (): Record<string, unknown> => ({
+    simulated: true,
+    replica: ctx.replicaName,
+    engine: ctx.options.engine,
+    profile: ctx.profile.name,
+    profileEngine: ctx.profile.engine,
+    model: ctx.servedModel,
+    profileModel: ctx.profile.model,
+    gpu: ctx.profile.gpu,
+    timeScale: ctx.options.timeScale,
+    blockSize: ctx.profile.engineProfile.blockSize,
+    numBlocks: ctx.profile.engineProfile.numBlocks,
+    maxModelLen: ctx.profile.engineProfile.maxModelLen,
+    frontendOverheadMs: ctx.profile.frontendOverheadMs,
+    startedAt: ctx.startedAt,
+    faults: ctx.faults.config,
+  });
+  app.get('/sim/info', async (_req, reply) => reply.type('application/json').send(pyJson(info())));
+  app.get('/sim/faults', async (_req, reply) => reply.type('application/json').send(pyJson(ctx.faults.config)));
+  app.post('/sim/faults', async (request, reply) => {
+    if (request.body instanceof BodyParseError) throw new FaultConfigError(`the fault settings must be JSON: ${request.body.message}`);
+    return reply.type('application/json').send(pyJson(ctx.faults.update(request.body ?? {})));
+  });
+}
+
+/** Starts one emulated replica; resolves once it listens. */
+export async function startSim(options: SimOptions): Promise<SimServer> {
+  const loaded = loadProfile(options.profile, options.profileFile);
+  const profile = options.frontendOverheadMs === undefined ? loaded : { ...loaded, frontendOverheadMs: options.frontendOverheadMs };
+  const pool = new TokenizerPool({ threads: options.tokenizerThreads });
+  let generation: GenerationService;
+  try {
+    await pool.ready();
+    const drains = options.engine === 'trtllm-serve';
+    generation = new GenerationService({
+      profile,
+      pool,
+      timeScale: options.timeScale,
+      outputTokenPool: buildOutputTokenPool(pool.tokenizer),
+      kvEventBufferSize: drains ? 10_000 : 0,
+      iterStatsBufferSize: drains ? 1_000 : 0,
+    });
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
+
+  const ctx: FaceContext = {
+    generation,
+    engine: generation.engine,
+    profile,
+    options,
+    servedModel: options.model ?? profile.model,
+    replicaName: options.replicaName ?? `${options.engine}-${options.port}`,
+    faults: new FaultController(options.faults),
+    pool,
+    startedAt: unixNow(),
+  };
+  const app = Fastify({ logger: options.logger, forceCloseConnections: true, bodyLimit: BODY_LIMIT });
+  const face = FACES[options.engine](ctx);
+  installBodyParsers(app);
+  // On the raw response, so hijacked (SSE) replies carry it too.
+  app.addHook('onRequest', async (_req, reply) => {
+    reply.raw.setHeader('x-sim-replica', ctx.replicaName);
+  });
+  app.setErrorHandler((error: FastifyError, _request, reply) => {
+    if (error instanceof BodyParseError) return face.sendBodyError(reply, error);
+    if (error instanceof FaultConfigError) return reply.code(400).type('application/json').send(pyJson({ error: error.message }));
+    const status = typeof error.statusCode === 'number' && error.statusCode >= 400 ? error.statusCode : 500;
+    return face.sendError(reply, status, error.message);
+  });
+  // FastAPI's default for unknown routes, shared by all three engines.
+  app.setNotFoundHandler((_request, reply) => reply.code(404).type('application/json').send(pyJson({ detail: 'Not Found' })));
+  registerSimRoutes(app, ctx);
+  face.register(app);
+
+  try {
+    await app.listen({ port: options.port, host: options.host });
+  } catch (err) {
+    generation.close();
+    await pool.close();
+    throw err;
+  }
+  const port = (app.server.address() as AddressInfo).port;
+  if (options.replicaName === undefined) ctx.replicaName = `${options.engine}-${port}`;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    port,
+    engine: generation.engine,
+    close() {
+      closing ??= (async () => {
+        await app.close();
+        generation.close();
+        await pool.close();
+      })();
+      return closing;
+    },
+  };
+}

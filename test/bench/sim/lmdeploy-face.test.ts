@@ -1,0 +1,114 @@
+import { fetch } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SimServer } from '../../../bench/sim/server.js';
+import { MODEL, launch, parseFrame, postJson, scrape, sseFrames } from './helpers.js';
+import type { Json } from './helpers.js';
+
+let sim: SimServer;
+
+beforeAll(async () => {
+  sim = await launch('lmdeploy');
+});
+
+afterAll(async () => {
+  await sim?.close();
+});
+
+const chat = (extra: Json = {}): Json => ({ model: MODEL, messages: [{ role: 'user', content: 'hello' }], max_tokens: 6, ...extra });
+
+describe('LMDeploy face (v0.15)', () => {
+  it('streams with v0.15 quirks: role on every delta, no finish_reason key until the end, "usage": null when usage is on', async () => {
+    const on = await sseFrames(`${sim.url}/v1/chat/completions`, chat({ stream: true, stream_options: { include_usage: true } }));
+    expect(on.status).toBe(200);
+    expect(on.frames.at(-1)).toBe('[DONE]');
+    const chunks = on.frames.slice(0, -1).map(parseFrame);
+    const usageChunk = chunks.at(-1) as Json;
+    const deltas = chunks.slice(0, -1);
+    expect(usageChunk.choices).toEqual([]);
+    expect(usageChunk.usage).toMatchObject({ prompt_tokens: expect.any(Number), completion_tokens: 6, prompt_tokens_details: { cached_tokens: expect.any(Number) } });
+    for (const c of deltas) {
+      const choice = (c.choices as Json[])[0];
+      expect((choice.delta as Json).role).toBe('assistant');
+      expect('usage' in c && c.usage === null).toBe(true);
+    }
+    for (const c of deltas.slice(0, -1)) expect('finish_reason' in (c.choices as Json[])[0]).toBe(false);
+    expect((deltas.at(-1)?.choices as Json[])[0].finish_reason).toBe('length');
+    // json.dumps separators: ", " and ": ".
+    expect(on.frames[0]).toContain('"object": "chat.completion.chunk", "created": ');
+    expect(String(deltas[0].id)).toMatch(/^chatcmpl-[2-9A-HJ-NP-Za-km-z]{22}$/);
+  });
+
+  it('sends no usage by default (StreamOptions.include_usage=false)', async () => {
+    const off = await sseFrames(`${sim.url}/v1/chat/completions`, chat({ stream: true }));
+    const chunks = off.frames.slice(0, -1).map(parseFrame);
+    expect(chunks.every((c) => !('usage' in c))).toBe(true);
+    expect(chunks.every((c) => (c.choices as Json[]).length === 1)).toBe(true);
+    const withOptions = await sseFrames(`${sim.url}/v1/chat/completions`, chat({ stream: true, stream_options: {} }));
+    expect(withOptions.frames.slice(0, -1).map(parseFrame).every((c) => !('usage' in c))).toBe(true);
+  });
+
+  it('answers whole with cached_tokens in usage, and streams the same text', async () => {
+    const whole = await postJson(`${sim.url}/v1/chat/completions`, chat({ max_tokens: 20, seed: 11 }));
+    expect(whole.status).toBe(200);
+    const body = whole.json as Json;
+    expect(body).toMatchObject({ object: 'chat.completion', model: MODEL, usage: { completion_tokens: 20, prompt_tokens_details: { cached_tokens: expect.any(Number) } } });
+    const streamed = await sseFrames(`${sim.url}/v1/chat/completions`, chat({ max_tokens: 20, seed: 11, stream: true }));
+    const text = streamed.frames.slice(0, -1).map(parseFrame).map((c) => String(((c.choices as Json[])[0].delta as Json).content ?? '')).join('');
+    expect(text).toBe(((body.choices as Json[])[0].message as Json).content);
+  });
+
+  it('answers errors flat, and malformed JSON with FastAPI 422 detail', async () => {
+    const unknown = await postJson(`${sim.url}/v1/chat/completions`, chat({ model: 'nope' }));
+    expect(unknown.status).toBe(404);
+    expect(unknown.json).toEqual({ message: "The model 'nope' does not exist.", type: 'invalid_request_error', code: 404, param: null, object: 'error' });
+    const malformed = await postJson(`${sim.url}/v1/chat/completions`, '{"model": ');
+    expect(malformed.status).toBe(422);
+    expect(malformed.json).toMatchObject({ detail: [{ type: 'json_invalid', loc: ['body', 0], msg: 'JSON decode error' }], body: '{"model": ' });
+    const badTopP = await postJson(`${sim.url}/v1/chat/completions`, chat({ top_p: 1.5 }));
+    expect(badTopP.status).toBe(400);
+    expect(badTopP.json).toMatchObject({ message: 'The top_p 1.5 must be in (0, 1].', object: 'error' });
+  });
+
+  it('serves the native /generate, streamed and whole', async () => {
+    const whole = await postJson(`${sim.url}/generate`, { prompt: 'The gateway', max_tokens: 8 });
+    expect(whole.status).toBe(200);
+    const body = whole.json as Json;
+    expect(body).toMatchObject({ text: expect.any(String), meta_info: { completion_tokens: 8, finish_reason: { type: 'length' } } });
+    expect(body.output_ids).toHaveLength(8);
+    const streamed = await sseFrames(`${sim.url}/generate`, { prompt: 'The gateway', max_tokens: 8, stream: true });
+    expect(streamed.frames.at(-1)).toBe('[DONE]');
+    const parts = streamed.frames.slice(0, -1).map(parseFrame);
+    expect(parts.map((p) => p.text).join('')).toBe(body.text);
+    expect((parts.at(-1)?.meta_info as Json).finish_reason).toEqual({ type: 'length' });
+    const both = await postJson(`${sim.url}/generate`, { prompt: 'x', input_ids: [1, 2] });
+    expect(both.status).toBe(400);
+    expect(both.json).toMatchObject({ message: 'You must specify exactly one of prompt or input_ids' });
+  });
+
+  it('uses the completions id quirk (str(session_id)) and serves /v1/models and JSON /health', async () => {
+    const res = await postJson(`${sim.url}/v1/completions`, { model: MODEL, prompt: 'hi', max_tokens: 3 });
+    expect(res.json).toMatchObject({ id: '-1', object: 'text_completion', choices: [{ index: 0, finish_reason: 'length' }] });
+    const models = await (await fetch(`${sim.url}/v1/models`)).json();
+    expect(models).toMatchObject({ object: 'list', data: [{ id: MODEL, owned_by: 'lmdeploy', root: MODEL }] });
+    const health = await fetch(`${sim.url}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'healthy', message: 'TurboMind engine is healthy.' });
+  });
+
+  it('exposes the lmdeploy:* metrics as parseable Prometheus text', async () => {
+    const prom = await scrape(sim.url);
+    const expected: Record<string, string> = {
+      'lmdeploy:num_requests_running': 'gauge', 'lmdeploy:num_requests_waiting': 'gauge', 'lmdeploy:gpu_cache_usage_perc': 'gauge',
+      'lmdeploy:prefix_cache_hit_rate': 'gauge', 'lmdeploy:num_requests_succeeded': 'gauge', 'lmdeploy:num_requests_failed': 'gauge',
+      'lmdeploy:prompt_tokens_total': 'counter', 'lmdeploy:generation_tokens_total': 'counter', 'lmdeploy:request_success_total': 'counter',
+      'lmdeploy:time_to_first_token_seconds': 'histogram', 'lmdeploy:time_per_output_token_seconds': 'histogram',
+      'lmdeploy:e2e_request_latency_seconds': 'histogram', 'lmdeploy:request_queue_time_seconds': 'histogram',
+      'lmdeploy:request_prefill_time_seconds': 'histogram', 'lmdeploy:request_decode_time_seconds': 'histogram',
+      'lmdeploy:request_cached_tokens': 'histogram', 'lmdeploy:request_cache_hit_ratio': 'histogram',
+    };
+    for (const [name, type] of Object.entries(expected)) expect(prom.types.get(name), name).toBe(type);
+    const finished = prom.samples.filter((s) => s.name === 'lmdeploy:request_success_total').map((s) => s.labels.finished_reason);
+    expect(finished).toContain('ResponseType.FINISH');
+    expect(prom.samples.find((s) => s.name === 'lmdeploy:generation_tokens_total')?.value).toBeGreaterThan(0);
+  });
+});

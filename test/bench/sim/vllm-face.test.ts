@@ -1,0 +1,195 @@
+import OpenAI from 'openai';
+import { fetch } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SimServer } from '../../../bench/sim/server.js';
+import { MODEL, launch, longText, metric, parseFrame, postJson, scrape, sseFrames, waitFor } from './helpers.js';
+import type { Json } from './helpers.js';
+
+let sim: SimServer;
+
+beforeAll(async () => {
+  sim = await launch('vllm');
+});
+
+afterAll(async () => {
+  await sim?.close();
+});
+
+const chat = (content: string, extra: Json = {}): Json => ({ model: MODEL, messages: [{ role: 'user', content }], ...extra });
+
+describe('vLLM face', () => {
+  it('streams through the openai client exactly the text it answers whole (determinism)', async () => {
+    const client = new OpenAI({ baseURL: `${sim.url}/v1`, apiKey: 'sk-sim' });
+    const request = { model: MODEL, messages: [{ role: 'user' as const, content: 'Tell me about prefix caches.' }], max_tokens: 40, seed: 7 };
+    const whole = await client.chat.completions.create(request);
+    let streamed = '';
+    let finish: string | null = null;
+    const stream = await client.chat.completions.create({ ...request, stream: true });
+    for await (const chunk of stream) {
+      streamed += chunk.choices[0]?.delta?.content ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(whole.choices[0].message.content?.length).toBeGreaterThan(0);
+    expect(streamed).toBe(whole.choices[0].message.content);
+    expect(finish).toBe(whole.choices[0].finish_reason);
+    expect(whole.id).toMatch(/^chatcmpl-[0-9a-f]{32}$/);
+    expect(whole.model).toBe(MODEL);
+  });
+
+  it('writes the role chunk first, the finish on the last delta, usage only when asked, then [DONE]', async () => {
+    const plain = await sseFrames(`${sim.url}/v1/chat/completions`, chat('hi', { stream: true, max_tokens: 6 }));
+    expect(plain.status).toBe(200);
+    expect(plain.frames.at(-1)).toBe('[DONE]');
+    const chunks = plain.frames.slice(0, -1).map(parseFrame);
+    expect(chunks[0].choices).toEqual([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]);
+    const last = chunks.at(-1) as Json;
+    expect(last.choices).toEqual([expect.objectContaining({ finish_reason: 'length', stop_reason: null })]);
+    expect(chunks.every((c) => !('usage' in c))).toBe(true);
+    expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
+
+    // stream_options present: StreamOptions.include_usage defaults to true.
+    const withUsage = await sseFrames(`${sim.url}/v1/chat/completions`, chat('hi', { stream: true, max_tokens: 6, stream_options: {} }));
+    const usageChunk = parseFrame(withUsage.frames.at(-2) as string);
+    expect(usageChunk.choices).toEqual([]);
+    expect(usageChunk.usage).toMatchObject({ completion_tokens: 6 });
+    const off = await sseFrames(`${sim.url}/v1/chat/completions`, chat('hi', { stream: true, max_tokens: 6, stream_options: { include_usage: false } }));
+    expect(off.frames.slice(0, -1).map(parseFrame).every((c) => !('usage' in c))).toBe(true);
+  });
+
+  it('ends at a stop string with stop_reason set and without the string', async () => {
+    const first = await postJson(`${sim.url}/v1/chat/completions`, chat('stop test', { max_tokens: 30, seed: 3 }));
+    const text = ((first.json as Json).choices as Json[])[0].message as Json;
+    const words = String(text.content).trim().split(' ');
+    const stop = ` ${words[3]}`;
+    const res = await postJson(`${sim.url}/v1/chat/completions`, chat('stop test', { max_tokens: 30, seed: 3, stop: [stop] }));
+    const choice = ((res.json as Json).choices as Json[])[0];
+    expect(choice.finish_reason).toBe('stop');
+    expect(choice.stop_reason).toBe(stop);
+    expect(String((choice.message as Json).content)).toBe(String(text.content).slice(0, String(text.content).indexOf(stop)));
+  });
+
+  it('answers errors in the nested vLLM shape', async () => {
+    const unknown = await postJson(`${sim.url}/v1/chat/completions`, { ...chat('x'), model: 'no-such-model' });
+    expect(unknown.status).toBe(404);
+    expect(unknown.json).toEqual({ error: { message: 'The model `no-such-model` does not exist.', type: 'NotFoundError', param: 'model', code: 404 } });
+
+    const malformed = await postJson(`${sim.url}/v1/chat/completions`, '{"model": ');
+    expect(malformed.status).toBe(400);
+    expect(malformed.json).toMatchObject({ error: { type: 'Bad Request', code: 400 } });
+
+    const options = await postJson(`${sim.url}/v1/chat/completions`, chat('x', { stream_options: { include_usage: true } }));
+    expect(options.status).toBe(400);
+    expect(JSON.stringify(options.json)).toContain('Stream options can only be defined when `stream=True`.');
+
+    const n2 = await postJson(`${sim.url}/v1/chat/completions`, chat('x', { n: 2 }));
+    expect(n2.status).toBe(400);
+    expect(n2.json).toMatchObject({ error: { type: 'BadRequestError', code: 400 } });
+
+    const tooLong = await postJson(`${sim.url}/v1/completions`, { model: MODEL, prompt: 'hello', max_tokens: 40_000 });
+    expect(tooLong.status).toBe(400);
+    expect(JSON.stringify(tooLong.json)).toContain("This model's maximum context length is 32768 tokens");
+  });
+
+  it('serves /v1/models, /tokenize, /health, /sim/info and x-sim-replica', async () => {
+    const models = await fetch(`${sim.url}/v1/models`);
+    expect(models.headers.get('x-sim-replica')).toBe('test-vllm');
+    expect(await models.json()).toMatchObject({ object: 'list', data: [{ id: MODEL, owned_by: 'vllm', max_model_len: 32768 }] });
+    const tokens = await postJson(`${sim.url}/tokenize`, { prompt: 'hello world' });
+    expect(tokens.json).toMatchObject({ count: 2, max_model_len: 32768 });
+    expect((await fetch(`${sim.url}/health`)).status).toBe(200);
+    const info = await (await fetch(`${sim.url}/sim/info`)).json();
+    expect(info).toMatchObject({ simulated: true, engine: 'vllm', profile: 'a10-qwen2.5-7b-vllm', timeScale: 50, replica: 'test-vllm' });
+    const streamed = await fetch(`${sim.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chat('x', { stream: true, max_tokens: 2 })),
+    });
+    expect(streamed.headers.get('x-sim-replica')).toBe('test-vllm');
+    await streamed.text();
+  });
+
+  it('exposes every vLLM metric as parseable Prometheus text', async () => {
+    const prom = await scrape(sim.url);
+    const expected: Record<string, string> = {
+      'vllm:num_requests_running': 'gauge', 'vllm:num_requests_waiting': 'gauge', 'vllm:kv_cache_usage_perc': 'gauge',
+      'vllm:cache_config_info': 'gauge', 'vllm:prefix_cache_queries_total': 'counter', 'vllm:prefix_cache_hits_total': 'counter',
+      'vllm:num_preemptions_total': 'counter', 'vllm:prompt_tokens_total': 'counter', 'vllm:generation_tokens_total': 'counter',
+      'vllm:request_success_total': 'counter', 'vllm:time_to_first_token_seconds': 'histogram',
+      'vllm:inter_token_latency_seconds': 'histogram', 'vllm:request_time_per_output_token_seconds': 'histogram',
+      'vllm:e2e_request_latency_seconds': 'histogram', 'vllm:request_queue_time_seconds': 'histogram',
+      'vllm:request_prefill_time_seconds': 'histogram', 'vllm:request_decode_time_seconds': 'histogram',
+    };
+    for (const [name, type] of Object.entries(expected)) expect(prom.types.get(name), name).toBe(type);
+    const running = prom.samples.find((s) => s.name === 'vllm:num_requests_running');
+    expect(running?.labels).toEqual({ model_name: MODEL, engine: '0' });
+    const info = prom.samples.find((s) => s.name === 'vllm:cache_config_info');
+    expect(info?.labels).toMatchObject({ block_size: '16', enable_prefix_caching: 'True' });
+    expect(info?.value).toBe(1);
+    expect(prom.samples.some((s) => s.name === 'vllm:time_to_first_token_seconds_bucket' && s.labels.le === '2560')).toBe(true);
+  });
+
+  it('serves a shared ~2,000-token prefix from cache: TTFT falls after the first request, prefix hits rise', async () => {
+    const system = longText(2000, 'shared-prefix');
+    const ttfts: number[] = [];
+    const hits: number[] = [];
+    for (const question of ['What is a block?', 'Why cache?', 'Who routes?']) {
+      const before = await scrape(sim.url);
+      const res = await postJson(`${sim.url}/v1/chat/completions`, {
+        model: MODEL, max_tokens: 4, messages: [{ role: 'system', content: system }, { role: 'user', content: question }],
+      });
+      expect(res.status).toBe(200);
+      const after = await scrape(sim.url);
+      const sum = (p: typeof after): number => metric(p, 'vllm:time_to_first_token_seconds_sum');
+      ttfts.push(sum(after) - sum(before));
+      hits.push(metric(after, 'vllm:prefix_cache_hits_total'));
+    }
+    expect(ttfts[1]).toBeLessThan(ttfts[0]);
+    expect(ttfts[2]).toBeLessThan(ttfts[0]);
+    expect(hits[1]).toBeGreaterThan(hits[0]);
+    expect(hits[2]).toBeGreaterThan(hits[1]);
+  });
+
+  it('shows KV usage rising under 16 concurrent long requests and falling back after', async () => {
+    const requests = Array.from({ length: 16 }, (_, i) => postJson(`${sim.url}/v1/completions`, {
+      model: MODEL, prompt: longText(2500, `load-${i}`), max_tokens: 300, ignore_eos: true,
+    }));
+    let peak = 0;
+    let settled = false;
+    const all = Promise.all(requests).finally(() => (settled = true));
+    while (!settled) {
+      peak = Math.max(peak, metric(await scrape(sim.url), 'vllm:kv_cache_usage_perc'));
+    }
+    for (const res of await all) expect(res.status).toBe(200);
+    const after = metric(await scrape(sim.url), 'vllm:kv_cache_usage_perc');
+    expect(peak).toBeGreaterThan(0);
+    expect(after).toBeLessThan(peak);
+  });
+
+  it('cancels the engine request when the client disconnects mid-stream', async () => {
+    const abortsBefore = metric(await scrape(sim.url), 'vllm:request_success_total', { finished_reason: 'abort' });
+    const controller = new AbortController();
+    const res = await fetch(`${sim.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, signal: controller.signal,
+      body: JSON.stringify(chat('a long answer please', { stream: true, max_tokens: 20_000, ignore_eos: true })),
+    });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    await reader.read();
+    await waitFor(async () => metric(await scrape(sim.url), 'vllm:num_requests_running') === 1);
+    controller.abort();
+    await waitFor(async () => metric(await scrape(sim.url), 'vllm:num_requests_running') === 0);
+    await waitFor(async () => metric(await scrape(sim.url), 'vllm:request_success_total', { finished_reason: 'abort' }) === abortsBefore + 1);
+  });
+
+  it('cancels the engine request when the client of a non-streaming request disconnects', async () => {
+    const abortsBefore = metric(await scrape(sim.url), 'vllm:request_success_total', { finished_reason: 'abort' });
+    const controller = new AbortController();
+    const pending = fetch(`${sim.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, signal: controller.signal,
+      body: JSON.stringify(chat('a long answer please', { max_tokens: 20_000, ignore_eos: true })),
+    }).catch((err: unknown) => err);
+    await waitFor(async () => metric(await scrape(sim.url), 'vllm:num_requests_running') === 1);
+    controller.abort();
+    expect(await pending).toBeInstanceOf(Error);
+    await waitFor(async () => metric(await scrape(sim.url), 'vllm:num_requests_running') === 0);
+    await waitFor(async () => metric(await scrape(sim.url), 'vllm:request_success_total', { finished_reason: 'abort' }) === abortsBefore + 1);
+  });
+});
