@@ -53,6 +53,8 @@ class EngineModel final : public Engine {
   Scheduler scheduler_;
   Clock::time_point epoch_;
   double manualNowMs_ = 0;
+  double lastEndMs_ = 0;     // model time the previous step ended
+  bool continuing_ = false;  // the previous step left requests running
   std::vector<Response> outbox_;  // final responses of cancellations, delivered by the loop
   uint64_t iterations_ = 0;
   ResponseSink sink_;

@@ -216,7 +216,9 @@ StepPlan Scheduler::plan(double nowMs) {
     Sequence* seq = waiting_.begin()->second;
     if (!admit(*seq, budget, plan)) break;
     waiting_.erase(waiting_.begin());
-    if (seq->scheduledMs < 0) seq->scheduledMs = nowMs;
+    // A request that arrived while the previous step ran joins this one at its start; never
+    // before its own arrival.
+    if (seq->scheduledMs < 0) seq->scheduledMs = std::max(nowMs, seq->arrivalMs);
     budget -= plan.chunks.back().tokens;
   }
   return plan;
