@@ -131,6 +131,7 @@ export class GenerationService {
     if (req.n !== undefined && req.n !== 1) {
       throw new GenerationError(400, 'invalid', `n=${req.n} is not supported by the simulated engine (only n=1)`);
     }
+    const receivedAt = performance.now();
     const ids = await this.tokenize(req);
     const maxModelLen = this.maxModelLen;
     const promptTokens = ids.length;
@@ -143,7 +144,10 @@ export class GenerationService {
     }
     maxTokens = Math.min(maxTokens, maxModelLen - promptTokens);
     // The API server's own per-request cost (HTTP, validation, detokenizer setup), in model time.
-    const overheadMs = this.opts.profile.frontendOverheadMs / this.opts.timeScale;
+    // The real time this face already spent on the request (template, tokenizer) is part of that
+    // cost: counting it twice would make every replica slower than its profile by a fixed
+    // amount of real time, i.e. more the higher the time scale.
+    const overheadMs = this.opts.profile.frontendOverheadMs / this.opts.timeScale - (performance.now() - receivedAt);
     if (overheadMs > 0) await sleep(overheadMs, undefined, { signal });
     signal?.throwIfAborted();
 
