@@ -48,6 +48,20 @@ export async function runSimCli(argv: string[]): Promise<void> {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    // Started by a gateway or a benchmark (spawn.ts): never outlive it, even if it was killed
+    // without the chance to stop its replicas.
+    const parent = Number(process.env.SWITCHYARD_PARENT_PID);
+    if (parent > 0) {
+      const watch = setInterval(() => {
+        try {
+          process.kill(parent, 0);
+        } catch {
+          clearInterval(watch);
+          stop('SIGTERM');
+        }
+      }, 1000);
+      watch.unref();
+    }
   });
 }
 

@@ -14,7 +14,10 @@ export interface SpawnedSim {
 
 export async function spawnSim(args: string[], timeoutMs = 30_000): Promise<SpawnedSim> {
   const { command, args: base } = selfCommand();
-  const child = spawn(command, [...base, 'sim', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, [...base, 'sim', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SWITCHYARD_PARENT_PID: String(process.pid) },
+  });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
   const url = await new Promise<string>((resolve, reject) => {

@@ -1,11 +1,12 @@
 /**
- * The `switchyard` command: one entry, subcommands `sim` and `bench` (the gateway's `serve` and
- * `check-config` join them with the gateway).
+ * The `switchyard` command: one entry, subcommands `serve`, `check-config`, `sim` and `bench`.
  */
 import { fileURLToPath } from 'node:url';
 
 const USAGE = `usage: switchyard <command> [options]
 commands:
+  serve [--config FILE] [--port N]                            run the gateway (default config: conf/gateway.yaml)
+  check-config FILE                                           validate a gateway config
   sim --engine vllm|lmdeploy|trtllm-serve --profile NAME …   run one emulated engine replica
   bench calibrate --table ID|all [--tolerance PCT]             check the engine model against published tables
 run a command with --help for its options`;
@@ -13,6 +14,14 @@ run a command with --help for its options`;
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    case 'serve': {
+      const { runServe } = await import('./serve.js');
+      return runServe(rest);
+    }
+    case 'check-config': {
+      const { runCheckConfig } = await import('./serve.js');
+      return runCheckConfig(rest);
+    }
     case 'sim': {
       const { runSimCli } = await import('../../bench/sim/main.js');
       await runSimCli(rest);

@@ -1,0 +1,89 @@
+/**
+ * `switchyard serve [--config FILE] [--port N]` and `switchyard check-config FILE`.
+ *
+ * With `workers: N > 1` the primary process starts the simulated replicas (if any) and forks N
+ * workers sharing the port (node:cluster); each worker is a whole gateway with its own backends
+ * and metrics. SIGTERM drains: stop accepting, let in-flight requests finish up to
+ * `limits.drain_timeout_ms`, exit 0.
+ */
+import cluster from 'node:cluster';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.js';
+import type { GatewayConfig } from '../config/types.js';
+import { startGateway } from '../server/gateway.js';
+import { startSimulated } from '../server/simulated.js';
+import { packageRoot } from '../util/package-root.js';
+
+export const DEFAULT_CONFIG = path.join(packageRoot(import.meta.url), 'conf', 'gateway.yaml');
+
+function portOverride(flag: string | undefined): number | undefined {
+  const raw = flag ?? process.env.PORT;
+  if (raw === undefined || raw === '') return undefined;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port/PORT: expected a port number, got ${raw}`);
+  return port;
+}
+
+function onSignals(handler: (signal: NodeJS.Signals) => void): void {
+  process.once('SIGTERM', handler);
+  process.once('SIGINT', handler);
+}
+
+export async function runServe(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, port: { type: 'string' } } });
+  const file = values.config ?? DEFAULT_CONFIG;
+  const config = await loadConfig(file);
+  const port = portOverride(values.port);
+  if (cluster.isWorker) return runWorker(config, port, Number(process.env.SWITCHYARD_WORKER_INDEX ?? 0));
+  const sims = await startSimulated(config.simulated);
+  if (config.workers === 1) {
+    const code = await runWorker(config, port, 0);
+    await sims.stop();
+    return code;
+  }
+  return runPrimary(config, sims.stop);
+}
+
+async function runWorker(config: GatewayConfig, port: number | undefined, index: number): Promise<number> {
+  const gateway = await startGateway(config, { port, drainingReader: index === 0 });
+  if (!cluster.isWorker) process.stdout.write(`switchyard listening on ${gateway.url} (config ${config.file})\n`);
+  await new Promise<void>((resolve) => onSignals(() => { gateway.drain().then(resolve, resolve); }));
+  return 0;
+}
+
+async function runPrimary(config: GatewayConfig, stopSims: () => Promise<void>): Promise<number> {
+  let stopping = false;
+  const fork = (index: number) => {
+    const worker = cluster.fork({ SWITCHYARD_WORKER_INDEX: String(index) });
+    worker.on('exit', (code, signal) => {
+      if (stopping) return;
+      process.stderr.write(`switchyard: worker ${index} exited (${signal ?? code}); starting a new one\n`);
+      fork(index);
+    });
+    return worker;
+  };
+  const workers = Array.from({ length: config.workers }, (_, i) => fork(i));
+  await Promise.all(workers.map((w) => new Promise<void>((resolve) => w.once('listening', () => resolve()))));
+  process.stdout.write(`switchyard listening on port ${config.listen.port} with ${config.workers} workers (config ${config.file})\n`);
+  await new Promise<void>((resolve) => onSignals(() => resolve()));
+  stopping = true;
+  const live = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+  await Promise.all(live.map((w) => new Promise<void>((resolve) => {
+    w.once('exit', () => resolve());
+    w.process.kill('SIGTERM');
+  })));
+  await stopSims();
+  return 0;
+}
+
+export async function runCheckConfig(argv: string[]): Promise<number> {
+  const file = argv[0];
+  if (!file) throw new Error('usage: switchyard check-config FILE');
+  const config = await loadConfig(file);
+  process.stdout.write(
+    `${file}: ok — ${config.backends.length} backends (${config.simulated.length} simulated), ` +
+      `${config.routes.length} routes: ${config.routes.map((r) => `${r.model} → ${r.backends.join(', ')} (${r.policy.type})`).join('; ')}\n`,
+  );
+  return 0;
+}

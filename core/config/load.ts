@@ -1,0 +1,142 @@
+/**
+ * Loads and validates a gateway config once, at start: YAML (js-yaml), `${ENV}` substitution,
+ * every key checked, errors naming the file, the path in it and what was expected. An unknown
+ * plugin or policy type is an error, never a default.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import yaml from 'js-yaml';
+import { resolvePlugin } from '../plugin/registry.js';
+import { policyFactory, policyTypes } from '../routing/policies/index.js';
+import type { BackendSpec } from '../plugin/types.js';
+import { ConfigError, ConfigReader, substituteEnv, type Obj } from './reader.js';
+import type { GatewayConfig, RouteSpec, SimulatedEngine } from './types.js';
+
+export { ConfigError };
+
+const TOP_KEYS = ['listen', 'workers', 'store', 'limits', 'backends', 'routes'] as const;
+const BACKEND_KEYS = ['id', 'type', 'url', 'models', 'labels', 'sim'];
+const SIM_FACES = { vllm: 'vllm', lmdeploy: 'lmdeploy', 'trtllm-serve': 'trtllm-serve' } as const;
+
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<GatewayConfig> {
+  let parsed: unknown;
+  try {
+    parsed = yaml.load(readFileSync(file, 'utf8'), { filename: file });
+  } catch (err) {
+    throw new ConfigError(`${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const r = new ConfigReader(file);
+  const doc = r.obj(substituteEnv(parsed, r, '', env), '(top level)');
+  r.known(doc, '(top level)', TOP_KEYS);
+
+  const listen = r.optObj(doc, 'listen', 'listen');
+  r.known(listen, 'listen', ['host', 'port']);
+  const store = r.optObj(doc, 'store', 'store');
+  const storeType = r.oneOf(store, 'type', 'store', ['memory', 'redis'] as const, 'memory');
+  const limits = r.optObj(doc, 'limits', 'limits');
+  r.known(limits, 'limits', ['body_bytes', 'drain_timeout_ms', 'upstream_connect_timeout_ms', 'upstream_headers_timeout_ms']);
+
+  const { backends, simulated } = await readBackends(r, doc, path.dirname(path.resolve(file)));
+  const routes = readRoutes(r, doc, backends);
+  return {
+    file,
+    listen: { host: r.str(listen, 'host', 'listen', '0.0.0.0'), port: r.int(listen, 'port', 'listen', 8080, 0, 65535) },
+    workers: r.int(doc, 'workers', '(top level)', 1, 1, 256),
+    store: storeType === 'redis' ? { type: 'redis', url: r.str(store, 'url', 'store') } : { type: 'memory' },
+    limits: {
+      bodyBytes: r.int(limits, 'body_bytes', 'limits', 16 * 1024 * 1024, 1024),
+      drainTimeoutMs: r.int(limits, 'drain_timeout_ms', 'limits', 30_000),
+      upstreamConnectTimeoutMs: r.int(limits, 'upstream_connect_timeout_ms', 'limits', 5_000, 1),
+      upstreamHeadersTimeoutMs: r.int(limits, 'upstream_headers_timeout_ms', 'limits', 600_000, 1),
+    },
+    simulated,
+    backends,
+    routes,
+  };
+}
+
+async function readBackends(r: ConfigReader, doc: Obj, configDir: string): Promise<{ backends: BackendSpec[]; simulated: SimulatedEngine[] }> {
+  const list = r.list(doc.backends, 'backends');
+  if (list.length === 0) r.fail('backends', 'at least one backend', list);
+  const backends: BackendSpec[] = [];
+  const simulated: SimulatedEngine[] = [];
+  const ids = new Set<string>();
+  for (const [i, item] of list.entries()) {
+    const at = `backends[${i}]`;
+    const b = r.obj(item, at);
+    const id = r.str(b, 'id', at);
+    if (ids.has(id)) r.fail(`${at}.id`, 'a unique backend id', id);
+    ids.add(id);
+    const type = r.str(b, 'type', at);
+    let plugin;
+    try {
+      plugin = await resolvePlugin(type, configDir);
+    } catch (err) {
+      r.fail(`${at}.type`, err instanceof Error ? err.message : 'a known backend type', type);
+    }
+    const options = Object.fromEntries(Object.entries(b).filter(([k]) => !BACKEND_KEYS.includes(k)));
+    const problems = plugin.validate(options);
+    if (problems.length > 0) throw new ConfigError(`${r.file}: ${at}: ${problems.join('; ')}`);
+    const models = r.strings(b, 'models', at);
+    let url: string;
+    let sim = false;
+    if (b.sim !== undefined) {
+      const s = r.obj(b.sim, `${at}.sim`);
+      r.known(s, `${at}.sim`, ['profile', 'port', 'time_scale', 'args']);
+      if (!(type in SIM_FACES)) r.fail(`${at}.type`, `vllm, lmdeploy or trtllm-serve for a simulated backend`, type);
+      if (b.url !== undefined) r.fail(`${at}.url`, 'no url on a simulated backend (the gateway starts it)', b.url);
+      const port = r.int(s, 'port', `${at}.sim`, undefined, 1, 65535);
+      simulated.push({
+        backendId: id,
+        face: SIM_FACES[type as keyof typeof SIM_FACES],
+        profile: r.str(s, 'profile', `${at}.sim`),
+        port,
+        timeScale: r.num(s, 'time_scale', `${at}.sim`, 1),
+        model: models?.[0],
+        args: r.strings(s, 'args', `${at}.sim`) ?? [],
+      });
+      url = `http://127.0.0.1:${port}`;
+      sim = true;
+    } else {
+      url = r.str(b, 'url', at);
+      let parsedUrl: URL | undefined;
+      try {
+        parsedUrl = new URL(url);
+      } catch {
+        parsedUrl = undefined;
+      }
+      if (!parsedUrl || !/^https?:$/.test(parsedUrl.protocol)) r.fail(`${at}.url`, 'an http:// or https:// URL', url);
+    }
+    backends.push({ id, type, url, models, labels: r.stringMap(b, 'labels', at), options, simulated: sim });
+  }
+  return { backends, simulated };
+}
+
+function readRoutes(r: ConfigReader, doc: Obj, backends: BackendSpec[]): RouteSpec[] {
+  const list = r.list(doc.routes, 'routes');
+  if (list.length === 0) r.fail('routes', 'at least one route', list);
+  const names = new Set<string>();
+  const known = new Set(backends.map((b) => b.id));
+  return list.map((item, i) => {
+    const at = `routes[${i}]`;
+    const o = r.obj(item, at);
+    r.known(o, at, ['model', 'aliases', 'backends', 'policy', 'retries']);
+    const model = r.str(o, 'model', at);
+    const aliases = r.strings(o, 'aliases', at) ?? [];
+    for (const name of [model, ...aliases]) {
+      if (names.has(name)) r.fail(at, `model names and aliases unique across routes`, name);
+      names.add(name);
+    }
+    const ids = r.strings(o, 'backends', at);
+    if (!ids || ids.length === 0) r.fail(`${at}.backends`, 'a list of backend ids', o.backends);
+    ids.forEach((id, j) => { if (!known.has(id)) r.fail(`${at}.backends[${j}]`, `a backend id (${[...known].join(', ')})`, id); });
+    const p = o.policy === undefined ? { type: 'least-load' } : r.obj(o.policy, `${at}.policy`);
+    const type = r.str(p, 'type', `${at}.policy`);
+    const factory = policyFactory(type);
+    if (!factory) r.fail(`${at}.policy.type`, `one of ${policyTypes().join(', ')}`, type);
+    const options = Object.fromEntries(Object.entries(p).filter(([k]) => k !== 'type'));
+    const problems = factory.validate(options);
+    if (problems.length > 0) throw new ConfigError(`${r.file}: ${at}.policy: ${problems.join('; ')}`);
+    return { model, aliases, backends: ids, policy: { type, options }, retries: r.int(o, 'retries', at, 1, 0, 10) };
+  });
+}

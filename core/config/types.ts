@@ -1,0 +1,40 @@
+import type { BackendSpec } from '../plugin/types.js';
+
+export interface SimulatedEngine {
+  /** The backend this replica serves. */
+  backendId: string;
+  face: 'vllm' | 'lmdeploy' | 'trtllm-serve';
+  profile: string;
+  port: number;
+  timeScale: number;
+  /** Served model name. */
+  model?: string;
+  /** Extra `switchyard sim` flags, e.g. faults. */
+  args: string[];
+}
+
+export interface RouteSpec {
+  model: string;
+  aliases: string[];
+  backends: string[];
+  policy: { type: string; options: Record<string, unknown> };
+  /** Other candidates tried when one fails before its first byte. */
+  retries: number;
+}
+
+export interface GatewayConfig {
+  file: string;
+  listen: { host: string; port: number };
+  workers: number;
+  store: { type: 'memory' } | { type: 'redis'; url: string };
+  limits: {
+    bodyBytes: number;
+    drainTimeoutMs: number;
+    upstreamConnectTimeoutMs: number;
+    upstreamHeadersTimeoutMs: number;
+  };
+  /** Engine replicas the gateway starts itself (emulated engine-model faces). */
+  simulated: SimulatedEngine[];
+  backends: BackendSpec[];
+  routes: RouteSpec[];
+}

@@ -1,0 +1,37 @@
+/**
+ * The gateway's Prometheus metrics (prom-client), on a registry of its own. Label children are
+ * cached per (model, backend) so the request path does no label hashing.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Backend } from '../plugin/types.js';
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160];
+const TPOT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1];
+const OVERHEAD_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({ name: 'switchyard_requests_total', help: 'Requests answered, by model, backend, engine and HTTP status', labelNames: ['model', 'backend', 'engine', 'status'], registers: [this.registry] });
+  readonly ttft = new Histogram({ name: 'switchyard_time_to_first_token_seconds', help: 'Time from request receipt to the first content chunk relayed', labelNames: ['model', 'backend', 'engine'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly tpot = new Histogram({ name: 'switchyard_time_per_output_token_seconds', help: '(e2e - ttft) / (completion tokens - 1), streamed requests', labelNames: ['model', 'backend', 'engine'], buckets: TPOT_BUCKETS, registers: [this.registry] });
+  readonly e2e = new Histogram({ name: 'switchyard_request_duration_seconds', help: 'Time from request receipt to the last byte', labelNames: ['model', 'backend', 'engine'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly promptTokens = new Counter({ name: 'switchyard_prompt_tokens_total', help: 'Prompt tokens, from the engine usage', labelNames: ['model', 'backend', 'engine'], registers: [this.registry] });
+  readonly completionTokens = new Counter({ name: 'switchyard_completion_tokens_total', help: 'Completion tokens, from the engine usage', labelNames: ['model', 'backend', 'engine'], registers: [this.registry] });
+  readonly cachedTokens = new Counter({ name: 'switchyard_cached_prompt_tokens_total', help: 'Prompt tokens the engine served from its prefix cache, where it reports them', labelNames: ['model', 'backend', 'engine'], registers: [this.registry] });
+  readonly inFlight = new Gauge({ name: 'switchyard_in_flight_requests', help: 'Requests in flight in this gateway process', labelNames: ['model', 'backend'], registers: [this.registry] });
+  readonly upstreamErrors = new Counter({ name: 'switchyard_upstream_errors_total', help: 'Upstream failures by kind: connect, timeout, status_5xx, status_429, status_4xx, stream', labelNames: ['backend', 'kind'], registers: [this.registry] });
+  readonly overhead = new Histogram({ name: 'switchyard_gateway_overhead_seconds', help: 'Time in the gateway before the upstream request leaves', buckets: OVERHEAD_BUCKETS, registers: [this.registry] });
+  readonly decisions = new Counter({ name: 'switchyard_routing_decisions_total', help: 'Routing decisions by route, policy and chosen backend', labelNames: ['model', 'policy', 'backend'], registers: [this.registry] });
+
+  constructor(backends: readonly Backend[]) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_process_' });
+    const registry = this.registry;
+    new Gauge({
+      name: 'switchyard_backend_healthy', help: 'Backend health as this process sees it (1 healthy, 0 not)',
+      labelNames: ['backend', 'engine'], registers: [registry],
+      collect() {
+        for (const b of backends) this.set({ backend: b.id, engine: b.engine }, b.health().status === 'unhealthy' ? 0 : 1);
+      },
+    });
+  }
+}

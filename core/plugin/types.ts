@@ -1,0 +1,138 @@
+/**
+ * The backend plugin seam. A plugin has a `type`, validates its own config section, and creates
+ * Backends; core never asks which plugin it holds. Built-ins: vllm, lmdeploy, trtllm-serve,
+ * openai. A third-party plugin is a module whose default export is a `BackendPlugin`.
+ */
+import type { Readable } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http';
+
+export type Endpoint = 'chat' | 'completions' | 'embeddings';
+
+/** A backend's view of its own load, refreshed from the engine and from the gateway's own counts. */
+export interface LoadSignals {
+  /** Requests this gateway process has in flight on the backend. */
+  inFlight: number;
+  /** Engine-reported running and waiting requests, KV usage 0..1; undefined until first read. */
+  running?: number;
+  waiting?: number;
+  kvUsage?: number;
+  /** Engine-reported prefix-cache hit rate 0..1 over the last read interval, when it reports one. */
+  prefixHitRate?: number;
+  /** When the engine's own numbers were last read (ms since epoch); 0 if never. */
+  updatedAt: number;
+}
+
+export type HealthStatus = 'healthy' | 'unhealthy' | 'unknown';
+
+export interface BackendHealth {
+  status: HealthStatus;
+  /** Why, for /ready and logs: "health check 503", "3 consecutive connection failures", … */
+  reason?: string;
+  since: number;
+}
+
+export interface BackendCapabilities {
+  embeddings: boolean;
+  /** The engine publishes KV-cache events (exact prefix tracking). */
+  kvEvents: boolean;
+  /** KV block size in tokens, when known. */
+  blockSize?: number;
+}
+
+/** One request on its way to a backend. */
+export interface DispatchCall {
+  endpoint: Endpoint;
+  /** The request body with `model` already rewritten to the engine's own name. */
+  body: Record<string, unknown>;
+  stream: boolean;
+  /** Aborted when the client goes away or the gateway gives up; must abort the upstream request. */
+  signal: AbortSignal;
+  requestId: string;
+  /** Client headers worth forwarding (authorization to the engine is the backend's own). */
+  headers: IncomingHttpHeaders;
+}
+
+/** The upstream's answer, before its body is read. */
+export interface DispatchReply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+}
+
+/** An upstream error body, normalised from the engine's dialect. */
+export interface UpstreamError {
+  message: string;
+  type?: string;
+  param?: string | null;
+  code?: string | number | null;
+}
+
+export interface Backend {
+  readonly id: string;
+  /** The plugin type that created it. */
+  readonly type: string;
+  /** The engine it fronts, for metrics and `owned_by`: "vllm", "lmdeploy", "trtllm-serve", … */
+  readonly engine: string;
+  /** True when the engine is an emulated (engine-model) replica. */
+  readonly simulated: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly capabilities: BackendCapabilities;
+  /** Engine model names served; known after `start()`. */
+  models(): readonly string[];
+  /** Discover models, begin health checks and load reads. Rejects only on a config error. */
+  start(): Promise<void>;
+  /**
+   * Send one request. Resolves once the upstream's status and headers arrived; rejects on a
+   * connection failure or an abort. The body must be consumed or destroyed by the caller.
+   */
+  dispatch(call: DispatchCall): Promise<DispatchReply>;
+  /** Turn an engine's error body into one shape (each engine has its own; REFERENCE §1). */
+  parseError(status: number, body: string): UpstreamError;
+  signals(): LoadSignals;
+  health(): BackendHealth;
+  /** Passive health: the gateway reports each dispatch outcome. */
+  recordOutcome(outcome: 'ok' | 'connect-error' | 'server-error' | 'timeout'): void;
+  close(): Promise<void>;
+}
+
+/** What core hands a plugin when it creates a backend. */
+export interface PluginContext {
+  /** Directory of the config file, for relative paths. */
+  configDir: string;
+  log: PluginLogger;
+  limits: { connectTimeoutMs: number; headersTimeoutMs: number };
+  /**
+   * False in all gateway worker processes but one: endpoints that drain on read (trtllm-serve's
+   * /metrics) must have exactly one reader.
+   */
+  drainingReader: boolean;
+}
+
+export interface PluginLogger {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
+/** A backend's config section after core's checks (id, type, url, models, labels) and the plugin's own. */
+export interface BackendSpec {
+  id: string;
+  type: string;
+  url: string;
+  models?: string[];
+  labels: Record<string, string>;
+  /** Everything else in the section, for the plugin to validate. */
+  options: Record<string, unknown>;
+  /** Set when the gateway started this backend's engine as an emulated replica. */
+  simulated: boolean;
+}
+
+export interface BackendPlugin {
+  readonly type: string;
+  /**
+   * Check the plugin's own options; return error messages naming the key, e.g.
+   * ["health_interval_ms: expected a positive integer"]. Empty when valid.
+   */
+  validate(options: Record<string, unknown>): string[];
+  create(spec: BackendSpec, ctx: PluginContext): Backend;
+}

@@ -1,0 +1,114 @@
+/**
+ * The HTTP front door: fastify, JSON-schema-checked bodies, one error catalogue, and the routes
+ * /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /health, /ready, /metrics.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { RouteTable } from '../routing/route-table.js';
+import { GatewayError } from './errors.js';
+import { handleInference, type InferenceContext } from './inference.js';
+import { chatBodySchema, completionBodySchema, embeddingBodySchema } from './schemas.js';
+
+export interface AppOptions {
+  routes: RouteTable;
+  metrics: GatewayMetrics;
+  bodyLimit: number;
+  logger: FastifyBaseLogger | boolean;
+  isDraining: () => boolean;
+  inFlight: InferenceContext['inFlight'];
+}
+
+function toGatewayError(err: FastifyError): GatewayError {
+  if (err instanceof GatewayError) return err;
+  if (err.validation && err.validation.length > 0) {
+    const v = err.validation[0];
+    const missing = typeof v.params?.missingProperty === 'string' ? v.params.missingProperty : undefined;
+    const param = missing ?? (v.instancePath.replace(/^\//, '').replace(/\//g, '.') || null);
+    if (param === 'model') return new GatewayError('SY_ERR_MISSING_MODEL', 'you must provide a model (a string)', { param });
+    return new GatewayError('SY_ERR_INVALID_FIELD', `${param ?? 'body'}: ${v.message ?? 'is invalid'}`, { param });
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new GatewayError('SY_ERR_BODY_TOO_LARGE', 'the request body is larger than the gateway accepts');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new GatewayError('SY_ERR_UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new GatewayError('SY_ERR_INVALID_JSON', `the body is not valid JSON: ${err.message}`);
+  }
+  if (err instanceof SyntaxError || err.statusCode === 400) {
+    return new GatewayError('SY_ERR_INVALID_JSON', `the body is not valid JSON: ${err.message}`);
+  }
+  return new GatewayError('SY_ERR_INTERNAL', 'internal error', { cause: err });
+}
+
+export function buildApp(opts: AppOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: typeof opts.logger === 'object' ? opts.logger : undefined,
+    logger: typeof opts.logger === 'boolean' ? opts.logger : undefined,
+    bodyLimit: opts.bodyLimit,
+    // Per-request access logs cost a large share of a proxy's throughput; errors and decisions
+    // worth reading are logged where they happen, with the request id.
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+    return503OnClosing: false,
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const gerr = toGatewayError(err);
+    if (gerr.status >= 500) req.log.error({ err, code: gerr.errorName }, gerr.message);
+    else req.log.info({ code: gerr.errorName, status: gerr.status }, gerr.message);
+    if (reply.sent || reply.raw.headersSent) return;
+    void reply.code(gerr.status).headers(gerr.headers).header('x-request-id', req.id).send(gerr.body());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const gerr = new GatewayError('SY_ERR_ROUTE_NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`);
+    void reply.code(gerr.status).send(gerr.body());
+  });
+
+  const ctx: InferenceContext = { routes: opts.routes, metrics: opts.metrics, isDraining: opts.isDraining, inFlight: opts.inFlight };
+  app.post('/v1/chat/completions', { schema: { body: chatBodySchema } }, async (req, reply) => {
+    await handleInference('chat', req, reply, ctx);
+    return reply;
+  });
+  app.post('/v1/completions', { schema: { body: completionBodySchema } }, async (req, reply) => {
+    await handleInference('completions', req, reply, ctx);
+    return reply;
+  });
+  app.post('/v1/embeddings', { schema: { body: embeddingBodySchema } }, async (req, reply) => {
+    await handleInference('embeddings', req, reply, ctx);
+    return reply;
+  });
+
+  app.get('/v1/models', async () => {
+    const created = Math.floor(Date.now() / 1000);
+    const data = opts.routes.routes.flatMap((route) => {
+      const engines = [...new Set(route.backends.map((b) => (b.simulated ? `${b.engine} (simulated)` : b.engine)))];
+      return [route.model, ...route.aliases].map((id) => ({
+        id, object: 'model', created, owned_by: engines.join(', '),
+        root: route.model,
+        switchyard: { backends: route.backends.map((b) => b.id), policy: route.policy.type, simulated: route.backends.every((b) => b.simulated) },
+      }));
+    });
+    return { object: 'list', data };
+  });
+
+  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/ready', async (_req, reply) => {
+    const routes = opts.routes.routes.map((r) => ({
+      model: r.model,
+      healthy: r.backends.filter((b) => b.health().status !== 'unhealthy').map((b) => b.id),
+      unhealthy: r.backends.filter((b) => b.health().status === 'unhealthy').map((b) => ({ id: b.id, reason: b.health().reason })),
+    }));
+    const ready = !opts.isDraining() && routes.every((r) => r.healthy.length > 0);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : opts.isDraining() ? 'draining' : 'not ready', routes });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    const text = await opts.metrics.registry.metrics();
+    return reply.header('content-type', opts.metrics.registry.contentType).send(text);
+  });
+  return app;
+}

@@ -1,0 +1,85 @@
+/**
+ * One gateway process: backends created by their plugins and started, the route table, metrics,
+ * the HTTP app; and a drain that stops accepting, lets in-flight requests finish up to a deadline,
+ * then closes everything.
+ */
+import path from 'node:path';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import pino from 'pino';
+import type { GatewayConfig } from '../config/types.js';
+import { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import { resolvePlugin } from '../plugin/registry.js';
+import type { Backend, PluginContext } from '../plugin/types.js';
+import { RouteTable } from '../routing/route-table.js';
+import { buildApp } from './app.js';
+
+export interface GatewayOptions {
+  /** Overrides config.listen.port (0 picks a free port). */
+  port?: number;
+  host?: string;
+  logLevel?: string;
+  /** This process reads drain-on-read engine endpoints (one process of a worker group). */
+  drainingReader?: boolean;
+}
+
+export interface Gateway {
+  app: FastifyInstance;
+  url: string;
+  backends: Backend[];
+  /** Stop accepting, finish in-flight requests (up to the config's drain deadline), close. */
+  drain(): Promise<void>;
+}
+
+export async function startGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
+  const log: FastifyBaseLogger = pino({ level: opts.logLevel ?? process.env.SWITCHYARD_LOG_LEVEL ?? 'info', base: { pid: process.pid } });
+  const ctx: PluginContext = {
+    configDir: path.dirname(path.resolve(config.file)),
+    log,
+    limits: { connectTimeoutMs: config.limits.upstreamConnectTimeoutMs, headersTimeoutMs: config.limits.upstreamHeadersTimeoutMs },
+    drainingReader: opts.drainingReader ?? true,
+  };
+  const backends: Backend[] = [];
+  for (const spec of config.backends) {
+    const plugin = await resolvePlugin(spec.type, ctx.configDir);
+    backends.push(plugin.create(spec, ctx));
+  }
+  try {
+    await Promise.all(backends.map((b) => b.start()));
+  } catch (err) {
+    await Promise.allSettled(backends.map((b) => b.close()));
+    throw err;
+  }
+  const routes = new RouteTable(config.routes, new Map(backends.map((b) => [b.id, b])));
+  const metrics = new GatewayMetrics(backends);
+  let draining = false;
+  const inFlight: { count: number; onIdle?: () => void } = { count: 0 };
+  const app = buildApp({ routes, metrics, bodyLimit: config.limits.bodyBytes, logger: log, isDraining: () => draining, inFlight });
+  const host = opts.host ?? config.listen.host;
+  await app.listen({ port: opts.port ?? config.listen.port, host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.listen.port;
+  const url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
+  log.info({ url, routes: routes.routes.map((r) => r.model), backends: backends.map((b) => b.id) }, 'switchyard listening');
+
+  let drained: Promise<void> | undefined;
+  const drain = () => {
+    drained ??= (async () => {
+      draining = true;
+      // Stop accepting connections; idle keep-alive connections close now, busy ones when done.
+      const closed = app.close();
+      if (inFlight.count > 0) {
+        const idle = new Promise<void>((resolve) => { inFlight.onIdle = resolve; });
+        const deadline = new Promise<'deadline'>((resolve) => setTimeout(resolve, config.limits.drainTimeoutMs, 'deadline').unref());
+        if ((await Promise.race([idle, deadline])) === 'deadline') {
+          log.warn({ inFlight: inFlight.count }, 'drain deadline reached; closing remaining connections');
+          app.server.closeAllConnections();
+        }
+      }
+      await closed;
+      await Promise.allSettled(backends.map((b) => b.close()));
+      log.info('switchyard drained');
+    })();
+    return drained;
+  };
+  return { app, url, backends, drain };
+}

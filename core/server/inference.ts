@@ -1,0 +1,228 @@
+/**
+ * One inference request end to end: resolve the route, pick a backend, dispatch with retries
+ * before the first byte, relay the answer, learn from the outcome.
+ */
+import type { Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { errors as undiciErrors } from 'undici';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { Backend, DispatchReply, Endpoint } from '../plugin/types.js';
+import type { Route, RouteTable } from '../routing/route-table.js';
+import type { Candidate } from '../routing/policy.js';
+import { GatewayError, type ErrorName } from './errors.js';
+import { relaySse, type Usage } from './sse-relay.js';
+
+export interface InferenceContext {
+  routes: RouteTable;
+  metrics: GatewayMetrics;
+  isDraining: () => boolean;
+  /** In-flight requests of this process, for drain. */
+  inFlight: { count: number; onIdle?: () => void };
+}
+
+type Body = Record<string, unknown>;
+
+/** The client went away: nothing is left to answer, and nothing is an error. */
+class ClientGone extends Error {}
+
+/** Why a dispatch attempt failed before its first byte, and whether another candidate may help. */
+class AttemptFailure {
+  constructor(readonly error: GatewayError, readonly retryable: boolean) {}
+}
+
+export async function handleInference(endpoint: Endpoint, req: FastifyRequest, reply: FastifyReply, ctx: InferenceContext): Promise<void> {
+  const receivedAt = performance.now();
+  if (ctx.isDraining()) throw new GatewayError('SY_ERR_DRAINING', 'the gateway is shutting down', { headers: { 'retry-after': '1', connection: 'close' } });
+  const body = req.body as Body;
+  const model = body.model as string;
+  const route = ctx.routes.resolve(model);
+  if (!route) throw new GatewayError('SY_ERR_MODEL_NOT_FOUND', `The model \`${model}\` does not exist.`, { param: 'model' });
+  const candidates = route.candidates(endpoint === 'embeddings' ? (b) => b.capabilities.embeddings : undefined);
+  if (candidates.length === 0) {
+    throw new GatewayError('SY_ERR_ENDPOINT_NOT_SUPPORTED', `no backend of \`${model}\` serves /v1/${endpoint === 'chat' ? 'chat/completions' : endpoint}`);
+  }
+  const stream = body.stream === true && endpoint !== 'embeddings';
+  const clientWantsUsage = isObject(body.stream_options) && body.stream_options.include_usage === true;
+
+  const abort = new AbortController();
+  const onClose = () => { if (!reply.raw.writableFinished) abort.abort(new Error('client disconnected')); };
+  reply.raw.once('close', onClose);
+  ctx.inFlight.count++;
+  try {
+    const { backend, upstream } = await dispatchWithRetries(route, candidates, endpoint, body, stream, req, abort.signal, ctx, receivedAt);
+    const overheadMs = upstream.sentAt - receivedAt;
+    const labels = { model: route.model, backend: backend.id, engine: backend.engine };
+    ctx.metrics.inFlight.inc({ model: route.model, backend: backend.id });
+    try {
+      if (upstream.reply.status >= 200 && upstream.reply.status < 300) {
+        await relayReply(upstream.reply, reply, { stream, clientWantsUsage, backend, overheadMs, receivedAt, labels, ctx, req });
+      }
+    } finally {
+      ctx.metrics.inFlight.dec({ model: route.model, backend: backend.id });
+    }
+  } catch (err) {
+    if (!(err instanceof ClientGone) && !abort.signal.aborted) throw err;
+    // The upstream request was aborted with the client; there is no one to answer.
+    req.log.info({ model }, 'client disconnected; upstream request aborted');
+    ctx.metrics.requests.inc({ model: route.model, backend: 'none', engine: 'none', status: 'client-gone' });
+    if (!reply.sent) reply.hijack();
+  } finally {
+    reply.raw.off('close', onClose);
+    if (--ctx.inFlight.count === 0) ctx.inFlight.onIdle?.();
+  }
+}
+
+async function dispatchWithRetries(
+  route: Route, candidates: Candidate[], endpoint: Endpoint, body: Body, stream: boolean, req: FastifyRequest,
+  signal: AbortSignal, ctx: InferenceContext, receivedAt: number,
+): Promise<{ backend: Backend; upstream: { reply: DispatchReply; sentAt: number } }> {
+  const tried = new Set<string>();
+  let lastFailure: AttemptFailure | undefined;
+  for (let attempt = 0; attempt <= route.retries; attempt++) {
+    const open = candidates.filter((c) => !tried.has(c.backend.id));
+    const decision = route.policy.select(open, { requestId: req.id, model: route.model, body, headers: req.headers });
+    if (!decision) break;
+    const backend = decision.backend;
+    tried.add(backend.id);
+    ctx.metrics.decisions.inc({ model: route.model, policy: route.policy.type, backend: backend.id });
+    const upstreamBody: Body = { ...body, model: route.engineModel(backend) };
+    if (stream) {
+      // Ask every engine for usage so the gateway always knows token counts; the relay strips
+      // the usage chunk when the client did not ask for it.
+      upstreamBody.stream_options = { ...(isObject(body.stream_options) ? body.stream_options : {}), include_usage: true };
+    }
+    const sentAt = performance.now();
+    if (attempt === 0) ctx.metrics.overhead.observe((sentAt - receivedAt) / 1000);
+    try {
+      const reply = await backend.dispatch({ endpoint, body: upstreamBody, stream, signal, requestId: req.id, headers: req.headers });
+      if (reply.status < 400) {
+        backend.recordOutcome('ok');
+        return { backend, upstream: { reply, sentAt } };
+      }
+      const text = await readAll(reply.body);
+      lastFailure = classifyStatus(backend, reply.status, text);
+      ctx.metrics.upstreamErrors.inc({ backend: backend.id, kind: reply.status === 429 ? 'status_429' : reply.status >= 500 ? 'status_5xx' : 'status_4xx' });
+      ctx.metrics.requests.inc({ model: route.model, backend: backend.id, engine: backend.engine, status: String(reply.status) });
+      if (reply.status >= 500) backend.recordOutcome('server-error');
+      req.log.warn({ backend: backend.id, status: reply.status, attempt }, 'upstream answered an error');
+      if (!lastFailure.retryable) throw lastFailure.error;
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      if (signal.aborted) throw new ClientGone('client disconnected before the upstream answered');
+      const timeout = err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.ConnectTimeoutError;
+      backend.recordOutcome(timeout ? 'timeout' : 'connect-error');
+      ctx.metrics.upstreamErrors.inc({ backend: backend.id, kind: timeout ? 'timeout' : 'connect' });
+      const message = err instanceof Error ? err.message : String(err);
+      req.log.warn({ backend: backend.id, err: message, attempt }, 'upstream dispatch failed');
+      lastFailure = new AttemptFailure(
+        timeout
+          ? new GatewayError('SY_ERR_UPSTREAM_TIMEOUT', `backend ${backend.id} did not answer in time: ${message}`)
+          : new GatewayError('SY_ERR_UPSTREAM_UNREACHABLE', `backend ${backend.id} is unreachable: ${message}`),
+        !timeout,
+      );
+      if (!lastFailure.retryable) throw lastFailure.error;
+    }
+  }
+  if (lastFailure) throw lastFailure.error;
+  throw new GatewayError('SY_ERR_NO_HEALTHY_BACKEND', `no healthy backend for \`${route.model}\``, { headers: { 'retry-after': '1' } });
+}
+
+function classifyStatus(backend: Backend, status: number, text: string): AttemptFailure {
+  const parsed = backend.parseError(status, text);
+  const message = `${backend.id}: ${parsed.message}`;
+  if (status === 429) {
+    return new AttemptFailure(new GatewayError('SY_ERR_UPSTREAM_RATE_LIMITED', message, { headers: { 'retry-after': '1' } }), true);
+  }
+  if (status >= 500) return new AttemptFailure(new GatewayError('SY_ERR_UPSTREAM_ERROR', message), true);
+  // The engine refused this request: another replica of the same engine would too.
+  const name: ErrorName = 'SY_ERR_UPSTREAM_REJECTED';
+  return new AttemptFailure(new GatewayError(name, parsed.message, { status, param: typeof parsed.param === 'string' ? parsed.param : null }), false);
+}
+
+interface RelayContext {
+  stream: boolean;
+  clientWantsUsage: boolean;
+  backend: Backend;
+  overheadMs: number;
+  receivedAt: number;
+  labels: { model: string; backend: string; engine: string };
+  ctx: InferenceContext;
+  req: FastifyRequest;
+}
+
+async function relayReply(upstream: DispatchReply, reply: FastifyReply, r: RelayContext): Promise<void> {
+  const { metrics } = r.ctx;
+  const headers = {
+    'x-switchyard-backend': r.backend.id,
+    'x-switchyard-overhead-ms': r.overheadMs.toFixed(3),
+    'x-request-id': r.req.id,
+  };
+  if (!r.stream) {
+    const text = await readAll(upstream.body);
+    const usage = readUsage(text);
+    observeUsage(metrics, r.labels, usage);
+    metrics.e2e.observe(r.labels, (performance.now() - r.receivedAt) / 1000);
+    metrics.requests.inc({ ...r.labels, status: String(upstream.status) });
+    reply.code(upstream.status).headers(headers).header('content-type', 'application/json').send(text);
+    return;
+  }
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  res.flushHeaders();
+  const outcome = await relaySse(upstream.body, res, {
+    stripUsage: !r.clientWantsUsage,
+    now: () => performance.now(),
+    isClientGone: () => res.destroyed || res.writableEnded,
+  });
+  if (outcome.end === 'client-gone') {
+    // Abort the upstream at once: an orphaned generation holds a GPU slot.
+    upstream.body.destroy();
+    r.req.log.info({ backend: r.backend.id }, 'client disconnected mid-stream; upstream aborted');
+  } else {
+    res.end();
+  }
+  if (outcome.end === 'upstream-failed' || outcome.end === 'truncated') {
+    metrics.upstreamErrors.inc({ backend: r.backend.id, kind: 'stream' });
+    r.req.log.warn({ backend: r.backend.id, err: outcome.error }, 'upstream stream failed after the first byte');
+  }
+  const end = performance.now();
+  metrics.requests.inc({ ...r.labels, status: outcome.end === 'done' ? '200' : outcome.end });
+  metrics.e2e.observe(r.labels, (end - r.receivedAt) / 1000);
+  if (outcome.firstTokenAt !== undefined) {
+    metrics.ttft.observe(r.labels, (outcome.firstTokenAt - r.receivedAt) / 1000);
+    const tokens = outcome.usage?.completion_tokens ?? outcome.contentEvents;
+    if (tokens > 1 && outcome.lastTokenAt !== undefined) {
+      metrics.tpot.observe(r.labels, (outcome.lastTokenAt - outcome.firstTokenAt) / 1000 / (tokens - 1));
+    }
+  }
+  observeUsage(metrics, r.labels, outcome.usage);
+}
+
+/** A plugin may hand back any Readable; read it whole (error bodies, non-streamed answers). */
+async function readAll(body: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body as AsyncIterable<Buffer | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function readUsage(text: string): Usage | undefined {
+  try {
+    const parsed = JSON.parse(text) as { usage?: Usage };
+    return parsed.usage;
+  } catch {
+    return undefined;
+  }
+}
+
+function observeUsage(metrics: GatewayMetrics, labels: RelayContext['labels'], usage: Usage | undefined): void {
+  if (!usage) return;
+  if (typeof usage.prompt_tokens === 'number') metrics.promptTokens.inc(labels, usage.prompt_tokens);
+  if (typeof usage.completion_tokens === 'number') metrics.completionTokens.inc(labels, usage.completion_tokens);
+  const cached = usage.prompt_tokens_details?.cached_tokens;
+  if (typeof cached === 'number') metrics.cachedTokens.inc(labels, cached);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,81 @@
+/**
+ * Request body schemas: the types of the fields Switchyard and the engines agree on. Fields not
+ * listed pass to the engine untouched (additionalProperties), so engine extras (top_k, min_p,
+ * min_tokens, ignore_eos, repetition_penalty, chat_template_kwargs, …) are never dropped.
+ * Types are checked, never coerced: "max_tokens": "10" is a 400 naming the field.
+ */
+const nullable = (schema: Record<string, unknown>) => ({ anyOf: [schema, { type: 'null' }] });
+
+const sampling = {
+  model: { type: 'string', minLength: 1 },
+  stream: nullable({ type: 'boolean' }),
+  stream_options: nullable({ type: 'object', properties: { include_usage: nullable({ type: 'boolean' }) } }),
+  max_tokens: nullable({ type: 'integer', minimum: 0 }),
+  max_completion_tokens: nullable({ type: 'integer', minimum: 0 }),
+  temperature: nullable({ type: 'number', minimum: 0 }),
+  top_p: nullable({ type: 'number' }),
+  n: nullable({ type: 'integer', minimum: 1 }),
+  stop: nullable({ anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] }),
+  seed: nullable({ type: 'integer' }),
+  user: nullable({ type: 'string' }),
+  presence_penalty: nullable({ type: 'number' }),
+  frequency_penalty: nullable({ type: 'number' }),
+  logit_bias: nullable({ type: 'object' }),
+};
+
+export const chatBodySchema = {
+  type: 'object',
+  required: ['model', 'messages'],
+  additionalProperties: true,
+  properties: {
+    ...sampling,
+    messages: {
+      type: 'array', minItems: 1,
+      items: { type: 'object', required: ['role'], properties: { role: { type: 'string' } } },
+    },
+    tools: nullable({ type: 'array', items: { type: 'object' } }),
+    tool_choice: nullable({ anyOf: [{ type: 'string' }, { type: 'object' }] }),
+    response_format: nullable({ type: 'object' }),
+    logprobs: nullable({ type: 'boolean' }),
+    top_logprobs: nullable({ type: 'integer', minimum: 0 }),
+  },
+} as const;
+
+export const completionBodySchema = {
+  type: 'object',
+  required: ['model', 'prompt'],
+  additionalProperties: true,
+  properties: {
+    ...sampling,
+    prompt: {
+      anyOf: [
+        { type: 'string' },
+        { type: 'array', items: { type: 'string' } },
+        { type: 'array', items: { type: 'integer' } },
+        { type: 'array', items: { type: 'array', items: { type: 'integer' } } },
+      ],
+    },
+    logprobs: nullable({ type: 'integer', minimum: 0 }),
+    echo: nullable({ type: 'boolean' }),
+  },
+} as const;
+
+export const embeddingBodySchema = {
+  type: 'object',
+  required: ['model', 'input'],
+  additionalProperties: true,
+  properties: {
+    model: { type: 'string', minLength: 1 },
+    input: {
+      anyOf: [
+        { type: 'string' },
+        { type: 'array', items: { type: 'string' } },
+        { type: 'array', items: { type: 'integer' } },
+        { type: 'array', items: { type: 'array', items: { type: 'integer' } } },
+      ],
+    },
+    encoding_format: nullable({ type: 'string' }),
+    dimensions: nullable({ type: 'integer', minimum: 1 }),
+    user: nullable({ type: 'string' }),
+  },
+} as const;

@@ -1,0 +1,223 @@
+/**
+ * A backend reached over HTTP with an OpenAI-compatible API: one undici Pool per upstream with
+ * keep-alive, active health checks plus passive failure counting, and an optional load reader
+ * polled on an interval. The engine plugins (vllm, lmdeploy, trtllm-serve) differ only in how they
+ * read load, parse errors and check health; the openai plugin uses it as is.
+ */
+import { Pool, request } from 'undici';
+import type { EngineLoad } from '../../core/plugin/engine-load.js';
+import type {
+  Backend, BackendCapabilities, BackendHealth, BackendSpec, DispatchCall, DispatchReply, LoadSignals,
+  PluginContext, UpstreamError,
+} from '../../core/plugin/types.js';
+import type { HttpBackendOptions } from './options.js';
+
+const PATHS = { chat: '/v1/chat/completions', completions: '/v1/completions', embeddings: '/v1/embeddings' } as const;
+
+/** Headers never forwarded upstream: hop-by-hop, and those undici sets itself. */
+const DROPPED = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect', 'te', 'authorization', 'accept-encoding']);
+
+export abstract class HttpBackend implements Backend {
+  readonly id: string;
+  readonly type: string;
+  abstract readonly engine: string;
+  readonly simulated: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly capabilities: BackendCapabilities;
+  protected readonly base: URL;
+  protected readonly pool: Pool;
+  private modelNames: string[];
+  private load: EngineLoad = {};
+  private loadAt = 0;
+  private inFlight = 0;
+  private state: BackendHealth = { status: 'unknown', since: Date.now() };
+  private consecutiveFailures = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private closed = false;
+
+  constructor(readonly spec: BackendSpec, protected readonly ctx: PluginContext, protected readonly options: HttpBackendOptions) {
+    this.id = spec.id;
+    this.type = spec.type;
+    this.simulated = spec.simulated;
+    this.labels = spec.labels;
+    this.base = new URL(spec.url);
+    this.modelNames = spec.models ?? [];
+    this.capabilities = { embeddings: options.embeddings, kvEvents: false };
+    this.pool = new Pool(this.base.origin, {
+      connections: options.connections,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      connect: { timeout: options.connectTimeoutMs },
+      headersTimeout: options.headersTimeoutMs,
+      // A stream may legitimately pause (a long prefill behind a queue); a stalled one is cut
+      // after this long without a byte.
+      bodyTimeout: options.bodyTimeoutMs,
+    });
+  }
+
+  /** Read the engine's load; undefined when this engine reports none. */
+  protected abstract readLoad(): Promise<EngineLoad | undefined>;
+  abstract parseError(status: number, body: string): UpstreamError;
+
+  models(): readonly string[] {
+    return this.modelNames;
+  }
+
+  async start(): Promise<void> {
+    if (this.modelNames.length === 0) this.modelNames = await this.discoverModels();
+    await this.checkHealth();
+    await this.refreshLoad();
+    this.every(this.options.healthIntervalMs, () => this.checkHealth());
+    if (this.options.loadIntervalMs > 0) this.every(this.options.loadIntervalMs, () => this.refreshLoad());
+  }
+
+  private every(ms: number, fn: () => Promise<void>): void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running || this.closed) return;
+      running = true;
+      fn().finally(() => { running = false; });
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  /** GET /v1/models, retried while the engine starts (an engine that is still loading refuses). */
+  private async discoverModels(): Promise<string[]> {
+    const deadline = Date.now() + this.options.discoveryTimeoutMs;
+    let lastError = '';
+    while (Date.now() < deadline && !this.closed) {
+      try {
+        const res = await this.get('/v1/models');
+        if (res.status === 200) {
+          const data = (JSON.parse(res.body) as { data?: Array<{ id?: unknown }> }).data ?? [];
+          const ids = data.map((m) => m.id).filter((id): id is string => typeof id === 'string');
+          if (ids.length > 0) return ids;
+          lastError = 'the engine lists no models';
+        } else {
+          lastError = `GET /v1/models answered ${res.status}`;
+        }
+      } catch (err) {
+        lastError = err instanceof Error ? err.message : String(err);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`backend ${this.id}: could not discover models at ${this.base.origin}: ${lastError}; list them under \`models:\``);
+  }
+
+  protected async get(path: string): Promise<{ status: number; body: string }> {
+    const res = await request(new URL(path, this.base), {
+      method: 'GET', dispatcher: this.pool, headersTimeout: this.options.healthTimeoutMs, bodyTimeout: this.options.healthTimeoutMs,
+      headers: this.authHeaders(),
+    });
+    return { status: res.statusCode, body: await res.body.text() };
+  }
+
+  protected authHeaders(): Record<string, string> {
+    return this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {};
+  }
+
+  private async checkHealth(): Promise<void> {
+    try {
+      const res = await this.get(this.options.healthPath);
+      if (res.status >= 200 && res.status < 300) {
+        this.consecutiveFailures = 0;
+        this.setHealth('healthy');
+      } else {
+        this.setHealth('unhealthy', `health check answered ${res.status}`);
+      }
+    } catch (err) {
+      this.setHealth('unhealthy', `health check failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  private async refreshLoad(): Promise<void> {
+    try {
+      const load = await this.readLoad();
+      if (load) {
+        this.load = load;
+        this.loadAt = Date.now();
+      }
+    } catch (err) {
+      this.ctx.log.warn({ backend: this.id, err: err instanceof Error ? err.message : String(err) }, 'engine load read failed');
+    }
+  }
+
+  private setHealth(status: BackendHealth['status'], reason?: string): void {
+    if (this.state.status !== status) {
+      this.state = { status, reason, since: Date.now() };
+      const log = status === 'healthy' ? this.ctx.log.info : this.ctx.log.warn;
+      log.call(this.ctx.log, { backend: this.id, status, reason }, 'backend health changed');
+    } else {
+      this.state.reason = reason;
+    }
+  }
+
+  health(): BackendHealth {
+    return this.state;
+  }
+
+  recordOutcome(outcome: 'ok' | 'connect-error' | 'server-error' | 'timeout'): void {
+    if (outcome === 'ok') {
+      this.consecutiveFailures = 0;
+      if (this.state.status !== 'healthy') this.setHealth('healthy');
+      return;
+    }
+    if (outcome === 'connect-error' && ++this.consecutiveFailures >= this.options.unhealthyAfterFailures) {
+      // Passive: stop sending until the next active health check says it is back.
+      this.setHealth('unhealthy', `${this.consecutiveFailures} consecutive connection failures`);
+    }
+  }
+
+  signals(): LoadSignals {
+    return {
+      inFlight: this.inFlight,
+      running: this.load.running,
+      waiting: this.load.waiting,
+      kvUsage: this.load.kvUsage,
+      prefixHitRate: this.load.prefixHitRate,
+      updatedAt: this.loadAt,
+    };
+  }
+
+  /** The body the engine gets: engine-specific fields pass untouched; subclasses may add. */
+  protected prepareBody(call: DispatchCall): Record<string, unknown> {
+    return call.body;
+  }
+
+  async dispatch(call: DispatchCall): Promise<DispatchReply> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': call.requestId, ...this.authHeaders() };
+    for (const [k, v] of Object.entries(call.headers)) {
+      if (typeof v === 'string' && !DROPPED.has(k) && !k.startsWith('x-switchyard-')) headers[k] = v;
+    }
+    this.inFlight++;
+    let released = false;
+    const release = () => {
+      if (!released) {
+        released = true;
+        this.inFlight--;
+      }
+    };
+    try {
+      const res = await this.pool.request({
+        path: PATHS[call.endpoint],
+        method: 'POST',
+        headers,
+        body: JSON.stringify(this.prepareBody(call)),
+        signal: call.signal,
+      });
+      res.body.once('close', release);
+      res.body.once('error', release);
+      return { status: res.statusCode, headers: res.headers, body: res.body };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.pool.close();
+  }
+}

@@ -1,0 +1,68 @@
+/** Options every HTTP backend takes (besides id, type, url, models, labels), with defaults. */
+import type { PluginContext } from '../../core/plugin/types.js';
+
+export interface HttpBackendOptions {
+  apiKey?: string;
+  healthPath: string;
+  healthIntervalMs: number;
+  healthTimeoutMs: number;
+  loadIntervalMs: number;
+  connections: number;
+  unhealthyAfterFailures: number;
+  embeddings: boolean;
+  discoveryTimeoutMs: number;
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+}
+
+type Check = (v: unknown) => boolean;
+const positiveInt: Check = (v) => typeof v === 'number' && Number.isInteger(v) && v > 0;
+const nonNegativeInt: Check = (v) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+const text: Check = (v) => typeof v === 'string' && v !== '';
+const flag: Check = (v) => typeof v === 'boolean';
+
+const KEYS: Record<string, [Check, string]> = {
+  api_key: [text, 'a string'],
+  health_path: [(v) => text(v) && String(v).startsWith('/'), 'a path starting with /'],
+  health_interval_ms: [positiveInt, 'a positive integer'],
+  health_timeout_ms: [positiveInt, 'a positive integer'],
+  load_interval_ms: [nonNegativeInt, 'an integer ≥ 0 (0 turns load reads off)'],
+  connections: [positiveInt, 'a positive integer'],
+  unhealthy_after_failures: [positiveInt, 'a positive integer'],
+  embeddings: [flag, 'true or false'],
+  discovery_timeout_ms: [positiveInt, 'a positive integer'],
+  body_timeout_ms: [positiveInt, 'a positive integer'],
+};
+
+/** Messages naming each bad key; unknown keys are errors too. */
+export function validateHttpOptions(options: Record<string, unknown>, extra: readonly string[] = []): string[] {
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(options)) {
+    if (extra.includes(key)) continue;
+    const rule = KEYS[key];
+    if (!rule) problems.push(`${key}: not a known option (known: ${[...Object.keys(KEYS), ...extra].join(', ')})`);
+    else if (!rule[0](value)) problems.push(`${key}: expected ${rule[1]}, got ${JSON.stringify(value)}`);
+  }
+  return problems;
+}
+
+export function readHttpOptions(
+  options: Record<string, unknown>, ctx: PluginContext, defaults: Partial<HttpBackendOptions> = {},
+): HttpBackendOptions {
+  const num = (key: string, fallback: number) => (typeof options[key] === 'number' ? (options[key] as number) : fallback);
+  return {
+    apiKey: typeof options.api_key === 'string' ? options.api_key : undefined,
+    healthPath: typeof options.health_path === 'string' ? options.health_path : (defaults.healthPath ?? '/health'),
+    healthIntervalMs: num('health_interval_ms', defaults.healthIntervalMs ?? 5_000),
+    healthTimeoutMs: num('health_timeout_ms', 2_000),
+    loadIntervalMs: num('load_interval_ms', defaults.loadIntervalMs ?? 500),
+    connections: num('connections', 256),
+    unhealthyAfterFailures: num('unhealthy_after_failures', 3),
+    embeddings: typeof options.embeddings === 'boolean' ? options.embeddings : (defaults.embeddings ?? false),
+    discoveryTimeoutMs: num('discovery_timeout_ms', 30_000),
+    connectTimeoutMs: ctx.limits.connectTimeoutMs,
+    headersTimeoutMs: ctx.limits.headersTimeoutMs,
+    bodyTimeoutMs: num('body_timeout_ms', 300_000),
+  };
+}

@@ -1,0 +1,56 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SimServer } from '../../../bench/sim/server.js';
+import { selfCommand } from '../../../core/cli/self.js';
+import { startEngine, writeConfig } from './gateway-helpers.js';
+
+describe('switchyard serve', () => {
+  let engine: SimServer;
+
+  beforeAll(async () => {
+    // time scale 5: a 60-token answer takes a few hundred ms of real time.
+    engine = await startEngine('vllm', { timeScale: 5 });
+  });
+  afterAll(async () => {
+    await engine?.close();
+  });
+
+  it('drains on SIGTERM: stops accepting, finishes in-flight streams, exits 0', async () => {
+    const file = writeConfig({
+      listen: { host: '127.0.0.1', port: 0 },
+      backends: [{ id: 'v', type: 'vllm', url: engine.url }],
+      routes: [{ model: 'qwen', backends: ['v'] }],
+    });
+    const { command, args } = selfCommand();
+    const child = spawn(command, [...args, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SWITCHYARD_LOG_LEVEL: 'warn' } });
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      child.once('exit', (code) => reject(new Error(`serve exited early (${code})`)));
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const res = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'qwen', messages: [{ role: 'user', content: 'hi' }], max_tokens: 60, ignore_eos: true, stream: true }),
+    });
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    expect(first.done).toBe(false);
+    child.kill('SIGTERM');
+    let text = new TextDecoder().decode(first.value);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    // The in-flight stream ran to its end.
+    expect(text.trim().endsWith('data: [DONE]')).toBe(true);
+    expect(text).toContain('"finish_reason":"length"');
+    expect(await exited).toBe(0);
+    await expect(fetch(`${url}/health`)).rejects.toThrow();
+  }, 30_000);
+});
