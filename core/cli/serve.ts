@@ -49,6 +49,8 @@ async function runWorker(config: GatewayConfig, port: number | undefined, index:
   const gateway = await startGateway(config, { port, drainingReader: index === 0 });
   if (!cluster.isWorker) process.stdout.write(`switchyard listening on ${gateway.url} (config ${config.file})\n`);
   await new Promise<void>((resolve) => onSignals(() => { gateway.drain().then(resolve, resolve); }));
+  // A cluster worker's IPC channel to the primary would keep it alive after the drain.
+  if (cluster.isWorker) cluster.worker?.disconnect();
   return 0;
 }
 
@@ -64,8 +66,12 @@ async function runPrimary(config: GatewayConfig, stopSims: () => Promise<void>):
     return worker;
   };
   const workers = Array.from({ length: config.workers }, (_, i) => fork(i));
-  await Promise.all(workers.map((w) => new Promise<void>((resolve) => w.once('listening', () => resolve()))));
-  process.stdout.write(`switchyard listening on port ${config.listen.port} with ${config.workers} workers (config ${config.file})\n`);
+  const addresses = await Promise.all(workers.map((w) => new Promise<{ address: string; port: number }>((resolve) => {
+    w.once('listening', (address) => resolve({ address: address.address ?? '127.0.0.1', port: address.port }));
+  })));
+  const { address, port } = addresses[0];
+  const host = address === '0.0.0.0' || address === '::' || address === '' ? '127.0.0.1' : address;
+  process.stdout.write(`switchyard listening on http://${host}:${port} with ${config.workers} workers (config ${config.file})\n`);
   await new Promise<void>((resolve) => onSignals(() => resolve()));
   stopping = true;
   const live = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);

@@ -5,7 +5,7 @@
  * read load, parse errors and check health; the openai plugin uses it as is.
  */
 import { Pool, request } from 'undici';
-import type { EngineLoad } from '../../core/plugin/engine-load.js';
+import { intervalHitRate, type EngineLoad } from '../../core/plugin/engine-load.js';
 import type {
   Backend, BackendCapabilities, BackendHealth, BackendSpec, DispatchCall, DispatchReply, LoadSignals,
   PluginContext, UpstreamError,
@@ -135,7 +135,9 @@ export abstract class HttpBackend implements Backend {
     try {
       const load = await this.readLoad();
       if (load) {
-        this.load = load;
+        // Engines with hit/query counters (vLLM, trtllm-serve) give a rate over the interval
+        // since the previous read; LMDeploy reports the rate itself.
+        this.load = { ...load, prefixHitRate: load.prefixHitRate ?? intervalHitRate(this.load, load) ?? this.load.prefixHitRate };
         this.loadAt = Date.now();
       }
     } catch (err) {

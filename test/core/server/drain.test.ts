@@ -15,9 +15,10 @@ describe('switchyard serve', () => {
     await engine?.close();
   });
 
-  it('drains on SIGTERM: stops accepting, finishes in-flight streams, exits 0', async () => {
+  it.each([1, 2])('with %i worker(s) drains on SIGTERM: stops accepting, finishes in-flight streams, exits 0', async (workers) => {
     const file = writeConfig({
       listen: { host: '127.0.0.1', port: 0 },
+      workers,
       backends: [{ id: 'v', type: 'vllm', url: engine.url }],
       routes: [{ model: 'qwen', backends: ['v'] }],
     });
@@ -37,6 +38,12 @@ describe('switchyard serve', () => {
       method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'qwen', messages: [{ role: 'user', content: 'hi' }], max_tokens: 60, ignore_eos: true, stream: true }),
     });
+    // Every worker serves: a handful of plain requests all succeed before the drain.
+    for (let i = 0; i < 4; i++) {
+      const ok = await fetch(`${url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'qwen', prompt: 'x', max_tokens: 1 }) });
+      expect(ok.status).toBe(200);
+      await ok.arrayBuffer();
+    }
     const reader = res.body!.getReader();
     const first = await reader.read();
     expect(first.done).toBe(false);

@@ -1,0 +1,81 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../../core/config/load.js';
+
+function file(text: string, name = 'gateway.yaml'): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-config-'));
+  const f = path.join(dir, name);
+  writeFileSync(f, text);
+  return f;
+}
+
+const minimal = `
+backends:
+  - { id: a, type: vllm, url: "http://127.0.0.1:8001", models: [m] }
+routes:
+  - { model: m, backends: [a] }
+`;
+
+describe('gateway config', () => {
+  it('loads the embedded default', async () => {
+    const config = await loadConfig(path.resolve('conf/gateway.yaml'), {});
+    expect(config.listen.port).toBe(8080);
+    expect(config.routes.map((r) => r.model)).toEqual(['qwen2.5-7b-instruct', 'llama-3-8b-instruct']);
+    expect(config.simulated.length).toBe(3);
+    expect(config.backends.every((b) => b.simulated)).toBe(true);
+  });
+
+  it('fills defaults', async () => {
+    const config = await loadConfig(file(minimal), {});
+    expect(config).toMatchObject({ listen: { host: '0.0.0.0', port: 8080 }, workers: 1, store: { type: 'memory' } });
+    expect(config.routes[0]).toMatchObject({ policy: { type: 'least-load' }, retries: 1, aliases: [] });
+  });
+
+  it('substitutes ${ENV} and ${ENV:-default}, keeping numbers numbers', async () => {
+    const f = file(`listen: { port: "\${GW_PORT:-9000}" }\nbackends:\n  - { id: a, type: vllm, url: "\${VLLM_URL}", models: [m] }\nroutes:\n  - { model: m, backends: [a] }\n`);
+    const config = await loadConfig(f, { VLLM_URL: 'http://10.0.0.5:8000' });
+    expect(config.listen.port).toBe(9000);
+    expect(config.backends[0].url).toBe('http://10.0.0.5:8000');
+    await expect(loadConfig(f, {})).rejects.toThrow(/backends\[0\]\.url: expected environment variable VLLM_URL/);
+  });
+
+  const rejects: Array<[string, string, RegExp]> = [
+    ['unknown plugin type', minimal.replace('type: vllm', 'type: tgi-fast'), /backends\[0\]\.type: expected one of vllm, lmdeploy, trtllm-serve, openai or a module path/],
+    ['unknown policy type', minimal.replace('backends: [a] }', 'backends: [a], policy: { type: lru } }'), /routes\[0\]\.policy\.type: expected one of round-robin, least-load, got "lru"/],
+    ['unknown backend in a route', minimal.replace('backends: [a] }', 'backends: [b] }'), /routes\[0\]\.backends\[0\]: expected a backend id \(a\), got "b"/],
+    ['a typo in a top-level key', `${minimal}\nwokers: 2\n`, /\(top level\)\.wokers: expected one of the keys/],
+    ['a bad url', minimal.replace('"http://127.0.0.1:8001"', '"ftp://x"'), /backends\[0\]\.url: expected an http:\/\/ or https:\/\/ URL/],
+    ['a wrongly typed plugin option', minimal.replace('models: [m] }', 'models: [m], health_interval_ms: fast }'), /backends\[0\]: health_interval_ms: expected a positive integer, got "fast"/],
+    ['duplicate model names', `${minimal}  - { model: m, backends: [a] }\n`, /routes\[1\]: expected model names and aliases unique across routes, got "m"/],
+    ['workers out of range', `workers: 0\n${minimal}`, /\(top level\)\.workers: expected an integer from 1 to 256, got 0/],
+    ['not YAML', 'backends: [a, {', /gateway\.yaml:/],
+  ];
+  it.each(rejects)('rejects %s with file, path and expectation', async (_what, text, message) => {
+    const f = file(text);
+    const err = await loadConfig(f, {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toContain(f);
+    expect((err as Error).message).toMatch(message);
+  });
+
+  it('loads a third-party plugin from a module path', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-plugin-'));
+    writeFileSync(path.join(dir, 'my-plugin.mjs'), `export default { type: 'mine', validate: (o) => (o.speed === undefined ? [] : ['speed: not supported']), create: () => { throw new Error('not in this test'); } };`);
+    const f = path.join(dir, 'gateway.yaml');
+    writeFileSync(f, minimal.replace('type: vllm', 'type: ./my-plugin.mjs'));
+    const config = await loadConfig(f, {});
+    expect(config.backends[0].type).toBe('./my-plugin.mjs');
+    writeFileSync(f, minimal.replace('type: vllm', 'type: ./my-plugin.mjs').replace('models: [m] }', 'models: [m], speed: 3 }'));
+    await expect(loadConfig(f, {})).rejects.toThrow(/speed: not supported/);
+  });
+
+  it('describes simulated backends and refuses a url on them', async () => {
+    const sim = `backends:\n  - { id: s, type: vllm, models: [m], sim: { profile: a10-qwen2.5-7b-vllm, port: 18999 } }\nroutes:\n  - { model: m, backends: [s] }\n`;
+    const config = await loadConfig(file(sim), {});
+    expect(config.simulated[0]).toMatchObject({ backendId: 's', face: 'vllm', port: 18999, model: 'm' });
+    expect(config.backends[0]).toMatchObject({ url: 'http://127.0.0.1:18999', simulated: true });
+    await expect(loadConfig(file(sim.replace('models: [m],', 'models: [m], url: "http://x:1",')), {})).rejects.toThrow(/no url on a simulated backend/);
+  });
+});
