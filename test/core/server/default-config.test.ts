@@ -1,0 +1,47 @@
+import { spawn } from 'node:child_process';
+import OpenAI from 'openai';
+import { describe, expect, it } from 'vitest';
+import { selfCommand } from '../../../core/cli/self.js';
+
+// `npm start` = `switchyard serve` with conf/gateway.yaml: it starts its own simulated replicas.
+describe('the embedded default (npm start)', () => {
+  it('lists its models and streams a chat to the official openai client, then stops everything', async () => {
+    const { command, args } = selfCommand();
+    const child = spawn(command, [...args, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SWITCHYARD_LOG_LEVEL: 'warn' } });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      void exited.then((code) => reject(new Error(`serve exited (${code}): ${stderr}`)));
+    });
+    try {
+      const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
+      const models = await client.models.list();
+      expect(models.data.map((m) => m.id)).toEqual(expect.arrayContaining(['qwen2.5-7b-instruct', 'llama-3-8b-instruct']));
+      expect(models.data.every((m) => m.owned_by.includes('(simulated)'))).toBe(true);
+      const stream = await client.chat.completions.create({
+        model: 'qwen2.5-7b-instruct', messages: [{ role: 'user', content: 'Hello!' }], max_tokens: 8, stream: true,
+        stream_options: { include_usage: true },
+      });
+      let text = '';
+      let completionTokens = 0;
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.delta?.content ?? '';
+        completionTokens = chunk.usage?.completion_tokens ?? completionTokens;
+      }
+      expect(text.length).toBeGreaterThan(0);
+      expect(completionTokens).toBe(8);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    // The simulated replicas went with it.
+    await expect(fetch('http://127.0.0.1:18101/health')).rejects.toThrow();
+  }, 60_000);
+});
