@@ -35,6 +35,10 @@ export interface SimOptions {
   tokenizerThreads: number;
   /** Overrides the profile's API-server cost per request (model ms); 0 measures the face alone. */
   frontendOverheadMs?: number;
+  /** Override the profile's KV capacity (vLLM --num-gpu-blocks-override). */
+  numGpuBlocks?: number;
+  /** Override the profile's prefix caching (vLLM --enable-prefix-caching / --no-enable-prefix-caching). */
+  prefixCaching?: boolean;
 }
 
 /** Each engine's default port: vLLM and trtllm-serve 8000, LMDeploy 23333 (REFERENCE §1.1). */
@@ -61,12 +65,14 @@ export const SIM_USAGE = `usage: switchyard sim --engine vllm|lmdeploy|trtllm-se
   --fail-health            /health returns 503
   --enable-prompt-tokens-details, --enable-force-include-usage   (vLLM flags)
   --frontend-overhead-ms MS  the API server's own cost per request, model ms (default: the profile's)
+  --num-gpu-blocks N       KV capacity in blocks instead of the profile's (vLLM --num-gpu-blocks-override)
+  --enable-prefix-caching, --no-enable-prefix-caching   override the profile's prefix caching
   --tokenizer-threads N    tokenizer worker threads (default 1)
   --log                    fastify request logging`;
 
 const VALUE_FLAGS = new Set(['engine', 'profile', 'profile-file', 'port', 'host', 'time-scale', 'model',
-  'replica-name', 'error-rate', 'stall-after', 'crash-after', 'slow-start', 'tokenizer-threads', 'frontend-overhead-ms']);
-const BOOLEAN_FLAGS = new Set(['fail-health', 'log', 'enable-prompt-tokens-details', 'enable-force-include-usage']);
+  'replica-name', 'error-rate', 'stall-after', 'crash-after', 'slow-start', 'tokenizer-threads', 'frontend-overhead-ms', 'num-gpu-blocks']);
+const BOOLEAN_FLAGS = new Set(['fail-health', 'log', 'enable-prompt-tokens-details', 'enable-force-include-usage', 'enable-prefix-caching', 'no-enable-prefix-caching']);
 
 function isSimEngine(value: string): value is SimEngine {
   return (SIM_ENGINES as readonly string[]).includes(value);
@@ -154,6 +160,10 @@ export function parseSimArgs(argv: string[]): SimOptions {
   };
   const overhead = flags.get('frontend-overhead-ms');
   if (overhead !== undefined) options.frontendOverheadMs = number('frontend-overhead-ms', overhead, (n) => n >= 0, 'milliseconds ≥ 0');
+  const blocks = flags.get('num-gpu-blocks');
+  if (blocks !== undefined) options.numGpuBlocks = number('num-gpu-blocks', blocks, (n) => Number.isInteger(n) && n > 0, 'a positive integer');
+  if (flags.has('enable-prefix-caching')) options.prefixCaching = true;
+  if (flags.has('no-enable-prefix-caching')) options.prefixCaching = false;
   const profileFile = flags.get('profile-file');
   if (profileFile !== undefined) options.profileFile = profileFile;
   const model = flags.get('model');

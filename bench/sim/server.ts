@@ -85,7 +85,15 @@ function registerSimRoutes(app: FastifyInstance, ctx: FaceContext): void {
 /** Starts one emulated replica; resolves once it listens. */
 export async function startSim(options: SimOptions): Promise<SimServer> {
   const loaded = loadProfile(options.profile, options.profileFile);
-  const profile = options.frontendOverheadMs === undefined ? loaded : { ...loaded, frontendOverheadMs: options.frontendOverheadMs };
+  const profile = {
+    ...loaded,
+    frontendOverheadMs: options.frontendOverheadMs ?? loaded.frontendOverheadMs,
+    engineProfile: {
+      ...loaded.engineProfile,
+      numBlocks: options.numGpuBlocks ?? loaded.engineProfile.numBlocks,
+      enablePrefixCaching: options.prefixCaching ?? loaded.engineProfile.enablePrefixCaching,
+    },
+  };
   const pool = new TokenizerPool({ threads: options.tokenizerThreads });
   let generation: GenerationService;
   try {

@@ -14,7 +14,7 @@ import type { GatewayConfig, RouteSpec, SimulatedEngine } from './types.js';
 
 export { ConfigError };
 
-const TOP_KEYS = ['listen', 'workers', 'store', 'limits', 'backends', 'routes'] as const;
+const TOP_KEYS = ['listen', 'workers', 'store', 'limits', 'routing', 'backends', 'routes'] as const;
 const BACKEND_KEYS = ['id', 'type', 'url', 'models', 'labels', 'sim'];
 const SIM_FACES = { vllm: 'vllm', lmdeploy: 'lmdeploy', 'trtllm-serve': 'trtllm-serve' } as const;
 
@@ -36,6 +36,8 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   const limits = r.optObj(doc, 'limits', 'limits');
   r.known(limits, 'limits', ['body_bytes', 'drain_timeout_ms', 'upstream_connect_timeout_ms', 'upstream_headers_timeout_ms']);
 
+  const routing = r.optObj(doc, 'routing', 'routing');
+  r.known(routing, 'routing', ['chunk_bytes', 'bytes_per_token']);
   const { backends, simulated } = await readBackends(r, doc, path.dirname(path.resolve(file)));
   const routes = readRoutes(r, doc, backends);
   return {
@@ -48,6 +50,10 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
       drainTimeoutMs: r.int(limits, 'drain_timeout_ms', 'limits', 30_000),
       upstreamConnectTimeoutMs: r.int(limits, 'upstream_connect_timeout_ms', 'limits', 5_000, 1),
       upstreamHeadersTimeoutMs: r.int(limits, 'upstream_headers_timeout_ms', 'limits', 600_000, 1),
+    },
+    routing: {
+      chunkBytes: r.int(routing, 'chunk_bytes', 'routing', 256, 16, 65_536),
+      bytesPerToken: r.num(routing, 'bytes_per_token', 'routing', 4, 0.5),
     },
     simulated,
     backends,

@@ -33,6 +33,12 @@ export interface GatewayConfig {
     upstreamConnectTimeoutMs: number;
     upstreamHeadersTimeoutMs: number;
   };
+  routing: {
+    /** Prefix-key chunk size in bytes of canonical prompt. */
+    chunkBytes: number;
+    /** Bytes of prompt per token, to turn chunks into tokens (≈4 for English). */
+    bytesPerToken: number;
+  };
   /** Engine replicas the gateway starts itself (emulated engine-model faces). */
   simulated: SimulatedEngine[];
   backends: BackendSpec[];

@@ -21,7 +21,8 @@ export class GatewayMetrics {
   readonly inFlight = new Gauge({ name: 'switchyard_in_flight_requests', help: 'Requests in flight in this gateway process', labelNames: ['model', 'backend'], registers: [this.registry] });
   readonly upstreamErrors = new Counter({ name: 'switchyard_upstream_errors_total', help: 'Upstream failures by kind: connect, timeout, status_5xx, status_429, status_4xx, stream', labelNames: ['backend', 'kind'], registers: [this.registry] });
   readonly overhead = new Histogram({ name: 'switchyard_gateway_overhead_seconds', help: 'Time in the gateway before the upstream request leaves', buckets: OVERHEAD_BUCKETS, registers: [this.registry] });
-  readonly decisions = new Counter({ name: 'switchyard_routing_decisions_total', help: 'Routing decisions by route, policy and chosen backend', labelNames: ['model', 'policy', 'backend'], registers: [this.registry] });
+  readonly decisions = new Counter({ name: 'switchyard_routing_decisions_total', help: 'Routing decisions by route, policy, reason kind (prefix, cold, spread, load, …) and chosen backend', labelNames: ['model', 'policy', 'reason', 'backend'], registers: [this.registry] });
+  readonly predictedCached = new Counter({ name: 'switchyard_prefix_predicted_cached_tokens_total', help: 'Prompt tokens the prefix index expected the chosen backend to hold (compare with switchyard_cached_prompt_tokens_total)', labelNames: ['model', 'backend'], registers: [this.registry] });
 
   constructor(backends: readonly Backend[]) {
     collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_process_' });

@@ -37,6 +37,8 @@ export interface BackendCapabilities {
   kvEvents: boolean;
   /** KV block size in tokens, when known. */
   blockSize?: number;
+  /** KV cache capacity in tokens, when the engine reports it (sizes the prefix index). */
+  kvCapacityTokens?: number;
 }
 
 /** One request on its way to a backend. */

@@ -5,6 +5,9 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Backend, LoadSignals } from '../plugin/types.js';
+import type { LatencyModels } from './latency-model.js';
+import { prefixKey, type PrefixKey } from './prefix-key.js';
+import type { PrefixIndexes } from './prefix-index.js';
 
 export interface Candidate {
   backend: Backend;
@@ -18,12 +21,24 @@ export interface RoutingRequest {
   model: string;
   body: Readonly<Record<string, unknown>>;
   headers: IncomingHttpHeaders;
+  /** Computed at most once per request, on first use (see prefixKeyOf). */
+  prefix?: PrefixKey;
+}
+
+/** The request's prefix key, computed on first use and kept on the request. */
+export function prefixKeyOf(request: RoutingRequest, chunkBytes: number): PrefixKey {
+  request.prefix ??= prefixKey(request.body, chunkBytes);
+  return request.prefix;
 }
 
 export interface Decision {
   backend: Backend;
-  /** Why, for `x-switchyard-route-reason` and the decision counter: "round-robin", "least-load 2 vs 5". */
+  /** Why, for `x-switchyard-route-reason`: "round-robin", "prefix 31/32 blocks", "cold: rendezvous". */
   reason: string;
+  /** A low-cardinality label for the decision counter: "prefix", "cold", "load", "slo", … */
+  kind?: string;
+  /** Predicted TTFT (ms) of the chosen backend, where the policy predicted one. */
+  predictedTtftMs?: number;
 }
 
 export interface RoutingPolicy {
@@ -33,9 +48,18 @@ export interface RoutingPolicy {
   onOutcome?(backend: Backend, request: RoutingRequest, outcome: { ok: boolean; ttftMs?: number }): void;
 }
 
+/** What policies share: prefix indexes and latency models of every backend. */
+export interface RoutingState {
+  prefixes: PrefixIndexes;
+  latency: LatencyModels;
+  /** Chunk size of prefix keys, bytes of canonical prompt. */
+  chunkBytes: number;
+}
+
 export interface PolicyContext {
   /** Seed for any randomness, so a fixed seed gives a fixed sequence of decisions. */
   seed: number;
+  state: RoutingState;
 }
 
 export interface PolicyFactory {

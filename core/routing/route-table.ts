@@ -5,7 +5,7 @@
 import type { RouteSpec } from '../config/types.js';
 import type { Backend } from '../plugin/types.js';
 import { policyFactory } from './policies/index.js';
-import type { Candidate, RoutingPolicy } from './policy.js';
+import type { Candidate, RoutingPolicy, RoutingState } from './policy.js';
 
 export class Route {
   constructor(
@@ -38,7 +38,7 @@ export class RouteTable {
   private readonly byName = new Map<string, Route>();
   readonly routes: Route[];
 
-  constructor(specs: readonly RouteSpec[], backends: ReadonlyMap<string, Backend>, seed = 1) {
+  constructor(specs: readonly RouteSpec[], backends: ReadonlyMap<string, Backend>, readonly state: RoutingState, seed = 1) {
     this.routes = specs.map((spec, i) => {
       const factory = policyFactory(spec.policy.type);
       // Config validation rejected unknown types already; this guards programmatic use.
@@ -48,7 +48,7 @@ export class RouteTable {
         if (!b) throw new Error(`route ${spec.model}: unknown backend ${id}`);
         return b;
       });
-      return new Route(spec.model, spec.aliases, members, factory.create(spec.policy.options, { seed: seed + i }), spec.retries);
+      return new Route(spec.model, spec.aliases, members, factory.create(spec.policy.options, { seed: seed + i, state }), spec.retries);
     });
     for (const route of this.routes) {
       for (const name of [route.model, ...route.aliases]) this.byName.set(name, route);

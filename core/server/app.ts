@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { RoutingLearner } from '../routing/learner.js';
 import type { RouteTable } from '../routing/route-table.js';
 import { GatewayError } from './errors.js';
 import { handleInference, type InferenceContext } from './inference.js';
@@ -12,6 +13,7 @@ import { chatBodySchema, completionBodySchema, embeddingBodySchema } from './sch
 
 export interface AppOptions {
   routes: RouteTable;
+  learner: RoutingLearner;
   metrics: GatewayMetrics;
   bodyLimit: number;
   logger: FastifyBaseLogger | boolean;
@@ -69,7 +71,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     void reply.code(gerr.status).send(gerr.body());
   });
 
-  const ctx: InferenceContext = { routes: opts.routes, metrics: opts.metrics, isDraining: opts.isDraining, inFlight: opts.inFlight };
+  const ctx: InferenceContext = { routes: opts.routes, learner: opts.learner, metrics: opts.metrics, isDraining: opts.isDraining, inFlight: opts.inFlight };
   app.post('/v1/chat/completions', { schema: { body: chatBodySchema } }, async (req, reply) => {
     await handleInference('chat', req, reply, ctx);
     return reply;

@@ -10,6 +10,10 @@ import type { GatewayConfig } from '../config/types.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { resolvePlugin } from '../plugin/registry.js';
 import type { Backend, PluginContext } from '../plugin/types.js';
+import { LatencyModels } from '../routing/latency-model.js';
+import { RoutingLearner } from '../routing/learner.js';
+import { PrefixIndexes } from '../routing/prefix-index.js';
+import type { RoutingState } from '../routing/policy.js';
 import { RouteTable } from '../routing/route-table.js';
 import { buildApp } from './app.js';
 
@@ -49,11 +53,22 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     await Promise.allSettled(backends.map((b) => b.close()));
     throw err;
   }
-  const routes = new RouteTable(config.routes, new Map(backends.map((b) => [b.id, b])));
+  const state: RoutingState = { prefixes: new PrefixIndexes(), latency: new LatencyModels(), chunkBytes: config.routing.chunkBytes };
+  const routes = new RouteTable(config.routes, new Map(backends.map((b) => [b.id, b])), state);
   const metrics = new GatewayMetrics(backends);
+  const learner = new RoutingLearner(state, metrics, undefined, config.routing.bytesPerToken);
+  // Each backend's prefix index holds about as many chunks as its KV cache holds tokens' worth.
+  const sizeIndexes = () => {
+    for (const b of backends) {
+      if (b.capabilities.kvCapacityTokens) state.prefixes.setCapacityTokens(b.id, b.capabilities.kvCapacityTokens, state.chunkBytes, config.routing.bytesPerToken);
+    }
+  };
+  sizeIndexes();
+  const sizer = setInterval(sizeIndexes, 5000);
+  sizer.unref();
   let draining = false;
   const inFlight: { count: number; onIdle?: () => void } = { count: 0 };
-  const app = buildApp({ routes, metrics, bodyLimit: config.limits.bodyBytes, logger: log, isDraining: () => draining, inFlight });
+  const app = buildApp({ routes, learner, metrics, bodyLimit: config.limits.bodyBytes, logger: log, isDraining: () => draining, inFlight });
   const host = opts.host ?? config.listen.host;
   await app.listen({ port: opts.port ?? config.listen.port, host });
   const address = app.server.address();
@@ -76,6 +91,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         }
       }
       await closed;
+      clearInterval(sizer);
       await Promise.allSettled(backends.map((b) => b.close()));
       log.info('switchyard drained');
     })();

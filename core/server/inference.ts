@@ -8,12 +8,14 @@ import { errors as undiciErrors } from 'undici';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { Backend, DispatchReply, Endpoint } from '../plugin/types.js';
 import type { Route, RouteTable } from '../routing/route-table.js';
-import type { Candidate } from '../routing/policy.js';
+import type { Candidate, RoutingRequest } from '../routing/policy.js';
 import { GatewayError, type ErrorName } from './errors.js';
 import { relaySse, type Usage } from './sse-relay.js';
+import type { DispatchRecord, RoutingLearner } from '../routing/learner.js';
 
 export interface InferenceContext {
   routes: RouteTable;
+  learner: RoutingLearner;
   metrics: GatewayMetrics;
   isDraining: () => boolean;
   /** In-flight requests of this process, for drain. */
@@ -49,13 +51,13 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
   reply.raw.once('close', onClose);
   ctx.inFlight.count++;
   try {
-    const { backend, upstream } = await dispatchWithRetries(route, candidates, endpoint, body, stream, req, abort.signal, ctx, receivedAt);
+    const { backend, record, upstream } = await dispatchWithRetries(route, candidates, endpoint, body, stream, req, abort.signal, ctx, receivedAt);
     const overheadMs = upstream.sentAt - receivedAt;
     const labels = { model: route.model, backend: backend.id, engine: backend.engine };
     ctx.metrics.inFlight.inc({ model: route.model, backend: backend.id });
     try {
       if (upstream.reply.status >= 200 && upstream.reply.status < 300) {
-        await relayReply(upstream.reply, reply, { stream, clientWantsUsage, backend, overheadMs, receivedAt, labels, ctx, req });
+        await relayReply(upstream.reply, reply, { stream, clientWantsUsage, backend, overheadMs, receivedAt, labels, ctx, req, record });
       }
     } finally {
       ctx.metrics.inFlight.dec({ model: route.model, backend: backend.id });
@@ -75,16 +77,19 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
 async function dispatchWithRetries(
   route: Route, candidates: Candidate[], endpoint: Endpoint, body: Body, stream: boolean, req: FastifyRequest,
   signal: AbortSignal, ctx: InferenceContext, receivedAt: number,
-): Promise<{ backend: Backend; upstream: { reply: DispatchReply; sentAt: number } }> {
+): Promise<{ backend: Backend; record: DispatchRecord; upstream: { reply: DispatchReply; sentAt: number } }> {
   const tried = new Set<string>();
   let lastFailure: AttemptFailure | undefined;
+  const routingRequest: RoutingRequest = { requestId: req.id, model: route.model, body, headers: req.headers };
   for (let attempt = 0; attempt <= route.retries; attempt++) {
     const open = candidates.filter((c) => !tried.has(c.backend.id));
-    const decision = route.policy.select(open, { requestId: req.id, model: route.model, body, headers: req.headers });
+    const decision = route.policy.select(open, routingRequest);
     if (!decision) break;
     const backend = decision.backend;
     tried.add(backend.id);
-    ctx.metrics.decisions.inc({ model: route.model, policy: route.policy.type, backend: backend.id });
+    ctx.metrics.decisions.inc({ model: route.model, policy: route.policy.type, reason: decision.kind ?? route.policy.type, backend: backend.id });
+    const chosen = open.find((c) => c.backend === backend)!;
+    const record = ctx.learner.onDecision(route, chosen, routingRequest, decision);
     const upstreamBody: Body = { ...body, model: route.engineModel(backend) };
     if (stream) {
       // Ask every engine for usage so the gateway always knows token counts; the relay strips
@@ -97,7 +102,7 @@ async function dispatchWithRetries(
       const reply = await backend.dispatch({ endpoint, body: upstreamBody, stream, signal, requestId: req.id, headers: req.headers });
       if (reply.status < 400) {
         backend.recordOutcome('ok');
-        return { backend, upstream: { reply, sentAt } };
+        return { backend, record, upstream: { reply, sentAt } };
       }
       const text = await readAll(reply.body);
       lastFailure = classifyStatus(backend, reply.status, text);
@@ -140,6 +145,7 @@ function classifyStatus(backend: Backend, status: number, text: string): Attempt
 }
 
 interface RelayContext {
+  record: DispatchRecord;
   stream: boolean;
   clientWantsUsage: boolean;
   backend: Backend;
@@ -154,6 +160,7 @@ async function relayReply(upstream: DispatchReply, reply: FastifyReply, r: Relay
   const { metrics } = r.ctx;
   const headers = {
     'x-switchyard-backend': r.backend.id,
+    'x-switchyard-route-reason': r.record.reason,
     'x-switchyard-overhead-ms': r.overheadMs.toFixed(3),
     'x-request-id': r.req.id,
   };
@@ -161,6 +168,7 @@ async function relayReply(upstream: DispatchReply, reply: FastifyReply, r: Relay
     const text = await readAll(upstream.body);
     const usage = readUsage(text);
     observeUsage(metrics, r.labels, usage);
+    r.ctx.learner.onOutcome(r.record, { usage });
     metrics.e2e.observe(r.labels, (performance.now() - r.receivedAt) / 1000);
     metrics.requests.inc({ ...r.labels, status: String(upstream.status) });
     reply.code(upstream.status).headers(headers).header('content-type', 'application/json').send(text);
@@ -189,13 +197,18 @@ async function relayReply(upstream: DispatchReply, reply: FastifyReply, r: Relay
   const end = performance.now();
   metrics.requests.inc({ ...r.labels, status: outcome.end === 'done' ? '200' : outcome.end });
   metrics.e2e.observe(r.labels, (end - r.receivedAt) / 1000);
+  let ttftMs: number | undefined;
+  let tpotMs: number | undefined;
   if (outcome.firstTokenAt !== undefined) {
-    metrics.ttft.observe(r.labels, (outcome.firstTokenAt - r.receivedAt) / 1000);
+    ttftMs = outcome.firstTokenAt - r.receivedAt;
+    metrics.ttft.observe(r.labels, ttftMs / 1000);
     const tokens = outcome.usage?.completion_tokens ?? outcome.contentEvents;
     if (tokens > 1 && outcome.lastTokenAt !== undefined) {
-      metrics.tpot.observe(r.labels, (outcome.lastTokenAt - outcome.firstTokenAt) / 1000 / (tokens - 1));
+      tpotMs = (outcome.lastTokenAt - outcome.firstTokenAt) / (tokens - 1);
+      metrics.tpot.observe(r.labels, tpotMs / 1000);
     }
   }
+  if (outcome.end === 'done') r.ctx.learner.onOutcome(r.record, { usage: outcome.usage, ttftMs, tpotMs });
   observeUsage(metrics, r.labels, outcome.usage);
 }
 

@@ -139,6 +139,8 @@ export abstract class HttpBackend implements Backend {
         // since the previous read; LMDeploy reports the rate itself.
         this.load = { ...load, prefixHitRate: load.prefixHitRate ?? intervalHitRate(this.load, load) ?? this.load.prefixHitRate };
         this.loadAt = Date.now();
+        if (load.blockSize) this.capabilities.blockSize = load.blockSize;
+        if (load.numBlocks && load.blockSize) this.capabilities.kvCapacityTokens = load.numBlocks * load.blockSize;
       }
     } catch (err) {
       this.ctx.log.warn({ backend: this.id, err: err instanceof Error ? err.message : String(err) }, 'engine load read failed');

@@ -22,7 +22,6 @@ export class TrtllmServeBackend extends HttpBackend {
     const res = await this.get('/metrics');
     if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
     this.last = readTrtllmStats(JSON.parse(res.body) as unknown, this.last);
-    if (this.last.blockSize) this.capabilities.blockSize = this.last.blockSize;
     return this.last;
   }
 

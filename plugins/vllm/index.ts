@@ -17,7 +17,6 @@ export class VllmBackend extends HttpBackend {
     const res = await this.get('/metrics');
     if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
     const load = readVllmLoad(res.body, this.models()[0]);
-    if (load.blockSize) this.capabilities.blockSize = load.blockSize;
     return load;
   }
 

@@ -1,10 +1,11 @@
 /** The policy registry: `policy: { type }` in a route picks one of these factories. */
 import type { PolicyFactory } from '../policy.js';
 import { leastLoadFactory } from './least-load.js';
+import { prefixAffinityFactory } from './prefix-affinity.js';
 import { roundRobinFactory } from './round-robin.js';
 
 const FACTORIES: ReadonlyMap<string, PolicyFactory> = new Map(
-  [roundRobinFactory, leastLoadFactory].map((f) => [f.type, f]),
+  [roundRobinFactory, leastLoadFactory, prefixAffinityFactory].map((f) => [f.type, f]),
 );
 
 export function policyFactory(type: string): PolicyFactory | undefined {

@@ -43,7 +43,7 @@ describe('gateway config', () => {
 
   const rejects: Array<[string, string, RegExp]> = [
     ['unknown plugin type', minimal.replace('type: vllm', 'type: tgi-fast'), /backends\[0\]\.type: expected one of vllm, lmdeploy, trtllm-serve, openai or a module path/],
-    ['unknown policy type', minimal.replace('backends: [a] }', 'backends: [a], policy: { type: lru } }'), /routes\[0\]\.policy\.type: expected one of round-robin, least-load, got "lru"/],
+    ['unknown policy type', minimal.replace('backends: [a] }', 'backends: [a], policy: { type: lru } }'), /routes\[0\]\.policy\.type: expected one of round-robin, least-load, prefix-affinity, got "lru"/],
     ['unknown backend in a route', minimal.replace('backends: [a] }', 'backends: [b] }'), /routes\[0\]\.backends\[0\]: expected a backend id \(a\), got "b"/],
     ['a typo in a top-level key', `${minimal}\nwokers: 2\n`, /\(top level\)\.wokers: expected one of the keys/],
     ['a bad url', minimal.replace('"http://127.0.0.1:8001"', '"ftp://x"'), /backends\[0\]\.url: expected an http:\/\/ or https:\/\/ URL/],

@@ -5,7 +5,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Backend, LoadSignals } from '../../../core/plugin/types.js';
-import type { Candidate, PolicyFactory, RoutingRequest } from '../../../core/routing/policy.js';
+import { LatencyModels } from '../../../core/routing/latency-model.js';
+import { PrefixIndexes } from '../../../core/routing/prefix-index.js';
+import type { Candidate, PolicyContext, PolicyFactory, RoutingRequest, RoutingState } from '../../../core/routing/policy.js';
+
+export function routingState(chunkBytes = 256): RoutingState {
+  return { prefixes: new PrefixIndexes(), latency: new LatencyModels(), chunkBytes };
+}
+
+export function policyContext(seed: number): PolicyContext {
+  return { seed, state: routingState() };
+}
 
 /** A backend for routing tests: it is never dispatched to, only chosen. */
 export function fakeBackend(id: string): Backend {
@@ -28,23 +38,23 @@ export function runPolicyContract(factory: PolicyFactory, options: Record<string
   describe(`policy contract: ${factory.type}`, () => {
     it('accepts its own default options', () => {
       expect(factory.validate(options)).toEqual([]);
-      expect(factory.create(options, { seed: 1 }).type).toBe(factory.type);
+      expect(factory.create(options, policyContext(1)).type).toBe(factory.type);
     });
 
     it('returns null for an empty pool and for an all-unhealthy pool', () => {
-      const policy = factory.create(options, { seed: 1 });
+      const policy = factory.create(options, policyContext(1));
       expect(policy.select([], request)).toBeNull();
       expect(policy.select([candidate('a', false), candidate('b', false)], request)).toBeNull();
     });
 
     it('never picks an unhealthy backend', () => {
-      const policy = factory.create(options, { seed: 7 });
+      const policy = factory.create(options, policyContext(7));
       const pool = [candidate('sick-1', false), candidate('ok', true, { inFlight: 50, waiting: 50 }), candidate('sick-2', false)];
       for (let i = 0; i < 200; i++) expect(policy.select(pool, request)?.backend.id).toBe('ok');
     });
 
     it('uses every healthy backend of an idle, equal pool', () => {
-      const policy = factory.create(options, { seed: 3 });
+      const policy = factory.create(options, policyContext(3));
       const pool = ['a', 'b', 'c', 'd'].map((id) => candidate(id));
       const seen = new Set<string>();
       for (let i = 0; i < 200; i++) {
@@ -56,7 +66,7 @@ export function runPolicyContract(factory: PolicyFactory, options: Record<string
 
     it('is deterministic under a fixed seed', () => {
       const run = () => {
-        const policy = factory.create(options, { seed: 42 });
+        const policy = factory.create(options, policyContext(42));
         const pool = ['a', 'b', 'c'].map((id, i) => candidate(id, true, { inFlight: i, waiting: 2 - i }));
         return Array.from({ length: 50 }, (_, i) => policy.select(pool, { ...request, requestId: `r${i}` })!.backend.id);
       };
@@ -64,7 +74,7 @@ export function runPolicyContract(factory: PolicyFactory, options: Record<string
     });
 
     it('gives a reason with every decision', () => {
-      const policy = factory.create(options, { seed: 1 });
+      const policy = factory.create(options, policyContext(1));
       const decision = policy.select([candidate('a'), candidate('b')], request);
       expect(decision?.reason.length).toBeGreaterThan(0);
     });

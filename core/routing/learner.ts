@@ -1,0 +1,68 @@
+/**
+ * The "learn" step of every request, whatever the route's policy: a dispatched request leaves its
+ * prompt prefix in the chosen backend's cache (prefix index), and its outcome — TTFT against the
+ * uncached tokens and the queue it met, TPOT against the batch beside it — refits that backend's
+ * latency model. Observations go to other gateway replicas through the state store.
+ */
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { Usage } from '../server/sse-relay.js';
+import type { StateStore } from '../state/types.js';
+import { prefixKeyOf, type Candidate, type Decision, type RoutingRequest, type RoutingState } from './policy.js';
+import type { Route } from './route-table.js';
+
+/** What was known when a request left, kept until its outcome. */
+export interface DispatchRecord {
+  backendId: string;
+  model: string;
+  reason: string;
+  /** Requests ahead of it on that backend (gateway in-flight + engine waiting). */
+  ahead: number;
+  running: number;
+  /** Prefix chunks the index expected the backend to hold, and the prompt's chunk count. */
+  matchedChunks: number;
+  chunks: number;
+  promptBytes: number;
+}
+
+export class RoutingLearner {
+  constructor(
+    private readonly state: RoutingState,
+    private readonly metrics: GatewayMetrics,
+    private readonly store?: StateStore,
+    private readonly bytesPerToken = 4,
+  ) {}
+
+  onDecision(route: Route, chosen: Candidate, request: RoutingRequest, decision: Decision): DispatchRecord {
+    const key = prefixKeyOf(request, this.state.chunkBytes);
+    const index = this.state.prefixes.of(chosen.backend.id);
+    const matchedChunks = index.match(key.hashes);
+    if (key.hashes.length > 0) {
+      index.insert(key.hashes);
+      this.store?.publishPrefix({ backendId: chosen.backend.id, hashes: key.hashes, at: Date.now() });
+    }
+    const predictedTokens = (matchedChunks * this.state.chunkBytes) / this.bytesPerToken;
+    if (predictedTokens > 0) this.metrics.predictedCached.inc({ model: route.model, backend: chosen.backend.id }, predictedTokens);
+    return {
+      backendId: chosen.backend.id,
+      model: route.model,
+      reason: decision.reason,
+      ahead: chosen.signals.inFlight + (chosen.signals.waiting ?? 0),
+      running: chosen.signals.running ?? chosen.signals.inFlight,
+      matchedChunks,
+      chunks: key.hashes.length,
+      promptBytes: key.bytes,
+    };
+  }
+
+  onOutcome(record: DispatchRecord, outcome: { usage?: Usage; ttftMs?: number; tpotMs?: number }): void {
+    const model = this.state.latency.of(record.backendId);
+    const promptTokens = outcome.usage?.prompt_tokens ?? record.promptBytes / this.bytesPerToken;
+    // The engine's own count of cached tokens where it reports one; otherwise what the index expected.
+    const cached = outcome.usage?.prompt_tokens_details?.cached_tokens
+      ?? Math.min(promptTokens, (record.matchedChunks * this.state.chunkBytes) / this.bytesPerToken);
+    if (outcome.ttftMs !== undefined) {
+      model.observeTtft({ uncachedTokens: Math.max(0, promptTokens - cached), ahead: record.ahead }, outcome.ttftMs);
+    }
+    if (outcome.tpotMs !== undefined) model.observeTpot(record.running, outcome.tpotMs);
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * A request's prefix key: chained 64-bit xxHash (xxhash-wasm) over fixed-size byte chunks of the
+ * canonical prompt. Chunk i's hash seeds chunk i+1's, so equal hashes at position i mean equal
+ * prompts up to the end of chunk i — the same property as an engine's chained KV block hashes.
+ *
+ * The canonical prompt is the tools, then every message in order (role, then text), separated by
+ * control characters no chat text contains: a conversation that grows by one turn keeps every
+ * earlier chunk's hash. It is not the JSON of the body (field order and escaping would leak into
+ * the key) and not only the first message (two conversations sharing a system prompt share it).
+ *
+ * Hashes are kept as 52-bit JS numbers (the low 52 bits of the 64-bit digest): Map keys without
+ * BigInt, collision odds ~2^-52 per pair.
+ */
+import xxhash from 'xxhash-wasm';
+
+const { h64Raw } = await xxhash();
+const MASK_52 = (1n << 52n) - 1n;
+const encoder = new TextEncoder();
+// One growing scratch buffer: encodeInto avoids allocating a copy of every prompt.
+let scratch = new Uint8Array(64 * 1024);
+
+export interface PrefixKey {
+  /** One hash per full chunk; a trailing partial chunk has none (it cannot be shared yet). */
+  hashes: number[];
+  /** Bytes of the canonical prompt; ≈ tokens × 4 for English text. */
+  bytes: number;
+  chunkBytes: number;
+}
+
+const RS = '\u001e';
+const US = '\u001f';
+
+function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    let out = '';
+    for (const part of content) {
+      if (part && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string') out += (part as { text: string }).text;
+      else if (part && typeof part === 'object') out += JSON.stringify(part);
+    }
+    return out;
+  }
+  return content == null ? '' : JSON.stringify(content);
+}
+
+/** The canonical prompt of a chat or completions body. */
+export function canonicalPrompt(body: Readonly<Record<string, unknown>>): string {
+  if (typeof body.prompt === 'string') return body.prompt;
+  if (Array.isArray(body.prompt)) return body.prompt.map((p) => (typeof p === 'string' ? p : JSON.stringify(p))).join(RS);
+  const parts: string[] = [];
+  if (Array.isArray(body.tools) && body.tools.length > 0) parts.push(`${RS}tools${US}${JSON.stringify(body.tools)}`);
+  if (Array.isArray(body.messages)) {
+    for (const m of body.messages as Array<Record<string, unknown>>) {
+      parts.push(`${RS}${String(m.role)}${US}${textOf(m.content)}`);
+      if (m.tool_calls !== undefined) parts.push(`${US}${JSON.stringify(m.tool_calls)}`);
+    }
+  }
+  return parts.join('');
+}
+
+export function prefixKey(body: Readonly<Record<string, unknown>>, chunkBytes = 256): PrefixKey {
+  const text = canonicalPrompt(body);
+  if (scratch.length < text.length * 3) scratch = new Uint8Array(text.length * 3);
+  const length = encoder.encodeInto(text, scratch).written;
+  const full = Math.floor(length / chunkBytes);
+  const hashes = new Array<number>(full);
+  let seed = 0n;
+  for (let i = 0; i < full; i++) {
+    seed = h64Raw(scratch.subarray(i * chunkBytes, (i + 1) * chunkBytes), seed);
+    hashes[i] = Number(seed & MASK_52);
+  }
+  return { hashes, bytes: length, chunkBytes };
+}
+
+/** A 52-bit hash of a string (rendezvous scores). */
+export function hashString(text: string, seed = 0n): number {
+  return Number(h64Raw(encoder.encode(text), seed) & MASK_52);
+}

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { prefixAffinityFactory } from '../../../core/routing/policies/prefix-affinity.js';
+import { prefixKeyOf, type RoutingRequest } from '../../../core/routing/policy.js';
+import { candidate, runPolicyContract, routingState } from './policy-contract.js';
+
+runPolicyContract(prefixAffinityFactory);
+
+const system = 'You are a meticulous assistant. '.repeat(200); // ~6.4 KB shared system prompt
+function req(system: string, question: string, id = 'r'): RoutingRequest {
+  return { requestId: id, model: 'm', headers: {}, body: { messages: [{ role: 'system', content: system }, { role: 'user', content: question }] } };
+}
+
+describe('prefix-affinity', () => {
+  it('follows a cached prefix (no latency model yet: threshold fallback)', () => {
+    const state = routingState();
+    const policy = prefixAffinityFactory.create({}, { seed: 1, state });
+    const pool = ['a', 'b', 'c', 'd'].map((id) => candidate(id));
+    const first = req(system, 'What is a KV cache?');
+    state.prefixes.of('c').insert(prefixKeyOf(first, state.chunkBytes).hashes);
+    const d = policy.select(pool, req(system, 'And what is paged attention?'));
+    expect(d?.backend.id).toBe('c');
+    expect(d?.reason).toMatch(/^prefix \d+\/\d+ blocks/);
+  });
+
+  it('sends a cold prefix to the same backend from independent replicas (rendezvous)', () => {
+    const pool = ['a', 'b', 'c', 'd'].map((id) => candidate(id));
+    const picks = [1, 2, 3].map((seed) => {
+      const policy = prefixAffinityFactory.create({}, { seed, state: routingState() });
+      return policy.select(pool, req(system, 'cold question'))!;
+    });
+    expect(new Set(picks.map((p) => p.backend.id)).size).toBe(1);
+    expect(picks[0].reason).toMatch(/^cold: rendezvous/);
+    // Different prefixes spread over the pool.
+    const policy = prefixAffinityFactory.create({}, { seed: 1, state: routingState() });
+    const spread = new Set(Array.from({ length: 40 }, (_, i) => policy.select(pool, req(`system prompt number ${i} `.repeat(40), 'q'))!.backend.id));
+    expect(spread.size).toBe(4);
+  });
+
+  it('leaves a saturated prefix holder when the latency model says waiting costs more than the cache saves', () => {
+    const state = routingState();
+    const policy = prefixAffinityFactory.create({}, { seed: 1, state });
+    // Both backends learned: TTFT = 20 ms + 100 ms per 1k uncached tokens + 150 ms per request ahead.
+    for (const id of ['a', 'b']) {
+      const m = state.latency.of(id);
+      for (let i = 0; i < 40; i++) {
+        const uncachedTokens = (i % 5) * 800;
+        const ahead = i % 7;
+        m.observeTtft({ uncachedTokens, ahead }, 20 + 0.1 * uncachedTokens + 150 * ahead);
+      }
+    }
+    const r = req(system, 'question');
+    state.prefixes.of('a').insert(prefixKeyOf(r, state.chunkBytes).hashes);
+    const idleHolder = policy.select([candidate('a', true, { inFlight: 0 }), candidate('b', true, { inFlight: 0 })], req(system, 'question'));
+    expect(idleHolder?.backend.id).toBe('a');
+    expect(idleHolder?.reason).toMatch(/predicted ttft \d+ ms/);
+    const busyHolder = policy.select([candidate('a', true, { inFlight: 12 }), candidate('b', true, { inFlight: 0 })], req(system, 'question'));
+    expect(busyHolder?.backend.id).toBe('b');
+    expect(busyHolder?.kind).toBe('spread');
+  });
+
+  it('routes an 8k-token prompt with 100k blocks indexed (correctness; speed is bench/routing-decision)', () => {
+    const state = routingState();
+    const policy = prefixAffinityFactory.create({}, { seed: 1, state });
+    for (let b = 0; b < 4; b++) {
+      const index = state.prefixes.of(`b${b}`);
+      index.capacity = 200_000;
+      for (let k = 0; k < 25_000 / 128; k++) index.insert(Array.from({ length: 128 }, (_, i) => b * 1e9 + k * 1000 + i));
+    }
+    const long = req('tok '.repeat(8000), 'q');
+    state.prefixes.of('b2').insert(prefixKeyOf(long, state.chunkBytes).hashes);
+    expect(policy.select(['b0', 'b1', 'b2', 'b3'].map((id) => candidate(id)), req('tok '.repeat(8000), 'q'))?.backend.id).toBe('b2');
+  });
+});
