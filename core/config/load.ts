@@ -126,7 +126,7 @@ function readRoutes(r: ConfigReader, doc: Obj, backends: BackendSpec[]): RouteSp
   return list.map((item, i) => {
     const at = `routes[${i}]`;
     const o = r.obj(item, at);
-    r.known(o, at, ['model', 'aliases', 'backends', 'policy', 'retries']);
+    r.known(o, at, ['model', 'aliases', 'backends', 'policy', 'retries', 'slo', 'admission']);
     const model = r.str(o, 'model', at);
     const aliases = r.strings(o, 'aliases', at) ?? [];
     for (const name of [model, ...aliases]) {
@@ -143,6 +143,24 @@ function readRoutes(r: ConfigReader, doc: Obj, backends: BackendSpec[]): RouteSp
     const options = Object.fromEntries(Object.entries(p).filter(([k]) => k !== 'type'));
     const problems = factory.validate(options);
     if (problems.length > 0) throw new ConfigError(`${r.file}: ${at}.policy: ${problems.join('; ')}`);
-    return { model, aliases, backends: ids, policy: { type, options }, retries: r.int(o, 'retries', at, 1, 0, 10) };
+    const spec: RouteSpec = { model, aliases, backends: ids, policy: { type, options }, retries: r.int(o, 'retries', at, 1, 0, 10) };
+    if (o.slo !== undefined) {
+      const slo = r.obj(o.slo, `${at}.slo`);
+      r.known(slo, `${at}.slo`, ['ttft_ms', 'tpot_ms']);
+      spec.slo = {
+        ttftMs: slo.ttft_ms === undefined ? undefined : r.num(slo, 'ttft_ms', `${at}.slo`, undefined, 1),
+        tpotMs: slo.tpot_ms === undefined ? undefined : r.num(slo, 'tpot_ms', `${at}.slo`, undefined, 0.1),
+      };
+    }
+    if (o.admission !== undefined) {
+      const a = r.obj(o.admission, `${at}.admission`);
+      r.known(a, `${at}.admission`, ['mode', 'max_queue', 'max_wait_ms']);
+      spec.admission = {
+        mode: r.oneOf(a, 'mode', `${at}.admission`, ['shed', 'queue'] as const),
+        maxQueue: r.int(a, 'max_queue', `${at}.admission`, 256, 1),
+        maxWaitMs: r.int(a, 'max_wait_ms', `${at}.admission`, 5000, 1),
+      };
+    }
+    return spec;
   });
 }

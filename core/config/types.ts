@@ -20,6 +20,10 @@ export interface RouteSpec {
   policy: { type: string; options: Record<string, unknown> };
   /** Other candidates tried when one fails before its first byte. */
   retries: number;
+  /** Default latency targets (requests may override with x-slo-ttft-ms / x-slo-tpot-ms). */
+  slo?: { ttftMs?: number; tpotMs?: number };
+  /** What happens to a request no backend can serve within its SLO (default: send it anyway). */
+  admission?: { mode: 'shed' | 'queue'; maxQueue: number; maxWaitMs: number };
 }
 
 export interface GatewayConfig {

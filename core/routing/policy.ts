@@ -23,6 +23,8 @@ export interface RoutingRequest {
   headers: IncomingHttpHeaders;
   /** Computed at most once per request, on first use (see prefixKeyOf). */
   prefix?: PrefixKey;
+  /** Latency targets: the route's, overridden by x-slo-ttft-ms / x-slo-tpot-ms. */
+  slo?: { ttftMs?: number; tpotMs?: number };
 }
 
 /** The request's prefix key, computed on first use and kept on the request. */
@@ -39,6 +41,8 @@ export interface Decision {
   kind?: string;
   /** Predicted TTFT (ms) of the chosen backend, where the policy predicted one. */
   predictedTtftMs?: number;
+  /** False when the policy predicts the request's SLO cannot be met anywhere (admission decides). */
+  meetsSlo?: boolean;
 }
 
 export interface RoutingPolicy {

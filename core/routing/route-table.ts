@@ -3,18 +3,25 @@
  * the config; a lookup is one Map get.
  */
 import type { RouteSpec } from '../config/types.js';
+import { AdmissionQueue } from './admission.js';
 import type { Backend } from '../plugin/types.js';
 import { policyFactory } from './policies/index.js';
 import type { Candidate, RoutingPolicy, RoutingState } from './policy.js';
 
 export class Route {
+  readonly admission?: AdmissionQueue;
+
   constructor(
     readonly model: string,
     readonly aliases: readonly string[],
     readonly backends: readonly Backend[],
     readonly policy: RoutingPolicy,
     readonly retries: number,
-  ) {}
+    readonly slo: RouteSpec['slo'],
+    admission: RouteSpec['admission'],
+  ) {
+    if (admission) this.admission = new AdmissionQueue(admission);
+  }
 
   candidates(filter?: (b: Backend) => boolean): Candidate[] {
     const out: Candidate[] = [];
@@ -48,7 +55,7 @@ export class RouteTable {
         if (!b) throw new Error(`route ${spec.model}: unknown backend ${id}`);
         return b;
       });
-      return new Route(spec.model, spec.aliases, members, factory.create(spec.policy.options, { seed: seed + i, state }), spec.retries);
+      return new Route(spec.model, spec.aliases, members, factory.create(spec.policy.options, { seed: seed + i, state }), spec.retries, spec.slo, spec.admission);
     });
     for (const route of this.routes) {
       for (const name of [route.model, ...route.aliases]) this.byName.set(name, route);

@@ -71,7 +71,23 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
   } finally {
     reply.raw.off('close', onClose);
     if (--ctx.inFlight.count === 0) ctx.inFlight.onIdle?.();
+    // A finished request frees capacity: waiting requests may now meet their SLO somewhere.
+    route.admission?.kick();
   }
+}
+
+function headerNumber(req: FastifyRequest, name: string): number | undefined {
+  const v = req.headers[name];
+  if (typeof v !== 'string' || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new GatewayError('SY_ERR_INVALID_FIELD', `${name}: expected a positive number of milliseconds, got ${JSON.stringify(v)}`, { param: name });
+  return n;
+}
+
+function sloOf(route: Route, req: FastifyRequest): RoutingRequest['slo'] {
+  const ttftMs = headerNumber(req, 'x-slo-ttft-ms') ?? route.slo?.ttftMs;
+  const tpotMs = headerNumber(req, 'x-slo-tpot-ms') ?? route.slo?.tpotMs;
+  return ttftMs === undefined && tpotMs === undefined ? undefined : { ttftMs, tpotMs };
 }
 
 async function dispatchWithRetries(
@@ -80,11 +96,16 @@ async function dispatchWithRetries(
 ): Promise<{ backend: Backend; record: DispatchRecord; upstream: { reply: DispatchReply; sentAt: number } }> {
   const tried = new Set<string>();
   let lastFailure: AttemptFailure | undefined;
-  const routingRequest: RoutingRequest = { requestId: req.id, model: route.model, body, headers: req.headers };
+  const routingRequest: RoutingRequest = { requestId: req.id, model: route.model, body, headers: req.headers, slo: sloOf(route, req) };
   for (let attempt = 0; attempt <= route.retries; attempt++) {
     const open = candidates.filter((c) => !tried.has(c.backend.id));
-    const decision = route.policy.select(open, routingRequest);
+    let decision = route.policy.select(open, routingRequest);
     if (!decision) break;
+    if (decision.meetsSlo === false && route.admission) {
+      const priority = Number(req.headers['x-priority'] ?? 0) || 0;
+      decision = await route.admission.admit(decision, priority, () =>
+        route.policy.select(route.candidates().filter((c) => !tried.has(c.backend.id)), routingRequest));
+    }
     const backend = decision.backend;
     tried.add(backend.id);
     ctx.metrics.decisions.inc({ model: route.model, policy: route.policy.type, reason: decision.kind ?? route.policy.type, backend: backend.id });

@@ -13,7 +13,8 @@
  *   max−min load > abs and max > rel·min; else follow the longest match above a match rate).
  */
 import { hashString } from '../prefix-key.js';
-import { prefixKeyOf, type Candidate, type Decision, type PolicyContext, type PolicyFactory, type RoutingPolicy, type RoutingRequest, type RoutingState } from '../policy.js';
+import type { Candidate, Decision, PolicyContext, PolicyFactory, RoutingPolicy, RoutingRequest, RoutingState } from '../policy.js';
+import { predict, type Prediction } from '../predict.js';
 
 export interface PrefixAffinityOptions {
   bytesPerToken: number;
@@ -24,11 +25,7 @@ export interface PrefixAffinityOptions {
 
 const DEFAULTS: PrefixAffinityOptions = { bytesPerToken: 4, balanceAbs: 32, balanceRel: 1.5, matchThreshold: 0.3 };
 
-interface Scored {
-  c: Candidate;
-  match: number;
-  ahead: number;
-}
+type Scored = Prediction;
 
 const backendHashes = new Map<string, number>();
 function backendHash(id: string): number {
@@ -56,52 +53,21 @@ export class PrefixAffinityPolicy implements RoutingPolicy {
   select(candidates: readonly Candidate[], request: RoutingRequest): Decision | null {
     const healthy = candidates.filter((c) => c.healthy);
     if (healthy.length === 0) return null;
-    const key = prefixKeyOf(request, this.state.chunkBytes);
-    const n = key.hashes.length;
-    const scored: Scored[] = healthy.map((c) => ({
-      c,
-      match: n === 0 ? 0 : this.state.prefixes.of(c.backend.id).match(key.hashes),
-      ahead: c.signals.inFlight + (c.signals.waiting ?? 0),
-    }));
+    const { chunks: n, firstHash, predictions: scored } = predict(healthy, request, this.state, this.opts.bytesPerToken);
     const best = Math.max(...scored.map((s) => s.match));
-    // A prompt shorter than one chunk shares nothing; its own hash still spreads such prompts
-    // evenly and the same way on every replica.
-    if (best === 0) return this.cold(scored, key.hashes[0] ?? hashString(JSON.stringify(request.body.messages ?? request.body.prompt ?? '')));
-    if (scored.every((s) => this.state.latency.of(s.c.backend.id).fitted)) return this.byPrediction(scored, key.bytes, n);
-    return this.byThresholds(scored, key.hashes[0], best, n);
+    if (best === 0) return coldDecision(scored, firstHash ?? shortPromptHash(request));
+    if (scored.every((s) => s.ttftMs !== undefined)) return this.byPrediction(scored, n);
+    return this.byThresholds(scored, firstHash, best, n);
   }
 
-  private cold(scored: Scored[], firstHash: number): Decision {
-    const least = Math.min(...scored.map((s) => s.ahead));
-    const pool = scored.filter((s) => s.ahead <= least + 1);
-    let pick = pool[0];
-    let top = -1;
-    for (const s of pool) {
-      const score = rendezvous(firstHash, s.c.backend.id);
-      if (score > top) {
-        top = score;
-        pick = s;
-      }
-    }
-    return { backend: pick.c.backend, reason: `cold: rendezvous among ${pool.length}`, kind: 'cold' };
-  }
-
-  private byPrediction(scored: Scored[], bytes: number, n: number): Decision {
-    const promptTokens = bytes / this.opts.bytesPerToken;
-    const chunkTokens = this.state.chunkBytes / this.opts.bytesPerToken;
+  private byPrediction(scored: Scored[], n: number): Decision {
     let pick = scored[0];
-    let bestMs = Infinity;
     for (const s of scored) {
-      const uncachedTokens = Math.max(0, promptTokens - s.match * chunkTokens);
-      const ms = this.state.latency.of(s.c.backend.id).predictTtft({ uncachedTokens, ahead: s.ahead });
-      if (ms < bestMs || (ms === bestMs && s.match > pick.match)) {
-        bestMs = ms;
-        pick = s;
-      }
+      if (s.ttftMs! < pick.ttftMs! || (s.ttftMs === pick.ttftMs && s.match > pick.match)) pick = s;
     }
-    const ttft = `predicted ttft ${Math.round(bestMs)} ms`;
-    if (pick.match > 0) return { backend: pick.c.backend, reason: `prefix ${pick.match}/${n} blocks, ${ttft}`, kind: 'prefix', predictedTtftMs: bestMs };
-    return { backend: pick.c.backend, reason: `spread: ${ttft} beats the prefix holders`, kind: 'spread', predictedTtftMs: bestMs };
+    const ttft = `predicted ttft ${Math.round(pick.ttftMs!)} ms`;
+    if (pick.match > 0) return { backend: pick.c.backend, reason: `prefix ${pick.match}/${n} blocks, ${ttft}`, kind: 'prefix', predictedTtftMs: pick.ttftMs };
+    return { backend: pick.c.backend, reason: `spread: ${ttft} beats the prefix holders`, kind: 'spread', predictedTtftMs: pick.ttftMs };
   }
 
   private byThresholds(scored: Scored[], firstHash: number | undefined, best: number, n: number): Decision {
@@ -117,8 +83,29 @@ export class PrefixAffinityPolicy implements RoutingPolicy {
       const pick = holders.reduce((a, b) => (b.ahead < a.ahead ? b : a));
       return { backend: pick.c.backend, reason: `prefix ${best}/${n} blocks (no latency model yet)`, kind: 'prefix' };
     }
-    return this.cold(scored, firstHash ?? 0);
+    return coldDecision(scored, firstHash ?? 0);
   }
+}
+
+/** A prompt shorter than one chunk shares nothing; its own hash still spreads such prompts evenly and the same way on every replica. */
+export function shortPromptHash(request: RoutingRequest): number {
+  return hashString(JSON.stringify(request.body.messages ?? request.body.prompt ?? ''));
+}
+
+/** Rendezvous hashing of the prefix's first chunk among the least loaded candidates. */
+export function coldDecision(scored: readonly Scored[], firstHash: number): Decision {
+  const least = Math.min(...scored.map((s) => s.ahead));
+  const pool = scored.filter((s) => s.ahead <= least + 1);
+  let pick = pool[0];
+  let top = -1;
+  for (const s of pool) {
+    const score = rendezvous(firstHash, s.c.backend.id);
+    if (score > top) {
+      top = score;
+      pick = s;
+    }
+  }
+  return { backend: pick.c.backend, reason: `cold: rendezvous among ${pool.length}`, kind: 'cold' };
 }
 
 const NUMERIC: Record<string, keyof PrefixAffinityOptions> = {

@@ -1,0 +1,33 @@
+/**
+ * Per-candidate predictions shared by the prefix-affinity and SLO policies: how much of the
+ * prompt each backend probably holds, how many requests are ahead there, and — once that
+ * backend's latency model is fitted — the TTFT and TPOT a request would see there.
+ */
+import { prefixKeyOf, type Candidate, type RoutingRequest, type RoutingState } from './policy.js';
+
+export interface Prediction {
+  c: Candidate;
+  /** Leading prefix chunks the backend holds. */
+  match: number;
+  ahead: number;
+  /** Undefined while the backend's model has too few samples. */
+  ttftMs?: number;
+  tpotMs?: number;
+}
+
+export function predict(candidates: readonly Candidate[], request: RoutingRequest, state: RoutingState, bytesPerToken: number): { chunks: number; firstHash?: number; predictions: Prediction[] } {
+  const key = prefixKeyOf(request, state.chunkBytes);
+  const n = key.hashes.length;
+  const promptTokens = key.bytes / bytesPerToken;
+  const chunkTokens = state.chunkBytes / bytesPerToken;
+  const predictions = candidates.map((c): Prediction => {
+    const match = n === 0 ? 0 : state.prefixes.of(c.backend.id).match(key.hashes);
+    const ahead = c.signals.inFlight + (c.signals.waiting ?? 0);
+    const model = state.latency.of(c.backend.id);
+    const p: Prediction = { c, match, ahead };
+    if (model.fitted) p.ttftMs = model.predictTtft({ uncachedTokens: Math.max(0, promptTokens - match * chunkTokens), ahead });
+    if (model.tpotFitted) p.tpotMs = model.predictTpot((c.signals.running ?? c.signals.inFlight) + 1);
+    return p;
+  });
+  return { chunks: n, firstHash: key.hashes[0], predictions };
+}

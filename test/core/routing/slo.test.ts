@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { AdmissionQueue } from '../../../core/routing/admission.js';
+import { sloFactory } from '../../../core/routing/policies/slo.js';
+import type { Decision, RoutingRequest, RoutingState } from '../../../core/routing/policy.js';
+import { GatewayError } from '../../../core/server/errors.js';
+import { candidate, runPolicyContract, routingState } from './policy-contract.js';
+
+runPolicyContract(sloFactory);
+
+/** Teach a backend: TTFT = base + perKilo·(uncached/1000) + perAhead·ahead; TPOT = c + d·running. */
+function teach(state: RoutingState, id: string, ttft: [number, number, number], tpot: [number, number]): void {
+  const m = state.latency.of(id);
+  for (let i = 0; i < 40; i++) {
+    const uncachedTokens = (i % 5) * 500;
+    const ahead = i % 6;
+    m.observeTtft({ uncachedTokens, ahead }, ttft[0] + (ttft[1] * uncachedTokens) / 1000 + ttft[2] * ahead);
+    m.observeTpot(i % 9, tpot[0] + tpot[1] * (i % 9));
+  }
+}
+
+const req = (slo?: RoutingRequest['slo']): RoutingRequest => ({
+  requestId: 'r', model: 'm', headers: {}, slo, body: { messages: [{ role: 'user', content: 'x'.repeat(4000) }] },
+});
+
+describe('slo policy', () => {
+  it('explores backends whose latency model is not fitted yet', () => {
+    const state = routingState();
+    teach(state, 'a10', [80, 400, 300], [28, 0.3]);
+    const d = sloFactory.create({}, { seed: 1, state }).select([candidate('a10'), candidate('h100')], req({ ttftMs: 1000 }));
+    expect(d?.backend.id).toBe('h100');
+    expect(d?.kind).toBe('learning');
+  });
+
+  it('picks the best predicted TTFT among candidates that meet both targets, across mixed hardware', () => {
+    const state = routingState();
+    teach(state, 'a10', [80, 400, 300], [28, 0.3]);
+    teach(state, 'h100', [20, 60, 60], [6, 0.05]);
+    const policy = sloFactory.create({}, { seed: 1, state });
+    const idle = policy.select([candidate('a10'), candidate('h100')], req({ ttftMs: 1000, tpotMs: 60 }));
+    expect(idle?.backend.id).toBe('h100');
+    expect(idle?.meetsSlo).toBe(true);
+    expect(idle?.reason).toMatch(/^slo: predicted ttft \d+ ms, tpot \d+ ms$/);
+    // The H100 has 40 requests queued: 20 + 60·1 + 60·40 ms misses 1 s; the idle A10 meets it.
+    const busy = policy.select([candidate('a10'), candidate('h100', true, { inFlight: 40 })], req({ ttftMs: 1000, tpotMs: 60 }));
+    expect(busy?.backend.id).toBe('a10');
+  });
+
+  it('says so when no candidate can meet the target', () => {
+    const state = routingState();
+    teach(state, 'a10', [80, 400, 300], [28, 0.3]);
+    const d = sloFactory.create({}, { seed: 1, state }).select([candidate('a10', true, { inFlight: 30 })], req({ ttftMs: 200 }));
+    expect(d?.meetsSlo).toBe(false);
+    expect(d?.kind).toBe('slo-miss');
+  });
+});
+
+describe('admission queue', () => {
+  const miss = (ms: number): Decision => ({ backend: candidate('x').backend, reason: 'miss', meetsSlo: false, predictedTtftMs: ms });
+
+  it('sheds with 429 and Retry-After', async () => {
+    const q = new AdmissionQueue({ mode: 'shed', maxQueue: 4, maxWaitMs: 100 });
+    const err = await q.admit(miss(2500), 0, () => null).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GatewayError);
+    expect((err as GatewayError).status).toBe(429);
+    expect((err as GatewayError).headers['retry-after']).toBe('3');
+  });
+
+  it('queues by priority then deadline and places waiters when capacity frees up', async () => {
+    const q = new AdmissionQueue({ mode: 'queue', maxQueue: 4, maxWaitMs: 10_000 });
+    let capacity = false;
+    const order: string[] = [];
+    const place = (name: string) => () => (capacity ? { ...miss(0), meetsSlo: true, reason: name } : null);
+    const low = q.admit(miss(0), 0, place('low')).then((d) => order.push(d.reason));
+    const high = q.admit(miss(0), 5, place('high')).then((d) => order.push(d.reason));
+    q.kick();
+    expect(q.length).toBe(2);
+    capacity = true;
+    q.kick();
+    await Promise.all([low, high]);
+    expect(order).toEqual(['high (after queueing)', 'low (after queueing)']);
+  });
+
+  it('bounds the queue and times waiters out', async () => {
+    const q = new AdmissionQueue({ mode: 'queue', maxQueue: 1, maxWaitMs: 30 });
+    const waiting = q.admit(miss(0), 0, () => null).catch((e: unknown) => e);
+    const full = await q.admit(miss(0), 0, () => null).catch((e: unknown) => e);
+    expect((full as Error).message).toMatch(/queue is full/);
+    expect(((await waiting) as Error).message).toMatch(/waited 30 ms/);
+  });
+});
