@@ -126,16 +126,55 @@ function readRoutes(r: ConfigReader, doc: Obj, backends: BackendSpec[]): RouteSp
   return list.map((item, i) => {
     const at = `routes[${i}]`;
     const o = r.obj(item, at);
-    r.known(o, at, ['model', 'aliases', 'backends', 'policy', 'retries', 'slo', 'admission']);
+    r.known(o, at, ['model', 'aliases', 'backends', 'arms', 'sticky', 'shadow', 'policy', 'retries', 'slo', 'admission']);
     const model = r.str(o, 'model', at);
     const aliases = r.strings(o, 'aliases', at) ?? [];
     for (const name of [model, ...aliases]) {
       if (names.has(name)) r.fail(at, `model names and aliases unique across routes`, name);
       names.add(name);
     }
-    const ids = r.strings(o, 'backends', at);
-    if (!ids || ids.length === 0) r.fail(`${at}.backends`, 'a list of backend ids', o.backends);
-    ids.forEach((id, j) => { if (!known.has(id)) r.fail(`${at}.backends[${j}]`, `a backend id (${[...known].join(', ')})`, id); });
+    const checkIds = (ids: string[] | undefined, where: string): string[] => {
+      if (!ids || ids.length === 0) r.fail(where, 'a list of backend ids', ids);
+      ids.forEach((id, j) => { if (!known.has(id)) r.fail(`${where}[${j}]`, `a backend id (${[...known].join(', ')})`, id); });
+      return ids;
+    };
+    if ((o.backends === undefined) === (o.arms === undefined)) r.fail(at, 'exactly one of backends: or arms:', Object.keys(o));
+    let arms: RouteSpec['arms'];
+    if (o.arms !== undefined) {
+      const list = r.list(o.arms, `${at}.arms`);
+      if (list.length < 1) r.fail(`${at}.arms`, 'at least one arm', list);
+      const armNames = new Set<string>();
+      arms = list.map((item, k) => {
+        const aat = `${at}.arms[${k}]`;
+        const a = r.obj(item, aat);
+        r.known(a, aat, ['name', 'backends', 'weight']);
+        const name = r.str(a, 'name', aat);
+        if (armNames.has(name)) r.fail(`${aat}.name`, 'a unique arm name', name);
+        armNames.add(name);
+        return { name, backends: checkIds(r.strings(a, 'backends', aat), `${aat}.backends`), weight: r.num(a, 'weight', aat, 1, 0) };
+      });
+      if (arms.every((a) => a.weight === 0)) r.fail(`${at}.arms`, 'at least one arm with weight > 0', arms.map((a) => a.weight));
+    } else {
+      arms = [{ name: 'default', backends: checkIds(r.strings(o, 'backends', at), `${at}.backends`), weight: 1 }];
+    }
+    const ids = [...new Set(arms.flatMap((a) => a.backends))];
+    let sticky: RouteSpec['sticky'];
+    if (o.sticky !== undefined) {
+      const st = r.obj(o.sticky, `${at}.sticky`);
+      r.known(st, `${at}.sticky`, ['header', 'field', 'api_key']);
+      if (st.header !== undefined) sticky = { header: r.str(st, 'header', `${at}.sticky`) };
+      else if (st.field !== undefined) sticky = { field: r.oneOf(st, 'field', `${at}.sticky`, ['user'] as const) };
+      else if (st.api_key === true) sticky = { apiKey: true };
+      else r.fail(`${at}.sticky`, 'one of header: NAME, field: user, api_key: true', st);
+    }
+    let shadow: RouteSpec['shadow'];
+    if (o.shadow !== undefined) {
+      const sh = r.obj(o.shadow, `${at}.shadow`);
+      r.known(sh, `${at}.shadow`, ['backends', 'fraction']);
+      const fraction = r.num(sh, 'fraction', `${at}.shadow`, undefined, 0);
+      if (fraction > 1) r.fail(`${at}.shadow.fraction`, 'a number from 0 to 1', fraction);
+      shadow = { backends: checkIds(r.strings(sh, 'backends', `${at}.shadow`), `${at}.shadow.backends`), fraction };
+    }
     const p = o.policy === undefined ? { type: 'least-load' } : r.obj(o.policy, `${at}.policy`);
     const type = r.str(p, 'type', `${at}.policy`);
     const factory = policyFactory(type);
@@ -143,7 +182,7 @@ function readRoutes(r: ConfigReader, doc: Obj, backends: BackendSpec[]): RouteSp
     const options = Object.fromEntries(Object.entries(p).filter(([k]) => k !== 'type'));
     const problems = factory.validate(options);
     if (problems.length > 0) throw new ConfigError(`${r.file}: ${at}.policy: ${problems.join('; ')}`);
-    const spec: RouteSpec = { model, aliases, backends: ids, policy: { type, options }, retries: r.int(o, 'retries', at, 1, 0, 10) };
+    const spec: RouteSpec = { model, aliases, backends: ids, arms, sticky, shadow, policy: { type, options }, retries: r.int(o, 'retries', at, 1, 0, 10) };
     if (o.slo !== undefined) {
       const slo = r.obj(o.slo, `${at}.slo`);
       r.known(slo, `${at}.slo`, ['ttft_ms', 'tpot_ms']);

@@ -16,7 +16,14 @@ export interface SimulatedEngine {
 export interface RouteSpec {
   model: string;
   aliases: string[];
+  /** Every backend of the route (all arms). */
   backends: string[];
+  /** A/B arms; a route given plain `backends:` has one arm, "default", holding them all. */
+  arms: Array<{ name: string; backends: string[]; weight: number }>;
+  /** What keeps one conversation on one arm. */
+  sticky?: { header: string } | { field: 'user' } | { apiKey: true };
+  /** A copy of this fraction of requests goes to these backends; answers are discarded. */
+  shadow?: { backends: string[]; fraction: number };
   policy: { type: string; options: Record<string, unknown> };
   /** Other candidates tried when one fails before its first byte. */
   retries: number;

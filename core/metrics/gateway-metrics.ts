@@ -24,6 +24,19 @@ export class GatewayMetrics {
   readonly decisions = new Counter({ name: 'switchyard_routing_decisions_total', help: 'Routing decisions by route, policy, reason kind (prefix, cold, spread, load, …) and chosen backend', labelNames: ['model', 'policy', 'reason', 'backend'], registers: [this.registry] });
   readonly predictedCached = new Counter({ name: 'switchyard_prefix_predicted_cached_tokens_total', help: 'Prompt tokens the prefix index expected the chosen backend to hold (compare with switchyard_cached_prompt_tokens_total)', labelNames: ['model', 'backend'], registers: [this.registry] });
 
+  readonly armRequests = new Counter({ name: 'switchyard_arm_requests_total', help: 'Requests per A/B arm and outcome', labelNames: ['model', 'arm', 'outcome'], registers: [this.registry] });
+  readonly armTtft = new Histogram({ name: 'switchyard_arm_time_to_first_token_seconds', help: 'TTFT per A/B arm', labelNames: ['model', 'arm'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  readonly armTpot = new Histogram({ name: 'switchyard_arm_time_per_output_token_seconds', help: 'TPOT per A/B arm', labelNames: ['model', 'arm'], buckets: TPOT_BUCKETS, registers: [this.registry] });
+  readonly armE2e = new Histogram({ name: 'switchyard_arm_request_duration_seconds', help: 'End-to-end latency per A/B arm', labelNames: ['model', 'arm'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+
+  observeArm(model: string, arm: string, o: { ok: boolean; ttftMs?: number; tpotMs?: number; e2eMs: number }): void {
+    this.armRequests.inc({ model, arm, outcome: o.ok ? 'ok' : 'error' });
+    if (!o.ok) return;
+    if (o.ttftMs !== undefined) this.armTtft.observe({ model, arm }, o.ttftMs / 1000);
+    if (o.tpotMs !== undefined) this.armTpot.observe({ model, arm }, o.tpotMs / 1000);
+    this.armE2e.observe({ model, arm }, o.e2eMs / 1000);
+  }
+
   constructor(backends: readonly Backend[]) {
     collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_process_' });
     const registry = this.registry;

@@ -4,12 +4,16 @@
  */
 import type { RouteSpec } from '../config/types.js';
 import { AdmissionQueue } from './admission.js';
+import { Arms, type ArmSpec } from './ab.js';
 import type { Backend } from '../plugin/types.js';
 import { policyFactory } from './policies/index.js';
 import type { Candidate, RoutingPolicy, RoutingState } from './policy.js';
 
 export class Route {
   readonly admission?: AdmissionQueue;
+  readonly arms: Arms;
+  private readonly armBackends = new Map<string, Backend[]>();
+  readonly shadow?: { backends: Backend[]; fraction: number };
 
   constructor(
     readonly model: string,
@@ -19,13 +23,21 @@ export class Route {
     readonly retries: number,
     readonly slo: RouteSpec['slo'],
     admission: RouteSpec['admission'],
+    arms: readonly ArmSpec[],
+    sticky: RouteSpec['sticky'],
+    shadow: { backends: Backend[]; fraction: number } | undefined,
+    seed: number,
   ) {
     if (admission) this.admission = new AdmissionQueue(admission);
+    this.arms = new Arms(arms, sticky, seed);
+    for (const arm of arms) this.armBackends.set(arm.name, backends.filter((b) => arm.backends.includes(b.id)));
+    this.shadow = shadow;
   }
 
-  candidates(filter?: (b: Backend) => boolean): Candidate[] {
+  /** The route's candidates — of one arm when given — with their load and health right now. */
+  candidates(filter?: (b: Backend) => boolean, arm?: string): Candidate[] {
     const out: Candidate[] = [];
-    for (const backend of this.backends) {
+    for (const backend of (arm && this.armBackends.get(arm)) || this.backends) {
       if (filter && !filter(backend)) continue;
       out.push({ backend, signals: backend.signals(), healthy: backend.health().status !== 'unhealthy' });
     }
@@ -50,12 +62,14 @@ export class RouteTable {
       const factory = policyFactory(spec.policy.type);
       // Config validation rejected unknown types already; this guards programmatic use.
       if (!factory) throw new Error(`route ${spec.model}: unknown policy type ${spec.policy.type}`);
-      const members = spec.backends.map((id) => {
+      const lookup = (id: string) => {
         const b = backends.get(id);
         if (!b) throw new Error(`route ${spec.model}: unknown backend ${id}`);
         return b;
-      });
-      return new Route(spec.model, spec.aliases, members, factory.create(spec.policy.options, { seed: seed + i, state }), spec.retries, spec.slo, spec.admission);
+      };
+      const shadow = spec.shadow ? { backends: spec.shadow.backends.map(lookup), fraction: spec.shadow.fraction } : undefined;
+      return new Route(spec.model, spec.aliases, spec.backends.map(lookup), factory.create(spec.policy.options, { seed: seed + i, state }),
+        spec.retries, spec.slo, spec.admission, spec.arms, spec.sticky, shadow, seed + i);
     });
     for (const route of this.routes) {
       for (const name of [route.model, ...route.aliases]) this.byName.set(name, route);
@@ -64,5 +78,10 @@ export class RouteTable {
 
   resolve(model: string): Route | undefined {
     return this.byName.get(model);
+  }
+
+  /** Every backend serving as a shadow somewhere (they are not in any route's candidates). */
+  shadowBackends(): Backend[] {
+    return [...new Set(this.routes.flatMap((r) => r.shadow?.backends ?? []))];
   }
 }

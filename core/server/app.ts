@@ -98,6 +98,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     return { object: 'list', data };
   });
 
+  app.get<{ Params: { model: string } }>('/admin/ab/:model', async (req) => {
+    const route = opts.routes.resolve(req.params.model);
+    if (!route) throw new GatewayError('SY_ERR_MODEL_NOT_FOUND', `The model \`${req.params.model}\` does not exist.`, { param: 'model' });
+    return { model: route.model, policy: route.policy.type, ...route.arms.report() };
+  });
+
   app.get('/health', async () => ({ status: 'ok' }));
   app.get('/ready', async (_req, reply) => {
     const routes = opts.routes.routes.map((r) => ({

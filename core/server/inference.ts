@@ -12,6 +12,8 @@ import type { Candidate, RoutingRequest } from '../routing/policy.js';
 import { GatewayError, type ErrorName } from './errors.js';
 import { relaySse, type Usage } from './sse-relay.js';
 import type { DispatchRecord, RoutingLearner } from '../routing/learner.js';
+import type { ArmOutcome } from '../routing/ab.js';
+import { sendShadow } from './shadow.js';
 
 export interface InferenceContext {
   routes: RouteTable;
@@ -39,7 +41,12 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
   const model = body.model as string;
   const route = ctx.routes.resolve(model);
   if (!route) throw new GatewayError('SY_ERR_MODEL_NOT_FOUND', `The model \`${model}\` does not exist.`, { param: 'model' });
-  const candidates = route.candidates(endpoint === 'embeddings' ? (b) => b.capabilities.embeddings : undefined);
+  const filter = endpoint === 'embeddings' ? (b: Backend) => b.capabilities.embeddings : undefined;
+  const arm = route.arms.pick(body, req.headers);
+  let candidates = route.candidates(filter, arm.name);
+  // An arm with nothing healthy must not fail the request: the other arms serve it (the
+  // comparison loses a sample, the user does not).
+  if (!candidates.some((c) => c.healthy)) candidates = route.candidates(filter);
   if (candidates.length === 0) {
     throw new GatewayError('SY_ERR_ENDPOINT_NOT_SUPPORTED', `no backend of \`${model}\` serves /v1/${endpoint === 'chat' ? 'chat/completions' : endpoint}`);
   }
@@ -52,12 +59,15 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
   ctx.inFlight.count++;
   try {
     const { backend, record, upstream } = await dispatchWithRetries(route, candidates, endpoint, body, stream, req, abort.signal, ctx, receivedAt);
+    if (route.shadow && Math.random() < route.shadow.fraction) sendShadow(route, endpoint, body, stream, req);
     const overheadMs = upstream.sentAt - receivedAt;
     const labels = { model: route.model, backend: backend.id, engine: backend.engine };
     ctx.metrics.inFlight.inc({ model: route.model, backend: backend.id });
     try {
       if (upstream.reply.status >= 200 && upstream.reply.status < 300) {
-        await relayReply(upstream.reply, reply, { stream, clientWantsUsage, backend, overheadMs, receivedAt, labels, ctx, req, record });
+        const outcome = await relayReply(upstream.reply, reply, { stream, clientWantsUsage, backend, overheadMs, receivedAt, labels, ctx, req, record });
+        route.arms.record(arm.name, outcome);
+        ctx.metrics.observeArm(route.model, arm.name, outcome);
       }
     } finally {
       ctx.metrics.inFlight.dec({ model: route.model, backend: backend.id });
@@ -177,7 +187,7 @@ interface RelayContext {
   req: FastifyRequest;
 }
 
-async function relayReply(upstream: DispatchReply, reply: FastifyReply, r: RelayContext): Promise<void> {
+async function relayReply(upstream: DispatchReply, reply: FastifyReply, r: RelayContext): Promise<ArmOutcome> {
   const { metrics } = r.ctx;
   const headers = {
     'x-switchyard-backend': r.backend.id,
@@ -190,10 +200,11 @@ async function relayReply(upstream: DispatchReply, reply: FastifyReply, r: Relay
     const usage = readUsage(text);
     observeUsage(metrics, r.labels, usage);
     r.ctx.learner.onOutcome(r.record, { usage });
-    metrics.e2e.observe(r.labels, (performance.now() - r.receivedAt) / 1000);
+    const e2eMs = performance.now() - r.receivedAt;
+    metrics.e2e.observe(r.labels, e2eMs / 1000);
     metrics.requests.inc({ ...r.labels, status: String(upstream.status) });
     reply.code(upstream.status).headers(headers).header('content-type', 'application/json').send(text);
-    return;
+    return { ok: true, e2eMs, completionTokens: usage?.completion_tokens };
   }
   reply.hijack();
   const res = reply.raw;
@@ -230,6 +241,7 @@ async function relayReply(upstream: DispatchReply, reply: FastifyReply, r: Relay
     }
   }
   if (outcome.end === 'done') r.ctx.learner.onOutcome(r.record, { usage: outcome.usage, ttftMs, tpotMs });
+  return { ok: outcome.end === 'done', ttftMs, tpotMs, e2eMs: end - r.receivedAt, completionTokens: outcome.usage?.completion_tokens };
   observeUsage(metrics, r.labels, outcome.usage);
 }
 

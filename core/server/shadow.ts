@@ -1,0 +1,48 @@
+/**
+ * Shadow traffic: a copy of a fraction of a route's requests goes to its shadow backends; the
+ * answer is read and discarded, its latency recorded as the arm `shadow:<backend>`. It starts only
+ * after the primary's upstream answered, runs detached from the primary's fate, is bounded in
+ * number, and never delays or fails the primary.
+ */
+import type { FastifyRequest } from 'fastify';
+import type { Endpoint } from '../plugin/types.js';
+import type { Route } from '../routing/route-table.js';
+
+const MAX_SHADOW_IN_FLIGHT = 64;
+let inFlight = 0;
+
+export function sendShadow(route: Route, endpoint: Endpoint, body: Record<string, unknown>, stream: boolean, req: FastifyRequest): void {
+  if (!route.shadow || inFlight >= MAX_SHADOW_IN_FLIGHT) return;
+  const healthy = route.shadow.backends.filter((b) => b.health().status !== 'unhealthy');
+  if (healthy.length === 0) return;
+  const backend = healthy.reduce((a, b) => (b.signals().inFlight < a.signals().inFlight ? b : a));
+  const names = backend.models();
+  const shadowBody: Record<string, unknown> = { ...body, model: names.includes(route.model) ? route.model : (names[0] ?? route.model) };
+  if (stream) shadowBody.stream_options = { include_usage: true };
+  const started = performance.now();
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new Error('shadow request timed out')), 300_000);
+  timer.unref();
+  inFlight++;
+  void (async () => {
+    let firstAt: number | undefined;
+    let ok = false;
+    try {
+      const reply = await backend.dispatch({ endpoint, body: shadowBody, stream, signal: abort.signal, requestId: `${req.id}-shadow`, headers: {} });
+      for await (const chunk of reply.body as AsyncIterable<Buffer>) {
+        firstAt ??= performance.now();
+        void chunk;
+      }
+      ok = reply.status < 400;
+    } catch (err) {
+      req.log.debug({ backend: backend.id, err: err instanceof Error ? err.message : String(err) }, 'shadow request failed');
+    } finally {
+      clearTimeout(timer);
+      inFlight--;
+      route.arms.record(`shadow:${backend.id}`, {
+        ok, e2eMs: performance.now() - started, // Time to the first byte of the shadow's answer (its own TTFT is not parsed).
+        ttftMs: stream && firstAt !== undefined ? firstAt - started : undefined,
+      });
+    }
+  })();
+}

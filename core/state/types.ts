@@ -1,0 +1,69 @@
+/**
+ * The state-store seam: how gateway replicas share what they learn. Each replica routes on its
+ * own local state (prefix index, load counts) and publishes its observations asynchronously; the
+ * store delivers other replicas' observations back. Nothing here is ever awaited on the request
+ * path: with the backend gone, a replica keeps serving on what it knows and catches up later.
+ */
+
+/** "Backend `backendId` now holds these prompt-prefix blocks." */
+export interface PrefixObservation {
+  backendId: string;
+  /** A chain of block hashes (52-bit non-negative integers), prefix first. */
+  hashes: number[];
+  /** When it was observed, ms since the epoch. */
+  at: number;
+}
+
+/** "Replica `gatewayId` has `inFlight` requests on `backendId`." A gauge: the latest value wins. */
+export interface LoadObservation {
+  gatewayId: string;
+  backendId: string;
+  inFlight: number;
+  at: number;
+}
+
+export interface StateStoreEvents {
+  onPrefix(obs: PrefixObservation): void;
+  onLoad(obs: LoadObservation): void;
+}
+
+export interface StateStoreStats {
+  /** Observations handed to the backend (for Redis: acknowledged by it). */
+  published: number;
+  /** Other replicas' observations delivered to this replica's handlers. */
+  applied: number;
+  /** Observations lost because the local buffer was full (oldest first). */
+  dropped: number;
+  /** Times the store went from degraded back to connected. */
+  reconnects: number;
+  /** Observations waiting locally to be published. */
+  buffered: number;
+}
+
+/**
+ * A store shared by the replicas of one gateway. Observations are delivered at least once and
+ * may arrive late; both kinds are idempotent (an index insert, a gauge), so consumers apply them
+ * as they come and use `at` to age them. Published objects belong to the store: do not mutate
+ * them after publishing.
+ */
+export interface StateStore {
+  /** Unique per replica process. */
+  readonly gatewayId: string;
+  /** Fire-and-forget; never throws, never blocks; buffered (bounded) while the backend is unreachable. */
+  publishPrefix(obs: PrefixObservation): void;
+  publishLoad(obs: LoadObservation): void;
+  /** Start delivering OTHER replicas' observations (never this replica's own). Resolves even when the backend is down. */
+  start(events: StateStoreEvents): Promise<void>;
+  /** 'connected', or 'degraded' (serving on local state): for /ready and metrics. */
+  status(): 'connected' | 'degraded';
+  stats(): StateStoreStats;
+  /** Idempotent. Sends what is buffered if the backend is reachable, then stops delivering. */
+  close(): Promise<void>;
+}
+
+/** The subset of pino's logger the stores use. */
+export interface StateLogger {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
+}
