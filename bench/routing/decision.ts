@@ -20,7 +20,7 @@ function backend(id: string): Backend {
   return {
     id, type: 'bench', engine: 'bench', simulated: true, labels: {}, capabilities: { embeddings: false, kvEvents: false },
     models: () => ['m'], start: async () => {}, dispatch: never, parseError: () => ({ message: '' }),
-    signals: () => ({ inFlight: 0, updatedAt: 0 }), health: () => ({ status: 'healthy', since: 0 }), recordOutcome: () => {}, close: async () => {},
+    signals: () => ({ inFlight: 0, updatedAt: 0 }), health: () => ({ status: 'healthy', since: 0 }), close: async () => {},
   };
 }
 

@@ -91,9 +91,8 @@ export interface Backend {
   /** Turn an engine's error body into one shape (each engine has its own; REFERENCE §1). */
   parseError(status: number, body: string): UpstreamError;
   signals(): LoadSignals;
+  /** Active health (the engine's health endpoint); passive failures are core's circuit breaker. */
   health(): BackendHealth;
-  /** Passive health: the gateway reports each dispatch outcome. */
-  recordOutcome(outcome: 'ok' | 'connect-error' | 'server-error' | 'timeout'): void;
   close(): Promise<void>;
 }
 

@@ -5,6 +5,7 @@
 import type { RouteSpec } from '../config/types.js';
 import { AdmissionQueue } from './admission.js';
 import { Arms, type ArmSpec } from './ab.js';
+import { Breakers, RetryBudget } from './breaker.js';
 import type { Backend } from '../plugin/types.js';
 import { policyFactory } from './policies/index.js';
 import type { Candidate, RoutingPolicy, RoutingState } from './policy.js';
@@ -14,8 +15,10 @@ export class Route {
   readonly arms: Arms;
   private readonly armBackends = new Map<string, Backend[]>();
   readonly shadow?: { backends: Backend[]; fraction: number };
+  readonly retryBudget = new RetryBudget();
 
   constructor(
+    private readonly breakers: Breakers,
     readonly model: string,
     readonly aliases: readonly string[],
     readonly backends: readonly Backend[],
@@ -39,7 +42,8 @@ export class Route {
     const out: Candidate[] = [];
     for (const backend of (arm && this.armBackends.get(arm)) || this.backends) {
       if (filter && !filter(backend)) continue;
-      out.push({ backend, signals: backend.signals(), healthy: backend.health().status !== 'unhealthy' });
+      // Healthy = the engine's health check passes and core's circuit breaker lets traffic through.
+      out.push({ backend, signals: backend.signals(), healthy: backend.health().status !== 'unhealthy' && this.breakers.of(backend.id).allows() });
     }
     return out;
   }
@@ -57,6 +61,8 @@ export class RouteTable {
   private readonly byName = new Map<string, Route>();
   readonly routes: Route[];
 
+  readonly breakers = new Breakers();
+
   constructor(specs: readonly RouteSpec[], backends: ReadonlyMap<string, Backend>, readonly state: RoutingState, seed = 1) {
     this.routes = specs.map((spec, i) => {
       const factory = policyFactory(spec.policy.type);
@@ -68,7 +74,7 @@ export class RouteTable {
         return b;
       };
       const shadow = spec.shadow ? { backends: spec.shadow.backends.map(lookup), fraction: spec.shadow.fraction } : undefined;
-      return new Route(spec.model, spec.aliases, spec.backends.map(lookup), factory.create(spec.policy.options, { seed: seed + i, state }),
+      return new Route(this.breakers, spec.model, spec.aliases, spec.backends.map(lookup), factory.create(spec.policy.options, { seed: seed + i, state }),
         spec.retries, spec.slo, spec.admission, spec.arms, spec.sticky, shadow, seed + i);
     });
     for (const route of this.routes) {

@@ -107,7 +107,13 @@ async function dispatchWithRetries(
   const tried = new Set<string>();
   let lastFailure: AttemptFailure | undefined;
   const routingRequest: RoutingRequest = { requestId: req.id, model: route.model, body, headers: req.headers, slo: sloOf(route, req) };
+  route.retryBudget.onRequest();
   for (let attempt = 0; attempt <= route.retries; attempt++) {
+    // A retry spends from the route's budget: a failing fleet must not see a retry storm.
+    if (attempt > 0 && !route.retryBudget.tryRetry()) {
+      req.log.warn({ model: route.model }, 'retry budget exhausted');
+      break;
+    }
     const open = candidates.filter((c) => !tried.has(c.backend.id));
     let decision = route.policy.select(open, routingRequest);
     if (!decision) break;
@@ -127,26 +133,29 @@ async function dispatchWithRetries(
       // the usage chunk when the client did not ask for it.
       upstreamBody.stream_options = { ...(isObject(body.stream_options) ? body.stream_options : {}), include_usage: true };
     }
+    const breaker = ctx.routes.breakers.of(backend.id);
+    breaker.onDispatch();
     const sentAt = performance.now();
     if (attempt === 0) ctx.metrics.overhead.observe((sentAt - receivedAt) / 1000);
     try {
       const reply = await backend.dispatch({ endpoint, body: upstreamBody, stream, signal, requestId: req.id, headers: req.headers });
       if (reply.status < 400) {
-        backend.recordOutcome('ok');
+        breaker.onSuccess();
         return { backend, record, upstream: { reply, sentAt } };
       }
       const text = await readAll(reply.body);
       lastFailure = classifyStatus(backend, reply.status, text);
       ctx.metrics.upstreamErrors.inc({ backend: backend.id, kind: reply.status === 429 ? 'status_429' : reply.status >= 500 ? 'status_5xx' : 'status_4xx' });
       ctx.metrics.requests.inc({ model: route.model, backend: backend.id, engine: backend.engine, status: String(reply.status) });
-      if (reply.status >= 500) backend.recordOutcome('server-error');
+      if (reply.status >= 500) breaker.onFailure();
+      else breaker.onSuccess(); // a 4xx or 429 is an answer: the backend is up
       req.log.warn({ backend: backend.id, status: reply.status, attempt }, 'upstream answered an error');
       if (!lastFailure.retryable) throw lastFailure.error;
     } catch (err) {
       if (err instanceof GatewayError) throw err;
       if (signal.aborted) throw new ClientGone('client disconnected before the upstream answered');
       const timeout = err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.ConnectTimeoutError;
-      backend.recordOutcome(timeout ? 'timeout' : 'connect-error');
+      breaker.onFailure();
       ctx.metrics.upstreamErrors.inc({ backend: backend.id, kind: timeout ? 'timeout' : 'connect' });
       const message = err instanceof Error ? err.message : String(err);
       req.log.warn({ backend: backend.id, err: message, attempt }, 'upstream dispatch failed');

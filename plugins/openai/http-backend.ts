@@ -31,7 +31,6 @@ export abstract class HttpBackend implements Backend {
   private loadAt = 0;
   private inFlight = 0;
   private state: BackendHealth = { status: 'unknown', since: Date.now() };
-  private consecutiveFailures = 0;
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
 
@@ -121,7 +120,6 @@ export abstract class HttpBackend implements Backend {
     try {
       const res = await this.get(this.options.healthPath);
       if (res.status >= 200 && res.status < 300) {
-        this.consecutiveFailures = 0;
         this.setHealth('healthy');
       } else {
         this.setHealth('unhealthy', `health check answered ${res.status}`);
@@ -159,18 +157,6 @@ export abstract class HttpBackend implements Backend {
 
   health(): BackendHealth {
     return this.state;
-  }
-
-  recordOutcome(outcome: 'ok' | 'connect-error' | 'server-error' | 'timeout'): void {
-    if (outcome === 'ok') {
-      this.consecutiveFailures = 0;
-      if (this.state.status !== 'healthy') this.setHealth('healthy');
-      return;
-    }
-    if (outcome === 'connect-error' && ++this.consecutiveFailures >= this.options.unhealthyAfterFailures) {
-      // Passive: stop sending until the next active health check says it is back.
-      this.setHealth('unhealthy', `${this.consecutiveFailures} consecutive connection failures`);
-    }
   }
 
   signals(): LoadSignals {

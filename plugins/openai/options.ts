@@ -8,7 +8,6 @@ export interface HttpBackendOptions {
   healthTimeoutMs: number;
   loadIntervalMs: number;
   connections: number;
-  unhealthyAfterFailures: number;
   embeddings: boolean;
   discoveryTimeoutMs: number;
   connectTimeoutMs: number;
@@ -29,7 +28,6 @@ const KEYS: Record<string, [Check, string]> = {
   health_timeout_ms: [positiveInt, 'a positive integer'],
   load_interval_ms: [nonNegativeInt, 'an integer ≥ 0 (0 turns load reads off)'],
   connections: [positiveInt, 'a positive integer'],
-  unhealthy_after_failures: [positiveInt, 'a positive integer'],
   embeddings: [flag, 'true or false'],
   discovery_timeout_ms: [positiveInt, 'a positive integer'],
   body_timeout_ms: [positiveInt, 'a positive integer'],
@@ -58,7 +56,6 @@ export function readHttpOptions(
     healthTimeoutMs: num('health_timeout_ms', 2_000),
     loadIntervalMs: num('load_interval_ms', defaults.loadIntervalMs ?? 500),
     connections: num('connections', 256),
-    unhealthyAfterFailures: num('unhealthy_after_failures', 3),
     embeddings: typeof options.embeddings === 'boolean' ? options.embeddings : (defaults.embeddings ?? false),
     discoveryTimeoutMs: num('discovery_timeout_ms', 30_000),
     connectTimeoutMs: ctx.limits.connectTimeoutMs,

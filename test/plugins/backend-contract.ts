@@ -115,12 +115,5 @@ export function runBackendContract(plugin: BackendPlugin, target: ContractTarget
       expect(backend.parseError(502, '<html>bad gateway</html>').message).toContain('bad gateway');
       expect(backend.parseError(500, '').message).toMatch(/500/);
     });
-
-    it('marks itself unhealthy after consecutive connection failures and recovers on success', () => {
-      for (let i = 0; i < 5; i++) backend.recordOutcome('connect-error');
-      expect(backend.health().status).toBe('unhealthy');
-      backend.recordOutcome('ok');
-      expect(backend.health().status).toBe('healthy');
-    });
   });
 }

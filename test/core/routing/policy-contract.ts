@@ -24,7 +24,7 @@ export function fakeBackend(id: string): Backend {
     id, type: 'test', engine: 'test', simulated: true, labels: {}, capabilities: { embeddings: false, kvEvents: false },
     models: () => ['m'], start: async () => {}, dispatch: unused, parseError: () => ({ message: '' }),
     signals: () => ({ inFlight: 0, updatedAt: 0 }), health: () => ({ status: 'healthy', since: 0 }),
-    recordOutcome: () => {}, close: async () => {},
+    close: async () => {},
   };
 }
 
