@@ -159,12 +159,13 @@ function buildReact(
     const message = messages[i];
     const role = roleOf(message, i);
     const text = messageText(message);
+    const calls = role === 'assistant' ? historyToolCalls(message, i) : [];
     // Tool calls and results keep the ReAct form even when this request offers no tools, so a
     // history renders the same way on every turn.
     if (role === 'tool') {
       prompt += turn('function', reactTrim(`${REACT_OBSERVATION} ${text}`));
-    } else if (role === 'assistant' && historyToolCalls(message, i).length > 0) {
-      const steps = historyToolCalls(message, i).map((call, j) => {
+    } else if (calls.length > 0) {
+      const steps = calls.map((call, j) => {
         // The parser hands the Thought back as `content`: render it again when the client kept it.
         const thought = j === 0 && text.trim() !== '' ? text.trim() : `I can use ${call.name}.`;
         return `Thought: ${thought}\nAction: ${call.name}\nAction Input: ${argumentsText(call.arguments)}`;
