@@ -81,6 +81,8 @@ async function readBackends(r: ConfigReader, doc: Obj, configDir: string): Promi
       r.fail(`${at}.type`, err instanceof Error ? err.message : 'a known backend type', type);
     }
     const options = Object.fromEntries(Object.entries(b).filter(([k]) => !BACKEND_KEYS.includes(k)));
+    // resolvePlugin either returned or failed above; narrow for the checker.
+    if (!plugin) r.fail(`${at}.type`, 'a known backend type', type);
     const problems = plugin.validate(options);
     if (problems.length > 0) throw new ConfigError(`${r.file}: ${at}: ${problems.join('; ')}`);
     const models = r.strings(b, 'models', at);
@@ -103,6 +105,9 @@ async function readBackends(r: ConfigReader, doc: Obj, configDir: string): Promi
       });
       url = `http://127.0.0.1:${port}`;
       sim = true;
+    } else if (plugin.inProcess) {
+      if (b.url !== undefined) r.fail(`${at}.url`, `no url: a ${type} backend runs inside the gateway`, b.url);
+      url = `inprocess:${id}`;
     } else {
       url = r.str(b, 'url', at);
       let parsedUrl: URL | undefined;

@@ -77,6 +77,11 @@ export interface EngineRequest {
   priority?: number;
   /** Mixed into the output seed (OpenAI `seed`). */
   seed?: number;
+  /**
+   * Tests only (engine model): answer exactly these tokens, then the end id. How a test scripts a
+   * model's answer (a tool call, say); never set from configuration or a client request.
+   */
+  scriptedOutput?: Int32Array;
 }
 
 /** TRT-LLM's FinishReason, by name. */

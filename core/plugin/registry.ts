@@ -7,10 +7,11 @@ import { pathToFileURL } from 'node:url';
 import lmdeploy from '../../plugins/lmdeploy/index.js';
 import openai from '../../plugins/openai/index.js';
 import trtllmServe from '../../plugins/trtllm-serve/index.js';
+import trtllm from '../../plugins/trtllm/index.js';
 import vllm from '../../plugins/vllm/index.js';
 import type { BackendPlugin } from './types.js';
 
-const BUILTIN: ReadonlyMap<string, BackendPlugin> = new Map([vllm, lmdeploy, trtllmServe, openai].map((p) => [p.type, p]));
+const BUILTIN: ReadonlyMap<string, BackendPlugin> = new Map([vllm, lmdeploy, trtllmServe, openai, trtllm].map((p) => [p.type, p]));
 
 export function builtinPluginTypes(): string[] {
   return [...BUILTIN.keys()];

@@ -130,6 +130,8 @@ export interface BackendSpec {
 
 export interface BackendPlugin {
   readonly type: string;
+  /** The engine runs inside the gateway: the backend has no `url`. */
+  readonly inProcess?: boolean;
   /**
    * Check the plugin's own options; return error messages naming the key, e.g.
    * ["health_interval_ms: expected a positive integer"]. Empty when valid.

@@ -9,7 +9,7 @@ import pino from 'pino';
 import type { GatewayConfig } from '../config/types.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { resolvePlugin } from '../plugin/registry.js';
-import type { Backend, PluginContext } from '../plugin/types.js';
+import type { Backend, BackendPlugin, PluginContext } from '../plugin/types.js';
 import { LatencyModels } from '../routing/latency-model.js';
 import { RoutingLearner } from '../routing/learner.js';
 import { PrefixIndexes } from '../routing/prefix-index.js';
@@ -24,6 +24,8 @@ export interface GatewayOptions {
   logLevel?: string;
   /** This process reads drain-on-read engine endpoints (one process of a worker group). */
   drainingReader?: boolean;
+  /** Plugins to use instead of the registry's for their type (embedding and tests). */
+  plugins?: ReadonlyMap<string, BackendPlugin>;
 }
 
 export interface Gateway {
@@ -44,7 +46,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   };
   const backends: Backend[] = [];
   for (const spec of config.backends) {
-    const plugin = await resolvePlugin(spec.type, ctx.configDir);
+    const plugin = opts.plugins?.get(spec.type) ?? (await resolvePlugin(spec.type, ctx.configDir));
     backends.push(plugin.create(spec, ctx));
   }
   try {

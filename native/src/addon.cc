@@ -226,6 +226,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     r.streaming = boolOr(o, "streaming", false);
     r.priority = static_cast<float>(numberOr(o, "priority", 0.5));
     r.seed = static_cast<uint64_t>(numberOr(o, "seed", 0));
+    if (!o.Get("scriptedOutput").IsUndefined()) r.scriptedOutput = tokenList(env, o.Get("scriptedOutput"), "scriptedOutput");
     Napi::Value stops = o.Get("stopTokenSequences");
     if (stops.IsArray()) {
       Napi::Array a = stops.As<Napi::Array>();

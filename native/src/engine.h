@@ -60,6 +60,9 @@ struct Request {
   bool streaming = false;
   float priority = 0.5f;
   uint64_t seed = 0;
+  // Tests only (engine model): answer exactly these tokens, then the end id (or stop at max
+  // tokens). Lets a test script a model's answer, e.g. a tool call. Ignored by TensorRT-LLM.
+  std::vector<TokenId> scriptedOutput;
 };
 
 struct RequestTimings {

@@ -252,6 +252,11 @@ void Scheduler::commitFullBlocks(Sequence& seq) {
 TokenId Scheduler::nextToken(const Sequence& seq) const {
   const int i = seq.outputLen();
   const Request& r = seq.req;
+  const auto& script = r.scriptedOutput;
+  if (!script.empty()) {
+    if (i < static_cast<int>(script.size())) return script[static_cast<size_t>(i)];
+    if (r.endId >= 0) return r.endId;
+  }
   if (r.endId >= 0 && !r.ignoreEos && i >= std::max(r.minTokens, seq.naturalLen)) return r.endId;
   const uint64_t x = splitmix64(seq.outputSeed + static_cast<uint64_t>(i));
   const auto& pool = config_.outputTokenPool;
@@ -262,7 +267,8 @@ TokenId Scheduler::nextToken(const Sequence& seq) const {
 FinishReason Scheduler::finishAfterToken(const Sequence& seq) const {
   const Request& r = seq.req;
   const int out = seq.outputLen();
-  if (r.endId >= 0 && seq.tokens.back() == r.endId && !(r.ignoreEos || out <= r.minTokens)) {
+  if (r.endId >= 0 && seq.tokens.back() == r.endId &&
+      (!r.scriptedOutput.empty() || !(r.ignoreEos || out <= r.minTokens))) {
     return FinishReason::kEndId;
   }
   for (const auto& stop : r.stopTokenSequences) {

@@ -13,6 +13,8 @@ export interface ContractTarget {
   start(): Promise<{ url: string; close(): Promise<void> }>;
   /** Whether this engine reports load (running/waiting) the backend should surface. */
   reportsLoad: boolean;
+  /** The plugin's own options for the contract's backend (validated first). */
+  options?: Record<string, unknown>;
 }
 
 const ctx: PluginContext = {
@@ -35,7 +37,7 @@ export function runBackendContract(plugin: BackendPlugin, target: ContractTarget
 
     beforeAll(async () => {
       server = await target.start();
-      backend = plugin.create({ id: `${plugin.type}-1`, type: plugin.type, url: server.url, labels: { zone: 'a' }, options: { load_interval_ms: 50 }, simulated: false }, ctx);
+      backend = plugin.create({ id: `${plugin.type}-1`, type: plugin.type, url: server.url, labels: { zone: 'a' }, options: target.options ?? { load_interval_ms: 50 }, simulated: false }, ctx);
       await backend.start();
     });
     afterAll(async () => {
@@ -44,8 +46,8 @@ export function runBackendContract(plugin: BackendPlugin, target: ContractTarget
     });
 
     it('validates options, naming bad keys', () => {
-      expect(plugin.validate({})).toEqual([]);
-      expect(plugin.validate({ health_interval_ms: -1 }).join(' ')).toContain('health_interval_ms');
+      expect(plugin.validate(target.options ?? {})).toEqual([]);
+      expect(plugin.validate({ ...target.options, time_scale: -1, health_interval_ms: -1 }).join(' ')).toMatch(/health_interval_ms|time_scale/);
       expect(plugin.validate({ surely_not_an_option: true }).join(' ')).toContain('surely_not_an_option');
     });
 

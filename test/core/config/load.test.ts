@@ -22,9 +22,9 @@ describe('gateway config', () => {
   it('loads the embedded default', async () => {
     const config = await loadConfig(path.resolve('conf/gateway.yaml'), {});
     expect(config.listen.port).toBe(8080);
-    expect(config.routes.map((r) => r.model)).toEqual(['qwen2.5-7b-instruct', 'llama-3-8b-instruct']);
+    expect(config.routes.map((r) => r.model)).toEqual(['qwen2.5-7b-instruct', 'qwen2.5-7b-instruct-vllm', 'llama-3-8b-instruct']);
     expect(config.simulated.length).toBe(3);
-    expect(config.backends.every((b) => b.simulated)).toBe(true);
+    expect(config.backends.find((b) => b.id === 'local-qwen')).toMatchObject({ type: 'trtllm', url: 'inprocess:local-qwen' });
   });
 
   it('fills defaults', async () => {
@@ -42,8 +42,8 @@ describe('gateway config', () => {
   });
 
   const rejects: Array<[string, string, RegExp]> = [
-    ['unknown plugin type', minimal.replace('type: vllm', 'type: tgi-fast'), /backends\[0\]\.type: expected one of vllm, lmdeploy, trtllm-serve, openai or a module path/],
-    ['unknown policy type', minimal.replace('backends: [a] }', 'backends: [a], policy: { type: lru } }'), /routes\[0\]\.policy\.type: expected one of round-robin, least-load, prefix-affinity, got "lru"/],
+    ['unknown plugin type', minimal.replace('type: vllm', 'type: tgi-fast'), /backends\[0\]\.type: expected one of vllm, lmdeploy, trtllm-serve, openai, trtllm or a module path/],
+    ['unknown policy type', minimal.replace('backends: [a] }', 'backends: [a], policy: { type: lru } }'), /routes\[0\]\.policy\.type: expected one of round-robin, least-load, prefix-affinity, slo, got "lru"/],
     ['unknown backend in a route', minimal.replace('backends: [a] }', 'backends: [b] }'), /routes\[0\]\.backends\[0\]: expected a backend id \(a\), got "b"/],
     ['a typo in a top-level key', `${minimal}\nwokers: 2\n`, /\(top level\)\.wokers: expected one of the keys/],
     ['a bad url', minimal.replace('"http://127.0.0.1:8001"', '"ftp://x"'), /backends\[0\]\.url: expected an http:\/\/ or https:\/\/ URL/],

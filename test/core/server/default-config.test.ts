@@ -23,7 +23,7 @@ describe('the embedded default (npm start)', () => {
     try {
       const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
       const models = await client.models.list();
-      expect(models.data.map((m) => m.id)).toEqual(expect.arrayContaining(['qwen2.5-7b-instruct', 'llama-3-8b-instruct']));
+      expect(models.data.map((m) => m.id)).toEqual(expect.arrayContaining(['qwen2.5-7b-instruct', 'qwen2.5-7b-instruct-vllm', 'llama-3-8b-instruct']));
       expect(models.data.every((m) => m.owned_by.includes('(simulated)'))).toBe(true);
       const stream = await client.chat.completions.create({
         model: 'qwen2.5-7b-instruct', messages: [{ role: 'user', content: 'Hello!' }], max_tokens: 8, stream: true,
@@ -37,6 +37,8 @@ describe('the embedded default (npm start)', () => {
       }
       expect(text.length).toBeGreaterThan(0);
       expect(completionTokens).toBe(8);
+      const viaVllm = await client.chat.completions.create({ model: 'qwen2.5-7b-instruct-vllm', messages: [{ role: 'user', content: 'Hello!' }], max_tokens: 4 });
+      expect(viaVllm.usage?.completion_tokens).toBe(4);
     } finally {
       child.kill('SIGTERM');
     }

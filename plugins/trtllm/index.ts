@@ -1,0 +1,229 @@
+/**
+ * `type: trtllm` — an engine inside the gateway process, no HTTP hop: the tokenizer (a worker
+ * pool), the prompt (the model's chat template or a built-in styler), the engine (native addon),
+ * and the response (OpenAI SSE or JSON, tool calls parsed) all run here. `executor: model` runs
+ * the engine model (simulated; for machines without a GPU and the embedded default);
+ * `executor: tensorrt-llm` runs TensorRT-LLM's Executor (only in a TRTLLM_ROOT build).
+ *
+ * With `workers: N`, every worker process would create its own engine: one GPU engine per
+ * process. Give each worker its own GPU (CUDA_VISIBLE_DEVICES per worker) or keep workers: 1
+ * for a trtllm backend.
+ */
+import { Readable } from 'node:stream';
+import { Engine } from '../../core/engine/engine.js';
+import { loadProfile } from '../../core/engine/profiles.js';
+import type { EngineProfile, EngineResponse } from '../../core/engine/types.js';
+import type {
+  Backend, BackendCapabilities, BackendHealth, BackendPlugin, BackendSpec, DispatchCall, DispatchReply, LoadSignals,
+  PluginContext, UpstreamError,
+} from '../../core/plugin/types.js';
+import { TokenizerPool } from '../../core/tokenizer/pool.js';
+import { StreamDecoder } from '../../core/tokenizer/stream-decoder.js';
+import { buildOutputTokenPool } from '../../core/tokenizer/word-pool.js';
+import { parseOpenAiError } from '../openai/errors.js';
+import { readTrtllmOptions, validateTrtllmOptions, type TrtllmOptions } from './options.js';
+import { createPromptBuilder } from './prompt/stylers.js';
+import { PromptError, type PromptBuilder } from './prompt/types.js';
+import { readParams, RequestError } from './request.js';
+import { Responder } from './respond.js';
+
+/** Test hooks, set only programmatically (never from configuration or a request). */
+export interface TrtllmTestHooks {
+  /** The model's answer to these messages, scripted (then end of sequence); undefined = the engine model's own. */
+  script?: (messages: readonly unknown[]) => string | undefined;
+}
+
+export class TrtllmBackend implements Backend {
+  readonly id: string;
+  readonly type = 'trtllm';
+  readonly engine = 'trtllm';
+  readonly simulated: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly capabilities: BackendCapabilities = { embeddings: false, kvEvents: true };
+  private readonly opts: TrtllmOptions;
+  private modelNames: string[];
+  private pool?: TokenizerPool;
+  private runtime?: Engine;
+  private profile?: EngineProfile;
+  private builder?: PromptBuilder;
+  private readonly handlers = new Map<number, Responder>();
+  private inFlight = 0;
+  private state: BackendHealth = { status: 'unknown', since: Date.now() };
+
+  constructor(spec: BackendSpec, private readonly ctx: PluginContext, private readonly hooks: TrtllmTestHooks = {}) {
+    this.id = spec.id;
+    this.opts = readTrtllmOptions(spec.options);
+    this.simulated = this.opts.executor === 'model';
+    this.labels = spec.labels;
+    this.modelNames = spec.models ?? [];
+  }
+
+  models(): readonly string[] {
+    return this.modelNames;
+  }
+
+  async start(): Promise<void> {
+    const o = this.opts;
+    this.pool = new TokenizerPool({
+      threads: o.tokenizerParallelism, tokenizerJsonPath: o.tokenizerJson, tokenizerConfigPath: o.tokenizerConfig,
+    });
+    await this.pool.ready();
+    const tokenizer = this.pool.tokenizer;
+    this.builder = createPromptBuilder(o.promptStyle, tokenizer);
+    if (o.executor === 'model') {
+      const sim = loadProfile(o.profile!);
+      this.profile = {
+        ...sim.engineProfile,
+        enablePrefixCaching: o.enableKvCacheReuse,
+        schedulerPolicy: o.schedulerPolicy ?? sim.engineProfile.schedulerPolicy,
+        maxBatchSize: o.maxBatchSize ?? sim.engineProfile.maxBatchSize,
+        chunkedPrefill: o.enableChunkedContext ?? sim.engineProfile.chunkedPrefill,
+      };
+      if (this.modelNames.length === 0) this.modelNames = [sim.model];
+    } else {
+      // The TensorRT-LLM executor reads its limits from the engine directory; the addon rejects
+      // it in builds without TensorRT-LLM (validation says so first).
+      this.profile = { name: o.engineDir!, blockSize: 32, numBlocks: 1, maxBatchSize: o.maxBatchSize ?? 256, maxNumTokens: 8192,
+        chunkedPrefill: false, enablePrefixCaching: o.enableKvCacheReuse, schedulerPolicy: o.schedulerPolicy ?? 'guaranteed-no-evict',
+        stepBaseMs: 0, stepPerSeqMs: 0, stepPerPrefillTokenMs: 0, stepPerKvTokenMs: 0, maxModelLen: 32768, maxQueueSize: 0 };
+      if (this.modelNames.length === 0) throw new Error(`backend ${this.id}: list the served model name under models:`);
+    }
+    this.runtime = new Engine({
+      profile: this.profile,
+      executor: o.executor,
+      timeScale: o.timeScale,
+      outputTokenPool: buildOutputTokenPool(tokenizer),
+      kvEventBufferSize: o.kvEventBuffer,
+    }, (batch) => this.onBatch(batch));
+    this.capabilities.blockSize = this.profile.blockSize;
+    this.capabilities.kvCapacityTokens = this.profile.numBlocks * this.profile.blockSize;
+    this.state = { status: 'healthy', since: Date.now() };
+    this.ctx.log.info({ backend: this.id, executor: o.executor, profile: this.profile.name, simulated: this.simulated }, 'in-process engine started');
+  }
+
+  private onBatch(batch: EngineResponse[]): void {
+    for (const r of batch) {
+      const h = this.handlers.get(r.requestId);
+      if (!h) continue;
+      if (r.isFinal) this.handlers.delete(r.requestId);
+      h.onResponse(r);
+    }
+  }
+
+  /** The KV-cache events the engine published since the last call (drains). */
+  drainKvEvents() {
+    return this.runtime?.getLatestKvEvents() ?? [];
+  }
+
+  async dispatch(call: DispatchCall): Promise<DispatchReply> {
+    if (!this.runtime || !this.pool || !this.builder || !this.profile) throw new Error(`backend ${this.id} is not started`);
+    if (call.endpoint === 'embeddings') return errorReply(404, 'this engine serves no embeddings', null);
+    try {
+      return await this.generate(call);
+    } catch (err) {
+      if (err instanceof RequestError) return errorReply(err.status, err.message, err.param);
+      if (err instanceof PromptError) return errorReply(400, err.message, err.param ?? null);
+      throw err;
+    }
+  }
+
+  private async generate(call: DispatchCall): Promise<DispatchReply> {
+    const params = readParams(call.body, call.endpoint === 'chat');
+    const tokenizer = this.pool!.tokenizer;
+    let ids: number[];
+    let stopWords: string[] = [];
+    if (params.messages && this.opts.promptStyle === 'template') {
+      // The model's own template, rendered and encoded in one trip to a tokenizer worker: a long
+      // conversation never holds the event loop.
+      ids = Array.from((await this.pool!.encodeChat(params.messages, { tools: params.tools, addGenerationPrompt: true, chatTemplateKwargs: params.chatTemplateKwargs })).ids);
+    } else if (params.messages) {
+      const built = this.builder!.build(params.messages, { tools: params.tools, addGenerationPrompt: true, chatTemplateKwargs: params.chatTemplateKwargs });
+      stopWords = built.stopWords;
+      ids = Array.from(await this.pool!.encode(built.prompt, { addSpecialTokens: false }));
+    } else if (params.prompt !== undefined) {
+      ids = Array.from(await this.pool!.encode(params.prompt, { addSpecialTokens: false }));
+    } else {
+      ids = params.promptTokenIds!;
+    }
+    ids = [...this.opts.prefixTokensId, ...ids, ...this.opts.suffixTokensId];
+    const maxLen = this.profile!.maxModelLen;
+    const maxTokens = params.maxTokens ?? maxLen - ids.length;
+    if (ids.length + maxTokens > maxLen) {
+      throw new RequestError(`This model's maximum context length is ${maxLen} tokens; the prompt has ${ids.length} and max_tokens is ${maxTokens}`, 'max_tokens');
+    }
+    if (call.signal.aborted) throw new Error('aborted before the engine saw the request');
+    const scripted = this.hooks.script?.(params.messages ?? []);
+    const requestId = this.enqueue({
+      inputTokenIds: Int32Array.from(ids), maxTokens, endId: tokenizer.eosTokenId,
+      stopTokenSequences: params.stopTokenIds.map((t) => [t]), ignoreEos: params.ignoreEos, minTokens: params.minTokens,
+      streaming: true, seed: params.seed,
+      scriptedOutput: scripted === undefined ? undefined : tokenizer.encode(scripted, { addSpecialTokens: false }),
+    });
+    const responder = new Responder({
+      params, model: String(call.body.model ?? this.modelNames[0]), promptTokens: ids.length,
+      decoder: new StreamDecoder(tokenizer, { skipSpecialTokens: true, context: ids }),
+      stops: [...params.stop, ...stopWords], toolFormat: this.opts.promptStyle,
+      cancel: () => this.runtime?.cancel(requestId),
+    });
+    this.handlers.set(requestId, responder);
+    this.inFlight++;
+    const onAbort = () => this.runtime?.cancel(requestId);
+    call.signal.addEventListener('abort', onAbort, { once: true });
+    void responder.whenFinished().then(() => {
+      this.inFlight--;
+      call.signal.removeEventListener('abort', onAbort);
+    });
+    // A reader that goes away (client gone) cancels the engine request too.
+    responder.body.once('close', onAbort);
+    if (!params.stream) await responder.whenFinished();
+    return {
+      status: 200,
+      headers: { 'content-type': params.stream ? 'text/event-stream' : 'application/json' },
+      body: responder.body,
+    };
+  }
+
+  /** The engine refuses requests it can never serve (too long, queue full): a 400 / 503, not a broken backend. */
+  private enqueue(request: Parameters<Engine['enqueue']>[0]): number {
+    try {
+      return this.runtime!.enqueue(request);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      throw new RequestError(message, null, /queue is full|shut down|closed/.test(message) ? 503 : 400);
+    }
+  }
+
+  parseError(status: number, body: string): UpstreamError {
+    return parseOpenAiError(status, body);
+  }
+
+  signals(): LoadSignals {
+    if (!this.runtime) return { inFlight: this.inFlight, updatedAt: 0 };
+    const s = this.runtime.snapshot();
+    return { inFlight: this.inFlight, running: s.running, waiting: s.waiting, kvUsage: s.kvUsage,
+      prefixHitRate: s.prefixQueryTokens > 0 ? s.prefixHitTokens / s.prefixQueryTokens : undefined, updatedAt: Date.now() };
+  }
+
+  health(): BackendHealth {
+    return this.state;
+  }
+
+  async close(): Promise<void> {
+    this.state = { status: 'unhealthy', reason: 'closed', since: Date.now() };
+    this.runtime?.close();
+    await this.pool?.close();
+  }
+}
+
+function errorReply(status: number, message: string, param: string | null): DispatchReply {
+  const type = status === 404 ? 'NotFoundError' : 'BadRequestError';
+  return { status, headers: { 'content-type': 'application/json' }, body: Readable.from([JSON.stringify({ error: { message, type, param, code: status } })]) };
+}
+
+const plugin: BackendPlugin = {
+  type: 'trtllm',
+  inProcess: true,
+  validate: validateTrtllmOptions,
+  create: (spec, ctx) => new TrtllmBackend(spec, ctx),
+};
+export default plugin;

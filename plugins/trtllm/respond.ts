@@ -1,0 +1,149 @@
+/**
+ * Turns the engine's token responses for one request into the OpenAI wire format: SSE chunks as
+ * tokens arrive (role chunk, content or tool-call deltas, the finish chunk, usage when asked,
+ * [DONE]) or one JSON body at the end. Text never splits a UTF-8 character or shows part of a stop
+ * string (OutputStream); finish_reason is what really happened — stop, length, tool_calls, abort.
+ */
+import { randomUUID } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import type { EngineResponse, FinishReason as EngineFinish } from '../../core/engine/types.js';
+import type { StreamDecoder } from '../../core/tokenizer/stream-decoder.js';
+import { OutputStream, ToolCallStreamer, type StreamDelta } from './output/stream-text.js';
+import { parseToolCalls, type ToolCallFormat } from './output/tool-calls.js';
+import type { GenerationParams } from './request.js';
+
+type Finish = 'stop' | 'length' | 'abort' | 'tool_calls';
+
+function finishOf(reason: EngineFinish): Finish {
+  if (reason === 'length') return 'length';
+  if (reason === 'cancelled' || reason === 'error') return 'abort';
+  return 'stop';
+}
+
+export interface ResponderOptions {
+  params: GenerationParams;
+  model: string;
+  promptTokens: number;
+  decoder: StreamDecoder;
+  stops: string[];
+  toolFormat: ToolCallFormat;
+  /** The engine request to cancel when a stop string ends the answer. */
+  cancel: () => void;
+}
+
+export class Responder {
+  readonly body = new PassThrough();
+  private readonly id: string;
+  private readonly created = Math.floor(Date.now() / 1000);
+  private readonly output: OutputStream;
+  private readonly tools?: ToolCallStreamer;
+  private text = '';
+  private completionTokens = 0;
+  private cachedTokens = 0;
+  private started = false;
+  private done = false;
+  private readonly finished: Promise<void>;
+  private resolveFinished!: () => void;
+
+  constructor(private readonly o: ResponderOptions) {
+    this.id = `${o.params.chat ? 'chatcmpl' : 'cmpl'}-${randomUUID().replace(/-/g, '')}`;
+    this.output = new OutputStream(o.decoder, o.stops);
+    if (o.params.parseTools && o.params.stream) this.tools = new ToolCallStreamer();
+    this.finished = new Promise((resolve) => { this.resolveFinished = resolve; });
+  }
+
+  /** Resolves when the final response has been handled. */
+  whenFinished(): Promise<void> {
+    return this.finished;
+  }
+
+  onResponse(r: EngineResponse): void {
+    if (this.done) return;
+    if (r.cachedTokens !== undefined) this.cachedTokens = r.cachedTokens;
+    this.completionTokens += r.tokens.length;
+    const delta = this.output.push(r.tokens);
+    if (delta.text) this.emitText(delta.text);
+    if (delta.stopped !== null && !r.isFinal) {
+      this.o.cancel(); // the final (cancelled) response follows; it ends the answer as 'stop'
+    }
+    if (r.isFinal) this.finish(r.finishReason);
+  }
+
+  private emitText(text: string): void {
+    this.text += text;
+    if (!this.o.params.stream) return;
+    const deltas: StreamDelta[] = this.tools ? this.tools.push(text) : [{ content: text }];
+    for (const d of deltas) this.chunk(d, null);
+  }
+
+  private finish(reason: EngineFinish): void {
+    const end = this.output.finish(finishOf(reason));
+    if (end.text) this.emitText(end.text);
+    let finish: Finish = end.stopped !== null ? 'stop' : finishOf(reason);
+    if (this.o.params.stream) {
+      if (this.tools) {
+        const t = this.tools.finish(finish);
+        for (const d of t.deltas) this.chunk(d, null);
+        finish = t.finishReason;
+      }
+      this.chunk({}, finish);
+      if (this.o.params.includeUsage) this.writeEvent({ id: this.id, object: this.chunkObject(), created: this.created, model: this.o.model, choices: [], usage: this.usage() });
+      this.body.end('data: [DONE]\n\n');
+    } else {
+      this.body.end(JSON.stringify(this.finalBody(finish)));
+    }
+    this.done = true;
+    this.resolveFinished();
+  }
+
+  private usage(): Record<string, unknown> {
+    return {
+      prompt_tokens: this.o.promptTokens,
+      completion_tokens: this.completionTokens,
+      total_tokens: this.o.promptTokens + this.completionTokens,
+      prompt_tokens_details: { cached_tokens: this.cachedTokens },
+    };
+  }
+
+  private chunkObject(): string {
+    return this.o.params.chat ? 'chat.completion.chunk' : 'text_completion';
+  }
+
+  private chunk(delta: StreamDelta, finish: Finish | null): void {
+    if (!this.o.params.chat) {
+      if (delta.content === undefined && finish === null) return;
+      this.writeEvent({ id: this.id, object: 'text_completion', created: this.created, model: this.o.model,
+        choices: [{ index: 0, text: delta.content ?? '', logprobs: null, finish_reason: finish }] });
+      return;
+    }
+    if (!this.started) {
+      this.started = true;
+      this.writeEvent({ id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.o.model,
+        choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] });
+    }
+    if (delta.content === undefined && delta.tool_calls === undefined && finish === null) return;
+    this.writeEvent({ id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.o.model,
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
+  }
+
+  private writeEvent(obj: unknown): void {
+    this.body.write(`data: ${JSON.stringify(obj)}\n\n`);
+  }
+
+  private finalBody(finish: Finish): Record<string, unknown> {
+    if (!this.o.params.chat) {
+      return { id: this.id, object: 'text_completion', created: this.created, model: this.o.model,
+        choices: [{ index: 0, text: this.text, logprobs: null, finish_reason: finish }], usage: this.usage() };
+    }
+    let message: Record<string, unknown> = { role: 'assistant', content: this.text };
+    if (this.o.params.parseTools) {
+      const parsed = parseToolCalls(this.o.toolFormat, this.text, { toolNames: this.o.params.toolNames });
+      if (parsed.toolCalls.length > 0) {
+        message = { role: 'assistant', content: parsed.content, tool_calls: parsed.toolCalls };
+        finish = 'tool_calls';
+      }
+    }
+    return { id: this.id, object: 'chat.completion', created: this.created, model: this.o.model,
+      choices: [{ index: 0, message, logprobs: null, finish_reason: finish }], usage: this.usage() };
+  }
+}

@@ -1,0 +1,110 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../core/config/load.js';
+import { startGateway, type Gateway } from '../../../core/server/gateway.js';
+import { Tokenizer } from '../../../core/tokenizer/tokenizer.js';
+import trtllm, { TrtllmBackend } from '../../../plugins/trtllm/index.js';
+import { writeConfig } from '../../core/server/gateway-helpers.js';
+
+const weatherTool = {
+  type: 'function' as const,
+  function: {
+    name: 'get_current_weather', description: 'Get the current weather in a given location',
+    parameters: { type: 'object', properties: { location: { type: 'string', description: 'The city, e.g. Beijing' } }, required: ['location'] },
+  },
+};
+
+// The engine model's answers are scripted for this test only (a test hook, not configuration):
+// a tool call when the conversation has no tool result yet, then an answer built on the result.
+function script(messages: readonly unknown[]): string | undefined {
+  const msgs = messages as Array<{ role: string; content?: string }>;
+  if (!msgs.some((m) => m.role === 'user' && /weather/i.test(m.content ?? ''))) return undefined;
+  const result = msgs.find((m) => m.role === 'tool');
+  if (!result) return '<tool_call>\n{"name": "get_current_weather", "arguments": {"location": "Beijing"}}\n</tool_call>';
+  return `The weather in Beijing is ${JSON.parse(result.content ?? '{}').weather}. STOPHERE and more`;
+}
+
+describe('in-process engine (type: trtllm, executor: model)', () => {
+  let gw: Gateway;
+  let client: OpenAI;
+  const tokenizer = Tokenizer.qwenDefault();
+
+  beforeAll(async () => {
+    const config = await loadConfig(writeConfig({
+      listen: { host: '127.0.0.1', port: 0 },
+      backends: [{ id: 'local', type: 'trtllm', executor: 'model', profile: 'a10-qwen2.5-7b-trtllm', time_scale: 20, enable_chunked_context: true, models: ['qwen2.5-7b-instruct'] }],
+      routes: [{ model: 'qwen2.5-7b-instruct', backends: ['local'] }],
+    }));
+    const scripted = { ...trtllm, create: (spec: Parameters<typeof trtllm.create>[0], ctx: Parameters<typeof trtllm.create>[1]) => new TrtllmBackend(spec, ctx, { script }) };
+    gw = await startGateway(config, { port: 0, host: '127.0.0.1', logLevel: 'silent', plugins: new Map([['trtllm', scripted]]) });
+    client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await gw?.drain();
+  });
+
+  it('streams a chat with usage that matches the reference tokenizer on the rendered prompt', async () => {
+    const messages = [{ role: 'system' as const, content: 'You are a helpful assistant who explains how inference engines manage memory, batching and caches, with examples. '.repeat(3) }, { role: 'user' as const, content: 'Tell me about KV caches.' }];
+    const stream = await client.chat.completions.create({ model: 'qwen2.5-7b-instruct', messages, max_tokens: 16, stream: true, stream_options: { include_usage: true } });
+    let text = '';
+    let usage: OpenAI.CompletionUsage | undefined;
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta?.content ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      usage = chunk.usage ?? usage;
+    }
+    const expectedPrompt = tokenizer.encode(tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true }), { addSpecialTokens: false }).length;
+    expect(text.length).toBeGreaterThan(0);
+    expect(finish).toBe('length');
+    expect(usage?.prompt_tokens).toBe(expectedPrompt);
+    expect(usage?.completion_tokens).toBe(16);
+    // Same request again: its prefix is in the engine's KV cache (block reuse).
+    const again = await client.chat.completions.create({ model: 'qwen2.5-7b-instruct', messages, max_tokens: 4 });
+    expect(again.usage?.prompt_tokens_details?.cached_tokens).toBeGreaterThan(0);
+  });
+
+  it('completes the get_current_weather tool-call round trip with the official openai client', async () => {
+    const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: "What's the weather like in Beijing today?" }];
+    const first = await client.chat.completions.create({ model: 'qwen2.5-7b-instruct', messages, tools: [weatherTool] });
+    const choice = first.choices[0];
+    expect(choice.finish_reason).toBe('tool_calls');
+    const call = choice.message.tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall;
+    expect(call.type).toBe('function');
+    expect(call.id).toMatch(/^call_/);
+    expect(call.function.name).toBe('get_current_weather');
+    expect(JSON.parse(call.function.arguments)).toEqual({ location: 'Beijing' });
+
+    // Streamed, the same call arrives as OpenAI-style tool-call deltas.
+    const stream = await client.chat.completions.create({ model: 'qwen2.5-7b-instruct', messages, tools: [weatherTool], stream: true });
+    let args = '';
+    let name = '';
+    let streamedFinish: string | null = null;
+    for await (const chunk of stream) {
+      for (const tc of chunk.choices[0]?.delta?.tool_calls ?? []) {
+        name += tc.function?.name ?? '';
+        args += tc.function?.arguments ?? '';
+      }
+      streamedFinish = chunk.choices[0]?.finish_reason ?? streamedFinish;
+    }
+    expect(name).toBe('get_current_weather');
+    expect(JSON.parse(args)).toEqual({ location: 'Beijing' });
+    expect(streamedFinish).toBe('tool_calls');
+
+    messages.push(choice.message, { role: 'tool', tool_call_id: call.id, content: JSON.stringify({ location: 'Beijing', weather: 'sunny' }) });
+    const second = await client.chat.completions.create({ model: 'qwen2.5-7b-instruct', messages, tools: [weatherTool], stop: ['STOPHERE'] });
+    expect(second.choices[0].finish_reason).toBe('stop');
+    expect(second.choices[0].message.content).toBe('The weather in Beijing is sunny. ');
+  });
+
+  it('tokenizes a 30k-token prompt off the event loop', async () => {
+    const long = 'The engine keeps a paged cache of attention keys and values. '.repeat(2500);
+    const histogram = monitorEventLoopDelay({ resolution: 1 });
+    histogram.enable();
+    const res = await client.chat.completions.create({ model: 'qwen2.5-7b-instruct', messages: [{ role: 'user', content: long }], max_tokens: 2 });
+    histogram.disable();
+    expect(res.usage!.prompt_tokens).toBeGreaterThan(25_000);
+    console.log(`[in-process] ${res.usage!.prompt_tokens}-token prompt: event-loop delay max ${(histogram.max / 1e6).toFixed(1)} ms, p99 ${(histogram.percentile(99) / 1e6).toFixed(1)} ms`);
+  });
+});
