@@ -19,6 +19,7 @@ export class Route {
 
   constructor(
     private readonly breakers: Breakers,
+    private readonly remoteInFlight: (backendId: string) => number,
     readonly model: string,
     readonly aliases: readonly string[],
     readonly backends: readonly Backend[],
@@ -43,7 +44,14 @@ export class Route {
     for (const backend of (arm && this.armBackends.get(arm)) || this.backends) {
       if (filter && !filter(backend)) continue;
       // Healthy = the engine's health check passes and core's circuit breaker lets traffic through.
-      out.push({ backend, signals: backend.signals(), healthy: backend.health().status !== 'unhealthy' && this.breakers.of(backend.id).allows() });
+      const signals = backend.signals();
+      // Other gateway replicas' requests on this backend count as load too (state store).
+      const remote = this.remoteInFlight(backend.id);
+      out.push({
+        backend,
+        signals: remote > 0 ? { ...signals, inFlight: signals.inFlight + remote } : signals,
+        healthy: backend.health().status !== 'unhealthy' && this.breakers.of(backend.id).allows(),
+      });
     }
     return out;
   }
@@ -63,7 +71,10 @@ export class RouteTable {
 
   readonly breakers = new Breakers();
 
-  constructor(specs: readonly RouteSpec[], backends: ReadonlyMap<string, Backend>, readonly state: RoutingState, seed = 1) {
+  constructor(
+    specs: readonly RouteSpec[], backends: ReadonlyMap<string, Backend>, readonly state: RoutingState, seed = 1,
+    remoteInFlight: (backendId: string) => number = () => 0,
+  ) {
     this.routes = specs.map((spec, i) => {
       const factory = policyFactory(spec.policy.type);
       // Config validation rejected unknown types already; this guards programmatic use.
@@ -74,7 +85,7 @@ export class RouteTable {
         return b;
       };
       const shadow = spec.shadow ? { backends: spec.shadow.backends.map(lookup), fraction: spec.shadow.fraction } : undefined;
-      return new Route(this.breakers, spec.model, spec.aliases, spec.backends.map(lookup), factory.create(spec.policy.options, { seed: seed + i, state }),
+      return new Route(this.breakers, remoteInFlight, spec.model, spec.aliases, spec.backends.map(lookup), factory.create(spec.policy.options, { seed: seed + i, state }),
         spec.retries, spec.slo, spec.admission, spec.arms, spec.sticky, shadow, seed + i);
     });
     for (const route of this.routes) {

@@ -14,7 +14,10 @@ import { LatencyModels } from '../routing/latency-model.js';
 import { RoutingLearner } from '../routing/learner.js';
 import { PrefixIndexes } from '../routing/prefix-index.js';
 import type { RoutingState } from '../routing/policy.js';
+import { RemoteLoad } from '../routing/remote-load.js';
 import { RouteTable } from '../routing/route-table.js';
+import { createStateStore } from '../state/index.js';
+import type { StateStore } from '../state/types.js';
 import { buildApp } from './app.js';
 
 export interface GatewayOptions {
@@ -24,6 +27,8 @@ export interface GatewayOptions {
   logLevel?: string;
   /** This process reads drain-on-read engine endpoints (one process of a worker group). */
   drainingReader?: boolean;
+  /** A state store to use instead of the one the config describes (tests: replicas on one bus). */
+  store?: StateStore;
   /** Plugins to use instead of the registry's for their type (embedding and tests). */
   plugins?: ReadonlyMap<string, BackendPlugin>;
 }
@@ -32,6 +37,8 @@ export interface Gateway {
   app: FastifyInstance;
   url: string;
   backends: Backend[];
+  /** Routes and the routing state (prefix indexes, latency models): for admin views and tests. */
+  routes: RouteTable;
   /** Stop accepting, finish in-flight requests (up to the config's drain deadline), close. */
   drain(): Promise<void>;
 }
@@ -56,9 +63,30 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     throw err;
   }
   const state: RoutingState = { prefixes: new PrefixIndexes(), latency: new LatencyModels(), chunkBytes: config.routing.chunkBytes };
-  const routes = new RouteTable(config.routes, new Map(backends.map((b) => [b.id, b])), state);
+  // Replicas share prefix observations and load through the store, asynchronously: the request
+  // path never waits on it, and with it gone each replica routes on what it knows.
+  const store = opts.store ?? createStateStore(config.store, { log });
+  const remote = new RemoteLoad();
+  await store.start({
+    onPrefix: (obs) => state.prefixes.of(obs.backendId).insert(obs.hashes),
+    onLoad: (obs) => remote.apply(obs),
+  });
+  const routes = new RouteTable(config.routes, new Map(backends.map((b) => [b.id, b])), state, 1, (id) => remote.inFlight(id));
   const metrics = new GatewayMetrics(backends);
-  const learner = new RoutingLearner(state, metrics, undefined, config.routing.bytesPerToken);
+  const learner = new RoutingLearner(state, metrics, store, config.routing.bytesPerToken);
+  const lastPublished = new Map<string, { inFlight: number; at: number }>();
+  const publishLoad = () => {
+    const now = Date.now();
+    for (const b of backends) {
+      const inFlight = b.signals().inFlight;
+      const last = lastPublished.get(b.id);
+      if (last && last.inFlight === inFlight && now - last.at < 1000) continue;
+      lastPublished.set(b.id, { inFlight, at: now });
+      store.publishLoad({ gatewayId: store.gatewayId, backendId: b.id, inFlight, at: now });
+    }
+  };
+  const loadTimer = setInterval(publishLoad, 100);
+  loadTimer.unref();
   // Each backend's prefix index holds about as many chunks as its KV cache holds tokens' worth.
   const sizeIndexes = () => {
     for (const b of backends) {
@@ -94,10 +122,12 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       }
       await closed;
       clearInterval(sizer);
+      clearInterval(loadTimer);
+      await store.close();
       await Promise.allSettled(backends.map((b) => b.close()));
       log.info('switchyard drained');
     })();
     return drained;
   };
-  return { app, url, backends, drain };
+  return { app, url, backends, routes, drain };
 }
