@@ -9,6 +9,9 @@ commands:
   check-config FILE                                           validate a gateway config
   sim --engine vllm|lmdeploy|trtllm-serve --profile NAME …   run one emulated engine replica
   bench calibrate --table ID|all [--tolerance PCT]             check the engine model against published tables
+  bench run --base-url URL --model NAME …                       the load generator
+  bench scenario NAME [--quick] [--json FILE] [--report DIR]    routing, …
+  bench fleet --config FILE                                     a gateway with its emulated replicas, until Ctrl-C
 run a command with --help for its options`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -32,6 +35,18 @@ export async function main(argv: string[]): Promise<number> {
       if (sub === 'calibrate') {
         const { runCalibrateCli } = await import('../../bench/calibrate/cli.js');
         return runCalibrateCli(args);
+      }
+      if (sub === 'run') {
+        const { runBenchCli } = await import('../../bench/load/cli.js');
+        return runBenchCli(args);
+      }
+      if (sub === 'scenario') {
+        const { runScenarioCli } = await import('../../bench/scenarios/cli.js');
+        return runScenarioCli(args);
+      }
+      if (sub === 'fleet') {
+        const { runFleetCli } = await import('../../bench/fleet.js');
+        return runFleetCli(args);
       }
       process.stderr.write(`switchyard bench: unknown subcommand '${sub ?? ''}'\n${USAGE}\n`);
       return 2;

@@ -1,0 +1,97 @@
+/**
+ * A fleet for benchmarks: a gateway process (`switchyard serve`) whose config lists emulated
+ * replicas (`sim:` backends), all stopped together — on stop(), on Ctrl-C, on error. The sims are
+ * the gateway's children and watch it, so nothing outlives the fleet.
+ *
+ *   switchyard bench fleet --config FILE      runs one until Ctrl-C
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import yaml from 'js-yaml';
+import { selfCommand } from '../core/cli/self.js';
+
+export interface Fleet {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+const live = new Set<Fleet>();
+let hooked = false;
+function stopAllOnExit(): void {
+  if (hooked) return;
+  hooked = true;
+  const killAll = () => { for (const f of live) f.child.kill('SIGTERM'); };
+  process.once('exit', killAll);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      killAll();
+      process.exit(130);
+    });
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `switchyard serve` on a config (a file, or a document written to a temp file). */
+export async function startFleet(config: string | Record<string, unknown>, opts: { logLevel?: string; timeoutMs?: number } = {}): Promise<Fleet> {
+  let file: string;
+  if (typeof config === 'string') {
+    file = config;
+  } else {
+    file = path.join(mkdtempSync(path.join(tmpdir(), 'switchyard-fleet-')), 'gateway.yaml');
+    writeFileSync(file, yaml.dump(config));
+  }
+  stopAllOnExit();
+  const { command, args } = selfCommand();
+  const child = spawn(command, [...args, 'serve', '--config', file], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SWITCHYARD_LOG_LEVEL: opts.logLevel ?? 'warn' },
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-8000); });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`fleet did not start in time\n${stderr}`)); }, opts.timeoutMs ?? 120_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`fleet exited (${code}) before listening\n${stderr}`)); });
+  });
+  child.removeAllListeners('exit');
+  const fleet: Fleet = {
+    url, child,
+    stop: () => new Promise<void>((resolve) => {
+      live.delete(fleet);
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.once('exit', () => { clearTimeout(force); resolve(); });
+      child.kill('SIGTERM');
+    }),
+  };
+  live.add(fleet);
+  return fleet;
+}
+
+export async function runFleetCli(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' } } });
+  if (!values.config) throw new Error('usage: switchyard bench fleet --config FILE');
+  const fleet = await startFleet(values.config, { logLevel: 'info' });
+  process.stdout.write(`fleet up: gateway at ${fleet.url} (Ctrl-C stops the gateway and every replica)\n`);
+  await new Promise<void>((resolve) => fleet.child.once('exit', () => resolve()));
+  return 0;
+}

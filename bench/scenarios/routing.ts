@@ -1,0 +1,120 @@
+/**
+ * `switchyard bench scenario routing`: N emulated vLLM replicas (a10 profile) behind the gateway,
+ * the same shared-prefix workload (SGLang's GSP: groups × prompts per group, a long system prompt
+ * per group, a short question, fixed output) once per routing policy, closed loop. Per policy: the
+ * prefix hit rate from the engines' own counters, TTFT p50/p90/p99, TPOT, throughput, goodput and
+ * imbalance; and the oracle hit rate the workload allows (every reusable prefix token hit once its
+ * group's first request cached it). The replicas' KV caches together hold `--kv-fraction` of all
+ * groups' prefixes (vLLM's --num-gpu-blocks-override).
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Tokenizer } from '../../core/tokenizer/tokenizer.js';
+import { freePort, startFleet } from '../fleet.js';
+import { runLoad } from '../load/runner.js';
+import type { LevelMetrics } from '../load/metrics.js';
+import { fmt, scrapePrefixCounters, table, writeReport } from './common.js';
+
+const POLICIES = ['round-robin', 'least-load', 'prefix-affinity', 'slo'];
+const BLOCK = 16; // vLLM's block size, the a10-qwen2.5-7b-vllm profile's
+
+export async function runRoutingScenario(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      json: { type: 'string' }, report: { type: 'string' },
+      policies: { type: 'string', default: POLICIES.join(',') },
+      replicas: { type: 'string', default: '4' },
+      groups: { type: 'string' }, 'prompts-per-group': { type: 'string' },
+      'system-len': { type: 'string' }, 'question-len': { type: 'string' }, 'output-len': { type: 'string' },
+      concurrency: { type: 'string' }, 'kv-fraction': { type: 'string', default: '0.33' },
+      'time-scale': { type: 'string' }, seed: { type: 'string', default: '1' },
+      slo: { type: 'string', default: 'ttft=2000,tpot=100' },
+    },
+  });
+  const quick = values.quick!;
+  const replicas = Number(values.replicas);
+  const groups = Number(values.groups ?? (quick ? 8 : 64));
+  const perGroup = Number(values['prompts-per-group'] ?? (quick ? 4 : 16));
+  const systemLen = Number(values['system-len'] ?? (quick ? 512 : 2048));
+  const questionLen = Number(values['question-len'] ?? (quick ? 32 : 128));
+  const outputLen = Number(values['output-len'] ?? (quick ? 16 : 256));
+  const concurrency = Number(values.concurrency ?? replicas * 4);
+  const timeScale = Number(values['time-scale'] ?? (quick ? 50 : 20));
+  const kvFraction = Number(values['kv-fraction']);
+  // --slo is in model ms; the gateway and the load generator see real time, `timeScale` faster.
+  const [ttftModel, tpotModel] = /ttft=(\d+),tpot=(\d+)/.exec(values.slo!)?.slice(1).map(Number) ?? [2000, 100];
+  const ttftSlo = ttftModel / timeScale;
+  const tpotSlo = tpotModel / timeScale;
+  // Each replica's KV: its share of the fraction of all prefixes, plus room for the sequences it runs.
+  const prefixBlocks = Math.ceil((groups * systemLen * kvFraction) / replicas / BLOCK);
+  const numGpuBlocks = Math.max(prefixBlocks, Math.ceil(((systemLen + questionLen + outputLen) * 2) / BLOCK));
+  const policies = values.policies!.split(',');
+  const tokenizer = Tokenizer.qwenDefault();
+
+  process.stdout.write(`routing scenario: ${replicas} × a10-qwen2.5-7b-vllm (SIMULATED, ${numGpuBlocks} KV blocks each = ` +
+    `${fmt((numGpuBlocks * BLOCK * replicas) / (groups * systemLen), 2)} of all prefixes), shared prefix ${groups} groups × ${perGroup}, ` +
+    `system ${systemLen} / question ${questionLen} / output ${outputLen} tokens, closed loop ${concurrency}, time scale ${timeScale}\n`);
+
+  const results: Array<{ policy: string; hitRate: number; metrics: LevelMetrics }> = [];
+  let oracle = 0;
+  for (const policy of policies) {
+    const ports = await Promise.all(Array.from({ length: replicas }, () => freePort()));
+    const fleet = await startFleet({
+      listen: { host: '127.0.0.1', port: 0 },
+      backends: ports.map((port, i) => ({
+        id: `vllm-${i}`, type: 'vllm', models: ['qwen2.5-7b-instruct'],
+        sim: { profile: 'a10-qwen2.5-7b-vllm', port, time_scale: timeScale, args: ['--frontend-overhead-ms', '20', '--num-gpu-blocks', String(numGpuBlocks)] },
+      })),
+      routes: [{ model: 'qwen2.5-7b-instruct', backends: ports.map((_, i) => `vllm-${i}`), policy: { type: policy }, slo: { ttft_ms: ttftSlo, tpot_ms: tpotSlo } }],
+    });
+    try {
+      const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+      const before = await scrapePrefixCounters(urls);
+      const load = await runLoad({
+        target: { baseUrl: fleet.url, model: 'qwen2.5-7b-instruct' },
+        workload: { kind: 'shared-prefix', numGroups: groups, promptsPerGroup: perGroup, systemPromptLen: systemLen, questionLen, outputLen },
+        levels: [{ kind: 'closed', concurrency }],
+        seed: Number(values.seed), ignoreEos: true, tokenizer, slo: { ttft: ttftSlo, tpot: tpotSlo }, progress: false,
+      });
+      const after = await scrapePrefixCounters(urls);
+      const m = load.levels[0].metrics;
+      const hitRate = (after.hits - before.hits) / Math.max(1, after.queries - before.queries);
+      // Oracle: every request but the first of its group hits its group's system prompt (whole blocks).
+      oracle = ((groups * (perGroup - 1) * Math.floor(systemLen / BLOCK) * BLOCK) / Math.max(1, m.totalInputTokens));
+      results.push({ policy, hitRate, metrics: m });
+      process.stdout.write(`  ${policy}: done (${m.completed} completed, ${m.failed} failed, hit rate ${fmt(100 * hitRate)}%)\n`);
+    } finally {
+      await fleet.stop();
+    }
+  }
+  const base = results.find((r) => r.policy === 'round-robin') ?? results[0];
+  const p = (m: LevelMetrics, q: string) => m.ttft.percentiles[q];
+  const header = ['policy', 'hit %', 'of oracle', '×RR hit', 'TTFT p50', 'p90', 'p99 ms', 'p90 ÷RR', 'TPOT ms', 'out tok/s', '×RR', 'goodput r/s', 'imbalance'];
+  const rows = results.map(({ policy, hitRate, metrics: m }) => [
+    policy, fmt(100 * hitRate), fmt(hitRate / oracle, 2), fmt(hitRate / Math.max(1e-9, base.hitRate), 2),
+    fmt(p(m, '50'), 0), fmt(p(m, '90'), 0), fmt(p(m, '99'), 0), fmt(p(m, '90') / p(base.metrics, '90'), 2),
+    fmt(m.tpot.mean, 1), fmt(m.outputThroughput, 0), fmt(m.outputThroughput / base.metrics.outputThroughput, 2),
+    fmt(m.requestGoodput, 2), fmt(m.imbalance, 2),
+  ]);
+  process.stdout.write(`\noracle hit rate ${fmt(100 * oracle)}% of prompt tokens (times in model ms: real × ${timeScale})\n`);
+  // Latencies were measured in real time on a fleet running `timeScale` times faster: scale back.
+  const scaled = results.map((r) => ({ ...r, modelTimes: { ttftP50: p(r.metrics, '50') * timeScale, ttftP90: p(r.metrics, '90') * timeScale } }));
+  process.stdout.write(`${table(header, rows)}\n(latency columns are real ms at time scale ${timeScale}; multiply by ${timeScale} for model ms)\n`);
+  const json = { scenario: 'routing', replicas, groups, perGroup, systemLen, questionLen, outputLen, concurrency, timeScale, numGpuBlocks, oracleHitRate: oracle,
+    results: scaled.map((r) => ({ policy: r.policy, prefix_hit_rate: r.hitRate, ...summarise(r.metrics), model_time_ttft_ms: r.modelTimes })) };
+  if (values.json) writeFileSync(values.json, JSON.stringify(json, null, 2));
+  if (values.report) writeReport(values.report, 'Routing policies on a shared-prefix workload', header, rows, [
+    { title: 'Prefix hit rate', column: 1, unit: '%' }, { title: 'TTFT p90', column: 5, unit: 'ms' }, { title: 'Output throughput', column: 9, unit: 'tok/s' },
+  ], json);
+  return 0;
+}
+
+function summarise(m: LevelMetrics): Record<string, unknown> {
+  return {
+    completed: m.completed, failed: m.failed, shed: m.shed, request_throughput: m.requestThroughput, output_throughput: m.outputThroughput,
+    request_goodput: m.requestGoodput, mean_ttft_ms: m.ttft.mean, p50_ttft_ms: m.ttft.percentiles['50'], p90_ttft_ms: m.ttft.percentiles['90'],
+    p99_ttft_ms: m.ttft.percentiles['99'], mean_tpot_ms: m.tpot.mean, switchyard_imbalance: m.imbalance, switchyard_backend_share: m.backendShare,
+  };
+}
