@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Backend } from '../plugin/types.js';
+import type { StateStore } from '../state/types.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160];
 const TPOT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1];
@@ -35,6 +36,22 @@ export class GatewayMetrics {
     if (o.ttftMs !== undefined) this.armTtft.observe({ model, arm }, o.ttftMs / 1000);
     if (o.tpotMs !== undefined) this.armTpot.observe({ model, arm }, o.tpotMs / 1000);
     this.armE2e.observe({ model, arm }, o.e2eMs / 1000);
+  }
+
+  /** State-store connectivity and traffic (replicas sharing prefix observations and load). */
+  watchStore(store: StateStore): void {
+    new Gauge({
+      name: 'switchyard_state_store_connected', help: '1 when the state store is reachable, 0 when serving on local state', registers: [this.registry],
+      collect() { this.set(store.status() === 'connected' ? 1 : 0); },
+    });
+    new Gauge({
+      name: 'switchyard_state_store_observations', help: 'State-store observations: published, applied (from other replicas), dropped, buffered',
+      labelNames: ['kind'], registers: [this.registry],
+      collect() {
+        const s = store.stats();
+        for (const kind of ['published', 'applied', 'dropped', 'buffered'] as const) this.set({ kind }, s[kind]);
+      },
+    });
   }
 
   constructor(backends: readonly Backend[]) {

@@ -19,6 +19,8 @@ export interface AppOptions {
   logger: FastifyBaseLogger | boolean;
   isDraining: () => boolean;
   inFlight: InferenceContext['inFlight'];
+  /** 'connected' or 'degraded' (a degraded store does not make the gateway unready). */
+  storeStatus?: () => string;
 }
 
 function toGatewayError(err: FastifyError): GatewayError {
@@ -112,7 +114,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       unhealthy: r.backends.filter((b) => b.health().status === 'unhealthy').map((b) => ({ id: b.id, reason: b.health().reason })),
     }));
     const ready = !opts.isDraining() && routes.every((r) => r.healthy.length > 0);
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : opts.isDraining() ? 'draining' : 'not ready', routes });
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : opts.isDraining() ? 'draining' : 'not ready', store: opts.storeStatus?.(), routes });
   });
   app.get('/metrics', async (_req, reply) => {
     const text = await opts.metrics.registry.metrics();

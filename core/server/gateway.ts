@@ -73,6 +73,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   });
   const routes = new RouteTable(config.routes, new Map(backends.map((b) => [b.id, b])), state, 1, (id) => remote.inFlight(id));
   const metrics = new GatewayMetrics(backends);
+  metrics.watchStore(store);
   const learner = new RoutingLearner(state, metrics, store, config.routing.bytesPerToken);
   const lastPublished = new Map<string, { inFlight: number; at: number }>();
   const publishLoad = () => {
@@ -98,7 +99,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   sizer.unref();
   let draining = false;
   const inFlight: { count: number; onIdle?: () => void } = { count: 0 };
-  const app = buildApp({ routes, learner, metrics, bodyLimit: config.limits.bodyBytes, logger: log, isDraining: () => draining, inFlight });
+  const app = buildApp({ routes, learner, metrics, storeStatus: () => store.status(), bodyLimit: config.limits.bodyBytes, logger: log, isDraining: () => draining, inFlight });
   const host = opts.host ?? config.listen.host;
   await app.listen({ port: opts.port ?? config.listen.port, host });
   const address = app.server.address();

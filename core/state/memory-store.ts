@@ -1,4 +1,5 @@
 import { newGatewayId } from './gateway-id.js';
+import { isLoadObservation, isPrefixObservation } from './validate.js';
 import type { LoadObservation, PrefixObservation, StateLogger, StateStore, StateStoreEvents, StateStoreStats } from './types.js';
 
 type Delivery = { from: MemoryStore; kind: 'prefix'; obs: PrefixObservation } | { from: MemoryStore; kind: 'load'; obs: LoadObservation };
@@ -59,6 +60,7 @@ export class MemoryStore implements StateStore {
   private closed = false;
   private published = 0;
   private applied = 0;
+  private dropped = 0;
 
   constructor(opts: MemoryStoreOptions = {}) {
     this.gatewayId = opts.gatewayId ?? newGatewayId();
@@ -68,12 +70,14 @@ export class MemoryStore implements StateStore {
 
   publishPrefix(obs: PrefixObservation): void {
     if (this.closed) return;
+    if (!isPrefixObservation(obs)) { this.dropped++; return; }
     this.published++;
     this.bus.post({ from: this, kind: 'prefix', obs });
   }
 
   publishLoad(obs: LoadObservation): void {
     if (this.closed) return;
+    if (!isLoadObservation(obs)) { this.dropped++; return; }
     this.published++;
     this.bus.post({ from: this, kind: 'load', obs });
   }
@@ -89,7 +93,7 @@ export class MemoryStore implements StateStore {
   }
 
   stats(): StateStoreStats {
-    return { published: this.published, applied: this.applied, dropped: 0, reconnects: 0, buffered: 0 };
+    return { published: this.published, applied: this.applied, dropped: this.dropped, reconnects: 0, buffered: 0 };
   }
 
   async close(): Promise<void> {

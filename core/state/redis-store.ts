@@ -17,11 +17,8 @@
  * Reading: a loop on a SEPARATE connection (XREAD BLOCK ties up its connection) reads the stream
  * from the last id it has seen and applies the entries of other replicas. After an outage it
  * simply continues from that id: what peers published meanwhile is still in the stream (within
- * MAXLEN), so convergence needs no extra protocol. XREAD from an id that has been trimmed away
- * returns the oldest retained entries; that gap is detected (XINFO's max-deleted-entry-id) and
- * counted. A stream whose last id is behind ours was recreated (Redis restarted empty, a failover
- * to another clock): the cursor goes back to 0-0. A starting replica replays the last `replayMs`
- * of the stream (ids are Redis server time), so a new or restarted replica warms its index at once.
+ * MAXLEN), so convergence needs no extra protocol. Trimmed or recreated streams and the replay
+ * of recent history at start are handled where the cursor is placed (stream-cursor.ts).
  *
  * Load shares the stream instead of living in a hash with a TTL: one ordered channel and one
  * reader, so load follows the same outage and resync path as prefixes, and peers learn a change
@@ -33,6 +30,8 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { BATCH_FIELD, decodeBatch, encodeBatch, type ObservationBatch } from './batch-codec.js';
 import { newGatewayId } from './gateway-id.js';
 import { Outbox } from './outbox.js';
+import { isLoadObservation, isPrefixObservation } from './validate.js';
+import { parseStreamInfo, placeCursor, type StreamInfo } from './stream-cursor.js';
 import type { LoadObservation, PrefixObservation, StateLogger, StateStore, StateStoreEvents, StateStoreStats } from './types.js';
 
 export interface RedisStoreOptions {
@@ -75,6 +74,13 @@ const DEFAULTS: Omit<Settings, 'url'> = {
   replayMs: 60_000, blockMs: 1000, commandTimeoutMs: 1000, dropAfterMs: 5000, reconnectMaxMs: 1000,
 };
 
+/**
+ * Entries per XREAD. Applying runs on the event loop that serves requests: when catching up on
+ * full entries (`maxBatch` observations each) a small count keeps each synchronous slice short,
+ * and the round trip between reads lets requests through.
+ */
+const READ_COUNT = 16;
+
 export class RedisStore implements StateStore {
   readonly gatewayId: string;
   readonly namespace: string;
@@ -88,6 +94,9 @@ export class RedisStore implements StateStore {
   private events: StateStoreEvents | null = null;
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
+  /** Observations in an XADD not yet acknowledged. */
+  private sending = 0;
+  private readonly connectedAt = new Map<Redis, number>();
   private readLoop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private closing: Promise<void> | null = null;
@@ -101,6 +110,7 @@ export class RedisStore implements StateStore {
   private everConnected = false;
   private lastError = '';
   private counts = { published: 0, applied: 0, reconnects: 0, gaps: 0, malformed: 0 };
+  private invalid = 0;
 
   constructor(options: RedisStoreOptions) {
     this.opts = { ...DEFAULTS, ...stripUndefined(options), url: options.url };
@@ -120,11 +130,15 @@ export class RedisStore implements StateStore {
   }
 
   publishPrefix(obs: PrefixObservation): void {
-    if (!this.closing) this.outbox.pushPrefix(obs);
+    if (this.closing) return;
+    if (isPrefixObservation(obs)) this.outbox.pushPrefix(obs);
+    else this.invalid++;
   }
 
   publishLoad(obs: LoadObservation): void {
-    if (!this.closing) this.outbox.setLoad(obs);
+    if (this.closing) return;
+    if (isLoadObservation(obs)) this.outbox.setLoad(obs);
+    else this.invalid++;
   }
 
   /** Connects (waiting at most ~one command timeout) and starts the flush timer and the reader. */
@@ -132,7 +146,10 @@ export class RedisStore implements StateStore {
     if (this.closing) throw new Error('state store: start() after close()');
     if (this.events) return;
     this.events = events;
-    this.timer = setInterval(() => void this.flushOnce(), this.opts.flushMs);
+    this.timer = setInterval(() => {
+      this.checkHandshakes();
+      void this.flushOnce();
+    }, this.opts.flushMs);
     this.timer.unref();
     // A failed first connect is retried by ioredis (retryStrategy) like any later loss.
     const first = Promise.allSettled([this.writer.connect(), this.reader.connect()]);
@@ -146,7 +163,7 @@ export class RedisStore implements StateStore {
   }
 
   stats(): RedisStoreStats {
-    return { ...this.counts, dropped: this.outbox.dropped, buffered: this.outbox.size };
+    return { ...this.counts, dropped: this.outbox.dropped + this.invalid, buffered: this.outbox.size + this.sending };
   }
 
   /** Sends everything buffered now (for close() and tests); never rejects. */
@@ -164,7 +181,7 @@ export class RedisStore implements StateStore {
     if (this.timer) clearInterval(this.timer);
     await Promise.race([this.flush(), sleep(this.opts.commandTimeoutMs)]);
     this.events = null;
-    this.reader.disconnect(); // rejects a pending XREAD at once
+    this.reader.disconnect(); // a pending XREAD is rejected when the socket closes
     this.wake?.();
     await this.readLoop;
     this.writer.disconnect();
@@ -184,8 +201,25 @@ export class RedisStore implements StateStore {
     };
     const conn = new Redis(this.opts.url, options);
     conn.on('error', (err: Error) => { this.lastError = err.message; });
+    conn.on('connect', () => this.connectedAt.set(conn, Date.now()));
     conn.on('close', () => this.noteStatus());
     return conn;
+  }
+
+  /**
+   * A TCP connection that was accepted but whose handshake (ioredis' INFO ready check) is never
+   * answered would leave ioredis waiting forever: start over, as for a silent command.
+   */
+  private checkHandshakes(): void {
+    const limit = this.opts.commandTimeoutMs + this.opts.dropAfterMs;
+    for (const conn of [this.writer, this.reader]) {
+      const since = this.connectedAt.get(conn);
+      if (conn.status === 'connect' && since !== undefined && Date.now() - since > limit) {
+        this.connectedAt.delete(conn);
+        this.lastError = `no handshake reply from Redis in ${limit} ms`;
+        conn.disconnect(true);
+      }
+    }
   }
 
   private noteStatus(): void {
@@ -211,15 +245,18 @@ export class RedisStore implements StateStore {
   private async sendOutbox(): Promise<void> {
     while (this.outbox.size > 0 && this.writer.status === 'ready') {
       const batch = this.outbox.take(this.opts.maxBatch);
+      this.sending = batch.prefixes.length + batch.loads.length;
       try {
         await this.command('writer', this.xadd(batch), this.opts.commandTimeoutMs);
       } catch (err) {
+        this.sending = 0;
         this.outbox.restore(batch);
         this.lastError = errorMessage(err);
         this.setHealth('writer', false);
         return;
       }
-      this.counts.published += batch.prefixes.length + batch.loads.length;
+      this.counts.published += this.sending;
+      this.sending = 0;
       this.setHealth('writer', true);
     }
   }
@@ -244,7 +281,7 @@ export class RedisStore implements StateStore {
           this.setHealth('reader', true);
         }
         const reply = await this.command('reader',
-          this.reader.xread('COUNT', 100, 'BLOCK', this.opts.blockMs, 'STREAMS', this.key, this.lastId!),
+          this.reader.xread('COUNT', READ_COUNT, 'BLOCK', this.opts.blockMs, 'STREAMS', this.key, this.lastId!),
           this.opts.blockMs + this.opts.commandTimeoutMs);
         this.setHealth('reader', true);
         backoff = 0;
@@ -260,38 +297,33 @@ export class RedisStore implements StateStore {
     }
   }
 
-  /** Places the cursor after (re)connecting; see the file comment. */
+  /** Places the cursor after (re)connecting (stream-cursor.ts). */
   private async resync(): Promise<void> {
     const info = await this.command('reader', this.streamInfo(), this.opts.commandTimeoutMs);
+    let serverNowMs = 0;
     if (this.lastId === null) {
       const [sec, usec] = await this.command('reader', this.reader.time(), this.opts.commandTimeoutMs);
-      const since = `${Math.max(0, Number(sec) * 1000 + Math.floor(Number(usec) / 1000) - this.opts.replayMs)}-0`;
-      this.lastId = info ? minId(info.lastGeneratedId, since) : '0-0';
-    } else if (!info || compareIds(info.lastGeneratedId, this.lastId) < 0) {
-      if (this.lastId !== '0-0') this.log?.warn({ key: this.key, lastId: this.lastId }, 'state stream was recreated: reading it from the start');
-      this.lastId = '0-0';
-    } else if (info.maxDeletedId && compareIds(info.maxDeletedId, this.lastId) > 0) {
-      this.counts.gaps++;
-      this.log?.warn({ key: this.key, lastId: this.lastId, trimmedTo: info.maxDeletedId }, 'state stream trimmed past this replica: resuming from the oldest entry');
+      serverNowMs = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
     }
+    const placed = placeCursor(this.lastId, info, serverNowMs, this.opts.replayMs);
+    if (placed.kind === 'recreated') {
+      this.log?.warn({ key: this.key, lastId: this.lastId }, 'state stream was recreated: reading it from the start');
+    } else if (placed.kind === 'trimmed') {
+      this.counts.gaps++;
+      this.log?.warn({ key: this.key, lastId: this.lastId, oldest: placed.oldest }, 'state stream trimmed past this replica: resuming from the oldest entry');
+    }
+    this.lastId = placed.lastId;
     this.needsResync = false;
   }
 
-  /** null when the stream does not exist. `maxDeletedId` needs Redis 7. */
-  private async streamInfo(): Promise<{ lastGeneratedId: string; maxDeletedId?: string } | null> {
-    let raw: unknown;
+  /** null when the stream does not exist. */
+  private async streamInfo(): Promise<StreamInfo | null> {
     try {
-      raw = await this.reader.call('XINFO', 'STREAM', this.key);
+      return parseStreamInfo(await this.reader.call('XINFO', 'STREAM', this.key));
     } catch (err) {
       if (/no such key/i.test(errorMessage(err))) return null;
       throw err;
     }
-    if (!Array.isArray(raw)) throw new Error('XINFO STREAM: unexpected reply');
-    const field = (name: string): unknown => raw[raw.indexOf(name) + 1];
-    const lastGeneratedId = field('last-generated-id');
-    const maxDeletedId = field('max-deleted-entry-id');
-    if (typeof lastGeneratedId !== 'string') throw new Error('XINFO STREAM: no last-generated-id');
-    return { lastGeneratedId, maxDeletedId: typeof maxDeletedId === 'string' ? maxDeletedId : undefined };
   }
 
   private apply(entries: [id: string, fields: string[]][]): void {
@@ -366,18 +398,6 @@ export class RedisStore implements StateStore {
 function fieldOf(fields: string[], name: string): string | undefined {
   for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
   return undefined;
-}
-
-/** Stream ids are `<ms>-<seq>`; both parts can exceed 2^53 only in theory, BigInt keeps it exact. */
-export function compareIds(a: string, b: string): number {
-  const [am = '0', as = '0'] = a.split('-');
-  const [bm = '0', bs = '0'] = b.split('-');
-  const d = BigInt(am) - BigInt(bm) || BigInt(as) - BigInt(bs);
-  return d < 0n ? -1 : d > 0n ? 1 : 0;
-}
-
-function minId(a: string, b: string): string {
-  return compareIds(a, b) <= 0 ? a : b;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -32,7 +32,7 @@ export interface StateStoreStats {
   published: number;
   /** Other replicas' observations delivered to this replica's handlers. */
   applied: number;
-  /** Observations lost because the local buffer was full (oldest first). */
+  /** Observations lost: invalid ones (see validate.ts), and the oldest when the local buffer was full. */
   dropped: number;
   /** Times the store went from degraded back to connected. */
   reconnects: number;

@@ -1,0 +1,16 @@
+import type { LoadObservation, PrefixObservation } from './types.js';
+
+/**
+ * What a store accepts. Checked at publish so that one bad observation (a NaN time, a hash that is
+ * not an integer) is dropped on its own instead of poisoning the batch it would travel in, and so
+ * that every store, in-memory included, accepts exactly the same observations.
+ */
+export function isPrefixObservation(obs: PrefixObservation): boolean {
+  if (typeof obs?.backendId !== 'string' || !Number.isFinite(obs.at) || !Array.isArray(obs.hashes)) return false;
+  for (const h of obs.hashes) if (!Number.isSafeInteger(h) || h < 0) return false;
+  return true;
+}
+
+export function isLoadObservation(obs: LoadObservation): boolean {
+  return typeof obs?.gatewayId === 'string' && typeof obs.backendId === 'string' && Number.isFinite(obs.inFlight) && Number.isFinite(obs.at);
+}
