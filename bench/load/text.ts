@@ -62,3 +62,48 @@ export function textWithTokens(tokenizer: Tokenizer, tokens: number, seed: numbe
   }
   return tokenizer.decode(ids.subarray(0, tokens));
 }
+
+/** Text and its token ids, `ids.length` being the exact token count of `text`. */
+export interface TokenText {
+  text: string;
+  ids: Int32Array;
+}
+
+/** Decodes a prefix of `ids` and nudges the cut until the text re-encodes to exactly `tokens`. */
+function exactPrefix(tokenizer: Tokenizer, ids: Int32Array, tokens: number): TokenText {
+  let n = tokens;
+  let last: TokenText | undefined;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const text = tokenizer.decode(ids.subarray(0, n));
+    const again = tokenizer.encode(text, { addSpecialTokens: false });
+    last = { text, ids: again };
+    if (again.length === tokens) return last;
+    n += tokens - again.length;
+  }
+  return last!;
+}
+
+/**
+ * Like `textWithTokens`, but the text starts with a space, so it can follow any prose piece
+ * without merging across the seam: under Qwen's byte-level pre-tokenizer ' word' always starts a
+ * new pre-token, so a concatenation of such pieces has exactly the sum of their token counts and
+ * shares its leading pieces' tokens with every other text that starts with the same pieces
+ * (what a shared prefix needs). The ids come back too, for cutting token-exact prefixes.
+ */
+export function seamlessText(tokenizer: Tokenizer, tokens: number, seed: number): TokenText {
+  if (tokens <= 0) return { text: '', ids: new Int32Array(0) };
+  let words = Math.ceil(tokens * 1.1) + 8;
+  let ids = tokenizer.encode(' ' + prose(words, seed), { addSpecialTokens: false });
+  while (ids.length < tokens) {
+    words *= 2;
+    ids = tokenizer.encode(' ' + prose(words, seed), { addSpecialTokens: false });
+  }
+  return exactPrefix(tokenizer, ids, tokens);
+}
+
+/** The first `tokens` tokens of `piece` as text (a string prefix of `piece.text`). */
+export function tokenPrefix(tokenizer: Tokenizer, piece: TokenText, tokens: number): TokenText {
+  if (tokens >= piece.ids.length) return piece;
+  if (tokens <= 0) return { text: '', ids: new Int32Array(0) };
+  return exactPrefix(tokenizer, piece.ids, tokens);
+}
