@@ -1,5 +1,5 @@
 /** `switchyard bench scenario NAME [--quick] [--json FILE] [--report DIR]` */
-export const SCENARIOS = ['routing'] as const;
+export const SCENARIOS = ['routing', 'engines-ab', 'in-process'] as const;
 
 export async function runScenarioCli(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -7,6 +7,14 @@ export async function runScenarioCli(argv: string[]): Promise<number> {
     case 'routing': {
       const { runRoutingScenario } = await import('./routing.js');
       return runRoutingScenario(rest);
+    }
+    case 'engines-ab': {
+      const { runEnginesAbScenario } = await import('./engines-ab.js');
+      return runEnginesAbScenario(rest);
+    }
+    case 'in-process': {
+      const { runInProcessScenario } = await import('./in-process.js');
+      return runInProcessScenario(rest);
     }
     default:
       process.stderr.write(`switchyard bench scenario: unknown scenario '${name ?? ''}' (have: ${SCENARIOS.join(', ')})\n`);

@@ -24,8 +24,8 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
     options: {
       quick: { type: 'boolean', default: false },
       json: { type: 'string' }, report: { type: 'string' },
-      policies: { type: 'string', default: POLICIES.join(',') },
-      replicas: { type: 'string', default: '4' },
+      policies: { type: 'string' },
+      replicas: { type: 'string' },
       groups: { type: 'string' }, 'prompts-per-group': { type: 'string' },
       'system-len': { type: 'string' }, 'question-len': { type: 'string' }, 'output-len': { type: 'string' },
       concurrency: { type: 'string' }, 'kv-fraction': { type: 'string', default: '0.33' },
@@ -34,12 +34,12 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
     },
   });
   const quick = values.quick!;
-  const replicas = Number(values.replicas);
-  const groups = Number(values.groups ?? (quick ? 8 : 64));
-  const perGroup = Number(values['prompts-per-group'] ?? (quick ? 4 : 16));
-  const systemLen = Number(values['system-len'] ?? (quick ? 512 : 2048));
-  const questionLen = Number(values['question-len'] ?? (quick ? 32 : 128));
-  const outputLen = Number(values['output-len'] ?? (quick ? 16 : 256));
+  const replicas = Number(values.replicas ?? (quick ? 2 : 4));
+  const groups = Number(values.groups ?? (quick ? 4 : 64));
+  const perGroup = Number(values['prompts-per-group'] ?? (quick ? 3 : 16));
+  const systemLen = Number(values['system-len'] ?? (quick ? 256 : 2048));
+  const questionLen = Number(values['question-len'] ?? (quick ? 16 : 128));
+  const outputLen = Number(values['output-len'] ?? (quick ? 8 : 256));
   const concurrency = Number(values.concurrency ?? replicas * 4);
   const timeScale = Number(values['time-scale'] ?? (quick ? 50 : 20));
   const kvFraction = Number(values['kv-fraction']);
@@ -50,7 +50,7 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
   // Each replica's KV: its share of the fraction of all prefixes, plus room for the sequences it runs.
   const prefixBlocks = Math.ceil((groups * systemLen * kvFraction) / replicas / BLOCK);
   const numGpuBlocks = Math.max(prefixBlocks, Math.ceil(((systemLen + questionLen + outputLen) * 2) / BLOCK));
-  const policies = values.policies!.split(',');
+  const policies = (values.policies ?? (quick ? 'round-robin,prefix-affinity' : POLICIES.join(','))).split(',');
   const tokenizer = Tokenizer.qwenDefault();
 
   process.stdout.write(`routing scenario: ${replicas} × a10-qwen2.5-7b-vllm (SIMULATED, ${numGpuBlocks} KV blocks each = ` +

@@ -1,0 +1,50 @@
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runScenarioCli } from '../../../bench/scenarios/cli.js';
+
+type Json = Record<string, any>;
+
+// Every scenario end to end in its --quick form: real gateway and replica processes, a few
+// seconds each. Correctness of the numbers is tested in test/bench/load; here, that each scenario
+// runs, writes its JSON and report, and reports what it promises.
+describe('bench scenarios (--quick)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-scenarios-'));
+
+  it('routing', async () => {
+    const json = path.join(dir, 'routing.json');
+    expect(await runScenarioCli(['routing', '--quick', '--json', json, '--report', path.join(dir, 'routing')])).toBe(0);
+    const out = JSON.parse(readFileSync(json, 'utf8')) as Json;
+    expect(out.results.map((r: Json) => r.policy)).toEqual(['round-robin', 'prefix-affinity']);
+    for (const r of out.results) {
+      expect(r.completed).toBeGreaterThan(0);
+      expect(r.prefix_hit_rate).toBeGreaterThanOrEqual(0);
+    }
+    expect(out.oracleHitRate).toBeGreaterThan(0);
+    expect(readFileSync(path.join(dir, 'routing', 'index.html'), 'utf8')).toContain('<svg');
+  }, 120_000);
+
+  it('engines-ab', async () => {
+    const json = path.join(dir, 'engines-ab.json');
+    expect(await runScenarioCli(['engines-ab', '--quick', '--json', json])).toBe(0);
+    const out = JSON.parse(readFileSync(json, 'utf8')) as Json;
+    const t = out.tables[0];
+    expect(t.table).toBe('a10-qwen2.5-7b-short');
+    expect(Object.keys(t.measured)).toEqual(['vllm', 'trtllm']);
+    expect(t.measured.vllm.gateway).toHaveLength(2);
+    expect(out.worst_error_pct).toBeGreaterThanOrEqual(0);
+  }, 120_000);
+
+  it('in-process', async () => {
+    const json = path.join(dir, 'in-process.json');
+    expect(await runScenarioCli(['in-process', '--quick', '--json', json, '--report', path.join(dir, 'in-process')])).toBe(0);
+    const out = JSON.parse(readFileSync(json, 'utf8')) as Json;
+    expect(out.levels.map((l: Json) => l.concurrency)).toEqual([1, 4]);
+    for (const l of out.levels) {
+      expect(l.in_process.tokS).toBeGreaterThan(0);
+      expect(l.over_http.tokS).toBeGreaterThan(0);
+    }
+    expect(existsSync(path.join(dir, 'in-process', 'index.html'))).toBe(true);
+  }, 120_000);
+});
