@@ -5,14 +5,14 @@
  *
  *   switchyard bench fleet --config FILE      runs one until Ctrl-C
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import yaml from 'js-yaml';
-import { selfCommand } from '../core/cli/self.js';
+import { spawnSelf } from '../core/cli/self.js';
 
 export interface Fleet {
   url: string;
@@ -56,32 +56,16 @@ export async function startFleet(config: string | Record<string, unknown>, opts:
     writeFileSync(file, yaml.dump(config));
   }
   stopAllOnExit();
-  const { command, args } = selfCommand();
-  const child = spawn(command, [...args, 'serve', '--config', file], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SWITCHYARD_LOG_LEVEL: opts.logLevel ?? 'warn' },
+  const spawned = await spawnSelf(['serve', '--config', file], {
+    env: { SWITCHYARD_LOG_LEVEL: opts.logLevel ?? 'warn' }, timeoutMs: opts.timeoutMs ?? 120_000, killAfterMs: 15_000, what: 'fleet',
   });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-8000); });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`fleet did not start in time\n${stderr}`)); }, opts.timeoutMs ?? 120_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`fleet exited (${code}) before listening\n${stderr}`)); });
-  });
-  child.removeAllListeners('exit');
   const fleet: Fleet = {
-    url, child,
-    stop: () => new Promise<void>((resolve) => {
+    url: spawned.url,
+    child: spawned.child,
+    stop: () => {
       live.delete(fleet);
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      child.once('exit', () => { clearTimeout(force); resolve(); });
-      child.kill('SIGTERM');
-    }),
+      return spawned.stop();
+    },
   };
   live.add(fleet);
   return fleet;

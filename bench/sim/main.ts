@@ -4,6 +4,7 @@
  * Direct use: `npx tsx bench/sim/main.ts --engine vllm --profile a10-qwen2.5-7b-vllm --port 8001`.
  */
 import { fileURLToPath } from 'node:url';
+import { watchParent } from '../../core/cli/self.js';
 import { SIM_USAGE, SimArgsError, parseSimArgs } from './options.js';
 import { startSim } from './server.js';
 
@@ -48,20 +49,8 @@ export async function runSimCli(argv: string[]): Promise<void> {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
-    // Started by a gateway or a benchmark (spawn.ts): never outlive it, even if it was killed
-    // without the chance to stop its replicas.
-    const parent = Number(process.env.SWITCHYARD_PARENT_PID);
-    if (parent > 0) {
-      const watch = setInterval(() => {
-        try {
-          process.kill(parent, 0);
-        } catch {
-          clearInterval(watch);
-          stop('SIGTERM');
-        }
-      }, 1000);
-      watch.unref();
-    }
+    // Started by a gateway or a benchmark: never outlive it.
+    watchParent(() => stop('SIGTERM'));
   });
 }
 

@@ -14,6 +14,7 @@ import type { GatewayConfig } from '../config/types.js';
 import { startGateway } from '../server/gateway.js';
 import { startSimulated } from '../server/simulated.js';
 import { packageRoot } from '../util/package-root.js';
+import { watchParent } from './self.js';
 
 export const DEFAULT_CONFIG = path.join(packageRoot(import.meta.url), 'conf', 'gateway.yaml');
 
@@ -28,6 +29,8 @@ function portOverride(flag: string | undefined): number | undefined {
 function onSignals(handler: (signal: NodeJS.Signals) => void): void {
   process.once('SIGTERM', handler);
   process.once('SIGINT', handler);
+  // A gateway started by a benchmark drains when that benchmark goes away.
+  if (!cluster.isWorker) watchParent(() => process.kill(process.pid, 'SIGTERM'));
 }
 
 export async function runServe(argv: string[]): Promise<number> {
