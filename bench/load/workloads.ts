@@ -17,6 +17,18 @@ export interface RandomOptions { kind: 'random'; inputLen: number; outputLen: nu
 /** SGLang's generated-shared-prefix (GSP) dataset. */
 export interface SharedPrefixOptions {
   kind: 'shared-prefix'; numGroups: number; promptsPerGroup: number; systemPromptLen: number; questionLen: number; outputLen: number;
+  /** Zipf exponent of group popularity (s > 0): the same total of prompts, most of them on a few groups. */
+  zipf?: number;
+}
+
+/** Prompts per group under Zipf(s) popularity, summing to `total`, every group at least one. */
+export function zipfCounts(groups: number, total: number, s: number): number[] {
+  const weights = Array.from({ length: groups }, (_, k) => 1 / (k + 1) ** s);
+  const sum = weights.reduce((a, b) => a + b, 0);
+  const counts = weights.map((w) => Math.max(1, Math.floor((w / sum) * total)));
+  let left = total - counts.reduce((a, b) => a + b, 0);
+  for (let k = 0; left > 0; k = (k + 1) % groups, left--) counts[k]++;
+  return counts;
 }
 /** production-stack's multi-round QA. */
 export interface MultiRoundOptions {
@@ -123,8 +135,9 @@ function sharedPrefix(o: SharedPrefixOptions, ctx: BuildContext, counter: Prompt
   // the head of the full run's order.
   const systemSeeds = Array.from({ length: o.numGroups }, () => nextSeed(rng));
   const slots: Array<{ group: number; seed: number }> = [];
+  const perGroup = o.zipf ? zipfCounts(o.numGroups, o.numGroups * o.promptsPerGroup, o.zipf) : new Array<number>(o.numGroups).fill(o.promptsPerGroup);
   for (let g = 0; g < o.numGroups; g++) {
-    for (let p = 0; p < o.promptsPerGroup; p++) slots.push({ group: g, seed: nextSeed(rng) });
+    for (let p = 0; p < perGroup[g]; p++) slots.push({ group: g, seed: nextSeed(rng) });
   }
   shuffle(slots, rng);
   const systems = new Map<number, string>();

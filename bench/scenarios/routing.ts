@@ -7,7 +7,9 @@
  * group's first request cached it). The replicas' KV caches together hold `--kv-fraction` of all
  * groups' prefixes (vLLM's --num-gpu-blocks-override).
  */
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Tokenizer } from '../../core/tokenizer/tokenizer.js';
 import { freePort, startFleet } from '../fleet.js';
@@ -30,6 +32,8 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
       'system-len': { type: 'string' }, 'question-len': { type: 'string' }, 'output-len': { type: 'string' },
       concurrency: { type: 'string' }, 'kv-fraction': { type: 'string', default: '0.33' },
       'time-scale': { type: 'string' }, seed: { type: 'string', default: '1' },
+      zipf: { type: 'string' }, gateways: { type: 'string', default: '1' },
+      mixed: { type: 'boolean', default: false }, rate: { type: 'string' },
       slo: { type: 'string', default: 'ttft=2000,tpot=100' },
     },
   });
@@ -51,21 +55,34 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
   const prefixBlocks = Math.ceil((groups * systemLen * kvFraction) / replicas / BLOCK);
   const numGpuBlocks = Math.max(prefixBlocks, Math.ceil(((systemLen + questionLen + outputLen) * 2) / BLOCK));
   const policies = (values.policies ?? (quick ? 'round-robin,prefix-affinity' : POLICIES.join(','))).split(',');
+  const zipf = values.zipf === undefined ? undefined : Number(values.zipf);
+  const gatewayCounts = values.gateways!.split(',').map(Number);
+  // --mixed: half the replicas model an A10 and half an H100 (engine model profiles).
+  const profileOf = (i: number) => (values.mixed && i >= replicas / 2 ? 'h100-llama3-8b-vllm' : 'a10-qwen2.5-7b-vllm');
+  const rate = values.rate === undefined ? undefined : Number(values.rate);
   const tokenizer = Tokenizer.qwenDefault();
 
-  process.stdout.write(`routing scenario: ${replicas} × a10-qwen2.5-7b-vllm (SIMULATED, ${numGpuBlocks} KV blocks each = ` +
+  process.stdout.write(`routing scenario: ${replicas} replicas (${Array.from({ length: replicas }, (_, i) => profileOf(i)).join(', ')}; SIMULATED, ${numGpuBlocks} KV blocks each = ` +
     `${fmt((numGpuBlocks * BLOCK * replicas) / (groups * systemLen), 2)} of all prefixes), shared prefix ${groups} groups × ${perGroup}, ` +
-    `system ${systemLen} / question ${questionLen} / output ${outputLen} tokens, closed loop ${concurrency}, time scale ${timeScale}\n`);
+    `system ${systemLen} / question ${questionLen} / output ${outputLen} tokens${zipf ? `, Zipf s=${zipf} group popularity` : ''}, ` +
+    `${rate === undefined ? `closed loop ${concurrency}` : `Poisson ${rate} req/s (model time)`}, time scale ${timeScale}\n`);
 
   const results: Array<{ policy: string; hitRate: number; metrics: LevelMetrics }> = [];
   let oracle = 0;
-  for (const policy of policies) {
+  const redis = gatewayCounts.some((g) => g > 1) ? await startRedisServer() : undefined;
+  const runs = policies.flatMap((policy) => gatewayCounts.map((gateways) => ({ policy, gateways })));
+  for (const { policy, gateways } of runs) {
+    const label = gatewayCounts.length > 1 || gateways > 1 ? `${policy} ×${gateways} gw` : policy;
     const ports = await Promise.all(Array.from({ length: replicas }, () => freePort()));
     const fleet = await startFleet({
       listen: { host: '127.0.0.1', port: 0 },
+      // Several gateway processes (cluster workers, connections spread across them) that share
+      // what they learn only through Redis.
+      workers: gateways,
+      store: gateways > 1 && redis ? { type: 'redis', url: redis.url } : { type: 'memory' },
       backends: ports.map((port, i) => ({
         id: `vllm-${i}`, type: 'vllm', models: ['qwen2.5-7b-instruct'],
-        sim: { profile: 'a10-qwen2.5-7b-vllm', port, time_scale: timeScale, args: ['--frontend-overhead-ms', '20', '--num-gpu-blocks', String(numGpuBlocks)] },
+        sim: { profile: profileOf(i), port, time_scale: timeScale, args: ['--frontend-overhead-ms', '20', '--num-gpu-blocks', String(numGpuBlocks)] },
       })),
       routes: [{ model: 'qwen2.5-7b-instruct', backends: ports.map((_, i) => `vllm-${i}`), policy: { type: policy }, slo: { ttft_ms: ttftSlo, tpot_ms: tpotSlo } }],
     });
@@ -74,26 +91,29 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
       const before = await scrapePrefixCounters(urls);
       const load = await runLoad({
         target: { baseUrl: fleet.url, model: 'qwen2.5-7b-instruct' },
-        workload: { kind: 'shared-prefix', numGroups: groups, promptsPerGroup: perGroup, systemPromptLen: systemLen, questionLen, outputLen },
-        levels: [{ kind: 'closed', concurrency }],
+        workload: { kind: 'shared-prefix', numGroups: groups, promptsPerGroup: perGroup, systemPromptLen: systemLen, questionLen, outputLen, zipf },
+        levels: [rate === undefined ? { kind: 'closed', concurrency } : { kind: 'open', rate: rate * timeScale, burstiness: 1 }],
         seed: Number(values.seed), ignoreEos: true, tokenizer, slo: { ttft: ttftSlo, tpot: tpotSlo }, progress: false,
       });
       const after = await scrapePrefixCounters(urls);
       const m = load.levels[0].metrics;
       const hitRate = (after.hits - before.hits) / Math.max(1, after.queries - before.queries);
       // Oracle: every request but the first of its group hits its group's system prompt (whole blocks).
-      oracle = ((groups * (perGroup - 1) * Math.floor(systemLen / BLOCK) * BLOCK) / Math.max(1, m.totalInputTokens));
-      results.push({ policy, hitRate, metrics: m });
-      process.stdout.write(`  ${policy}: done (${m.completed} completed, ${m.failed} failed, hit rate ${fmt(100 * hitRate)}%)\n`);
+      const usedGroups = new Set(load.levels[0].records.map((r) => r.group)).size || groups;
+      oracle = (((m.completed - usedGroups) * Math.floor(systemLen / BLOCK) * BLOCK) / Math.max(1, m.totalInputTokens));
+      results.push({ policy: label, hitRate, metrics: m });
+      process.stdout.write(`  ${label}: done (${m.completed} completed, ${m.failed} failed, hit rate ${fmt(100 * hitRate)}%)\n`);
     } finally {
       await fleet.stop();
     }
   }
+  await redis?.stop();
   const base = results.find((r) => r.policy === 'round-robin') ?? results[0];
   const p = (m: LevelMetrics, q: string) => m.ttft.percentiles[q];
-  const header = ['policy', 'hit %', 'of oracle', '×RR hit', 'TTFT p50', 'p90', 'p99 ms', 'p90 ÷RR', 'TPOT ms', 'out tok/s', '×RR', 'goodput r/s', 'imbalance'];
+  const slo = (m: LevelMetrics) => (m.goodCompleted ?? 0) / Math.max(1, m.completed);
+  const header = ['policy', 'SLO met %', 'hit %', 'of oracle', '×RR hit', 'TTFT p50', 'p90', 'p99 ms', 'p90 ÷RR', 'TPOT ms', 'out tok/s', '×RR', 'goodput r/s', 'imbalance'];
   const rows = results.map(({ policy, hitRate, metrics: m }) => [
-    policy, fmt(100 * hitRate), fmt(hitRate / oracle, 2), fmt(hitRate / Math.max(1e-9, base.hitRate), 2),
+    policy, fmt(100 * slo(m)), fmt(100 * hitRate), fmt(hitRate / oracle, 2), fmt(hitRate / Math.max(1e-9, base.hitRate), 2),
     fmt(p(m, '50'), 0), fmt(p(m, '90'), 0), fmt(p(m, '99'), 0), fmt(p(m, '90') / p(base.metrics, '90'), 2),
     fmt(m.tpot.mean, 1), fmt(m.outputThroughput, 0), fmt(m.outputThroughput / base.metrics.outputThroughput, 2),
     fmt(m.requestGoodput, 2), fmt(m.imbalance, 2),
@@ -106,9 +126,26 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
     results: scaled.map((r) => ({ policy: r.policy, prefix_hit_rate: r.hitRate, ...summarise(r.metrics), model_time_ttft_ms: r.modelTimes })) };
   if (values.json) writeFileSync(values.json, JSON.stringify(json, null, 2));
   if (values.report) writeReport(values.report, 'Routing policies on a shared-prefix workload', header, rows, [
-    { title: 'Prefix hit rate', column: 1, unit: '%' }, { title: 'TTFT p90', column: 5, unit: 'ms' }, { title: 'Output throughput', column: 9, unit: 'tok/s' },
+    { title: 'Prefix hit rate', column: 2, unit: '%' }, { title: 'TTFT p90', column: 6, unit: 'ms' }, { title: 'Output throughput', column: 10, unit: 'tok/s' },
   ], json);
   return 0;
+}
+
+/** A redis-server of the scenario's own on a free port (several gateway replicas share it). */
+async function startRedisServer(): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', (err) => reject(new Error(`redis-server is needed for --gateways > 1 (install it: apt-get install redis-server): ${err.message}`)));
+    const poll = setInterval(() => {
+      const socket = createConnection(port, '127.0.0.1', () => { socket.end(); clearInterval(poll); resolve(); });
+      socket.once('error', () => socket.destroy());
+    }, 50);
+  });
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: () => new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.kill('SIGTERM'); }),
+  };
 }
 
 function summarise(m: LevelMetrics): Record<string, unknown> {
