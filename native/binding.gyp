@@ -23,10 +23,20 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      # The TensorRT-LLM executor (src/trtllm_executor.cc, SWITCHYARD_WITH_TRTLLM) joins this
-      # target under a `trtllm_root!=''` condition once the in-process plugin lands; until then
-      # every build is the engine-model build and asking for 'tensorrt-llm' fails with a message.
-      "conditions": []
+      # The TensorRT-LLM executor, against TensorRT-LLM v0.17.0's public headers: only where
+      # TRTLLM_ROOT points to an installation (never on CI: no GPU). Elsewhere asking for
+      # executor 'tensorrt-llm' fails with a message (engine_factory.cc).
+      "conditions": [
+        ["trtllm_root!=''", {
+          "sources": ["src/trtllm_executor.cc"],
+          "defines": ["SWITCHYARD_WITH_TRTLLM=1", "ENABLE_MULTI_DEVICE=1", "TRT_LLM_USE_DIM64", "_GLIBCXX_USE_CXX11_ABI=1"],
+          "include_dirs": ["<(trtllm_root)/include", "/usr/local/cuda/include"],
+          "libraries": [
+            "-L<(trtllm_root)/lib", "-ltensorrt_llm", "-lnvinfer_plugin_tensorrt_llm", "-lnvinfer",
+            "-L/usr/local/cuda/lib64", "-lcudart", "-Wl,-rpath,<(trtllm_root)/lib"
+          ]
+        }]
+      ]
     }
   ]
 }

@@ -44,6 +44,9 @@ export interface EngineOptions {
   profile: EngineProfile;
   /** 'model' runs the engine model; 'tensorrt-llm' needs the TensorRT-LLM build. */
   executor?: 'model' | 'tensorrt-llm';
+  /** tensorrt-llm: the engine directory, and the KV cache's share of free GPU memory. */
+  engineDir?: string;
+  kvCacheFreeGpuMemoryFraction?: number;
   /** Model time runs this many times faster than real time (default 1). */
   timeScale?: number;
   /**

@@ -145,6 +145,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     config.manualClock = clock == "manual";
     if (!opts.Get("outputTokenPool").IsUndefined()) config.outputTokenPool = tokenList(env, opts.Get("outputTokenPool"), "outputTokenPool");
     config.kvEventBufferSize = static_cast<size_t>(numberOr(opts, "kvEventBufferSize", 0));
+    config.engineDir = stringOr(opts, "engineDir", "");
+    config.kvCacheFreeGpuMemoryFraction = numberOr(opts, "kvCacheFreeGpuMemoryFraction", 0.9);
     config.iterStatsBufferSize = static_cast<size_t>(numberOr(opts, "iterStatsBufferSize", 1000));
     const size_t queueSize = static_cast<size_t>(numberOr(opts, "responseQueueSize", 256));
     const std::string executor = stringOr(opts, "executor", "model");

@@ -43,6 +43,9 @@ struct EngineProfile {
 
 struct EngineConfig {
   EngineProfile profile;
+  // TensorRT-LLM executor only: the engine directory and the KV cache's share of free GPU memory.
+  std::string engineDir;
+  double kvCacheFreeGpuMemoryFraction = 0.9;
   double timeScale = 1.0;
   bool manualClock = false;
   std::vector<TokenId> outputTokenPool;

@@ -91,6 +91,8 @@ export class TrtllmBackend implements Backend {
     this.runtime = new Engine({
       profile: this.profile,
       executor: o.executor,
+      engineDir: o.engineDir,
+      kvCacheFreeGpuMemoryFraction: o.kvCacheFreeGpuMemoryFraction,
       timeScale: o.timeScale,
       outputTokenPool: buildOutputTokenPool(tokenizer),
       kvEventBufferSize: o.kvEventBuffer,
