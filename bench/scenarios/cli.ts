@@ -1,5 +1,5 @@
 /** `switchyard bench scenario NAME [--quick] [--json FILE] [--report DIR]` */
-export const SCENARIOS = ['routing', 'engines-ab', 'in-process'] as const;
+export const SCENARIOS = ['routing', 'engines-ab', 'slo-capacity', 'in-process'] as const;
 
 export async function runScenarioCli(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -11,6 +11,10 @@ export async function runScenarioCli(argv: string[]): Promise<number> {
     case 'engines-ab': {
       const { runEnginesAbScenario } = await import('./engines-ab.js');
       return runEnginesAbScenario(rest);
+    }
+    case 'slo-capacity': {
+      const { runSloCapacityScenario } = await import('./slo-capacity.js');
+      return runSloCapacityScenario(rest);
     }
     case 'in-process': {
       const { runInProcessScenario } = await import('./in-process.js');

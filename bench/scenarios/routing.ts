@@ -71,6 +71,7 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
   let oracle = 0;
   const redis = gatewayCounts.some((g) => g > 1) ? await startRedisServer() : undefined;
   const runs = policies.flatMap((policy) => gatewayCounts.map((gateways) => ({ policy, gateways })));
+  try {
   for (const { policy, gateways } of runs) {
     const label = gatewayCounts.length > 1 || gateways > 1 ? `${policy} ×${gateways} gw` : policy;
     const ports = await Promise.all(Array.from({ length: replicas }, () => freePort()));
@@ -107,7 +108,9 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
       await fleet.stop();
     }
   }
-  await redis?.stop();
+  } finally {
+    await redis?.stop();
+  }
   const base = results.find((r) => r.policy === 'round-robin') ?? results[0];
   const p = (m: LevelMetrics, q: string) => m.ttft.percentiles[q];
   const slo = (m: LevelMetrics) => (m.goodCompleted ?? 0) / Math.max(1, m.completed);

@@ -36,6 +36,17 @@ describe('bench scenarios (--quick)', () => {
     expect(out.worst_error_pct).toBeGreaterThanOrEqual(0);
   }, 120_000);
 
+  it('slo-capacity', async () => {
+    const json = path.join(dir, 'slo.json');
+    expect(await runScenarioCli(['slo-capacity', '--quick', '--json', json])).toBe(0);
+    const out = JSON.parse(readFileSync(json, 'utf8')) as Json;
+    expect(out.arms.map((a: Json) => a.arm)).toEqual(['vllm', 'trtllm']);
+    for (const a of out.arms) {
+      expect(a.probes.length).toBeGreaterThan(0);
+      expect(a.capacity).toBeGreaterThanOrEqual(0);
+    }
+  }, 120_000);
+
   it('in-process', async () => {
     const json = path.join(dir, 'in-process.json');
     expect(await runScenarioCli(['in-process', '--quick', '--json', json, '--report', path.join(dir, 'in-process')])).toBe(0);
