@@ -1,5 +1,5 @@
 /** `switchyard bench scenario NAME [--quick] [--json FILE] [--report DIR]` */
-export const SCENARIOS = ['routing', 'engines-ab', 'slo-capacity', 'in-process'] as const;
+export const SCENARIOS = ['routing', 'engines-ab', 'slo-capacity', 'overhead', 'in-process'] as const;
 
 export async function runScenarioCli(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -15,6 +15,10 @@ export async function runScenarioCli(argv: string[]): Promise<number> {
     case 'slo-capacity': {
       const { runSloCapacityScenario } = await import('./slo-capacity.js');
       return runSloCapacityScenario(rest);
+    }
+    case 'overhead': {
+      const { runOverheadCli } = await import('../overhead/run.js');
+      return runOverheadCli(rest);
     }
     case 'in-process': {
       const { runInProcessScenario } = await import('./in-process.js');

@@ -1,0 +1,248 @@
+/**
+ * The gateway-overhead benchmark (REFERENCE §4.5 item 6): the same closed-loop load on a
+ * zero-latency upstream — direct, through nginx, through Switchyard (compiled, 1 and 2 workers),
+ * through @portkey-ai/gateway — in one run on one machine, so the rows compare with each other.
+ * `--stream` runs the streaming variant instead (stream-run.ts).
+ *
+ *   node --import tsx bench/overhead/run.ts [--duration 10] [--connections 32] [--threads 2]
+ *        [--json FILE] [--stream] [--repeat N] …   (--help lists all)
+ *
+ * Nothing is installed here: a missing tool prints "run bench/overhead/install.sh" and its row
+ * is skipped. Every process this starts is stopped on every exit path (see processes.ts).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { sampleHeader } from './client.js';
+import {
+  ensureBuilt, INSTALL_HINT, nginxVersion, PEERS, ROOT, say, startPlans, switchyardVersion, warnIfDisturbed, withCpu,
+  type Measured, type Options, type Plan,
+} from './harness.js';
+import { packageVersion, percentile, pickLoadTool, type LoadResult, type LoadSpec, type LoadTool } from './load.js';
+import { ProcessGroup } from './processes.js';
+import { describeMachine, throughputTable, type ThroughputRow } from './report.js';
+import { runStream } from './stream-run.js';
+import { MODEL, nginxBinary, portkeyPackage, startNginx, startPortkey, startSwitchyard, startZero, type Target } from './targets.js';
+
+const USAGE = `usage: node --import tsx bench/overhead/run.ts [options]
+  --duration S       seconds of measured load per run (default 10)
+  --warmup S         seconds of unmeasured load on each target first (default 2)
+  --connections N    concurrent connections (default 32; --stream: concurrent streams)
+  --threads N        wrk threads (default 2)
+  --repeat N         measured runs per row, interleaved across the rows so that a disturbance
+                     hits them alike; a row shows its median run and the req/s range (default 1)
+  --stream           the streaming variant: 64 chunks 5 ms apart; TTFT and ITL added vs direct
+  --tool NAME        wrk, autocannon or undici (default: the first one installed)
+  --targets LIST     comma-separated subset of direct,nginx,switchyard,portkey
+  --header-samples N requests for the x-switchyard-overhead-ms distribution (default 2000)
+  --gateway DIR      the Switchyard checkout whose dist/ to run (default: this one), e.g. a
+                     \`git archive\` of a commit, built, to compare two versions
+  --build            run \`npm run build\` first even when dist/ exists
+  --json FILE        also write the results as JSON`;
+
+const CHAT_BODY = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Say hello in five words.' }], max_tokens: 16 });
+
+class UsageError extends Error {}
+
+function readOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      duration: { type: 'string', default: '10' }, warmup: { type: 'string', default: '2' },
+      connections: { type: 'string', default: '32' }, threads: { type: 'string', default: '2' },
+      stream: { type: 'boolean', default: false }, tool: { type: 'string' },
+      targets: { type: 'string', default: 'direct,nginx,switchyard,portkey' },
+      'header-samples': { type: 'string', default: '2000' }, build: { type: 'boolean', default: false },
+      repeat: { type: 'string', default: '1' }, gateway: { type: 'string', default: ROOT },
+      json: { type: 'string' }, help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) throw new UsageError('');
+  const num = (flag: string, raw: string, min: number) => {
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min) throw new UsageError(`--${flag}: expected a number ≥ ${min}, got ${raw}`);
+    return n;
+  };
+  const targets = new Set(values.targets.split(',').map((s) => s.trim()).filter(Boolean));
+  for (const t of targets) if (!['direct', 'nginx', 'switchyard', 'portkey'].includes(t)) throw new UsageError(`--targets: unknown target ${t}`);
+  if (values.tool !== undefined && !['wrk', 'autocannon', 'undici'].includes(values.tool)) throw new UsageError(`--tool: expected wrk, autocannon or undici, got ${values.tool}`);
+  return {
+    durationS: num('duration', values.duration, 1), warmupS: num('warmup', values.warmup, 0),
+    connections: Math.round(num('connections', values.connections, 1)), threads: Math.round(num('threads', values.threads, 1)),
+    stream: values.stream, tool: values.tool, targets, headerSamples: Math.round(num('header-samples', values['header-samples'], 0)),
+    build: values.build, repeat: Math.round(num('repeat', values.repeat, 1)), gateway: path.resolve(values.gateway), json: values.json,
+  };
+}
+
+function throughputPlans(o: Options, group: ProcessGroup, dir: string, zero: Target & { base: string }, built: string | undefined): Plan[] {
+  const plans: Plan[] = [];
+  if (o.targets.has('direct')) plans.push({ name: 'direct', start: async () => ({ ...zero, process: undefined, stop: async () => {} }) });
+  if (o.targets.has('nginx')) {
+    // Both: `worker_processes 1` is the like-for-like peer of one Switchyard process, `auto` is
+    // how nginx is deployed (one worker per core) and the peer of `workers: 2`.
+    const bin = nginxBinary();
+    for (const workers of ['1', 'auto']) {
+      const name = `nginx (worker_processes ${workers})`;
+      if (!bin) plans.push({ name, skipped: `nginx is not installed: ${INSTALL_HINT}` });
+      else plans.push({ name, start: () => startNginx(group, { bin, dir, upstream: zero.base, workers, body: CHAT_BODY }) });
+    }
+  }
+  if (o.targets.has('switchyard')) {
+    for (const workers of [1, 2]) {
+      const name = `switchyard (workers: ${workers})`;
+      if (built) plans.push({ name, skipped: built.split('\n')[0] });
+      else plans.push({ name, start: () => startSwitchyard(group, { root: o.gateway, dir, upstream: zero.base, workers, body: CHAT_BODY }) });
+    }
+  }
+  if (o.targets.has('portkey')) {
+    const pk = portkeyPackage(PEERS);
+    const name = `portkey gateway ${pk?.version ?? ''}`.trim();
+    if (!pk) plans.push({ name, skipped: `@portkey-ai/gateway is not in bench/.peers: ${INSTALL_HINT} --portkey` });
+    else plans.push({ name, start: async () => ({ ...(await startPortkey(group, { bin: pk.bin, upstream: zero.base, body: CHAT_BODY })), name }) });
+  }
+  return plans;
+}
+
+function toolVersions(load: LoadTool, gateway: string): Record<string, string> {
+  const v: Record<string, string> = { node: process.version, [load.name]: load.version, switchyard: switchyardVersion(gateway) };
+  if (load.name !== 'undici') v.undici = packageVersion('undici');
+  const nginx = nginxBinary();
+  if (nginx) v.nginx = nginxVersion(nginx);
+  const portkey = portkeyPackage(PEERS);
+  if (portkey) v['@portkey-ai/gateway'] = portkey.version;
+  return v;
+}
+
+/** The row for one target from its runs: the median run by requests/s, with the others' range. */
+function summariseRuns(name: string, runs: Array<Measured<LoadResult>>): ThroughputRow {
+  const sorted = [...runs].sort((a, b) => a.result.rps - b.result.rps);
+  const { result: load, cores } = sorted[Math.floor((sorted.length - 1) / 2)];
+  const others = runs.reduce((sum, r) => sum + (r.others ?? 0), 0) / runs.length;
+  const row: ThroughputRow = { name, load, proxyCores: cores[0], upstreamCores: cores[1], otherCores: others };
+  if (runs.length > 1) row.rpsRuns = sorted.map((r) => r.result.rps);
+  warnIfDisturbed(name, others);
+  const failed = runs.reduce((sum, r) => sum + r.result.non2xx + r.result.errors, 0);
+  if (failed > 0) say(`${name}: WARNING ${failed} requests failed (non-2xx or socket errors); its numbers are not comparable`);
+  return row;
+}
+
+async function runThroughput(o: Options, group: ProcessGroup, dir: string): Promise<Record<string, unknown>> {
+  const { tool, note } = pickLoadTool(PEERS, o.tool);
+  if (note) say(note);
+  const built = o.targets.has('switchyard') ? await ensureBuilt(group, o.gateway, o.build) : undefined;
+  if (built) say(built);
+  const zero = await startZero(group);
+  const spec = (t: Target, durationS: number): LoadSpec => ({
+    url: t.url, body: CHAT_BODY, headers: { 'content-type': 'application/json', ...t.headers },
+    durationS, connections: o.connections, threads: o.threads,
+  });
+  // Every target runs side by side (an idle one costs nothing) so that the repetitions can be
+  // interleaved: rows measured minutes apart on a shared machine would not compare.
+  const started = await startPlans(throughputPlans(o, group, dir, zero, built));
+  const live = started.filter((s): s is { name: string; target: Target } => s.target !== undefined);
+  const runs = new Map<string, Array<Measured<LoadResult>>>(live.map((s) => [s.name, []]));
+  const headers = new Map<string, ThroughputRow['overheadHeader']>();
+  try {
+    for (const { target } of live) if (o.warmupS > 0) await tool.run(spec(target, o.warmupS), group, dir);
+    for (let i = 1; i <= o.repeat; i++) {
+      for (const { name, target } of live) {
+        say(`${name}: ${o.repeat > 1 ? `run ${i}/${o.repeat}, ` : ''}${o.durationS} s with ${tool.name}, ${o.connections} connections`);
+        runs.get(name)!.push(await withCpu([target.process, zero.process], () => tool.run(spec(target, o.durationS), group, dir)));
+      }
+    }
+    for (const { name, target } of live.filter((s) => s.name.startsWith('switchyard') && o.headerSamples > 0)) {
+      const s = await sampleHeader(target, CHAT_BODY, 'x-switchyard-overhead-ms', o.headerSamples, 8);
+      headers.set(name, { p50Ms: percentile(s.values, 50), p99Ms: percentile(s.values, 99), samples: s.values.length, failures: s.failures });
+      if (s.failures > 0) say(`${name}: ${s.failures} of ${o.headerSamples} header samples failed or had no x-switchyard-overhead-ms`);
+    }
+  } finally {
+    await Promise.all(live.map((s) => s.target.stop()));
+    await zero.stop();
+  }
+  const rows: ThroughputRow[] = started.map((s) => (s.target
+    ? { ...summariseRuns(s.name, runs.get(s.name)!), overheadHeader: headers.get(s.name) }
+    : { name: s.name, skipped: s.skipped }));
+
+  const direct = rows.find((r) => r.name === 'direct')?.load?.rps;
+  // The reference is the faster nginx row: on a small machine a second nginx worker competes
+  // with the load generator and the upstream for the same cores and can lose.
+  const nginxRow = rows.filter((r) => r.name.startsWith('nginx') && r.load).sort((a, b) => b.load!.rps - a.load!.rps)[0];
+  const versions = toolVersions(tool, o.gateway);
+  const machine = describeMachine();
+  const out: string[] = [
+    `## Gateway overhead: non-streamed chat completions against a zero-latency upstream`,
+    '',
+    `machine: ${machine.cpus} × ${machine.model}, ${machine.memoryGiB} GiB, ${machine.kernel}; load generator, upstream and proxy all on this machine`,
+    `load: ${tool.name} ${tool.version}, closed loop, ${o.connections} connections${tool.name === 'wrk' ? `, ${o.threads} threads` : ''}, `
+      + `${o.durationS} s per run after ${o.warmupS} s warm-up, ${o.repeat} run${o.repeat > 1 ? 's per row, interleaved (median run shown, req/s range in brackets)' : ' per row'}; `
+      + `${Buffer.byteLength(CHAT_BODY)}-byte POST /v1/chat/completions`,
+    `versions: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    '',
+    throughputTable(rows, direct, nginxRow?.load?.rps),
+    '',
+    `vs nginx: against the faster nginx row, ${nginxRow?.name ?? 'nginx (not run)'}. proxy / upstream CPU: % of one core used by that process tree during the run.`,
+    'other CPU: busy CPU on the machine outside this benchmark during the run (anything above a few % disturbed that row).',
+    `x-switchyard-overhead-ms: the gateway's own time from request received to upstream request sent, from ${o.headerSamples} requests at concurrency 8 after the load runs.`,
+  ];
+  for (const r of rows.filter((x) => x.name.startsWith('switchyard') && x.load)) {
+    if (nginxRow?.load) out.push(`${r.name}: ${Math.round((100 * r.load!.rps) / nginxRow.load.rps)}% of ${nginxRow.name}'s requests/s.`);
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+  return { kind: 'throughput', date: new Date().toISOString(), machine, versions, tool: tool.name, options: { ...o, targets: [...o.targets] }, rows };
+}
+
+export async function runOverheadCli(argv: string[]): Promise<number> {
+  let o: Options;
+  try {
+    o = readOptions(argv);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`${message ? `${message}\n` : ''}${USAGE}\n`);
+    return message ? 2 : 0;
+  }
+  const group = new ProcessGroup();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-overhead-'));
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupted = true;
+    say(`${signal}: stopping everything this run started`);
+    void group.stopAll().finally(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  };
+  const onExit = () => group.killAllNow();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', onExit);
+  try {
+    const result = o.stream ? await runStream(o, group, dir) : await runThroughput(o, group, dir);
+    if (o.json) {
+      writeFileSync(o.json, `${JSON.stringify(result, null, 2)}\n`);
+      say(`results written to ${o.json}`);
+    }
+    return 0;
+  } catch (err) {
+    // After Ctrl-C the children die under the run's feet; that is not a failure to report.
+    if (!interrupted) say(`failed: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  } finally {
+    await group.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', onExit);
+  }
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  runOverheadCli(process.argv.slice(2)).then(
+    (code) => { process.exitCode = code; },
+    (err: unknown) => {
+      process.stderr.write(`overhead: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,76 @@
+/**
+ * The streaming variant of the overhead benchmark (`run.ts --stream`): the zero upstream streams
+ * 64 content chunks 5 ms apart; undici clients hold `--connections` streams open for
+ * `--duration` seconds against each target, and the table shows the TTFT and mean ITL each
+ * proxy adds to the direct row.
+ */
+import { measureStreams } from './client.js';
+import { packageVersion } from './load.js';
+import type { ProcessGroup } from './processes.js';
+import { describeMachine, streamTable, type StreamRow } from './report.js';
+import {
+  ensureBuilt, INSTALL_HINT, nginxVersion, say, startPlans, switchyardVersion, warnIfDisturbed, withCpu,
+  type Options, type Plan,
+} from './harness.js';
+import { MODEL, nginxBinary, startNginx, startSwitchyard, startZero } from './targets.js';
+
+const ITL_MS = 5;
+const CHUNKS = 64;
+
+export async function runStream(o: Options, group: ProcessGroup, dir: string): Promise<Record<string, unknown>> {
+  const built = o.targets.has('switchyard') ? await ensureBuilt(group, o.gateway, o.build) : undefined;
+  if (built) say(built);
+  const zero = await startZero(group, { itlMs: ITL_MS, chunks: CHUNKS });
+  const body = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Stream me something.' }], max_tokens: CHUNKS, stream: true });
+  // Readiness probes are non-streamed: a paced stream would only make them slower.
+  const probeBody = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'ready?' }], max_tokens: 1 });
+  const bin = nginxBinary();
+  const plans: Plan[] = [];
+  if (o.targets.has('direct')) plans.push({ name: 'direct', start: async () => ({ ...zero, process: undefined, stop: async () => {} }) });
+  if (o.targets.has('nginx')) {
+    const name = 'nginx (worker_processes auto)';
+    if (bin) plans.push({ name, start: () => startNginx(group, { bin, dir, upstream: zero.base, workers: 'auto', body: probeBody }) });
+    else plans.push({ name, skipped: `nginx is not installed: ${INSTALL_HINT}` });
+  }
+  if (o.targets.has('switchyard')) {
+    const name = 'switchyard (workers: 1)';
+    if (built) plans.push({ name, skipped: built.split('\n')[0] });
+    else plans.push({ name, start: () => startSwitchyard(group, { root: o.gateway, dir, upstream: zero.base, workers: 1, body: probeBody }) });
+  }
+
+  const rows: StreamRow[] = [];
+  const started = await startPlans(plans);
+  try {
+    for (const { name, target, skipped } of started) {
+      if (!target) {
+        rows.push({ name, skipped });
+        continue;
+      }
+      if (o.warmupS > 0) await measureStreams(target, body, { concurrency: o.connections, durationS: o.warmupS });
+      say(`${target.name}: ${o.durationS} s of ${o.connections} concurrent streams`);
+      const { result: stats, cores, others } = await withCpu([target.process], () => measureStreams(target, body, { concurrency: o.connections, durationS: o.durationS }));
+      rows.push({ name: target.name, stats, proxyCores: cores[0], otherCores: others });
+      warnIfDisturbed(target.name, others);
+    }
+  } finally {
+    await Promise.all(started.map((s) => s.target?.stop()));
+    await zero.stop();
+  }
+
+  const machine = describeMachine();
+  const versions = { node: process.version, undici: packageVersion('undici'), switchyard: switchyardVersion(o.gateway), ...(bin ? { nginx: nginxVersion(bin) } : {}) };
+  process.stdout.write([
+    `## Gateway overhead, streaming: ${CHUNKS} content chunks ${ITL_MS} ms apart from a zero upstream`,
+    '',
+    `machine: ${machine.cpus} × ${machine.model}, ${machine.memoryGiB} GiB, ${machine.kernel}`,
+    `load: undici ${packageVersion('undici')} from the benchmark process, ${o.connections} concurrent streams (closed loop), ${o.durationS} s per row after ${o.warmupS} s warm-up`,
+    `versions: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    '',
+    streamTable(rows),
+    '',
+    'TTFT: first content chunk − just before the POST. ITL: gaps between consecutive content chunks, pooled over all streams (vLLM definitions).',
+    '"added" columns: this row minus the direct row. other CPU: busy CPU on the machine that was not this benchmark\'s.',
+    '',
+  ].join('\n'));
+  return { kind: 'stream', date: new Date().toISOString(), machine, versions, itlMs: ITL_MS, chunks: CHUNKS, options: { ...o, targets: [...o.targets] }, rows };
+}

@@ -1,0 +1,172 @@
+/**
+ * What the overhead benchmark puts load on, each in its own process: the zero upstream, nginx as
+ * a reverse proxy in front of it, Switchyard (compiled) and @portkey-ai/gateway. A target is ready
+ * when a real POST through it answers 200 — not when its port opens.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { which } from './load.js';
+import { NotRetryable, waitForOutput, waitUntilReady, type ProcessGroup, type Spawned } from './processes.js';
+
+export interface Target {
+  name: string;
+  /** Full URL of the chat-completions endpoint. */
+  url: string;
+  /** Headers every request to this target carries (besides content-type). */
+  headers: Record<string, string>;
+  /** The process whose CPU (with its children) is charged to this target. */
+  process?: Spawned;
+  stop(): Promise<void>;
+}
+
+export const MODEL = 'zero-model';
+export const CHAT_PATH = '/v1/chat/completions';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** POST once; true when the answer is a 200 chat completion (and passes `check`). */
+export async function probe(t: Pick<Target, 'url' | 'headers'>, body: string, check?: (headers: Record<string, unknown>) => boolean): Promise<boolean> {
+  const res = await request(t.url, { method: 'POST', headers: { 'content-type': 'application/json', ...t.headers }, body, headersTimeout: 2000, bodyTimeout: 2000 });
+  const text = await res.body.text();
+  if (res.statusCode >= 400 && res.statusCode < 500) throw new NotRetryable(`answered ${res.statusCode}: ${text.slice(0, 300)}`);
+  if (res.statusCode !== 200) throw new Error(`answered ${res.statusCode}: ${text.slice(0, 300)}`);
+  return text.includes('"choices"') && (check === undefined || check(res.headers));
+}
+
+/** node with this file's sibling: the compiled .js when running from dist, else the .ts via tsx. */
+function siblingScript(name: string): { command: string; args: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  const fromSource = here.endsWith('.ts');
+  const file = path.join(path.dirname(here), `${name}${fromSource ? '.ts' : '.js'}`);
+  return { command: process.execPath, args: fromSource ? ['--import', 'tsx', file] : [file] };
+}
+
+export async function startZero(group: ProcessGroup, opts: { itlMs?: number; chunks?: number } = {}): Promise<Target & { base: string }> {
+  const { command, args } = siblingScript('zero-upstream');
+  const p = group.spawn('zero upstream', command, [
+    ...args, '--port', '0', '--itl-ms', String(opts.itlMs ?? 0), '--chunks', String(opts.chunks ?? 16), '--models', MODEL,
+  ]);
+  const [, base] = await waitForOutput(p, /listening on (http:\/\/\S+)/, 30_000);
+  return { name: 'direct', base, url: `${base}${CHAT_PATH}`, headers: {}, process: p, stop: () => p.stop() };
+}
+
+export function nginxBinary(): string | undefined {
+  return which('nginx');
+}
+
+/**
+ * The config a careful operator would use for an LLM proxy: a keep-alive pool to the upstream
+ * (`keepalive` + HTTP/1.1 + an empty Connection header, else nginx opens a connection per
+ * request), no response buffering (SSE must pass as it comes), no access log (Switchyard has no
+ * per-request log line either).
+ */
+export function nginxConfig(o: { prefix: string; port: number; upstream: string; workers: string }): string {
+  const up = new URL(o.upstream);
+  const tmp = (name: string) => path.join(o.prefix, 'tmp', name);
+  return `worker_processes ${o.workers};
+pid ${path.join(o.prefix, 'nginx.pid')};
+error_log ${path.join(o.prefix, 'error.log')} warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${tmp('body')};
+  proxy_temp_path ${tmp('proxy')};
+  fastcgi_temp_path ${tmp('fastcgi')};
+  uwsgi_temp_path ${tmp('uwsgi')};
+  scgi_temp_path ${tmp('scgi')};
+  keepalive_requests 1000000;
+  keepalive_timeout 65s;
+  upstream zero {
+    server ${up.host};
+    keepalive 256;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:${o.port};
+    location / {
+      proxy_pass http://zero;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+`;
+}
+
+export async function startNginx(group: ProcessGroup, o: { bin: string; dir: string; upstream: string; workers: string; body: string }): Promise<Target> {
+  const prefix = path.join(o.dir, `nginx-${o.workers}`);
+  mkdirSync(path.join(prefix, 'tmp'), { recursive: true });
+  const port = await freePort();
+  const conf = path.join(prefix, 'nginx.conf');
+  writeFileSync(conf, nginxConfig({ prefix, port, upstream: o.upstream, workers: o.workers }));
+  const p = group.spawn('nginx', o.bin, ['-c', conf, '-p', prefix, '-g', 'daemon off;']);
+  const t: Target = { name: `nginx (worker_processes ${o.workers})`, url: `http://127.0.0.1:${port}${CHAT_PATH}`, headers: {}, process: p, stop: () => p.stop() };
+  await waitUntilReady(p, () => probe(t, o.body), 15_000);
+  return t;
+}
+
+export async function startSwitchyard(
+  group: ProcessGroup, o: { root: string; dir: string; upstream: string; workers: number; body: string; nodeArgs?: string[] },
+): Promise<Target> {
+  const port = await freePort();
+  const config = path.join(o.dir, `switchyard-${o.workers}w.yaml`);
+  writeFileSync(config, [
+    `listen: { host: 127.0.0.1, port: ${port} }`,
+    `workers: ${o.workers}`,
+    'backends:',
+    `  - { id: zero, type: openai, url: "${o.upstream}", models: [${MODEL}] }`,
+    'routes:',
+    `  - { model: ${MODEL}, backends: [zero], policy: { type: least-load } }`,
+    '',
+  ].join('\n'));
+  const entry = path.join(o.root, 'dist', 'core', 'cli', 'main.js');
+  const p = group.spawn(`switchyard (${o.workers} worker${o.workers > 1 ? 's' : ''})`, process.execPath, [...(o.nodeArgs ?? []), entry, 'serve', '--config', config], { cwd: o.root });
+  const t: Target = {
+    name: `switchyard (workers: ${o.workers})`, url: `http://127.0.0.1:${port}${CHAT_PATH}`, headers: {}, process: p, stop: () => p.stop(),
+  };
+  await waitUntilReady(p, () => probe(t, o.body, (h) => h['x-switchyard-backend'] === 'zero'), 30_000);
+  return t;
+}
+
+export function portkeyPackage(peersDir: string): { dir: string; version: string; bin: string } | undefined {
+  const dir = path.join(peersDir, 'node_modules', '@portkey-ai', 'gateway');
+  const file = path.join(dir, 'package.json');
+  if (!existsSync(file)) return undefined;
+  const pkg = JSON.parse(readFileSync(file, 'utf8')) as { version: string; bin?: string | Record<string, string> };
+  const bin = typeof pkg.bin === 'string' ? pkg.bin : Object.values(pkg.bin ?? {})[0];
+  if (!bin) return undefined;
+  return { dir, version: pkg.version, bin: path.join(dir, bin) };
+}
+
+/**
+ * Portkey's node server (`build/start-server.js`: `--port=N`; `--headless` skips its log UI).
+ * It proxies to any OpenAI-compatible server named per request by `x-portkey-custom-host`;
+ * loopback hosts are on its default trusted list.
+ */
+export async function startPortkey(group: ProcessGroup, o: { bin: string; upstream: string; body: string }): Promise<Target> {
+  const port = await freePort();
+  const p = group.spawn('portkey', process.execPath, [o.bin, `--port=${port}`, '--headless']);
+  const t: Target = {
+    name: 'portkey gateway',
+    url: `http://127.0.0.1:${port}${CHAT_PATH}`,
+    headers: { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${o.upstream}/v1`, authorization: 'Bearer sk-zero' },
+    process: p,
+    stop: () => p.stop(),
+  };
+  await waitUntilReady(p, () => probe(t, o.body), 30_000);
+  return t;
+}
