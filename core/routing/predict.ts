@@ -31,3 +31,17 @@ export function predict(candidates: readonly Candidate[], request: RoutingReques
   });
   return { chunks: n, firstHash: key.hashes[0], predictions };
 }
+
+/**
+ * Bounded load: the candidates whose load — requests ahead, scaled by the backend's own per-token
+ * time so a faster GPU may carry more — is within 1.5× (+2 requests) of the lightest. A linear
+ * TTFT model has no knee: it cannot see the moment a backend's batch or KV cache fills and its
+ * queue starts to grow, so without this bound every request herds onto the backend it rates best.
+ */
+export function withinLoadBound(predictions: readonly Prediction[]): Prediction[] {
+  const weight = (p: Prediction) => (p.tpotMs !== undefined && p.tpotMs > 0 ? p.tpotMs : 1);
+  const scaled = predictions.map((p) => p.ahead * weight(p));
+  const least = Math.min(...scaled);
+  const slack = 2 * Math.min(...predictions.map(weight));
+  return predictions.filter((_, i) => scaled[i] <= least * 1.5 + slack);
+}

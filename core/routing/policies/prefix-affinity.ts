@@ -14,7 +14,7 @@
  */
 import { hashString } from '../prefix-key.js';
 import type { Candidate, Decision, PolicyContext, PolicyFactory, RoutingPolicy, RoutingRequest, RoutingState } from '../policy.js';
-import { predict, type Prediction } from '../predict.js';
+import { predict, withinLoadBound, type Prediction } from '../predict.js';
 
 export interface PrefixAffinityOptions {
   bytesPerToken: number;
@@ -60,7 +60,8 @@ export class PrefixAffinityPolicy implements RoutingPolicy {
     return this.byThresholds(scored, firstHash, best, n);
   }
 
-  private byPrediction(scored: Scored[], n: number): Decision {
+  private byPrediction(all: Scored[], n: number): Decision {
+    const scored = withinLoadBound(all);
     let pick = scored[0];
     for (const s of scored) {
       if (s.ttftMs! < pick.ttftMs! || (s.ttftMs === pick.ttftMs && s.match > pick.match)) pick = s;

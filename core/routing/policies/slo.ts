@@ -7,7 +7,7 @@
  * targets it behaves as prefix affinity by prediction.
  */
 import type { Candidate, Decision, PolicyContext, PolicyFactory, RoutingPolicy, RoutingRequest, RoutingState } from '../policy.js';
-import { predict } from '../predict.js';
+import { predict, withinLoadBound } from '../predict.js';
 import { coldDecision, shortPromptHash } from './prefix-affinity.js';
 
 export class SloPolicy implements RoutingPolicy {
@@ -33,9 +33,10 @@ export class SloPolicy implements RoutingPolicy {
     }
     const ttftTarget = request.slo?.ttftMs;
     const tpotTarget = request.slo?.tpotMs;
-    const meets = predictions.filter((p) =>
+    const bounded = withinLoadBound(predictions);
+    const meets = bounded.filter((p) =>
       (ttftTarget === undefined || p.ttftMs! <= ttftTarget) && (tpotTarget === undefined || p.tpotMs === undefined || p.tpotMs <= tpotTarget));
-    const pool = meets.length > 0 ? meets : predictions;
+    const pool = meets.length > 0 ? meets : bounded;
     const pick = pool.reduce((a, b) => (b.ttftMs! < a.ttftMs! || (b.ttftMs === a.ttftMs && b.match > a.match) ? b : a));
     const detail = `predicted ttft ${Math.round(pick.ttftMs!)} ms${pick.tpotMs !== undefined ? `, tpot ${Math.round(pick.tpotMs)} ms` : ''}`;
     if (meets.length === 0 && (ttftTarget !== undefined || tpotTarget !== undefined)) {
