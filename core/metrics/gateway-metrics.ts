@@ -6,6 +6,18 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Backend } from '../plugin/types.js';
 import type { StateStore } from '../state/types.js';
 
+/** The per-(model, backend) metric children of one request path, looked up once and cached. */
+export interface RouteMetrics {
+  requests(status: string): { inc(): void };
+  ttft: { observe(v: number): void };
+  tpot: { observe(v: number): void };
+  e2e: { observe(v: number): void };
+  promptTokens: { inc(v: number): void };
+  completionTokens: { inc(v: number): void };
+  cachedTokens: { inc(v: number): void };
+  inFlight: { inc(): void; dec(): void };
+}
+
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160];
 const TPOT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1];
 const OVERHEAD_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
@@ -30,12 +42,63 @@ export class GatewayMetrics {
   readonly armTpot = new Histogram({ name: 'switchyard_arm_time_per_output_token_seconds', help: 'TPOT per A/B arm', labelNames: ['model', 'arm'], buckets: TPOT_BUCKETS, registers: [this.registry] });
   readonly armE2e = new Histogram({ name: 'switchyard_arm_request_duration_seconds', help: 'End-to-end latency per A/B arm', labelNames: ['model', 'arm'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
 
+  private readonly routeMetrics = new Map<string, RouteMetrics>();
+
+  /** prom-client hashes a label object on every update; the request path uses cached children. */
+  forRoute(model: string, backend: string, engine: string): RouteMetrics {
+    const key = `${model}\u0000${backend}`;
+    let m = this.routeMetrics.get(key);
+    if (!m) {
+      const labels = { model, backend, engine };
+      const byStatus = new Map<string, { inc(): void }>();
+      const requests = this.requests;
+      m = {
+        requests(status: string) {
+          let c = byStatus.get(status);
+          if (!c) {
+            c = requests.labels({ ...labels, status });
+            byStatus.set(status, c);
+          }
+          return c;
+        },
+        ttft: this.ttft.labels(labels),
+        tpot: this.tpot.labels(labels),
+        e2e: this.e2e.labels(labels),
+        promptTokens: this.promptTokens.labels(labels),
+        completionTokens: this.completionTokens.labels(labels),
+        cachedTokens: this.cachedTokens.labels(labels),
+        inFlight: this.inFlight.labels({ model, backend }),
+      };
+      this.routeMetrics.set(key, m);
+    }
+    return m;
+  }
+
+  private readonly children = new Map<string, unknown>();
+
+  /** A metric's child for these label values, hashed once. */
+  private child<T>(name: string, values: readonly string[], make: () => T): T {
+    const key = `${name}\u0000${values.join('\u0000')}`;
+    let c = this.children.get(key) as T | undefined;
+    if (c === undefined) {
+      c = make();
+      this.children.set(key, c);
+    }
+    return c;
+  }
+
+  decided(model: string, policy: string, reason: string, backend: string): void {
+    this.child('decisions', [model, policy, reason, backend], () => this.decisions.labels({ model, policy, reason, backend })).inc();
+  }
+
   observeArm(model: string, arm: string, o: { ok: boolean; ttftMs?: number; tpotMs?: number; e2eMs: number }): void {
-    this.armRequests.inc({ model, arm, outcome: o.ok ? 'ok' : 'error' });
+    const outcome = o.ok ? 'ok' : 'error';
+    this.child('armRequests', [model, arm, outcome], () => this.armRequests.labels({ model, arm, outcome })).inc();
     if (!o.ok) return;
-    if (o.ttftMs !== undefined) this.armTtft.observe({ model, arm }, o.ttftMs / 1000);
-    if (o.tpotMs !== undefined) this.armTpot.observe({ model, arm }, o.tpotMs / 1000);
-    this.armE2e.observe({ model, arm }, o.e2eMs / 1000);
+    const labels = { model, arm };
+    if (o.ttftMs !== undefined) this.child('armTtft', [model, arm], () => this.armTtft.labels(labels)).observe(o.ttftMs / 1000);
+    if (o.tpotMs !== undefined) this.child('armTpot', [model, arm], () => this.armTpot.labels(labels)).observe(o.tpotMs / 1000);
+    this.child('armE2e', [model, arm], () => this.armE2e.labels(labels)).observe(o.e2eMs / 1000);
   }
 
   /** State-store connectivity and traffic (replicas sharing prefix observations and load). */

@@ -5,7 +5,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errors as undiciErrors } from 'undici';
-import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
+import type { GatewayMetrics, RouteMetrics } from '../metrics/gateway-metrics.js';
 import type { Backend, DispatchReply, Endpoint } from '../plugin/types.js';
 import type { Route, RouteTable } from '../routing/route-table.js';
 import type { Candidate, RoutingRequest } from '../routing/policy.js';
@@ -61,16 +61,16 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
     const { backend, record, upstream } = await dispatchWithRetries(route, candidates, endpoint, body, stream, req, abort.signal, ctx, receivedAt);
     if (route.shadow && Math.random() < route.shadow.fraction) sendShadow(route, endpoint, body, stream, req);
     const overheadMs = upstream.sentAt - receivedAt;
-    const labels = { model: route.model, backend: backend.id, engine: backend.engine };
-    ctx.metrics.inFlight.inc({ model: route.model, backend: backend.id });
+    const m = ctx.metrics.forRoute(route.model, backend.id, backend.engine);
+    m.inFlight.inc();
     try {
       if (upstream.reply.status >= 200 && upstream.reply.status < 300) {
-        const outcome = await relayReply(upstream.reply, reply, { stream, clientWantsUsage, backend, overheadMs, receivedAt, labels, ctx, req, record });
+        const outcome = await relayReply(upstream.reply, reply, { stream, clientWantsUsage, backend, overheadMs, receivedAt, m, ctx, req, record });
         route.arms.record(arm.name, outcome);
         ctx.metrics.observeArm(route.model, arm.name, outcome);
       }
     } finally {
-      ctx.metrics.inFlight.dec({ model: route.model, backend: backend.id });
+      m.inFlight.dec();
     }
   } catch (err) {
     if (!(err instanceof ClientGone) && !abort.signal.aborted) throw err;
@@ -124,7 +124,7 @@ async function dispatchWithRetries(
     }
     const backend = decision.backend;
     tried.add(backend.id);
-    ctx.metrics.decisions.inc({ model: route.model, policy: route.policy.type, reason: decision.kind ?? route.policy.type, backend: backend.id });
+    ctx.metrics.decided(route.model, route.policy.type, decision.kind ?? route.policy.type, backend.id);
     const chosen = open.find((c) => c.backend === backend)!;
     const record = ctx.learner.onDecision(route, chosen, routingRequest, decision);
     const upstreamBody: Body = { ...body, model: route.engineModel(backend) };
@@ -146,7 +146,7 @@ async function dispatchWithRetries(
       const text = await readAll(reply.body);
       lastFailure = classifyStatus(backend, reply.status, text);
       ctx.metrics.upstreamErrors.inc({ backend: backend.id, kind: reply.status === 429 ? 'status_429' : reply.status >= 500 ? 'status_5xx' : 'status_4xx' });
-      ctx.metrics.requests.inc({ model: route.model, backend: backend.id, engine: backend.engine, status: String(reply.status) });
+      ctx.metrics.forRoute(route.model, backend.id, backend.engine).requests(String(reply.status)).inc();
       if (reply.status >= 500) breaker.onFailure();
       else breaker.onSuccess(); // a 4xx or 429 is an answer: the backend is up
       req.log.warn({ backend: backend.id, status: reply.status, attempt }, 'upstream answered an error');
@@ -191,7 +191,7 @@ interface RelayContext {
   backend: Backend;
   overheadMs: number;
   receivedAt: number;
-  labels: { model: string; backend: string; engine: string };
+  m: RouteMetrics;
   ctx: InferenceContext;
   req: FastifyRequest;
 }
@@ -207,11 +207,11 @@ async function relayReply(upstream: DispatchReply, reply: FastifyReply, r: Relay
   if (!r.stream) {
     const text = await readAll(upstream.body);
     const usage = readUsage(text);
-    observeUsage(metrics, r.labels, usage);
+    observeUsage(r.m, usage);
     r.ctx.learner.onOutcome(r.record, { usage });
     const e2eMs = performance.now() - r.receivedAt;
-    metrics.e2e.observe(r.labels, e2eMs / 1000);
-    metrics.requests.inc({ ...r.labels, status: String(upstream.status) });
+    r.m.e2e.observe(e2eMs / 1000);
+    r.m.requests(String(upstream.status)).inc();
     reply.code(upstream.status).headers(headers).header('content-type', 'application/json').send(text);
     return { ok: true, e2eMs, completionTokens: usage?.completion_tokens };
   }
@@ -236,32 +236,36 @@ async function relayReply(upstream: DispatchReply, reply: FastifyReply, r: Relay
     r.req.log.warn({ backend: r.backend.id, err: outcome.error }, 'upstream stream failed after the first byte');
   }
   const end = performance.now();
-  metrics.requests.inc({ ...r.labels, status: outcome.end === 'done' ? '200' : outcome.end });
-  metrics.e2e.observe(r.labels, (end - r.receivedAt) / 1000);
+  r.m.requests(outcome.end === 'done' ? '200' : outcome.end).inc();
+  r.m.e2e.observe((end - r.receivedAt) / 1000);
   let ttftMs: number | undefined;
   let tpotMs: number | undefined;
   if (outcome.firstTokenAt !== undefined) {
     ttftMs = outcome.firstTokenAt - r.receivedAt;
-    metrics.ttft.observe(r.labels, ttftMs / 1000);
+    r.m.ttft.observe(ttftMs / 1000);
     const tokens = outcome.usage?.completion_tokens ?? outcome.contentEvents;
     if (tokens > 1 && outcome.lastTokenAt !== undefined) {
       tpotMs = (outcome.lastTokenAt - outcome.firstTokenAt) / (tokens - 1);
-      metrics.tpot.observe(r.labels, tpotMs / 1000);
+      r.m.tpot.observe(tpotMs / 1000);
     }
   }
   if (outcome.end === 'done') r.ctx.learner.onOutcome(r.record, { usage: outcome.usage, ttftMs, tpotMs });
   return { ok: outcome.end === 'done', ttftMs, tpotMs, e2eMs: end - r.receivedAt, completionTokens: outcome.usage?.completion_tokens };
-  observeUsage(metrics, r.labels, outcome.usage);
+  observeUsage(r.m, outcome.usage);
 }
 
 /** A plugin may hand back any Readable; read it whole (error bodies, non-streamed answers). */
 async function readAll(body: Readable): Promise<string> {
+  // undici's body has a fast collector; a third-party plugin's Readable gets the generic path.
+  const fast = (body as Readable & { text?: () => Promise<string> }).text;
+  if (typeof fast === 'function') return fast.call(body);
   const chunks: Buffer[] = [];
   for await (const chunk of body as AsyncIterable<Buffer | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   return Buffer.concat(chunks).toString('utf8');
 }
 
 function readUsage(text: string): Usage | undefined {
+  if (!text.includes('"usage"')) return undefined;
   try {
     const parsed = JSON.parse(text) as { usage?: Usage };
     return parsed.usage;
@@ -270,12 +274,12 @@ function readUsage(text: string): Usage | undefined {
   }
 }
 
-function observeUsage(metrics: GatewayMetrics, labels: RelayContext['labels'], usage: Usage | undefined): void {
+function observeUsage(m: RouteMetrics, usage: Usage | undefined): void {
   if (!usage) return;
-  if (typeof usage.prompt_tokens === 'number') metrics.promptTokens.inc(labels, usage.prompt_tokens);
-  if (typeof usage.completion_tokens === 'number') metrics.completionTokens.inc(labels, usage.completion_tokens);
+  if (typeof usage.prompt_tokens === 'number') m.promptTokens.inc(usage.prompt_tokens);
+  if (typeof usage.completion_tokens === 'number') m.completionTokens.inc(usage.completion_tokens);
   const cached = usage.prompt_tokens_details?.cached_tokens;
-  if (typeof cached === 'number') metrics.cachedTokens.inc(labels, cached);
+  if (typeof cached === 'number') m.cachedTokens.inc(cached);
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
