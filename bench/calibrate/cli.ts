@@ -21,7 +21,7 @@ export async function runCalibrateCli(argv: string[]): Promise<number> {
     options: {
       table: { type: 'string', multiple: true },
       tolerance: { type: 'string' },
-      'time-scale': { type: 'string', default: '20' },
+      'time-scale': { type: 'string', default: '10' },
       'requests-per-client': { type: 'string', default: '3' },
       json: { type: 'string' },
       fit: { type: 'boolean', default: false },
