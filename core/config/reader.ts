@@ -53,7 +53,7 @@ export class ConfigReader {
     return v;
   }
 
-  bool(o: Obj, key: string, at: string, fallback: boolean): boolean {
+  bool(o: Obj, key: string, at: string, fallback?: boolean): boolean {
     const v = o[key] ?? fallback;
     if (typeof v !== 'boolean') this.fail(`${at}.${key}`, 'true or false', v);
     return v;

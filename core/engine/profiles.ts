@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import yaml from 'js-yaml';
+import { ConfigReader as Reader, ConfigError, type Obj } from '../config/reader.js';
 import { packageRoot } from '../util/package-root.js';
 import type { EngineProfile, SchedulerPolicy } from './types.js';
 
@@ -28,48 +29,7 @@ export interface SimProfile {
 export const DEFAULT_PROFILES_FILE = path.join(packageRoot(import.meta.url), 'conf', 'profiles.yaml');
 
 /** A profile file that fails validation: the message names the file and the path inside it. */
-export class ProfileError extends Error {}
-
-type Obj = Record<string, unknown>;
-
-class Reader {
-  constructor(private readonly file: string) {}
-
-  fail(at: string, expected: string, got: unknown): never {
-    throw new ProfileError(`${this.file}: ${at}: expected ${expected}, got ${JSON.stringify(got)}`);
-  }
-  obj(v: unknown, at: string): Obj {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(at, 'a mapping', v);
-    return v as Obj;
-  }
-  num(o: Obj, key: string, at: string, min = 0): number {
-    const v = o[key];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) this.fail(`${at}.${key}`, `a number ≥ ${min}`, v);
-    return v;
-  }
-  int(o: Obj, key: string, at: string, min = 1): number {
-    const v = this.num(o, key, at, min);
-    if (!Number.isInteger(v)) this.fail(`${at}.${key}`, 'an integer', v);
-    return v;
-  }
-  str(o: Obj, key: string, at: string): string {
-    const v = o[key];
-    if (typeof v !== 'string' || v === '') this.fail(`${at}.${key}`, 'a string', v);
-    return v;
-  }
-  bool(o: Obj, key: string, at: string): boolean {
-    const v = o[key];
-    if (typeof v !== 'boolean') this.fail(`${at}.${key}`, 'true or false', v);
-    return v;
-  }
-  oneOf<T extends string>(o: Obj, key: string, at: string, allowed: readonly T[]): T {
-    const v = o[key];
-    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-      this.fail(`${at}.${key}`, `one of ${allowed.join(', ')}`, v);
-    }
-    return v as T;
-  }
-}
+export { ConfigError as ProfileError } from '../config/reader.js';
 
 const ENGINES = ['vllm', 'lmdeploy', 'trtllm'] as const;
 const POLICIES: readonly SchedulerPolicy[] = ['guaranteed-no-evict', 'max-utilization'];
@@ -85,22 +45,22 @@ function parseProfile(r: Reader, doc: Obj, name: string): SimProfile {
   const sched = r.obj(p.scheduler, `${at}.scheduler`);
   const step = r.obj(p.step_ms, `${at}.step_ms`);
 
-  const gpus = r.int(p, 'gpus', at);
-  const totalBytes = r.num(gpu, 'memory_gb', `gpus.${gpuKey}`, 1) * 1e9 * gpus;
-  const dtypeBytes = r.num(model, 'dtype_bytes', `models.${modelKey}`, 1);
-  const weightBytes = r.num(model, 'params_b', `models.${modelKey}`, 0.1) * 1e9 * dtypeBytes;
+  const gpus = r.int(p, 'gpus', at, undefined, 1);
+  const totalBytes = r.num(gpu, 'memory_gb', `gpus.${gpuKey}`, undefined, 1) * 1e9 * gpus;
+  const dtypeBytes = r.num(model, 'dtype_bytes', `models.${modelKey}`, undefined, 1);
+  const weightBytes = r.num(model, 'params_b', `models.${modelKey}`, undefined, 0.1) * 1e9 * dtypeBytes;
   const bytesPerToken =
-    2 * r.int(model, 'layers', `models.${modelKey}`) * r.int(model, 'kv_heads', `models.${modelKey}`) *
-    r.int(model, 'head_dim', `models.${modelKey}`) * dtypeBytes;
-  const fraction = r.num(kv, 'memory_fraction', `${at}.kv_cache`);
-  const reserve = r.num(kv, 'reserve_gb', `${at}.kv_cache`) * 1e9 * gpus;
+    2 * r.int(model, 'layers', `models.${modelKey}`, undefined, 1) * r.int(model, 'kv_heads', `models.${modelKey}`, undefined, 1) *
+    r.int(model, 'head_dim', `models.${modelKey}`, undefined, 1) * dtypeBytes;
+  const fraction = r.num(kv, 'memory_fraction', `${at}.kv_cache`, undefined);
+  const reserve = r.num(kv, 'reserve_gb', `${at}.kv_cache`, undefined) * 1e9 * gpus;
   // vLLM's gpu_memory_utilization caps *total* memory; TensorRT-LLM's free_gpu_memory_fraction
   // and LMDeploy's cache_max_entry_count take a share of what is *free* after the weights.
   const of = r.oneOf(kv, 'fraction_of', `${at}.kv_cache`, ['total', 'free'] as const);
   const kvBytes = of === 'total'
     ? fraction * totalBytes - weightBytes - reserve
     : fraction * (totalBytes - weightBytes - reserve);
-  const blockSize = r.int(kv, 'block_size', `${at}.kv_cache`);
+  const blockSize = r.int(kv, 'block_size', `${at}.kv_cache`, undefined, 1);
   const numBlocks = Math.floor(kvBytes / (bytesPerToken * blockSize));
   if (numBlocks < 1) r.fail(`${at}.kv_cache`, 'memory left for a KV cache after the weights', kvBytes);
 
@@ -108,17 +68,17 @@ function parseProfile(r: Reader, doc: Obj, name: string): SimProfile {
     name,
     blockSize,
     numBlocks,
-    maxBatchSize: r.int(sched, 'max_batch_size', `${at}.scheduler`),
-    maxNumTokens: r.int(sched, 'max_num_tokens', `${at}.scheduler`),
-    chunkedPrefill: r.bool(sched, 'chunked_prefill', `${at}.scheduler`),
-    enablePrefixCaching: r.bool(sched, 'prefix_caching', `${at}.scheduler`),
+    maxBatchSize: r.int(sched, 'max_batch_size', `${at}.scheduler`, undefined, 1),
+    maxNumTokens: r.int(sched, 'max_num_tokens', `${at}.scheduler`, undefined, 1),
+    chunkedPrefill: r.bool(sched, 'chunked_prefill', `${at}.scheduler`, undefined),
+    enablePrefixCaching: r.bool(sched, 'prefix_caching', `${at}.scheduler`, undefined),
     schedulerPolicy: r.oneOf(sched, 'policy', `${at}.scheduler`, POLICIES),
-    maxModelLen: r.int(sched, 'max_model_len', `${at}.scheduler`, 2),
-    maxQueueSize: r.int(sched, 'max_queue_size', `${at}.scheduler`, 0),
-    stepBaseMs: r.num(step, 'base', `${at}.step_ms`),
-    stepPerSeqMs: r.num(step, 'per_seq', `${at}.step_ms`),
-    stepPerPrefillTokenMs: r.num(step, 'per_prefill_token', `${at}.step_ms`),
-    stepPerKvTokenMs: r.num(step, 'per_kv_token', `${at}.step_ms`),
+    maxModelLen: r.int(sched, 'max_model_len', `${at}.scheduler`, undefined, 2),
+    maxQueueSize: r.int(sched, 'max_queue_size', `${at}.scheduler`, undefined, 0),
+    stepBaseMs: r.num(step, 'base', `${at}.step_ms`, undefined, 1),
+    stepPerSeqMs: r.num(step, 'per_seq', `${at}.step_ms`, undefined),
+    stepPerPrefillTokenMs: r.num(step, 'per_prefill_token', `${at}.step_ms`, undefined),
+    stepPerKvTokenMs: r.num(step, 'per_kv_token', `${at}.step_ms`, undefined),
   };
   return {
     name,
@@ -126,7 +86,7 @@ function parseProfile(r: Reader, doc: Obj, name: string): SimProfile {
     model: r.str(model, 'hf', `models.${modelKey}`),
     gpu: gpus > 1 ? `${gpus}x ${r.str(gpu, 'name', `gpus.${gpuKey}`)}` : r.str(gpu, 'name', `gpus.${gpuKey}`),
     engineProfile,
-    frontendOverheadMs: r.num(p, 'frontend_overhead_ms', at),
+    frontendOverheadMs: r.num(p, 'frontend_overhead_ms', at, undefined),
     kvCapacity: { bytesPerToken, kvBytes, tokens: numBlocks * blockSize },
   };
 }
@@ -151,7 +111,7 @@ export function loadProfile(name: string, file = DEFAULT_PROFILES_FILE): SimProf
   const doc = readDoc(file);
   const names = listProfiles(file);
   if (!names.includes(name)) {
-    throw new ProfileError(`${file}: no profile named '${name}' (have: ${names.join(', ')})`);
+    throw new ConfigError(`${file}: no profile named '${name}' (have: ${names.join(', ')})`);
   }
   return parseProfile(new Reader(file), doc, name);
 }
