@@ -52,7 +52,16 @@ export interface DispatchCall {
   requestId: string;
   /** Client headers worth forwarding (authorization to the engine is the backend's own). */
   headers: IncomingHttpHeaders;
+  /** The router's prefix-chunk hashes of this prompt (what it recorded this backend as holding). */
+  prefixHashes?: readonly number[];
 }
+
+/**
+ * Where a backend sees its engine's KV-cache events, it tells the router which of the prefix
+ * chunks it was credited with are gone (evicted), so the router's picture follows the engine's
+ * cache instead of a guess.
+ */
+export type PrefixRetraction = (chunkHashes: readonly number[]) => void;
 
 /** The upstream's answer, before its body is read. */
 export interface DispatchReply {
@@ -91,6 +100,8 @@ export interface Backend {
   /** Turn an engine's error body into one shape (each engine has its own; REFERENCE §1). */
   parseError(status: number, body: string): UpstreamError;
   signals(): LoadSignals;
+  /** Backends with KV-cache events report evicted prefix chunks here (optional). */
+  onPrefixRetraction?(listener: PrefixRetraction): void;
   /** Active health (the engine's health endpoint); passive failures are core's circuit breaker. */
   health(): BackendHealth;
   close(): Promise<void>;

@@ -71,6 +71,8 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     onPrefix: (obs) => state.prefixes.of(obs.backendId).insert(obs.hashes),
     onLoad: (obs) => remote.apply(obs),
   });
+  // Backends that see their engine's KV events retract evicted prefix chunks from the index.
+  for (const b of backends) b.onPrefixRetraction?.((hashes) => state.prefixes.of(b.id).remove(hashes));
   const routes = new RouteTable(config.routes, new Map(backends.map((b) => [b.id, b])), state, 1, (id) => remote.inFlight(id));
   const metrics = new GatewayMetrics(backends);
   metrics.watchStore(store);

@@ -138,7 +138,9 @@ async function dispatchWithRetries(
     const sentAt = performance.now();
     if (attempt === 0) ctx.metrics.overhead.observe((sentAt - receivedAt) / 1000);
     try {
-      const reply = await backend.dispatch({ endpoint, body: upstreamBody, stream, signal, requestId: req.id, headers: req.headers });
+      const reply = await backend.dispatch({
+        endpoint, body: upstreamBody, stream, signal, requestId: req.id, headers: req.headers, prefixHashes: routingRequest.prefix?.hashes,
+      });
       if (reply.status < 400) {
         breaker.onSuccess();
         return { backend, record, upstream: { reply, sentAt } };

@@ -15,7 +15,7 @@ import { loadProfile } from '../../core/engine/profiles.js';
 import type { EngineProfile, EngineResponse } from '../../core/engine/types.js';
 import type {
   Backend, BackendCapabilities, BackendHealth, BackendPlugin, BackendSpec, DispatchCall, DispatchReply, LoadSignals,
-  PluginContext, UpstreamError,
+  PluginContext, PrefixRetraction, UpstreamError,
 } from '../../core/plugin/types.js';
 import { TokenizerPool } from '../../core/tokenizer/pool.js';
 import { StreamDecoder } from '../../core/tokenizer/stream-decoder.js';
@@ -26,6 +26,7 @@ import { createPromptBuilder } from './prompt/stylers.js';
 import { PromptError, type PromptBuilder } from './prompt/types.js';
 import { readParams, RequestError } from './request.js';
 import { Responder } from './respond.js';
+import { KvTracker } from './kv-tracker.js';
 
 /** Test hooks, set only programmatically (never from configuration or a request). */
 export interface TrtllmTestHooks {
@@ -48,6 +49,9 @@ export class TrtllmBackend implements Backend {
   private builder?: PromptBuilder;
   private readonly handlers = new Map<number, Responder>();
   private inFlight = 0;
+  private tracker?: KvTracker;
+  private retraction?: PrefixRetraction;
+  private eventTimer?: NodeJS.Timeout;
   private state: BackendHealth = { status: 'unknown', since: Date.now() };
 
   constructor(spec: BackendSpec, private readonly ctx: PluginContext, private readonly hooks: TrtllmTestHooks = {}) {
@@ -78,6 +82,8 @@ export class TrtllmBackend implements Backend {
         schedulerPolicy: o.schedulerPolicy ?? sim.engineProfile.schedulerPolicy,
         maxBatchSize: o.maxBatchSize ?? sim.engineProfile.maxBatchSize,
         chunkedPrefill: o.enableChunkedContext ?? sim.engineProfile.chunkedPrefill,
+        numBlocks: o.kvCacheMaxTokens === undefined ? sim.engineProfile.numBlocks
+          : Math.min(sim.engineProfile.numBlocks, Math.ceil(o.kvCacheMaxTokens / sim.engineProfile.blockSize)),
       };
       if (this.modelNames.length === 0) this.modelNames = [sim.model];
     } else {
@@ -98,6 +104,13 @@ export class TrtllmBackend implements Backend {
       kvEventBufferSize: o.kvEventBuffer,
     }, (batch) => this.onBatch(batch));
     this.capabilities.blockSize = this.profile.blockSize;
+    if (o.kvEventBuffer > 0 && o.enableKvCacheReuse) {
+      // The engine's KV events drive the router's picture of this backend's cache.
+      this.tracker = new KvTracker(this.profile.blockSize);
+      if (this.retraction) this.tracker.onRetraction(this.retraction);
+      this.eventTimer = setInterval(() => this.tracker?.apply(this.runtime?.getLatestKvEvents() ?? []), 50);
+      this.eventTimer.unref();
+    }
     this.capabilities.kvCapacityTokens = this.profile.numBlocks * this.profile.blockSize;
     this.state = { status: 'healthy', since: Date.now() };
     this.ctx.log.info({ backend: this.id, executor: o.executor, profile: this.profile.name, simulated: this.simulated }, 'in-process engine started');
@@ -112,9 +125,14 @@ export class TrtllmBackend implements Backend {
     }
   }
 
-  /** The KV-cache events the engine published since the last call (drains). */
-  drainKvEvents() {
-    return this.runtime?.getLatestKvEvents() ?? [];
+  /** Prefix chunk runs retracted from the router after engine evictions (for tests and admin). */
+  get kvRetractions(): number {
+    return this.tracker?.retracted ?? 0;
+  }
+
+  onPrefixRetraction(listener: PrefixRetraction): void {
+    this.retraction = listener;
+    this.tracker?.onRetraction(listener);
   }
 
   async dispatch(call: DispatchCall): Promise<DispatchReply> {
@@ -168,6 +186,7 @@ export class TrtllmBackend implements Backend {
       cancel: () => this.runtime?.cancel(requestId),
     });
     this.handlers.set(requestId, responder);
+    this.tracker?.link(Int32Array.from(ids), call.prefixHashes);
     this.inFlight++;
     const onAbort = () => this.runtime?.cancel(requestId);
     call.signal.addEventListener('abort', onAbort, { once: true });
@@ -212,6 +231,7 @@ export class TrtllmBackend implements Backend {
 
   async close(): Promise<void> {
     this.state = { status: 'unhealthy', reason: 'closed', since: Date.now() };
+    if (this.eventTimer) clearInterval(this.eventTimer);
     this.runtime?.close();
     await this.pool?.close();
   }

@@ -14,6 +14,8 @@ export interface TrtllmOptions {
   timeScale: number;
   engineDir?: string;
   kvCacheFreeGpuMemoryFraction: number;
+  /** TensorRT-LLM's KvCacheConfig max_tokens: a cap on KV capacity in tokens. */
+  kvCacheMaxTokens?: number;
   enableKvCacheReuse: boolean;
   kvEventBuffer: number;
   schedulerPolicy?: 'guaranteed-no-evict' | 'max-utilization';
@@ -30,7 +32,7 @@ export interface TrtllmOptions {
   suffixTokensId: number[];
 }
 
-const KNOWN = ['executor', 'profile', 'time_scale', 'engine_dir', 'kv_cache_free_gpu_memory_fraction', 'enable_kv_cache_reuse',
+const KNOWN = ['executor', 'profile', 'time_scale', 'engine_dir', 'kv_cache_free_gpu_memory_fraction', 'kv_cache_max_tokens', 'enable_kv_cache_reuse',
   'kv_event_buffer', 'scheduler_policy', 'max_batch_size', 'enable_chunked_context', 'tokenizer_json', 'tokenizer_config', 'tokenizer_parallelism',
   'prompt_style', 'prefix_tokens_id', 'suffix_tokens_id'];
 
@@ -53,6 +55,7 @@ export function validateTrtllmOptions(o: Record<string, unknown>): string[] {
   };
   num('time_scale', (n) => n > 0, 'a positive number');
   num('kv_cache_free_gpu_memory_fraction', (n) => n > 0 && n <= 1, 'a fraction in (0, 1]');
+  num('kv_cache_max_tokens', (n) => Number.isInteger(n) && n > 0, 'a positive integer');
   num('kv_event_buffer', (n) => Number.isInteger(n) && n >= 0, 'an integer ≥ 0');
   num('max_batch_size', (n) => Number.isInteger(n) && n > 0, 'a positive integer');
   num('tokenizer_parallelism', (n) => Number.isInteger(n) && n >= 0, 'an integer ≥ 0 (0 tokenizes on the event loop)');
@@ -75,6 +78,7 @@ export function readTrtllmOptions(o: Record<string, unknown>): TrtllmOptions {
     timeScale: (o.time_scale as number | undefined) ?? 1,
     engineDir: o.engine_dir as string | undefined,
     kvCacheFreeGpuMemoryFraction: (o.kv_cache_free_gpu_memory_fraction as number | undefined) ?? 0.9,
+    kvCacheMaxTokens: o.kv_cache_max_tokens as number | undefined,
     enableKvCacheReuse: (o.enable_kv_cache_reuse as boolean | undefined) ?? true,
     kvEventBuffer: (o.kv_event_buffer as number | undefined) ?? 10_000,
     schedulerPolicy: o.scheduler_policy as TrtllmOptions['schedulerPolicy'],

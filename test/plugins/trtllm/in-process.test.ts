@@ -5,7 +5,8 @@ import { loadConfig } from '../../../core/config/load.js';
 import { startGateway, type Gateway } from '../../../core/server/gateway.js';
 import { Tokenizer } from '../../../core/tokenizer/tokenizer.js';
 import trtllm, { TrtllmBackend } from '../../../plugins/trtllm/index.js';
-import { writeConfig } from '../../core/server/gateway-helpers.js';
+import { prefixKey } from '../../../core/routing/prefix-key.js';
+import { waitFor, writeConfig } from '../../core/server/gateway-helpers.js';
 
 const weatherTool = {
   type: 'function' as const,
@@ -106,5 +107,40 @@ describe('in-process engine (type: trtllm, executor: model)', () => {
     histogram.disable();
     expect(res.usage!.prompt_tokens).toBeGreaterThan(25_000);
     console.log(`[in-process] ${res.usage!.prompt_tokens}-token prompt: event-loop delay max ${(histogram.max / 1e6).toFixed(1)} ms, p99 ${(histogram.percentile(99) / 1e6).toFixed(1)} ms`);
+  });
+});
+
+describe('in-process engine: the router follows its KV-cache events', () => {
+  it('retracts a prefix from the index once the engine evicts it', async () => {
+    const config = await loadConfig(writeConfig({
+      listen: { host: '127.0.0.1', port: 0 },
+      backends: [{ id: 'small', type: 'trtllm', executor: 'model', profile: 'a10-qwen2.5-7b-trtllm', time_scale: 50,
+        enable_chunked_context: true, kv_cache_max_tokens: 4096, models: ['m'] }],
+      routes: [{ model: 'm', backends: ['small'], policy: { type: 'prefix-affinity' } }],
+    }));
+    const gw = await startGateway(config, { port: 0, host: '127.0.0.1', logLevel: 'silent' });
+    try {
+      const ask = async (system: string) => {
+        const res = await fetch(`${gw.url}/v1/chat/completions`, {
+          method: 'POST', headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'm', messages: [{ role: 'system', content: system }, { role: 'user', content: 'q' }], max_tokens: 2 }),
+        });
+        await res.arrayBuffer();
+      };
+      const first = 'The first long system prompt, about caches and blocks. '.repeat(60);
+      const key = prefixKey({ messages: [{ role: 'system', content: first }, { role: 'user', content: 'q' }] }).hashes;
+      await ask(first);
+      const index = gw.routes.state.prefixes.of('small');
+      expect(index.match(key)).toBeGreaterThan(key.length / 2);
+      // Other prompts fill the 4k-token cache and evict the first one's blocks.
+      for (let i = 0; i < 12; i++) await ask(`Other prompt ${i}: ${'filler text for the cache. '.repeat(70)}`);
+      // The index alone would forget it too (its LRU is sized from the 4k-token cache), so check
+      // that the engine's eviction events did the retracting.
+      const backend = gw.backends[0] as TrtllmBackend;
+      await waitFor(() => backend.kvRetractions > 0 && index.match(key) < key.length / 2, 5000, 20);
+      expect(backend.kvRetractions).toBeGreaterThan(0);
+    } finally {
+      await gw.drain();
+    }
   });
 });
