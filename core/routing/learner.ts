@@ -38,7 +38,8 @@ export class RoutingLearner {
     const matchedChunks = index.match(key.hashes);
     if (key.hashes.length > 0) {
       index.insert(key.hashes);
-      this.store?.publishPrefix({ backendId: chosen.backend.id, hashes: key.hashes, at: Date.now() });
+      // Other replicas only need news: a prefix this backend already held in full is not sent again.
+      if (matchedChunks < key.hashes.length) this.store?.publishPrefix({ backendId: chosen.backend.id, hashes: key.hashes, at: Date.now() });
     }
     const predictedTokens = (matchedChunks * this.state.chunkBytes) / this.bytesPerToken;
     if (predictedTokens > 0) this.metrics.predictedCached.inc({ model: route.model, backend: chosen.backend.id }, predictedTokens);
