@@ -96,9 +96,4 @@ export class RouteTable {
   resolve(model: string): Route | undefined {
     return this.byName.get(model);
   }
-
-  /** Every backend serving as a shadow somewhere (they are not in any route's candidates). */
-  shadowBackends(): Backend[] {
-    return [...new Set(this.routes.flatMap((r) => r.shadow?.backends ?? []))];
-  }
 }

@@ -106,6 +106,19 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     return { model: route.model, policy: route.policy.type, ...route.arms.report() };
   });
 
+  // What the router believes about each backend: its fitted latency model, how many prefix chunks
+  // it is credited with, its breaker — the numbers behind x-switchyard-route-reason.
+  app.get('/admin/routing', async () => {
+    const backends = [...new Set(opts.routes.routes.flatMap((r) => r.backends))];
+    return {
+      backends: backends.map((b) => ({
+        id: b.id, engine: b.engine, health: b.health(), breaker: opts.routes.breakers.of(b.id).status(), signals: b.signals(),
+        prefix_index: { chunks: opts.routes.state.prefixes.of(b.id).size, capacity: opts.routes.state.prefixes.of(b.id).capacity },
+        latency_model: opts.routes.state.latency.of(b.id).coefficients(),
+      })),
+    };
+  });
+
   app.get('/health', async () => ({ status: 'ok' }));
   app.get('/ready', async (_req, reply) => {
     const routes = opts.routes.routes.map((r) => ({

@@ -65,7 +65,3 @@ export class GatewayError extends Error {
     return { error: { message: this.message, type: this.typeOverride ?? def.type, param: this.param, code: def.code } };
   }
 }
-
-export function errorBody(name: ErrorName, message: string, param: string | null = null): OpenAiErrorBody {
-  return new GatewayError(name, message, { param }).body();
-}

@@ -180,6 +180,15 @@ describe('gateway against emulated vLLM, LMDeploy and trtllm-serve', () => {
     expect(text).toMatch(/switchyard_upstream_errors_total\{backend="bad",kind="status_5xx"\} [1-9]/);
   });
 
+  it('shows what the router believes about each backend at /admin/routing', async () => {
+    const body = (await (await fetch(`${gw.url}/admin/routing`)).json()) as Json;
+    const v1 = body.backends.find((b: Json) => b.id === 'v1');
+    expect(v1.prefix_index.chunks).toBeGreaterThanOrEqual(0);
+    expect(v1.latency_model.ttft.samples).toBeGreaterThan(0);
+    expect(v1.breaker).toBe('closed');
+    expect(body.backends.find((b: Json) => b.id === 'bad').breaker).toMatch(/open|closed|half-open/);
+  });
+
   it('reports readiness per route', async () => {
     const res = await fetch(`${gw.url}/ready`);
     const body = (await res.json()) as Json;
