@@ -266,14 +266,30 @@ async function readAll(body: Readable): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * The `usage` object of a non-streamed answer, without parsing the whole body: find its key and
+ * parse just the balanced object after it (usage holds numbers and one nested object, no strings).
+ */
 function readUsage(text: string): Usage | undefined {
-  if (!text.includes('"usage"')) return undefined;
-  try {
-    const parsed = JSON.parse(text) as { usage?: Usage };
-    return parsed.usage;
-  } catch {
-    return undefined;
+  const key = text.lastIndexOf('"usage"');
+  if (key < 0) return undefined;
+  // The value must be an object (`"usage": null` is not).
+  let start = text.indexOf(':', key) + 1;
+  while (start > 0 && start < text.length && /\s/.test(text[start])) start++;
+  if (start <= 0 || text[start] !== '{') return undefined;
+  let depth = 0;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 123) depth++;
+    else if (c === 125 && --depth === 0) {
+      try {
+        return JSON.parse(text.slice(start, i + 1)) as Usage;
+      } catch {
+        return undefined;
+      }
+    }
   }
+  return undefined;
 }
 
 function observeUsage(m: RouteMetrics, usage: Usage | undefined): void {

@@ -178,6 +178,9 @@ describe('gateway against emulated vLLM, LMDeploy and trtllm-serve', () => {
       expect(text, name).toContain(name);
     }
     expect(text).toMatch(/switchyard_upstream_errors_total\{backend="bad",kind="status_5xx"\} [1-9]/);
+    // Token counts come from the engines' usage, streamed or not.
+    expect(text).toMatch(/switchyard_completion_tokens_total\{model="qwen",backend="v1",engine="vllm"\} [1-9]/);
+    expect(text).toMatch(/switchyard_prompt_tokens_total\{model="qwen-lmdeploy",backend="l1",engine="lmdeploy"\} [1-9]/);
   });
 
   it('shows what the router believes about each backend at /admin/routing', async () => {
