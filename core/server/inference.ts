@@ -64,11 +64,10 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
     const m = ctx.metrics.forRoute(route.model, backend.id, backend.engine);
     m.inFlight.inc();
     try {
-      if (upstream.reply.status >= 200 && upstream.reply.status < 300) {
-        const outcome = await relayReply(upstream.reply, reply, { stream, clientWantsUsage, backend, overheadMs, receivedAt, m, ctx, req, record });
-        route.arms.record(arm.name, outcome);
-        ctx.metrics.observeArm(route.model, arm.name, outcome);
-      }
+      // dispatchWithRetries hands back only answers below 400; every one of them is relayed.
+      const outcome = await relayReply(upstream.reply, reply, { stream, clientWantsUsage, backend, overheadMs, receivedAt, m, ctx, req, record });
+      route.arms.record(arm.name, outcome);
+      ctx.metrics.observeArm(route.model, arm.name, outcome);
     } finally {
       m.inFlight.dec();
     }
