@@ -28,7 +28,7 @@ const CACHE_CONFIG = 'vllm:cache_config_info';
 type LabelFilter = (labels: Record<string, string>) => boolean;
 
 /**
- * Only `model`'s series when the scrape has any for it. One vLLM server labels everything with
+ * Only `model`'s series when the scrape has some for it. One vLLM server labels everything with
  * its first served model name, and counts LoRA adapters under the base model's name, so a
  * gateway-side name that matches nothing falls back to the whole server.
  */

@@ -108,12 +108,14 @@ export function metric(prom: PromText, name: string, labels: Record<string, stri
 }
 
 /** Polls until `check` returns true; throws after `timeoutMs` of real time. */
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, everyMs = 20): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+/** Polls until `check` holds; resolves with the milliseconds it took. */
+export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, everyMs = 20): Promise<number> {
+  const started = performance.now();
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
+    if (performance.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
     await sleep(everyMs);
   }
+  return performance.now() - started;
 }
 
 /** A long, deterministic system prompt (~`words` tokens of prose). */

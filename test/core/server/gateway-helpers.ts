@@ -11,6 +11,8 @@ import { startGateway, type Gateway } from '../../../core/server/gateway.js';
 import { withSimDefaults, type SimOptions } from '../../../bench/sim/options.js';
 import { startSim, type SimServer } from '../../../bench/sim/server.js';
 
+export { waitFor } from '../../bench/sim/helpers.js';
+
 export function simProfile(engine: SimOptions['engine']): string {
   return engine === 'trtllm-serve' ? 'a10-qwen2.5-7b-trtllm' : `a10-qwen2.5-7b-${engine}`;
 }
@@ -46,13 +48,4 @@ export async function postSse(url: string, body: unknown, signal?: AbortSignal):
   const text = await res.text();
   const events = text.split('\n\n').map((e) => e.trim()).filter(Boolean).map((e) => e.replace(/^data: ?/, ''));
   return { status: res.status, headers: res.headers, events };
-}
-
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000, stepMs = 10): Promise<number> {
-  const started = performance.now();
-  while (performance.now() - started < timeoutMs) {
-    if (await check()) return performance.now() - started;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  throw new Error(`condition not met within ${timeoutMs} ms`);
 }

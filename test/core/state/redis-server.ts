@@ -6,6 +6,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
+import { freePort } from '../../../bench/fleet.js';
+
+export { freePort };
 
 export interface TestRedis {
   url: string;
@@ -20,14 +23,6 @@ export interface TestRedis {
   pause(): void;
   /** SIGCONT. */
   resume(): void;
-}
-
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export async function startRedis(): Promise<TestRedis> {
