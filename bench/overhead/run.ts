@@ -24,7 +24,7 @@ import { packageVersion, percentile, pickLoadTool, type LoadResult, type LoadSpe
 import { ProcessGroup } from './processes.js';
 import { describeMachine, throughputTable, type ThroughputRow } from './report.js';
 import { runStream } from './stream-run.js';
-import { MODEL, nginxBinary, portkeyPackage, startNginx, startPortkey, startSwitchyard, startZero, type Target } from './targets.js';
+import { MODEL, nginxBinary, portkeyPackage, startFloor, startNginx, startPortkey, startSwitchyard, startZero, type Target } from './targets.js';
 
 const USAGE = `usage: node --import tsx bench/overhead/run.ts [options]
   --duration S       seconds of measured load per run (default 10)
@@ -35,7 +35,8 @@ const USAGE = `usage: node --import tsx bench/overhead/run.ts [options]
                      hits them alike; a row shows its median run and the req/s range (default 1)
   --stream           the streaming variant: 64 chunks 5 ms apart; TTFT and ITL added vs direct
   --tool NAME        wrk, autocannon or undici (default: the first one installed)
-  --targets LIST     comma-separated subset of direct,nginx,switchyard,portkey
+  --targets LIST     comma-separated subset of direct,nginx,floor,switchyard,portkey (floor: a bare
+                     node:http + undici proxy, the most any Node gateway can do on this machine)
   --header-samples N requests for the x-switchyard-overhead-ms distribution (default 2000)
   --gateway DIR      the Switchyard checkout whose dist/ to run (default: this one), e.g. a
                      \`git archive\` of a commit, built, to compare two versions
@@ -53,7 +54,7 @@ function readOptions(argv: string[]): Options {
       duration: { type: 'string', default: '10' }, warmup: { type: 'string', default: '2' },
       connections: { type: 'string', default: '32' }, threads: { type: 'string', default: '2' },
       stream: { type: 'boolean', default: false }, tool: { type: 'string' },
-      targets: { type: 'string', default: 'direct,nginx,switchyard,portkey' },
+      targets: { type: 'string', default: 'direct,nginx,floor,switchyard,portkey' },
       'header-samples': { type: 'string', default: '2000' }, build: { type: 'boolean', default: false },
       repeat: { type: 'string', default: '1' }, gateway: { type: 'string', default: ROOT },
       json: { type: 'string' }, help: { type: 'boolean', default: false },
@@ -66,7 +67,7 @@ function readOptions(argv: string[]): Options {
     return n;
   };
   const targets = new Set(values.targets.split(',').map((s) => s.trim()).filter(Boolean));
-  for (const t of targets) if (!['direct', 'nginx', 'switchyard', 'portkey'].includes(t)) throw new UsageError(`--targets: unknown target ${t}`);
+  for (const t of targets) if (!['direct', 'nginx', 'floor', 'switchyard', 'portkey'].includes(t)) throw new UsageError(`--targets: unknown target ${t}`);
   if (values.tool !== undefined && !['wrk', 'autocannon', 'undici'].includes(values.tool)) throw new UsageError(`--tool: expected wrk, autocannon or undici, got ${values.tool}`);
   return {
     durationS: num('duration', values.duration, 1), warmupS: num('warmup', values.warmup, 0),
@@ -95,6 +96,10 @@ function throughputPlans(o: Options, group: ProcessGroup, dir: string, zero: Tar
       if (built) plans.push({ name, skipped: built.split('\n')[0] });
       else plans.push({ name, start: () => startSwitchyard(group, { root: o.gateway, dir, upstream: zero.base, workers, body: CHAT_BODY }) });
     }
+  }
+  if (o.targets.has('floor')) {
+    // Not a gateway: node:http + undici with nothing in between, the most any Node proxy can do here.
+    for (const workers of [1, 2]) plans.push({ name: `node floor (${workers} process${workers > 1 ? 'es' : ''})`, start: () => startFloor(group, { upstream: zero.base, workers, body: CHAT_BODY }) });
   }
   if (o.targets.has('portkey')) {
     const pk = portkeyPackage(PEERS);
@@ -188,6 +193,8 @@ async function runThroughput(o: Options, group: ProcessGroup, dir: string): Prom
   ];
   for (const r of rows.filter((x) => x.name.startsWith('switchyard') && x.load)) {
     if (nginxRow?.load) out.push(`${r.name}: ${Math.round((100 * r.load!.rps) / nginxRow.load.rps)}% of ${nginxRow.name}'s requests/s.`);
+    const floor = rows.find((x) => x.load && x.name === `node floor (${r.name.includes('workers: 2') ? '2 processes' : '1 process'})`);
+    if (floor?.load) out.push(`${r.name}: ${Math.round((100 * r.load!.rps) / floor.load.rps)}% of ${floor.name}'s (node:http + undici, nothing else).`);
   }
   process.stdout.write(`${out.join('\n')}\n`);
   return { kind: 'throughput', date: new Date().toISOString(), machine, versions, tool: tool.name, options: { ...o, targets: [...o.targets] }, rows };

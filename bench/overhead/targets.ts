@@ -170,3 +170,14 @@ export async function startPortkey(group: ProcessGroup, o: { bin: string; upstre
   await waitUntilReady(p, () => probe(t, o.body), 30_000);
   return t;
 }
+
+/** The bare node:http + undici proxy (floor-proxy.ts): how fast any Node gateway could be here. */
+export async function startFloor(group: ProcessGroup, o: { upstream: string; workers: number; body: string }): Promise<Target> {
+  const { command, args } = siblingScript('floor-proxy');
+  const name = `node floor (${o.workers} process${o.workers > 1 ? 'es' : ''})`;
+  const p = group.spawn(name, command, [...args, '--upstream', o.upstream, '--workers', String(o.workers)]);
+  const [, base] = await waitForOutput(p, /listening on (http:\/\/\S+)/, 30_000);
+  const t: Target = { name, url: `${base}${CHAT_PATH}`, headers: {}, process: p, stop: () => p.stop() };
+  await waitUntilReady(p, () => probe(t, o.body), 30_000);
+  return t;
+}

@@ -67,7 +67,14 @@ export type PrefixRetraction = (chunkHashes: readonly number[]) => void;
 export interface DispatchReply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
+  /** The answer's bytes as they arrive (streamed answers are relayed from here). */
   body: Readable;
+  /**
+   * Optional: the whole answer as text, for a plugin that can collect it more cheaply than
+   * through `body` (core reads non-streamed answers and error bodies with it when present).
+   * A caller uses one of `body` and `text()`, never both.
+   */
+  text?(): Promise<string>;
 }
 
 /** An upstream error body, normalised from the engine's dialect. */

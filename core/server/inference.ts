@@ -2,7 +2,6 @@
  * One inference request end to end: resolve the route, pick a backend, dispatch with retries
  * before the first byte, relay the answer, learn from the outcome.
  */
-import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errors as undiciErrors } from 'undici';
 import type { GatewayMetrics, RouteMetrics } from '../metrics/gateway-metrics.js';
@@ -144,7 +143,7 @@ async function dispatchWithRetries(
         breaker.onSuccess();
         return { backend, record, upstream: { reply, sentAt } };
       }
-      const text = await readAll(reply.body);
+      const text = await readAll(reply);
       lastFailure = classifyStatus(backend, reply.status, text);
       ctx.metrics.upstreamErrors.inc({ backend: backend.id, kind: reply.status === 429 ? 'status_429' : reply.status >= 500 ? 'status_5xx' : 'status_4xx' });
       ctx.metrics.forRoute(route.model, backend.id, backend.engine).requests(String(reply.status)).inc();
@@ -206,7 +205,7 @@ async function relayReply(upstream: DispatchReply, reply: FastifyReply, r: Relay
     'x-request-id': r.req.id,
   };
   if (!r.stream) {
-    const text = await readAll(upstream.body);
+    const text = await readAll(upstream);
     const usage = readUsage(text);
     observeUsage(r.m, usage);
     r.ctx.learner.onOutcome(r.record, { usage });
@@ -255,13 +254,11 @@ async function relayReply(upstream: DispatchReply, reply: FastifyReply, r: Relay
   observeUsage(r.m, outcome.usage);
 }
 
-/** A plugin may hand back any Readable; read it whole (error bodies, non-streamed answers). */
-async function readAll(body: Readable): Promise<string> {
-  // undici's body has a fast collector; a third-party plugin's Readable gets the generic path.
-  const fast = (body as Readable & { text?: () => Promise<string> }).text;
-  if (typeof fast === 'function') return fast.call(body);
+/** Read an answer whole (error bodies, non-streamed answers): the plugin's collector where it has one. */
+async function readAll(reply: DispatchReply): Promise<string> {
+  if (reply.text) return reply.text();
   const chunks: Buffer[] = [];
-  for await (const chunk of body as AsyncIterable<Buffer | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  for await (const chunk of reply.body as AsyncIterable<Buffer | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   return Buffer.concat(chunks).toString('utf8');
 }
 

@@ -11,6 +11,7 @@ import type {
   PluginContext, UpstreamError,
 } from '../../core/plugin/types.js';
 import type { HttpBackendOptions } from './options.js';
+import { UpstreamAnswer } from './upstream-answer.js';
 
 const PATHS = { chat: '/v1/chat/completions', completions: '/v1/completions', embeddings: '/v1/embeddings' } as const;
 
@@ -175,34 +176,27 @@ export abstract class HttpBackend implements Backend {
     return call.body;
   }
 
-  async dispatch(call: DispatchCall): Promise<DispatchReply> {
+  dispatch(call: DispatchCall): Promise<DispatchReply> {
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': call.requestId, ...this.authHeaders() };
-    for (const [k, v] of Object.entries(call.headers)) {
-      if (typeof v === 'string' && !DROPPED.has(k) && !k.startsWith('x-switchyard-')) headers[k] = v;
+    for (const key in call.headers) {
+      const v = call.headers[key];
+      if (typeof v === 'string' && !DROPPED.has(key) && !key.startsWith('x-switchyard-')) headers[key] = v;
     }
+    const { signal } = call;
+    if (signal.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
     this.inFlight++;
-    let released = false;
-    const release = () => {
-      if (!released) {
-        released = true;
-        this.inFlight--;
-      }
-    };
-    try {
-      const res = await this.pool.request({
-        path: PATHS[call.endpoint],
-        method: 'POST',
-        headers,
-        body: JSON.stringify(this.prepareBody(call)),
-        signal: call.signal,
-      });
-      res.body.once('close', release);
-      res.body.once('error', release);
-      return { status: res.statusCode, headers: res.headers, body: res.body };
-    } catch (err) {
-      release();
-      throw err;
-    }
+    return new Promise((resolve, reject) => {
+      const onAbort = () => answer.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      const answer = new UpstreamAnswer(
+        (err) => (err ? reject(err) : resolve(answer)),
+        () => {
+          this.inFlight--;
+          signal.removeEventListener('abort', onAbort);
+        },
+      );
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.pool.dispatch({ path: PATHS[call.endpoint], method: 'POST', headers, body: JSON.stringify(this.prepareBody(call)) }, answer);
+    });
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,74 @@
+/**
+ * The floor of any Node.js gateway: node:http in, one undici Pool out through the low-level
+ * dispatch API, the answer buffered and written back — no framework, no parsing, no routing, no
+ * metrics, no error handling worth the name. Not a product: the overhead benchmark's reference
+ * row that says how close to Node's own limit Switchyard runs on this machine, next to nginx
+ * (a C proxy) which no JavaScript gateway can match request for request.
+ *
+ *   node --import tsx bench/overhead/floor-proxy.ts --upstream URL [--port 0] [--workers 1]
+ *
+ * Prints "floor proxy listening on http://…" once every worker listens.
+ */
+import cluster from 'node:cluster';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { Pool, type Dispatcher } from 'undici';
+
+function serve(upstream: string, port: number): void {
+  const pool = new Pool(upstream, { connections: 128, pipelining: 1 });
+  const server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      const answer: Buffer[] = [];
+      let status = 502;
+      const handler: Dispatcher.DispatchHandler = {
+        onResponseStart(_c, statusCode) { status = statusCode; },
+        onResponseData(_c, chunk) { answer.push(chunk); },
+        onResponseEnd() {
+          const body = Buffer.concat(answer);
+          res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length });
+          res.end(body);
+        },
+        onResponseError() {
+          res.writeHead(502);
+          res.end();
+        },
+      };
+      pool.dispatch({ path: req.url ?? '/', method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(parts) }, handler);
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  server.listen(port, '127.0.0.1', () => {
+    if (cluster.isWorker) process.send?.({ listening: (server.address() as AddressInfo).port });
+    else console.log(`floor proxy listening on http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  });
+}
+
+const { values } = parseArgs({ options: { upstream: { type: 'string' }, port: { type: 'string', default: '0' }, workers: { type: 'string', default: '1' } } });
+if (!values.upstream) throw new Error('floor-proxy: --upstream URL is required');
+const workers = Number(values.workers);
+if (cluster.isWorker) {
+  serve(values.upstream, Number(process.env.FLOOR_PORT));
+} else if (workers <= 1) {
+  serve(values.upstream, Number(values.port));
+} else {
+  // Workers share one port: the primary picks it (port 0 would give each worker its own).
+  const probe = createServer().listen(0, '127.0.0.1', () => {
+    const port = (probe.address() as AddressInfo).port;
+    probe.close(() => {
+      let ready = 0;
+      for (let i = 0; i < workers; i++) {
+        cluster.fork({ FLOOR_PORT: String(port) }).on('message', () => {
+          if (++ready === workers) console.log(`floor proxy listening on http://127.0.0.1:${port}`);
+        });
+      }
+    });
+  });
+  process.on('SIGTERM', () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill();
+    process.exit(0);
+  });
+}
+if (cluster.isWorker) process.on('disconnect', () => process.exit(0));
