@@ -24,6 +24,8 @@ function serve(upstream: string, port: number): void {
       const answer: Buffer[] = [];
       let status = 502;
       const handler: Dispatcher.DispatchHandler = {
+        // undici 7 takes a handler as the new API only when onRequestStart is present.
+        onRequestStart() {},
         onResponseStart(_c, statusCode) { status = statusCode; },
         onResponseData(_c, chunk) { answer.push(chunk); },
         onResponseEnd() {

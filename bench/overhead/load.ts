@@ -140,7 +140,7 @@ function wrkTool(bin: string): LoadTool {
       const script = path.join(workDir, 'post.lua');
       writeFileSync(script, wrkScript(spec));
       const out = await runChild(group, 'wrk', bin, [
-        '-t', String(spec.threads), '-c', String(spec.connections), '-d', `${spec.durationS}s`,
+        '-t', String(spec.threads), '-c', String(spec.connections), '-d', `${Math.max(1, Math.round(spec.durationS))}s` /* wrk takes whole seconds */,
         '--latency', '-s', script, spec.url,
       ]);
       // A script that does not load is only a warning to wrk, which then sends plain GETs.

@@ -27,6 +27,8 @@ import { runStream } from './stream-run.js';
 import { MODEL, nginxBinary, portkeyPackage, startFloor, startNginx, startPortkey, startSwitchyard, startZero, type Target } from './targets.js';
 
 const USAGE = `usage: node --import tsx bench/overhead/run.ts [options]
+  --quick            a few seconds in all (2 s runs, 1 s warm-up, 200 header samples): the
+                     test suite's end-to-end check, not a measurement to quote
   --duration S       seconds of measured load per run (default 10)
   --warmup S         seconds of unmeasured load on each target first (default 2)
   --connections N    concurrent connections (default 32; --stream: concurrent streams)
@@ -57,10 +59,16 @@ function readOptions(argv: string[]): Options {
       targets: { type: 'string', default: 'direct,nginx,floor,switchyard,portkey' },
       'header-samples': { type: 'string', default: '2000' }, build: { type: 'boolean', default: false },
       repeat: { type: 'string', default: '1' }, gateway: { type: 'string', default: ROOT },
-      json: { type: 'string' }, help: { type: 'boolean', default: false },
+      json: { type: 'string' }, help: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false },
     },
   });
   if (values.help) throw new UsageError('');
+  if (values.quick) {
+    const given = new Set(argv.map((a) => a.replace(/^--/, '').split('=')[0]));
+    if (!given.has('duration')) values.duration = '2';
+    if (!given.has('warmup')) values.warmup = '1'; // wrk takes whole seconds
+    if (!given.has('header-samples')) values['header-samples'] = '200';
+  }
   const num = (flag: string, raw: string, min: number) => {
     const n = Number(raw);
     if (!Number.isFinite(n) || n < min) throw new UsageError(`--${flag}: expected a number ≥ ${min}, got ${raw}`);

@@ -27,12 +27,19 @@ describe('bench scenarios (--quick)', () => {
 
   it('engines-ab', async () => {
     const json = path.join(dir, 'engines-ab.json');
-    expect(await runScenarioCli(['engines-ab', '--quick', '--json', json])).toBe(0);
+    expect(await runScenarioCli(['engines-ab', '--quick', '--json', json, '--report', path.join(dir, 'engines-ab')])).toBe(0);
     const out = JSON.parse(readFileSync(json, 'utf8')) as Json;
     const t = out.tables[0];
     expect(t.table).toBe('a10-qwen2.5-7b-short');
     expect(Object.keys(t.measured)).toEqual(['vllm', 'trtllm']);
     expect(t.measured.vllm.gateway).toHaveLength(2);
+    // The A/B route served both arms at every level, and its /admin/ab report compares them.
+    for (const arm of ['vllm', 'trtllm']) for (const v of t.measured[arm].ab) expect(v).toBeGreaterThan(0);
+    for (const r of t.ab_reports) {
+      expect(r.arms.map((a: Json) => a.name).sort()).toEqual(['trtllm', 'vllm']);
+      expect(r.comparisons[0]).toMatchObject({ baseline: expect.any(String), arm: expect.any(String) });
+    }
+    expect((readFileSync(path.join(dir, 'engines-ab', 'index.html'), 'utf8').match(/<svg/g) ?? []).length).toBe(2);
     expect(out.worst_error_pct).toBeGreaterThanOrEqual(0);
   }, 120_000);
 
@@ -46,6 +53,23 @@ describe('bench scenarios (--quick)', () => {
       expect(a.capacity).toBeGreaterThanOrEqual(0);
     }
   }, 120_000);
+
+  it('overhead', async () => {
+    const json = path.join(dir, 'overhead.json');
+    expect(await runScenarioCli(['overhead', '--quick', '--json', json])).toBe(0);
+    const out = JSON.parse(readFileSync(json, 'utf8')) as Json;
+    const rows = new Map<string, Json>(out.rows.map((r: Json) => [r.name, r]));
+    // nginx rows need nginx installed (.ci/run installs it); every other row runs anywhere.
+    for (const name of ['direct', 'node floor (1 process)', 'node floor (2 processes)', 'switchyard (workers: 1)', 'switchyard (workers: 2)']) {
+      const row = rows.get(name)!;
+      expect(row.skipped, name).toBeUndefined();
+      expect(row.load.rps, name).toBeGreaterThan(0);
+      expect(row.load.non2xx + row.load.errors, name).toBe(0);
+    }
+    const header = rows.get('switchyard (workers: 1)')!.overheadHeader;
+    expect(header.samples).toBe(200);
+    expect(header.p50Ms).toBeGreaterThan(0);
+  }, 180_000);
 
   it('in-process', async () => {
     const json = path.join(dir, 'in-process.json');
