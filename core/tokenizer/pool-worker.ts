@@ -7,11 +7,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { Tokenizer } from './tokenizer.js';
-import type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions } from './tokenizer.js';
+import type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions, ForcedToken } from './tokenizer.js';
 
 export interface WorkerInit {
   tokenizerJsonPath: string;
   tokenizerConfigPath: string;
+  forceTokens?: ForcedToken[];
 }
 
 export type WorkerRequest =
@@ -64,7 +65,7 @@ class CrashRequested extends Error {
 
 function serve(port: MessagePort, init: WorkerInit): void {
   // Loading takes ~0.5 s; the pool queues requests meanwhile (the port buffers them).
-  const tokenizer = Tokenizer.fromFiles(init.tokenizerJsonPath, init.tokenizerConfigPath);
+  const tokenizer = Tokenizer.fromFiles(init.tokenizerJsonPath, init.tokenizerConfigPath, init.forceTokens);
   port.on('message', (req: WorkerRequest) => {
     let reply: { result: WorkerResult; transfer: ArrayBuffer[] };
     try {

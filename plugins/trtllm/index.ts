@@ -69,7 +69,7 @@ export class TrtllmBackend implements Backend {
   async start(): Promise<void> {
     const o = this.opts;
     this.pool = new TokenizerPool({
-      threads: o.tokenizerParallelism, tokenizerJsonPath: o.tokenizerJson, tokenizerConfigPath: o.tokenizerConfig,
+      threads: o.tokenizerParallelism, tokenizerJsonPath: o.tokenizerJson, tokenizerConfigPath: o.tokenizerConfig, forceTokens: o.forceTokens,
     });
     await this.pool.ready();
     const tokenizer = this.pool.tokenizer;

@@ -7,6 +7,7 @@
 import { hasTensorRtLlm } from '../../core/engine/engine.js';
 import { PROMPT_STYLES, isPromptStyle } from './prompt/stylers.js';
 import type { PromptStyle } from './prompt/types.js';
+import type { ForcedToken } from '../../core/tokenizer/tokenizer.js';
 
 export interface TrtllmOptions {
   executor: 'model' | 'tensorrt-llm';
@@ -27,14 +28,16 @@ export interface TrtllmOptions {
   tokenizerConfig?: string;
   tokenizerParallelism: number;
   promptStyle: PromptStyle;
-  /** grps-trtllm's token tweaks: prepended/appended around every prompt; forced first output tokens are not supported. */
+  /** grps-trtllm's token tweaks: ids prepended/appended around every prompt … */
   prefixTokensId: number[];
   suffixTokensId: number[];
+  /** … and its force_tokens_dict: text ↔ id pairs that encode and decode use instead of the tokenizer. */
+  forceTokens: ForcedToken[];
 }
 
 const KNOWN = ['executor', 'profile', 'time_scale', 'engine_dir', 'kv_cache_free_gpu_memory_fraction', 'kv_cache_max_tokens', 'enable_kv_cache_reuse',
   'kv_event_buffer', 'scheduler_policy', 'max_batch_size', 'enable_chunked_context', 'tokenizer_json', 'tokenizer_config', 'tokenizer_parallelism',
-  'prompt_style', 'prefix_tokens_id', 'suffix_tokens_id'];
+  'prompt_style', 'prefix_tokens_id', 'suffix_tokens_id', 'force_tokens'];
 
 const isInts = (v: unknown) => Array.isArray(v) && v.every((x) => Number.isInteger(x) && x >= 0);
 
@@ -67,7 +70,18 @@ export function validateTrtllmOptions(o: Record<string, unknown>): string[] {
   }
   if (o.prompt_style !== undefined && !isPromptStyle(o.prompt_style)) problems.push(`prompt_style: expected one of ${PROMPT_STYLES.join(', ')}`);
   for (const k of ['prefix_tokens_id', 'suffix_tokens_id']) if (o[k] !== undefined && !isInts(o[k])) problems.push(`${k}: expected a list of token ids`);
+  if (o.force_tokens !== undefined) {
+    const ok = Array.isArray(o.force_tokens) && o.force_tokens.every((f: unknown) => typeof f === 'object' && f !== null
+      && typeof (f as ForcedToken).token === 'string' && (f as ForcedToken).token !== '' && Number.isInteger((f as ForcedToken).id) && (f as ForcedToken).id >= 0);
+    if (!ok) problems.push('force_tokens: expected a list of { token: non-empty text, id: token id }');
+  }
   for (const k of ['engine_dir', 'tokenizer_json', 'tokenizer_config', 'profile']) if (o[k] !== undefined && typeof o[k] !== 'string') problems.push(`${k}: expected a string`);
+  if (typeof o.tokenizer_json === 'string' && o.tokenizer_json.endsWith('.model')) {
+    // The tokenizer library reads SentencePiece tokenizers (Unigram or BPE with Metaspace) only in
+    // their tokenizer.json form, which transformers writes next to every converted model.
+    problems.push(`tokenizer_json: ${o.tokenizer_json} is a SentencePiece model file; point at the model's tokenizer.json `
+      + '(transformers writes one with AutoTokenizer.from_pretrained(dir).save_pretrained(dir))');
+  }
   return problems;
 }
 
@@ -90,5 +104,6 @@ export function readTrtllmOptions(o: Record<string, unknown>): TrtllmOptions {
     promptStyle: (o.prompt_style as PromptStyle | undefined) ?? 'template',
     prefixTokensId: (o.prefix_tokens_id as number[] | undefined) ?? [],
     suffixTokensId: (o.suffix_tokens_id as number[] | undefined) ?? [],
+    forceTokens: (o.force_tokens as ForcedToken[] | undefined) ?? [],
   };
 }
