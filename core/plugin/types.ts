@@ -54,6 +54,8 @@ export interface DispatchCall {
   headers: IncomingHttpHeaders;
   /** The router's prefix-chunk hashes of this prompt (what it recorded this backend as holding). */
   prefixHashes?: readonly number[];
+  /** Bytes of prompt text per prefix chunk (the routing config's chunk_bytes). */
+  prefixChunkBytes?: number;
 }
 
 /**

@@ -8,6 +8,7 @@ import type { Backend, LoadSignals } from '../plugin/types.js';
 import type { LatencyModels } from './latency-model.js';
 import { prefixKey, type PrefixKey } from './prefix-key.js';
 import type { PrefixIndexes } from './prefix-index.js';
+import type { ChatTemplate } from '../tokenizer/tokenizer.js';
 
 export interface Candidate {
   backend: Backend;
@@ -23,13 +24,15 @@ export interface RoutingRequest {
   headers: IncomingHttpHeaders;
   /** Computed at most once per request, on first use (see prefixKeyOf). */
   prefix?: PrefixKey;
+  /** The route's chat template, when its prefix keys are computed over the rendered prompt. */
+  template?: ChatTemplate;
   /** Latency targets: the route's, overridden by x-slo-ttft-ms / x-slo-tpot-ms. */
   slo?: { ttftMs?: number; tpotMs?: number };
 }
 
 /** The request's prefix key, computed on first use and kept on the request. */
 export function prefixKeyOf(request: RoutingRequest, chunkBytes: number): PrefixKey {
-  request.prefix ??= prefixKey(request.body, chunkBytes);
+  request.prefix ??= prefixKey(request.body, chunkBytes, request.template);
   return request.prefix;
 }
 

@@ -8,10 +8,15 @@
  * earlier chunk's hash. It is not the JSON of the body (field order and escaping would leak into
  * the key) and not only the first message (two conversations sharing a system prompt share it).
  *
+ * Where the route names the model's tokenizer_config.json (`tokenizer_config:`), a chat request's
+ * canonical prompt is instead its rendered chat template — the very text the engine tokenizes —
+ * so that the router's chunks and an engine's KV blocks cover the same text (see promptText).
+ *
  * Hashes are kept as 52-bit JS numbers (the low 52 bits of the 64-bit digest): Map keys without
  * BigInt, collision odds ~2^-52 per pair.
  */
 import xxhash from 'xxhash-wasm';
+import type { ChatMessage, ChatTemplate } from '../tokenizer/tokenizer.js';
 
 const { h64Raw } = await xxhash();
 const MASK_52 = (1n << 52n) - 1n;
@@ -58,8 +63,32 @@ export function canonicalPrompt(body: Readonly<Record<string, unknown>>): string
   return parts.join('');
 }
 
-export function prefixKey(body: Readonly<Record<string, unknown>>, chunkBytes = 256): PrefixKey {
-  const text = canonicalPrompt(body);
+/**
+ * The text a request's key is computed over: the rendered chat template where the route has one
+ * and the body is a chat, else the canonical serialisation. A body the template cannot render (a
+ * shape the engine would reject too) falls back to the canonical form rather than failing here.
+ */
+export function promptText(body: Readonly<Record<string, unknown>>, template?: ChatTemplate): string {
+  if (template && Array.isArray(body.messages)) {
+    try {
+      const kwargs = body.chat_template_kwargs;
+      return template.render(body.messages as ChatMessage[], {
+        tools: Array.isArray(body.tools) ? body.tools : undefined,
+        chatTemplateKwargs: kwargs && typeof kwargs === 'object' && !Array.isArray(kwargs) ? (kwargs as Record<string, unknown>) : undefined,
+      });
+    } catch {
+      // fall through
+    }
+  }
+  return canonicalPrompt(body);
+}
+
+export function prefixKey(body: Readonly<Record<string, unknown>>, chunkBytes = 256, template?: ChatTemplate): PrefixKey {
+  return prefixKeyOfText(promptText(body, template), chunkBytes);
+}
+
+/** The key of a prompt text already rendered (the in-process plugin checks its own prompt with it). */
+export function prefixKeyOfText(text: string, chunkBytes = 256): PrefixKey {
   if (scratch.length < text.length * 3) scratch = new Uint8Array(text.length * 3);
   const length = encoder.encodeInto(text, scratch).written;
   const full = Math.floor(length / chunkBytes);

@@ -9,6 +9,7 @@ import { Breakers, RetryBudget } from './breaker.js';
 import type { Backend } from '../plugin/types.js';
 import { policyFactory } from './policies/index.js';
 import type { Candidate, RoutingPolicy, RoutingState } from './policy.js';
+import { ChatTemplate } from '../tokenizer/tokenizer.js';
 
 export class Route {
   readonly admission?: AdmissionQueue;
@@ -16,6 +17,8 @@ export class Route {
   private readonly armBackends = new Map<string, Backend[]>();
   readonly shadow?: { backends: Backend[]; fraction: number };
   readonly retryBudget = new RetryBudget();
+  /** The model's chat template, when prefix keys are computed over the rendered prompt. */
+  template?: ChatTemplate;
 
   constructor(
     private readonly breakers: Breakers,
@@ -85,8 +88,10 @@ export class RouteTable {
         return b;
       };
       const shadow = spec.shadow ? { backends: spec.shadow.backends.map(lookup), fraction: spec.shadow.fraction } : undefined;
-      return new Route(this.breakers, remoteInFlight, spec.model, spec.aliases, spec.backends.map(lookup), factory.create(spec.policy.options, { seed: seed + i, state }),
+      const route = new Route(this.breakers, remoteInFlight, spec.model, spec.aliases, spec.backends.map(lookup), factory.create(spec.policy.options, { seed: seed + i, state }),
         spec.retries, spec.slo, spec.admission, spec.arms, spec.sticky, shadow, seed + i);
+      if (spec.tokenizerConfig) route.template = ChatTemplate.fromConfigFile(spec.tokenizerConfig);
+      return route;
     });
     for (const route of this.routes) {
       for (const name of [route.model, ...route.aliases]) this.byName.set(name, route);

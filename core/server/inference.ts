@@ -104,7 +104,7 @@ async function dispatchWithRetries(
 ): Promise<{ backend: Backend; record: DispatchRecord; upstream: { reply: DispatchReply; sentAt: number } }> {
   const tried = new Set<string>();
   let lastFailure: AttemptFailure | undefined;
-  const routingRequest: RoutingRequest = { requestId: req.id, model: route.model, body, headers: req.headers, slo: sloOf(route, req) };
+  const routingRequest: RoutingRequest = { requestId: req.id, model: route.model, body, headers: req.headers, slo: sloOf(route, req), template: route.template };
   route.retryBudget.onRequest();
   for (let attempt = 0; attempt <= route.retries; attempt++) {
     // A retry spends from the route's budget: a failing fleet must not see a retry storm.
@@ -137,7 +137,7 @@ async function dispatchWithRetries(
     if (attempt === 0) ctx.metrics.overhead.observe((sentAt - receivedAt) / 1000);
     try {
       const reply = await backend.dispatch({
-        endpoint, body: upstreamBody, stream, signal, requestId: req.id, headers: req.headers, prefixHashes: routingRequest.prefix?.hashes,
+        endpoint, body: upstreamBody, stream, signal, requestId: req.id, headers: req.headers, prefixHashes: routingRequest.prefix?.hashes, prefixChunkBytes: routingRequest.prefix?.chunkBytes,
       });
       if (reply.status < 400) {
         breaker.onSuccess();

@@ -111,19 +111,68 @@ function normalizeMessage(message: ChatMessage): Record<string, unknown> {
   return out;
 }
 
+/**
+ * A model's chat template (tokenizer_config.json's `chat_template`), parsed once and rendered the
+ * way vLLM renders it. The tokenizer uses it to build prompts; the router uses it alone (no
+ * vocabulary needed) to key prefixes by the text the engine will actually see.
+ */
+export class ChatTemplate {
+  private readonly template: Template;
+
+  constructor(source: string, private readonly specialTokenVars: Readonly<Record<string, string>> = {}) {
+    // Parsed once: parsing the Qwen3 template costs far more than rendering it.
+    this.template = new Template(source);
+  }
+
+  /** From a tokenizer_config.json: its chat_template and its special-token strings. */
+  static fromConfigFile(tokenizerConfigPath: string): ChatTemplate {
+    const config = readJsonObject(tokenizerConfigPath, 'tokenizer_config.json');
+    if (typeof config.chat_template !== 'string') throw new Error(`${tokenizerConfigPath} has no chat_template`);
+    return new ChatTemplate(config.chat_template, specialTokenStrings(config));
+  }
+
+  render(messages: ChatMessage[], opts: ChatTemplateOptions = {}): string {
+    const vars: Record<string, unknown> = {
+      ...opts.chatTemplateKwargs,
+      ...this.specialTokenVars,
+      messages: messages.map(normalizeMessage),
+      add_generation_prompt: opts.addGenerationPrompt ?? true,
+    };
+    // An empty list must stay absent: `{% if tools %}` is how templates pick the tool preamble.
+    if (opts.tools !== undefined && opts.tools.length > 0) vars.tools = opts.tools;
+    return this.template.render(vars);
+  }
+}
+
+/** bos_token, eos_token, pad_token, unk_token as strings (configs write them as text or as {content}). */
+function specialTokenStrings(config: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token'] as const) {
+    const v = config[key];
+    if (typeof v === 'string') out[key] = v;
+    else if (isRecord(v) && typeof v.content === 'string') out[key] = v.content;
+  }
+  return out;
+}
+
 export class Tokenizer {
   readonly eosTokenId: number;
   readonly specialTokenIds: ReadonlySet<number>;
   /** Highest token id + 1 (base vocab plus added tokens), not the model's padded embedding size. */
   readonly vocabSize: number;
-  private readonly template: Template | undefined;
-  private readonly specialTokenVars: Record<string, string>;
+  private readonly template: ChatTemplate | undefined;
   /** Forced tokens: id by text, text by id, and a pattern that finds any of them (longest first). */
   private readonly forcedIds = new Map<string, number>();
   private readonly forcedText = new Map<number, string>();
   private readonly forcedPattern: RegExp | undefined;
+  /** UTF-8 bytes each token id stands for; built on first use, byte-level BPE tokenizers only. */
+  private byteLengthTable: Int32Array | undefined;
 
-  private constructor(private readonly tok: PreTrainedTokenizer, chatTemplate: string | undefined, forced: readonly ForcedToken[] = []) {
+  private constructor(
+    private readonly tok: PreTrainedTokenizer, chatTemplate: string | undefined, forced: readonly ForcedToken[] = [],
+    /** The decoder is ByteLevel: every character of a vocabulary entry stands for one byte. */
+    private readonly byteLevel = false,
+  ) {
     const eos = tok.eos_token_id;
     if (eos === undefined) throw new Error('tokenizer has no eos_token');
     this.eosTokenId = eos;
@@ -131,13 +180,12 @@ export class Tokenizer {
     let maxId = tok.model.vocab.length - 1;
     for (const added of tok.added_tokens) maxId = Math.max(maxId, added.id);
     this.vocabSize = maxId + 1;
-    // Parsed once: parsing the Qwen3 template costs far more than rendering it.
-    this.template = chatTemplate === undefined ? undefined : new Template(chatTemplate);
-    this.specialTokenVars = {};
+    const specialTokenVars: Record<string, string> = {};
     for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token'] as const) {
       const value = tok[key];
-      if (typeof value === 'string') this.specialTokenVars[key] = value;
+      if (typeof value === 'string') specialTokenVars[key] = value;
     }
+    this.template = chatTemplate === undefined ? undefined : new ChatTemplate(chatTemplate, specialTokenVars);
     for (const f of forced) {
       if (f.token === '') throw new Error('force_tokens: a forced token must not be empty');
       const seen = this.forcedIds.get(f.token);
@@ -162,7 +210,10 @@ export class Tokenizer {
       tokenizerConfig: config as Partial<NSTokenizerConfig.Root>,
     });
     const chatTemplate = typeof config.chat_template === 'string' ? config.chat_template : undefined;
-    return new Tokenizer(tok, chatTemplate, forceTokens);
+    const decoder = isRecord(json.decoder) ? json.decoder : undefined;
+    const byteLevel = decoder?.type === 'ByteLevel'
+      || (decoder?.type === 'Sequence' && Array.isArray(decoder.decoders) && decoder.decoders.some((d) => isRecord(d) && d.type === 'ByteLevel'));
+    return new Tokenizer(tok, chatTemplate, forceTokens, byteLevel);
   }
 
   static qwenDefault(): Tokenizer {
@@ -222,15 +273,29 @@ export class Tokenizer {
 
   applyChatTemplate(messages: ChatMessage[], opts: ChatTemplateOptions = {}): string {
     if (this.template === undefined) throw new Error('tokenizer_config.json has no chat_template');
-    const vars: Record<string, unknown> = {
-      ...opts.chatTemplateKwargs,
-      ...this.specialTokenVars,
-      messages: messages.map(normalizeMessage),
-      add_generation_prompt: opts.addGenerationPrompt ?? true,
-    };
-    // An empty list must stay absent: `{% if tools %}` is how templates pick the tool preamble.
-    if (opts.tools !== undefined && opts.tools.length > 0) vars.tools = opts.tools;
-    return this.template.render(vars);
+    return this.template.render(messages, opts);
+  }
+
+  /**
+   * How many bytes of the UTF-8 text each of these tokens encodes, so a caller can tell where in
+   * the prompt a token block starts. Byte-level BPE only (Qwen, Llama 3, GPT-2 style: a vocabulary
+   * entry's characters are its bytes, one each); undefined for any other tokenizer.
+   */
+  tokenByteLengths(ids: ArrayLike<number>): Int32Array | undefined {
+    if (!this.byteLevel) return undefined;
+    if (!this.byteLengthTable) {
+      const table = new Int32Array(this.vocabSize);
+      const vocab = this.tok.model.vocab;
+      for (let id = 0; id < vocab.length; id++) table[id] = typeof vocab[id] === 'string' ? vocab[id].length : 0;
+      for (const added of this.tok.added_tokens) table[added.id] = Buffer.byteLength(added.content);
+      this.byteLengthTable = table;
+    }
+    const out = new Int32Array(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const forced = this.forcedText.get(ids[i]);
+      out[i] = forced !== undefined ? Buffer.byteLength(forced) : (this.byteLengthTable[ids[i]] ?? 0);
+    }
+    return out;
   }
 
   /** Id of a forced token, a vocabulary entry in its stored form (byte-level: ' the' is 'Ġthe'), or an added token. */

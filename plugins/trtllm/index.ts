@@ -26,7 +26,8 @@ import { createPromptBuilder } from './prompt/stylers.js';
 import { PromptError, type PromptBuilder } from './prompt/types.js';
 import { readParams, RequestError } from './request.js';
 import { Responder } from './respond.js';
-import { KvTracker } from './kv-tracker.js';
+import { blockStartChunks, KvTracker } from './kv-tracker.js';
+import { prefixKeyOfText } from '../../core/routing/prefix-key.js';
 
 /** Test hooks, set only programmatically (never from configuration or a request). */
 export interface TrtllmTestHooks {
@@ -130,6 +131,11 @@ export class TrtllmBackend implements Backend {
     return this.tracker?.retracted ?? 0;
   }
 
+  /** Engine blocks linked to router chunks by exact byte offsets (the route renders this model's template). */
+  get kvExactLinks(): number {
+    return this.tracker?.exactLinks ?? 0;
+  }
+
   onPrefixRetraction(listener: PrefixRetraction): void {
     this.retraction = listener;
     this.tracker?.onRetraction(listener);
@@ -147,24 +153,45 @@ export class TrtllmBackend implements Backend {
     }
   }
 
+  /**
+   * Where each engine block starts in the router's chunks, when the router keyed this very prompt
+   * text (its chunk hashes are those of our text) and the tokenizer can say which bytes each token
+   * covers; undefined otherwise (the tracker then maps proportionally).
+   */
+  private exactBlockStarts(call: DispatchCall, text: string | undefined, textIds: number[]): number[] | undefined {
+    const hashes = call.prefixHashes;
+    if (!this.tracker || text === undefined || !hashes || hashes.length === 0 || !call.prefixChunkBytes) return undefined;
+    const own = prefixKeyOfText(text, call.prefixChunkBytes).hashes;
+    if (own.length !== hashes.length || own.some((h, i) => h !== hashes[i])) return undefined;
+    const bytes = this.pool!.tokenizer.tokenByteLengths(textIds);
+    if (!bytes) return undefined;
+    return blockStartChunks(bytes, this.opts.prefixTokensId.length, this.profile!.blockSize, call.prefixChunkBytes);
+  }
+
   private async generate(call: DispatchCall): Promise<DispatchReply> {
     const params = readParams(call.body, call.endpoint === 'chat');
     const tokenizer = this.pool!.tokenizer;
     let ids: number[];
+    let text: string | undefined; // the prompt text, where there is one
     let stopWords: string[] = [];
     if (params.messages && this.opts.promptStyle === 'template') {
       // The model's own template, rendered and encoded in one trip to a tokenizer worker: a long
       // conversation never holds the event loop.
-      ids = Array.from((await this.pool!.encodeChat(params.messages, { tools: params.tools, addGenerationPrompt: true, chatTemplateKwargs: params.chatTemplateKwargs })).ids);
+      const chat = await this.pool!.encodeChat(params.messages, { tools: params.tools, addGenerationPrompt: true, chatTemplateKwargs: params.chatTemplateKwargs });
+      ids = Array.from(chat.ids);
+      text = chat.prompt;
     } else if (params.messages) {
       const built = this.builder!.build(params.messages, { tools: params.tools, addGenerationPrompt: true, chatTemplateKwargs: params.chatTemplateKwargs });
       stopWords = built.stopWords;
       ids = Array.from(await this.pool!.encode(built.prompt, { addSpecialTokens: false }));
+      text = built.prompt;
     } else if (params.prompt !== undefined) {
       ids = Array.from(await this.pool!.encode(params.prompt, { addSpecialTokens: false }));
+      text = params.prompt;
     } else {
       ids = params.promptTokenIds!;
     }
+    const blockStarts = this.exactBlockStarts(call, text, ids);
     ids = [...this.opts.prefixTokensId, ...ids, ...this.opts.suffixTokensId];
     const maxLen = this.profile!.maxModelLen;
     const maxTokens = params.maxTokens ?? maxLen - ids.length;
@@ -186,7 +213,7 @@ export class TrtllmBackend implements Backend {
       cancel: () => this.runtime?.cancel(requestId),
     });
     this.handlers.set(requestId, responder);
-    this.tracker?.link(Int32Array.from(ids), call.prefixHashes);
+    this.tracker?.link(Int32Array.from(ids), call.prefixHashes, blockStarts);
     this.inFlight++;
     const onAbort = () => this.runtime?.cancel(requestId);
     call.signal.addEventListener('abort', onAbort, { once: true });

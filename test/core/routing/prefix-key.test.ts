@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalPrompt, prefixKey } from '../../../core/routing/prefix-key.js';
+import { canonicalPrompt, prefixKey, promptText } from '../../../core/routing/prefix-key.js';
+import { ChatTemplate, qwenDefaultPaths } from '../../../core/tokenizer/tokenizer.js';
 import { BackendPrefixIndex } from '../../../core/routing/prefix-index.js';
 
 describe('prefix key', () => {
@@ -43,5 +44,27 @@ describe('backend prefix index', () => {
     expect(index.size).toBe(6);
     expect(index.match([1, 2, 3, 4])).toBe(3);
     expect(index.match([10, 11, 12])).toBe(3);
+  });
+});
+
+describe('prefix key over the rendered chat template (route tokenizer_config)', () => {
+  const template = ChatTemplate.fromConfigFile(qwenDefaultPaths().tokenizerConfigPath);
+  const messages = [{ role: 'system', content: 'You are terse. '.repeat(100) }, { role: 'user', content: 'hello' }];
+
+  it('keys the text the engine will tokenize, tools and template kwargs included', () => {
+    const tools = [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: {} } } }];
+    const key = prefixKey({ messages, tools }, 256, template);
+    expect(key.bytes).toBe(Buffer.byteLength(template.render(messages, { tools })));
+    expect(key.hashes).not.toEqual(prefixKey({ messages, tools }, 256).hashes);
+    expect(promptText({ messages, chat_template_kwargs: { enable_thinking: false } }, template))
+      .toBe(template.render(messages, { chatTemplateKwargs: { enable_thinking: false } }));
+  });
+
+  it('falls back to the canonical form for what the template cannot render, and for completions', () => {
+    // A malformed tool_calls (the engine would refuse it too) makes the template throw.
+    const odd = { messages: [{ role: 'user', content: 'x', tool_calls: 5 }] };
+    expect(() => template.render(odd.messages as never)).toThrow();
+    expect(promptText(odd, template)).toBe(canonicalPrompt(odd));
+    expect(promptText({ prompt: 'plain completion' }, template)).toBe('plain completion');
   });
 });

