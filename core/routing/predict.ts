@@ -12,6 +12,8 @@ export interface Prediction {
   ahead: number;
   /** Undefined while the backend's model has too few samples. */
   ttftMs?: number;
+  /** The prefill work this request would cost that backend (ms of its time, queue excluded). */
+  prefillMs?: number;
   tpotMs?: number;
 }
 
@@ -25,7 +27,11 @@ export function predict(candidates: readonly Candidate[], request: RoutingReques
     const ahead = c.signals.inFlight + (c.signals.waiting ?? 0);
     const model = state.latency.of(c.backend.id);
     const p: Prediction = { c, match, ahead };
-    if (model.fitted) p.ttftMs = model.predictTtft({ uncachedTokens: Math.max(0, promptTokens - match * chunkTokens), ahead });
+    const uncachedTokens = Math.max(0, promptTokens - match * chunkTokens);
+    if (model.fitted) {
+      p.ttftMs = model.predictTtft({ uncachedTokens, ahead, backlogTokens: model.backlogTokens });
+      p.prefillMs = model.predictPrefill(uncachedTokens);
+    }
     if (model.tpotFitted) p.tpotMs = model.predictTpot((c.signals.running ?? c.signals.inFlight) + 1);
     return p;
   });

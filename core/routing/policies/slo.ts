@@ -1,7 +1,7 @@
 /**
  * SLO placement: among the candidates predicted to meet the request's targets (TTFT from queue
  * wait + uncached prefill, TPOT at the batch it would join — latency-model.ts, per backend, so
- * mixed hardware and engines work), the one with the best predicted TTFT. When none can, the
+ * mixed hardware and engines work), the one it costs the least prefill time. When none can, the
  * decision says so (`meetsSlo: false`) and the route's admission queues or sheds it. Backends
  * whose model is not fitted yet are explored (least ahead) so every model gets samples. Without
  * targets it behaves as prefix affinity by prediction.
@@ -21,23 +21,34 @@ export class SloPolicy implements RoutingPolicy {
     const { chunks, firstHash, predictions } = predict(healthy, request, this.state, this.bytesPerToken);
     const unfitted = predictions.filter((p) => p.ttftMs === undefined);
     if (unfitted.length > 0) {
-      // Learn every backend before trusting comparisons: the best-known prefix holder among the
-      // unfitted, else rendezvous among the least loaded.
-      const best = Math.max(...unfitted.map((p) => p.match));
-      if (best > 0) {
-        const pick = unfitted.filter((p) => p.match === best).reduce((a, b) => (b.ahead < a.ahead ? b : a));
-        return { backend: pick.c.backend, reason: `slo: learning; prefix ${best}/${chunks} blocks`, kind: 'learning' };
+      // Learn every backend before trusting comparisons — but only while it is among the least
+      // loaded: its first samples come slowly (a TTFT is learned when its answer ends), and a slow
+      // backend sent everything meanwhile would be buried before its model exists. (When none of
+      // them is, the least loaded backend is a fitted one and the predictions below decide.)
+      const least = Math.min(...predictions.map((p) => p.ahead));
+      const explore = unfitted.filter((p) => p.ahead <= least + 1);
+      if (explore.length > 0) {
+        const best = Math.max(...explore.map((p) => p.match));
+        if (best > 0) {
+          const pick = explore.filter((p) => p.match === best).reduce((a, b) => (b.ahead < a.ahead ? b : a));
+          return { backend: pick.c.backend, reason: `slo: learning; prefix ${best}/${chunks} blocks`, kind: 'learning' };
+        }
+        const cold = coldDecision(explore, firstHash ?? shortPromptHash(request));
+        return { ...cold, reason: `slo: learning; ${cold.reason}`, kind: 'learning' };
       }
-      const cold = coldDecision(unfitted, firstHash ?? shortPromptHash(request));
-      return { ...cold, reason: `slo: learning; ${cold.reason}`, kind: 'learning' };
     }
+    const fitted = predictions.filter((p) => p.ttftMs !== undefined);
     const ttftTarget = request.slo?.ttftMs;
     const tpotTarget = request.slo?.tpotMs;
-    const bounded = withinLoadBound(predictions);
+    const bounded = withinLoadBound(fitted);
     const meets = bounded.filter((p) =>
       (ttftTarget === undefined || p.ttftMs! <= ttftTarget) && (tpotTarget === undefined || p.tpotMs === undefined || p.tpotMs <= tpotTarget));
-    const pool = meets.length > 0 ? meets : bounded;
-    const pick = pool.reduce((a, b) => (b.ttftMs! < a.ttftMs! || (b.ttftMs === a.ttftMs && b.match > a.match) ? b : a));
+    // Among those that meet the targets, the one this request costs least (the cheapest prefill:
+    // a cached prefix, or a faster GPU) — meeting the SLO is the goal, and spending less on each
+    // request is what keeps the next ones meeting it. When none meets them, the best TTFT.
+    const pick = meets.length > 0
+      ? meets.reduce((a, b) => (b.prefillMs! < a.prefillMs! - 1e-9 || (Math.abs(b.prefillMs! - a.prefillMs!) <= 1e-9 && b.ttftMs! < a.ttftMs!) ? b : a))
+      : bounded.reduce((a, b) => (b.ttftMs! < a.ttftMs! || (b.ttftMs === a.ttftMs && b.match > a.match) ? b : a));
     const detail = `predicted ttft ${Math.round(pick.ttftMs!)} ms${pick.tpotMs !== undefined ? `, tpot ${Math.round(pick.tpotMs)} ms` : ''}`;
     if (meets.length === 0 && (ttftTarget !== undefined || tpotTarget !== undefined)) {
       return { backend: pick.c.backend, reason: `slo: none meets the target; best ${detail}`, kind: 'slo-miss', predictedTtftMs: pick.ttftMs, meetsSlo: false };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AdmissionQueue } from '../../../core/routing/admission.js';
 import { sloFactory } from '../../../core/routing/policies/slo.js';
-import type { Decision, RoutingRequest, RoutingState } from '../../../core/routing/policy.js';
+import { prefixKeyOf, type Decision, type RoutingRequest, type RoutingState } from '../../../core/routing/policy.js';
 import { GatewayError } from '../../../core/server/errors.js';
 import { candidate, runPolicyContract, routingState } from './policy-contract.js';
 
@@ -29,6 +29,43 @@ describe('slo policy', () => {
     const d = sloFactory.create({}, { seed: 1, state }).select([candidate('a10'), candidate('h100')], req({ ttftMs: 1000 }));
     expect(d?.backend.id).toBe('h100');
     expect(d?.kind).toBe('learning');
+  });
+
+  it('explores an unfitted backend only while it is among the least loaded', () => {
+    // A slow backend learns slowly (a TTFT arrives when its answer ends): sending it everything
+    // until its model is fitted would bury it. Busy, it waits; the fitted idle one serves.
+    const state = routingState();
+    teach(state, 'h100', [20, 60, 60], [6, 0.05]);
+    const policy = sloFactory.create({}, { seed: 1, state });
+    const d = policy.select([candidate('a10', true, { inFlight: 5 }), candidate('h100', true, { inFlight: 2 })], req({ ttftMs: 1000 }));
+    expect(d?.backend.id).toBe('h100');
+    expect(d?.kind).toBe('slo');
+    const idle = policy.select([candidate('a10', true, { inFlight: 2 }), candidate('h100', true, { inFlight: 2 })], req({ ttftMs: 1000 }));
+    expect(idle?.kind).toBe('learning');
+    expect(idle?.backend.id).toBe('a10');
+  });
+
+  it('among backends that meet the targets, takes the one the request costs least prefill', () => {
+    // Both idle and both meet 1 s; the A10 already holds the prompt (no prefill), the H100 would
+    // prefill all of it though it would answer sooner: the cached one keeps the H100 free.
+    const state = routingState();
+    teach(state, 'a10', [80, 400, 30], [28, 0.3]);
+    teach(state, 'h100', [20, 60, 10], [6, 0.05]);
+    const r = req({ ttftMs: 1000, tpotMs: 60 });
+    const key = prefixKeyOf(r, state.chunkBytes);
+    state.prefixes.of('a10').insert(key.hashes);
+    const d = sloFactory.create({}, { seed: 1, state }).select([candidate('a10'), candidate('h100')], r);
+    expect(d?.backend.id).toBe('a10');
+    expect(d?.meetsSlo).toBe(true);
+  });
+
+  it('counts the prefill backlog it sent a backend: the prediction rises before any answer comes back', () => {
+    const state = routingState();
+    teach(state, 'a10', [80, 400, 0], [28, 0.3]);
+    const m = state.latency.of('a10');
+    const idle = m.predictTtft({ uncachedTokens: 1000, ahead: 0 });
+    m.backlogTokens = 4000; // four 1k-token prompts sent, none prefilled yet
+    expect(m.predictTtft({ uncachedTokens: 1000, ahead: 0, backlogTokens: m.backlogTokens })).toBeCloseTo(idle + 1600, 0);
   });
 
   it('picks the best predicted TTFT among candidates that meet both targets, across mixed hardware', () => {
