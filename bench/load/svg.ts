@@ -121,6 +121,25 @@ export function lineChart(o: ChartOptions): string {
   return f.svg.join('\n');
 }
 
+/** Bars of absolute values on a scale from 0, one group per category, series side by side. */
+export function barChart(o: ChartOptions): string {
+  const all = o.series.flatMap((s) => s.values.filter((v): v is number => v !== null && Number.isFinite(v)));
+  const f = frame(o, Math.max(0, ...all), true);
+  const slot = (f.plotRight - MARGIN.left) / Math.max(o.categories.length, 1);
+  const groupWidth = Math.min(60 * o.series.length, slot * 0.7);
+  const barWidth = groupWidth / Math.max(o.series.length, 1);
+  o.categories.forEach((c, i) => {
+    o.series.forEach((s, k) => {
+      const v = s.values[i];
+      if (v === null || v === undefined || !Number.isFinite(v) || v <= 0) return;
+      const x = f.x(i) - groupWidth / 2 + k * barWidth;
+      f.svg.push(`<rect x="${x.toFixed(1)}" y="${f.y(v).toFixed(1)}" width="${barWidth.toFixed(1)}" height="${Math.max(0, f.y(0) - f.y(v)).toFixed(1)}" fill="${colorOf(s, k)}"><title>${escapeXml(`${s.name} @ ${c}: ${formatTick(v)}`)}</title></rect>`);
+    });
+  });
+  f.svg.push('</svg>');
+  return f.svg.join('\n');
+}
+
 /** One bar per category, segments stacked in series order; values are fractions of the bar. */
 export function stackedBarChart(o: ChartOptions): string {
   const f = frame(o, 1, true, (v) => `${Math.round(v * 100)}%`);

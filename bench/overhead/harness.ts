@@ -28,6 +28,8 @@ export interface Options {
   /** The Switchyard checkout whose dist/ runs. */
   gateway: string;
   json?: string;
+  /** Directory for an HTML page of the results (bench/scenarios' report format). */
+  report?: string;
 }
 
 export const say = (line: string): void => { process.stderr.write(`overhead: ${line}\n`); };

@@ -22,7 +22,8 @@ import {
 } from './harness.js';
 import { packageVersion, percentile, pickLoadTool, type LoadResult, type LoadSpec, type LoadTool } from './load.js';
 import { ProcessGroup } from './processes.js';
-import { describeMachine, throughputTable, type ThroughputRow } from './report.js';
+import { describeMachine, throughputTable, type StreamRow, type ThroughputRow } from './report.js';
+import { fmt, writeReport } from '../scenarios/common.js';
 import { runStream } from './stream-run.js';
 import { MODEL, nginxBinary, portkeyPackage, startFloor, startNginx, startPortkey, startSwitchyard, startZero, type Target } from './targets.js';
 
@@ -43,7 +44,8 @@ const USAGE = `usage: node --import tsx bench/overhead/run.ts [options]
   --gateway DIR      the Switchyard checkout whose dist/ to run (default: this one), e.g. a
                      \`git archive\` of a commit, built, to compare two versions
   --build            run \`npm run build\` first even when dist/ exists
-  --json FILE        also write the results as JSON`;
+  --json FILE        also write the results as JSON
+  --report DIR       also write an HTML page (table and chart) and results.json to DIR`;
 
 const CHAT_BODY = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Say hello in five words.' }], max_tokens: 16 });
 
@@ -59,7 +61,7 @@ function readOptions(argv: string[]): Options {
       targets: { type: 'string', default: 'direct,nginx,floor,switchyard,portkey' },
       'header-samples': { type: 'string', default: '2000' }, build: { type: 'boolean', default: false },
       repeat: { type: 'string', default: '1' }, gateway: { type: 'string', default: ROOT },
-      json: { type: 'string' }, help: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false },
+      json: { type: 'string' }, report: { type: 'string' }, help: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false },
     },
   });
   if (values.help) throw new UsageError('');
@@ -81,7 +83,7 @@ function readOptions(argv: string[]): Options {
     durationS: num('duration', values.duration, 1), warmupS: num('warmup', values.warmup, 0),
     connections: Math.round(num('connections', values.connections, 1)), threads: Math.round(num('threads', values.threads, 1)),
     stream: values.stream, tool: values.tool, targets, headerSamples: Math.round(num('header-samples', values['header-samples'], 0)),
-    build: values.build, repeat: Math.round(num('repeat', values.repeat, 1)), gateway: path.resolve(values.gateway), json: values.json,
+    build: values.build, repeat: Math.round(num('repeat', values.repeat, 1)), gateway: path.resolve(values.gateway), json: values.json, report: values.report,
   };
 }
 
@@ -208,6 +210,24 @@ async function runThroughput(o: Options, group: ProcessGroup, dir: string): Prom
   return { kind: 'throughput', date: new Date().toISOString(), machine, versions, tool: tool.name, options: { ...o, targets: [...o.targets] }, rows };
 }
 
+/** The run as a page: the table, a chart of its main figure per target, the raw JSON. */
+function writeHtmlReport(dir: string, result: Record<string, unknown>): void {
+  const measured = (result.rows as Array<ThroughputRow & StreamRow>).filter((r) => !r.skipped);
+  if (result.kind === 'stream') {
+    const header = ['target', 'streams/s', 'TTFT p50 ms', 'TTFT p99 ms', 'ITL mean ms', 'ITL p99 ms', 'failures'];
+    const rows = measured.map((r) => [r.name, fmt(r.stats!.streamsPerS, 1), fmt(r.stats!.ttftP50Ms, 2), fmt(r.stats!.ttftP99Ms, 2), fmt(r.stats!.itlMeanMs, 2), fmt(r.stats!.itlP99Ms, 2), r.stats!.failures]);
+    writeReport(dir, 'Gateway overhead, streaming (zero-latency upstream)', header, rows, [{ title: 'TTFT p50', column: 2, unit: 'ms' }], result);
+    return;
+  }
+  const nginx = Math.max(0, ...measured.filter((r) => r.name.startsWith('nginx')).map((r) => r.load!.rps));
+  const header = ['target', 'req/s', 'p50 ms', 'p99 ms', 'vs nginx %', 'proxy CPU %', 'failed'];
+  const rows = measured.map((r) => [
+    r.name, Math.round(r.load!.rps), fmt(r.load!.p50Ms, 2), fmt(r.load!.p99Ms, 2), nginx > 0 ? fmt((100 * r.load!.rps) / nginx, 0) : '-',
+    r.proxyCores === undefined ? '-' : fmt(100 * r.proxyCores, 0), r.load!.non2xx + r.load!.errors,
+  ]);
+  writeReport(dir, 'Gateway overhead: non-streamed requests against a zero-latency upstream', header, rows, [{ title: 'Requests per second', column: 1, unit: 'req/s' }], result);
+}
+
 export async function runOverheadCli(argv: string[]): Promise<number> {
   let o: Options;
   try {
@@ -237,6 +257,10 @@ export async function runOverheadCli(argv: string[]): Promise<number> {
     if (o.json) {
       writeFileSync(o.json, `${JSON.stringify(result, null, 2)}\n`);
       say(`results written to ${o.json}`);
+    }
+    if (o.report) {
+      writeHtmlReport(o.report, result);
+      say(`report written to ${o.report}/index.html`);
     }
     return 0;
   } catch (err) {

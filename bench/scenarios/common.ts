@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parsePrometheusText, sumSamples } from '../../core/plugin/prometheus-text.js';
-import { escapeXml, stackedBarChart } from '../load/svg.js';
+import { barChart, escapeXml } from '../load/svg.js';
 
 export interface PrefixCounters {
   queries: number;
@@ -41,7 +41,8 @@ export function writeReport(
 ): void {
   mkdirSync(dir, { recursive: true });
   const categories = rows.map((r) => String(r[0]));
-  const svgs = charts.map((c) => stackedBarChart({
+  // Absolute values (ms, tok/s, req/s): bars on their own scale, not fractions of a whole.
+  const svgs = charts.map((c) => barChart({
     title: c.title, categories, xLabel: header[0], yLabel: c.unit,
     series: [{ name: header[c.column], values: rows.map((r) => (typeof r[c.column] === 'number' ? (r[c.column] as number) : Number(r[c.column]) || null)) }],
   }));

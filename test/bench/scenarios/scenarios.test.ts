@@ -56,7 +56,7 @@ describe('bench scenarios (--quick)', () => {
 
   it('overhead', async () => {
     const json = path.join(dir, 'overhead.json');
-    expect(await runScenarioCli(['overhead', '--quick', '--json', json])).toBe(0);
+    expect(await runScenarioCli(['overhead', '--quick', '--json', json, '--report', path.join(dir, 'overhead')])).toBe(0);
     const out = JSON.parse(readFileSync(json, 'utf8')) as Json;
     const rows = new Map<string, Json>(out.rows.map((r: Json) => [r.name, r]));
     // nginx rows need nginx installed (.ci/run installs it); every other row runs anywhere.
@@ -69,6 +69,9 @@ describe('bench scenarios (--quick)', () => {
     const header = rows.get('switchyard (workers: 1)')!.overheadHeader;
     expect(header.samples).toBe(200);
     expect(header.p50Ms).toBeGreaterThan(0);
+    const html = readFileSync(path.join(dir, 'overhead', 'index.html'), 'utf8');
+    expect(html).toContain('switchyard (workers: 1)');
+    expect(html).toContain('<svg');
   }, 180_000);
 
   it('in-process', async () => {
