@@ -13,7 +13,7 @@ import { coldDecision, shortPromptHash } from './prefix-affinity.js';
 export class SloPolicy implements RoutingPolicy {
   readonly type = 'slo';
 
-  constructor(private readonly state: RoutingState, private readonly bytesPerToken: number) {}
+  constructor(private readonly state: RoutingState, private readonly bytesPerToken: number, private readonly headroom = 0.8) {}
 
   select(candidates: readonly Candidate[], request: RoutingRequest): Decision | null {
     const healthy = candidates.filter((c) => c.healthy);
@@ -41,8 +41,10 @@ export class SloPolicy implements RoutingPolicy {
     const ttftTarget = request.slo?.ttftMs;
     const tpotTarget = request.slo?.tpotMs;
     const bounded = withinLoadBound(fitted);
+    // A prediction is a mean; `headroom` keeps the spread of real latencies around it inside the target.
+    const h = this.headroom;
     const meets = bounded.filter((p) =>
-      (ttftTarget === undefined || p.ttftMs! <= ttftTarget) && (tpotTarget === undefined || p.tpotMs === undefined || p.tpotMs <= tpotTarget));
+      (ttftTarget === undefined || p.ttftMs! <= h * ttftTarget) && (tpotTarget === undefined || p.tpotMs === undefined || p.tpotMs <= h * tpotTarget));
     // Among those that meet the targets, the one this request costs least (the cheapest prefill:
     // a cached prefix, or a faster GPU) — meeting the SLO is the goal, and spending less on each
     // request is what keeps the next ones meeting it. When none meets them, the best TTFT.
@@ -60,9 +62,13 @@ export class SloPolicy implements RoutingPolicy {
 export const sloFactory: PolicyFactory = {
   type: 'slo',
   validate: (options) => Object.entries(options).flatMap(([k, v]) => {
-    if (k !== 'bytes_per_token') return [`${k}: not an option of slo (known: bytes_per_token; targets go in the route's slo:)`];
-    return typeof v === 'number' && v > 0 ? [] : [`${k}: expected a positive number, got ${JSON.stringify(v)}`];
+    if (k === 'bytes_per_token') return typeof v === 'number' && v > 0 ? [] : [`${k}: expected a positive number, got ${JSON.stringify(v)}`];
+    if (k === 'headroom') return typeof v === 'number' && v > 0 && v <= 1 ? [] : [`${k}: expected a fraction in (0, 1], got ${JSON.stringify(v)}`];
+    return [`${k}: not an option of slo (known: bytes_per_token, headroom; targets go in the route's slo:)`];
   }),
-  create: (options, ctx: PolicyContext) =>
-    new SloPolicy(ctx.state, typeof options.bytes_per_token === 'number' ? options.bytes_per_token : 4),
+  create: (options, ctx: PolicyContext) => new SloPolicy(
+    ctx.state,
+    typeof options.bytes_per_token === 'number' ? options.bytes_per_token : 4,
+    typeof options.headroom === 'number' ? options.headroom : 0.8,
+  ),
 };

@@ -82,6 +82,16 @@ describe('slo policy', () => {
     expect(busy?.backend.id).toBe('a10');
   });
 
+  it('keeps headroom under the target: a prediction is a mean, real latencies spread around it', () => {
+    const state = routingState();
+    teach(state, 'a10', [100, 0, 100], [28, 0.3]);
+    const pick = (headroom: number) => sloFactory.create({ headroom }, { seed: 1, state }).select([candidate('a10', true, { inFlight: 8 })], req({ ttftMs: 1000 }));
+    // 100 + 100·8 = 900 ms predicted: inside 1 s, but not inside 80% of it (the default).
+    expect(pick(1)?.meetsSlo).toBe(true);
+    expect(pick(0.8)?.meetsSlo).toBe(false);
+    expect(sloFactory.validate({ headroom: 1.5 })).toEqual(['headroom: expected a fraction in (0, 1], got 1.5']);
+  });
+
   it('says so when no candidate can meet the target', () => {
     const state = routingState();
     teach(state, 'a10', [80, 400, 300], [28, 0.3]);
