@@ -2,14 +2,8 @@
  * Per-backend online latency models, fitted from observed outcomes by recursive least squares
  * with forgetting (so a backend whose behaviour drifts is re-learned):
  *
- *   TTFT ≈ b + a·(uncached prompt tokens + prefill backlog) + w·(requests ahead of it)   [ms]
+ *   TTFT ≈ b + a·(uncached prompt tokens) + w·(requests ahead of it)     [ms]
  *   TPOT ≈ c + d·(sequences running beside it)                            [ms]
- *
- * The prefill backlog is the uncached prompt tokens this gateway has sent the backend that have
- * not produced a first token yet: the queue of prefill work a new request waits behind on an
- * engine that prefills first come, first served. It is what gives the prediction its knee — a
- * backend that takes long prompts faster than it can prefill them shows a growing backlog at once,
- * long before its measured TTFTs catch up.
  *
  * One model per backend, so mixed fleets (an A10 and an H100, vLLM and TensorRT-LLM) each get
  * their own coefficients; prefix affinity and SLO placement compare candidates in predicted
@@ -51,16 +45,11 @@ export class OnlineLinearModel {
 export interface TtftFeatures {
   uncachedTokens: number;
   ahead: number;
-  /** Prefill tokens ahead of it (the backend's backlog when the request left). */
-  backlogTokens?: number;
 }
 
 export class BackendLatencyModel {
   private readonly ttft = new OnlineLinearModel(3);
   private readonly tpot = new OnlineLinearModel(2);
-
-  /** Uncached prompt tokens dispatched here that have not produced a first token yet. */
-  backlogTokens = 0;
 
   constructor(private readonly minSamples = 12) {}
 
@@ -75,7 +64,7 @@ export class BackendLatencyModel {
   /** Predicted TTFT in ms; coefficients clamped at 0 so noise never makes work look free. */
   predictTtft(f: TtftFeatures): number {
     const [b, a, w] = this.ttft.theta;
-    return Math.max(0, b) + Math.max(0, a) * ((f.uncachedTokens + (f.backlogTokens ?? 0)) / 1000) + Math.max(0, w) * f.ahead;
+    return Math.max(0, b) + Math.max(0, a) * (f.uncachedTokens / 1000) + Math.max(0, w) * f.ahead;
   }
 
   /** The backend's own time to prefill this many tokens (no queue), in ms. */
@@ -89,7 +78,7 @@ export class BackendLatencyModel {
   }
 
   observeTtft(f: TtftFeatures, ttftMs: number): void {
-    this.ttft.update([1, (f.uncachedTokens + (f.backlogTokens ?? 0)) / 1000, f.ahead], ttftMs);
+    this.ttft.update([1, f.uncachedTokens / 1000, f.ahead], ttftMs);
   }
 
   observeTpot(running: number, tpotMs: number): void {

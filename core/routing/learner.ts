@@ -22,11 +22,6 @@ export interface DispatchRecord {
   matchedChunks: number;
   chunks: number;
   promptBytes: number;
-  /** The backend's prefill backlog (tokens) when this request left, and this request's share of it. */
-  backlogTokens: number;
-  prefillTokens: number;
-  /** Set once the request's prefill left the backlog (first token, failure or end). */
-  prefilled: boolean;
 }
 
 export class RoutingLearner {
@@ -48,10 +43,6 @@ export class RoutingLearner {
     }
     const predictedTokens = (matchedChunks * this.state.chunkBytes) / this.bytesPerToken;
     if (predictedTokens > 0) this.metrics.predictedCached.inc({ model: route.model, backend: chosen.backend.id }, predictedTokens);
-    const latency = this.state.latency.of(chosen.backend.id);
-    const prefillTokens = Math.max(0, key.bytes / this.bytesPerToken - predictedTokens);
-    const backlogTokens = latency.backlogTokens;
-    latency.backlogTokens += prefillTokens;
     return {
       backendId: chosen.backend.id,
       model: route.model,
@@ -61,29 +52,17 @@ export class RoutingLearner {
       matchedChunks,
       chunks: key.hashes.length,
       promptBytes: key.bytes,
-      backlogTokens,
-      prefillTokens,
-      prefilled: false,
     };
   }
 
-  /** The request's prefill is over (its first token came, or it failed or ended): off the backlog. Idempotent. */
-  prefilled(record: DispatchRecord): void {
-    if (record.prefilled) return;
-    record.prefilled = true;
-    const latency = this.state.latency.of(record.backendId);
-    latency.backlogTokens = Math.max(0, latency.backlogTokens - record.prefillTokens);
-  }
-
   onOutcome(record: DispatchRecord, outcome: { usage?: Usage; ttftMs?: number; tpotMs?: number }): void {
-    this.prefilled(record);
     const model = this.state.latency.of(record.backendId);
     const promptTokens = outcome.usage?.prompt_tokens ?? record.promptBytes / this.bytesPerToken;
     // The engine's own count of cached tokens where it reports one; otherwise what the index expected.
     const cached = outcome.usage?.prompt_tokens_details?.cached_tokens
       ?? Math.min(promptTokens, (record.matchedChunks * this.state.chunkBytes) / this.bytesPerToken);
     if (outcome.ttftMs !== undefined) {
-      model.observeTtft({ uncachedTokens: Math.max(0, promptTokens - cached), ahead: record.ahead, backlogTokens: record.backlogTokens }, outcome.ttftMs);
+      model.observeTtft({ uncachedTokens: Math.max(0, promptTokens - cached), ahead: record.ahead }, outcome.ttftMs);
     }
     if (outcome.tpotMs !== undefined) model.observeTpot(record.running, outcome.tpotMs);
   }

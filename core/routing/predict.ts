@@ -29,7 +29,7 @@ export function predict(candidates: readonly Candidate[], request: RoutingReques
     const p: Prediction = { c, match, ahead };
     const uncachedTokens = Math.max(0, promptTokens - match * chunkTokens);
     if (model.fitted) {
-      p.ttftMs = model.predictTtft({ uncachedTokens, ahead, backlogTokens: model.backlogTokens });
+      p.ttftMs = model.predictTtft({ uncachedTokens, ahead });
       p.prefillMs = model.predictPrefill(uncachedTokens);
     }
     if (model.tpotFitted) p.tpotMs = model.predictTpot((c.signals.running ?? c.signals.inFlight) + 1);

@@ -59,15 +59,6 @@ describe('slo policy', () => {
     expect(d?.meetsSlo).toBe(true);
   });
 
-  it('counts the prefill backlog it sent a backend: the prediction rises before any answer comes back', () => {
-    const state = routingState();
-    teach(state, 'a10', [80, 400, 0], [28, 0.3]);
-    const m = state.latency.of('a10');
-    const idle = m.predictTtft({ uncachedTokens: 1000, ahead: 0 });
-    m.backlogTokens = 4000; // four 1k-token prompts sent, none prefilled yet
-    expect(m.predictTtft({ uncachedTokens: 1000, ahead: 0, backlogTokens: m.backlogTokens })).toBeCloseTo(idle + 1600, 0);
-  });
-
   it('picks the best predicted TTFT among candidates that meet both targets, across mixed hardware', () => {
     const state = routingState();
     teach(state, 'a10', [80, 400, 300], [28, 0.3]);
