@@ -161,6 +161,8 @@ export class TrtllmBackend implements Backend {
   private exactBlockStarts(call: DispatchCall, text: string | undefined, textIds: number[]): number[] | undefined {
     const hashes = call.prefixHashes;
     if (!this.tracker || text === undefined || !hashes || hashes.length === 0 || !call.prefixChunkBytes) return undefined;
+    // A text of another length cannot be the router's: skip hashing it again.
+    if (Math.floor(Buffer.byteLength(text) / call.prefixChunkBytes) !== hashes.length) return undefined;
     const own = prefixKeyOfText(text, call.prefixChunkBytes).hashes;
     if (own.length !== hashes.length || own.some((h, i) => h !== hashes[i])) return undefined;
     const bytes = this.pool!.tokenizer.tokenByteLengths(textIds);
