@@ -230,14 +230,15 @@ export class Tokenizer {
     if (text.length === 0) return new Int32Array(0);
     const framing = opts.addSpecialTokens ?? false;
     if (!this.forcedPattern) return Int32Array.from(this.tok.encode(text, { add_special_tokens: framing }));
-    const ids: number[] = [];
+    // Runs of text between forced tokens can be tens of thousands of ids: concat, not push(...).
+    let ids: number[] = [];
     let from = 0;
     for (const m of text.matchAll(this.forcedPattern)) {
-      if (m.index > from) ids.push(...this.tok.encode(text.slice(from, m.index), { add_special_tokens: false }));
+      if (m.index > from) ids = ids.concat(this.tok.encode(text.slice(from, m.index), { add_special_tokens: false }));
       ids.push(this.forcedIds.get(m[0])!);
       from = m.index + m[0].length;
     }
-    if (from < text.length) ids.push(...this.tok.encode(text.slice(from), { add_special_tokens: false }));
+    if (from < text.length) ids = ids.concat(this.tok.encode(text.slice(from), { add_special_tokens: false }));
     if (framing) {
       // The tokenizer's framing of an empty text: a BOS goes in front, anything else after.
       const frame = this.tok.encode('', { add_special_tokens: true });
