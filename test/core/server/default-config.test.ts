@@ -1,25 +1,12 @@
-import { spawn } from 'node:child_process';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
-import { selfCommand } from '../../../core/cli/self.js';
+import { spawnSelf } from '../../../core/cli/self.js';
 
 // `npm start` = `switchyard serve` with conf/gateway.yaml: it starts its own simulated replicas.
 describe('the embedded default (npm start)', () => {
   it('lists its models and streams a chat to the official openai client, then stops everything', async () => {
-    const { command, args } = selfCommand();
-    const child = spawn(command, [...args, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SWITCHYARD_LOG_LEVEL: 'warn' } });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const { url, child } = await spawnSelf(['serve', '--port', '0'], { env: { SWITCHYARD_LOG_LEVEL: 'warn' } });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]);
-      });
-      void exited.then((code) => reject(new Error(`serve exited (${code}): ${stderr}`)));
-    });
     try {
       const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
       const models = await client.models.list();

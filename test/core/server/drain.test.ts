@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimServer } from '../../../bench/sim/server.js';
-import { selfCommand } from '../../../core/cli/self.js';
+import { spawnSelf } from '../../../core/cli/self.js';
 import { startEngine, writeConfig } from './gateway-helpers.js';
 
 describe('switchyard serve', () => {
@@ -22,17 +21,7 @@ describe('switchyard serve', () => {
       backends: [{ id: 'v', type: 'vllm', url: engine.url }],
       routes: [{ model: 'qwen', backends: ['v'] }],
     });
-    const { command, args } = selfCommand();
-    const child = spawn(command, [...args, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SWITCHYARD_LOG_LEVEL: 'warn' } });
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /listening on (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]);
-      });
-      child.once('exit', (code) => reject(new Error(`serve exited early (${code})`)));
-    });
+    const { url, child } = await spawnSelf(['serve', '--config', file], { env: { SWITCHYARD_LOG_LEVEL: 'warn' } });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const res = await fetch(`${url}/v1/chat/completions`, {
       method: 'POST', headers: { 'content-type': 'application/json' },
