@@ -249,9 +249,9 @@ async function relayReply(upstream: DispatchReply, reply: FastifyReply, r: Relay
       r.m.tpot.observe(tpotMs / 1000);
     }
   }
+  observeUsage(r.m, outcome.usage);
   if (outcome.end === 'done') r.ctx.learner.onOutcome(r.record, { usage: outcome.usage, ttftMs, tpotMs });
   return { ok: outcome.end === 'done', ttftMs, tpotMs, e2eMs: end - r.receivedAt, completionTokens: outcome.usage?.completion_tokens };
-  observeUsage(r.m, outcome.usage);
 }
 
 /** Read an answer whole (error bodies, non-streamed answers): the plugin's collector where it has one. */

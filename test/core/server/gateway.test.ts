@@ -183,6 +183,21 @@ describe('gateway against emulated vLLM, LMDeploy and trtllm-serve', () => {
     expect(text).toMatch(/switchyard_prompt_tokens_total\{model="qwen-lmdeploy",backend="l1",engine="lmdeploy"\} [1-9]/);
   });
 
+  it('counts the tokens of streamed answers from the usage it asked the engine for', async () => {
+    const counter = async (name: string) => {
+      const text = await (await fetch(`${gw.url}/metrics`)).text();
+      const m = new RegExp(`^${name}\\{model="qwen-trtllm",backend="t1",engine="trtllm-serve"\\} (\\d+)$`, 'm').exec(text);
+      return m ? Number(m[1]) : 0;
+    };
+    const before = await counter('switchyard_completion_tokens_total');
+    // The client does not ask for usage; the gateway does, counts it and strips it.
+    const read = await postSse(`${gw.url}/v1/chat/completions`, {
+      model: 'qwen-trtllm', messages: [{ role: 'user', content: 'count me' }], max_tokens: 7, ignore_eos: true, stream: true,
+    });
+    expect(read.events.at(-1)).toBe('[DONE]');
+    expect(await counter('switchyard_completion_tokens_total')).toBe(before + 7);
+  });
+
   it('shows what the router believes about each backend at /admin/routing', async () => {
     const body = (await (await fetch(`${gw.url}/admin/routing`)).json()) as Json;
     const v1 = body.backends.find((b: Json) => b.id === 'v1');
