@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Cancel } from './cancel.js';
 
 export type Endpoint = 'chat' | 'completions' | 'embeddings';
 
@@ -47,8 +48,11 @@ export interface DispatchCall {
   /** The request body with `model` already rewritten to the engine's own name. */
   body: Record<string, unknown>;
   stream: boolean;
-  /** Aborted when the client goes away or the gateway gives up; must abort the upstream request. */
-  signal: AbortSignal;
+  /**
+   * Cancelled when the client goes away or the gateway gives up; must abort the upstream request.
+   * `cancel.onCancel(fn)` is the cheap way to follow it; `cancel.signal` is an AbortSignal.
+   */
+  cancel: Cancel;
   requestId: string;
   /** Client headers worth forwarding (authorization to the engine is the backend's own). */
   headers: IncomingHttpHeaders;

@@ -13,6 +13,7 @@ import { relaySse, type Usage } from './sse-relay.js';
 import type { DispatchRecord, RoutingLearner } from '../routing/learner.js';
 import type { ArmOutcome } from '../routing/ab.js';
 import { sendShadow } from './shadow.js';
+import { Cancel } from '../plugin/cancel.js';
 
 export interface InferenceContext {
   routes: RouteTable;
@@ -52,12 +53,12 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
   const stream = body.stream === true && endpoint !== 'embeddings';
   const clientWantsUsage = isObject(body.stream_options) && body.stream_options.include_usage === true;
 
-  const abort = new AbortController();
-  const onClose = () => { if (!reply.raw.writableFinished) abort.abort(new Error('client disconnected')); };
+  const cancel = new Cancel();
+  const onClose = () => { if (!reply.raw.writableFinished) cancel.cancel(new Error('client disconnected')); };
   reply.raw.once('close', onClose);
   ctx.inFlight.count++;
   try {
-    const { backend, record, upstream } = await dispatchWithRetries(route, candidates, endpoint, body, stream, req, abort.signal, ctx, receivedAt);
+    const { backend, record, upstream } = await dispatchWithRetries(route, candidates, endpoint, body, stream, req, cancel, ctx, receivedAt);
     if (route.shadow && Math.random() < route.shadow.fraction) sendShadow(route, endpoint, body, stream, req);
     const overheadMs = upstream.sentAt - receivedAt;
     const m = ctx.metrics.forRoute(route.model, backend.id, backend.engine);
@@ -71,7 +72,7 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
       m.inFlight.dec();
     }
   } catch (err) {
-    if (!(err instanceof ClientGone) && !abort.signal.aborted) throw err;
+    if (!(err instanceof ClientGone) && !cancel.aborted) throw err;
     // The upstream request was aborted with the client; there is no one to answer.
     req.log.info({ model }, 'client disconnected; upstream request aborted');
     ctx.metrics.requests.inc({ model: route.model, backend: 'none', engine: 'none', status: 'client-gone' });
@@ -100,7 +101,7 @@ function sloOf(route: Route, req: FastifyRequest): RoutingRequest['slo'] {
 
 async function dispatchWithRetries(
   route: Route, candidates: Candidate[], endpoint: Endpoint, body: Body, stream: boolean, req: FastifyRequest,
-  signal: AbortSignal, ctx: InferenceContext, receivedAt: number,
+  cancel: Cancel, ctx: InferenceContext, receivedAt: number,
 ): Promise<{ backend: Backend; record: DispatchRecord; upstream: { reply: DispatchReply; sentAt: number } }> {
   const tried = new Set<string>();
   let lastFailure: AttemptFailure | undefined;
@@ -137,7 +138,7 @@ async function dispatchWithRetries(
     if (attempt === 0) ctx.metrics.overhead.observe((sentAt - receivedAt) / 1000);
     try {
       const reply = await backend.dispatch({
-        endpoint, body: upstreamBody, stream, signal, requestId: req.id, headers: req.headers, prefixHashes: routingRequest.prefix?.hashes, prefixChunkBytes: routingRequest.prefix?.chunkBytes,
+        endpoint, body: upstreamBody, stream, cancel, requestId: req.id, headers: req.headers, prefixHashes: routingRequest.prefix?.hashes, prefixChunkBytes: routingRequest.prefix?.chunkBytes,
       });
       if (reply.status < 400) {
         breaker.onSuccess();
@@ -153,7 +154,7 @@ async function dispatchWithRetries(
       if (!lastFailure.retryable) throw lastFailure.error;
     } catch (err) {
       if (err instanceof GatewayError) throw err;
-      if (signal.aborted) throw new ClientGone('client disconnected before the upstream answered');
+      if (cancel.aborted) throw new ClientGone('client disconnected before the upstream answered');
       const timeout = err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.ConnectTimeoutError;
       breaker.onFailure();
       ctx.metrics.upstreamErrors.inc({ backend: backend.id, kind: timeout ? 'timeout' : 'connect' });

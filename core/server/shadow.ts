@@ -7,6 +7,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Endpoint } from '../plugin/types.js';
 import type { Route } from '../routing/route-table.js';
+import { Cancel } from '../plugin/cancel.js';
 
 const MAX_SHADOW_IN_FLIGHT = 64;
 let inFlight = 0;
@@ -20,15 +21,15 @@ export function sendShadow(route: Route, endpoint: Endpoint, body: Record<string
   const shadowBody: Record<string, unknown> = { ...body, model: names.includes(route.model) ? route.model : (names[0] ?? route.model) };
   if (stream) shadowBody.stream_options = { include_usage: true };
   const started = performance.now();
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(new Error('shadow request timed out')), 300_000);
+  const cancel = new Cancel();
+  const timer = setTimeout(() => cancel.cancel(new Error('shadow request timed out')), 300_000);
   timer.unref();
   inFlight++;
   void (async () => {
     let firstAt: number | undefined;
     let ok = false;
     try {
-      const reply = await backend.dispatch({ endpoint, body: shadowBody, stream, signal: abort.signal, requestId: `${req.id}-shadow`, headers: {} });
+      const reply = await backend.dispatch({ endpoint, body: shadowBody, stream, cancel, requestId: `${req.id}-shadow`, headers: {} });
       for await (const chunk of reply.body as AsyncIterable<Buffer>) {
         firstAt ??= performance.now();
         void chunk;

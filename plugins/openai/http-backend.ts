@@ -182,19 +182,18 @@ export abstract class HttpBackend implements Backend {
       const v = call.headers[key];
       if (typeof v === 'string' && !DROPPED.has(key) && !key.startsWith('x-switchyard-')) headers[key] = v;
     }
-    const { signal } = call;
-    if (signal.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    const { cancel } = call;
+    if (cancel.reason) return Promise.reject(cancel.reason);
     this.inFlight++;
     return new Promise((resolve, reject) => {
-      const onAbort = () => answer.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
       const answer = new UpstreamAnswer(
         (err) => (err ? reject(err) : resolve(answer)),
         () => {
           this.inFlight--;
-          signal.removeEventListener('abort', onAbort);
+          unsubscribe();
         },
       );
-      signal.addEventListener('abort', onAbort, { once: true });
+      const unsubscribe = cancel.onCancel((reason) => answer.abort(reason));
       this.pool.dispatch({ path: PATHS[call.endpoint], method: 'POST', headers, body: JSON.stringify(this.prepareBody(call)) }, answer);
     });
   }

@@ -200,7 +200,7 @@ export class TrtllmBackend implements Backend {
     if (ids.length + maxTokens > maxLen) {
       throw new RequestError(`This model's maximum context length is ${maxLen} tokens; the prompt has ${ids.length} and max_tokens is ${maxTokens}`, 'max_tokens');
     }
-    if (call.signal.aborted) throw new Error('aborted before the engine saw the request');
+    if (call.cancel.aborted) throw new Error('aborted before the engine saw the request');
     const scripted = this.hooks.script?.(params.messages ?? []);
     const requestId = this.enqueue({
       inputTokenIds: Int32Array.from(ids), maxTokens, endId: tokenizer.eosTokenId,
@@ -218,10 +218,10 @@ export class TrtllmBackend implements Backend {
     this.tracker?.link(Int32Array.from(ids), call.prefixHashes, blockStarts);
     this.inFlight++;
     const onAbort = () => this.runtime?.cancel(requestId);
-    call.signal.addEventListener('abort', onAbort, { once: true });
+    const unsubscribe = call.cancel.onCancel(onAbort);
     void responder.whenFinished().then(() => {
       this.inFlight--;
-      call.signal.removeEventListener('abort', onAbort);
+      unsubscribe();
     });
     // A reader that goes away (client gone) cancels the engine request too.
     responder.body.once('close', onAbort);

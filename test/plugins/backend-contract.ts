@@ -1,12 +1,13 @@
 /**
  * The contract every backend plugin passes, against a real server on loopback: it validates its
  * options, creates a backend that discovers its models, reports health, dispatches streamed and
- * non-streamed requests, aborts on signal, counts in-flight requests, turns the engine's error
+ * non-streamed requests, aborts on cancel, counts in-flight requests, turns the engine's error
  * bodies into one shape, and closes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import type { Backend, BackendPlugin, PluginContext } from '../../core/plugin/types.js';
+import { Cancel } from '../../core/plugin/cancel.js';
 
 export interface ContractTarget {
   /** Start the server the plugin talks to; returns its base URL and how to stop it. */
@@ -60,7 +61,7 @@ export function runBackendContract(plugin: BackendPlugin, target: ContractTarget
 
     it('dispatches a non-streamed chat', async () => {
       const reply = await backend.dispatch({
-        endpoint: 'chat', stream: false, signal: new AbortController().signal, requestId: 'c1', headers: {},
+        endpoint: 'chat', stream: false, cancel: new Cancel(), requestId: 'c1', headers: {},
         body: { model: backend.models()[0], messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 },
       });
       expect(reply.status).toBe(200);
@@ -71,7 +72,7 @@ export function runBackendContract(plugin: BackendPlugin, target: ContractTarget
 
     it('dispatches a streamed chat that ends with [DONE]', async () => {
       const reply = await backend.dispatch({
-        endpoint: 'chat', stream: true, signal: new AbortController().signal, requestId: 'c2', headers: {},
+        endpoint: 'chat', stream: true, cancel: new Cancel(), requestId: 'c2', headers: {},
         body: { model: backend.models()[0], messages: [{ role: 'user', content: 'hi' }], max_tokens: 3, stream: true, stream_options: { include_usage: true } },
       });
       expect(reply.status).toBe(200);
@@ -80,16 +81,26 @@ export function runBackendContract(plugin: BackendPlugin, target: ContractTarget
       expect(text).toContain('"completion_tokens":3');
     });
 
-    it('counts in-flight requests until the body closes, and aborts on signal', async () => {
-      const abort = new AbortController();
+    it('counts in-flight requests until the body closes, and aborts on cancel', async () => {
+      const cancel = new Cancel();
       const reply = await backend.dispatch({
-        endpoint: 'chat', stream: true, signal: abort.signal, requestId: 'c3', headers: {},
+        endpoint: 'chat', stream: true, cancel, requestId: 'c3', headers: {},
         body: { model: backend.models()[0], messages: [{ role: 'user', content: 'hi' }], max_tokens: 2000, ignore_eos: true, stream: true },
       });
       expect(backend.signals().inFlight).toBe(1);
-      abort.abort();
+      cancel.cancel(new Error('client disconnected'));
       await readAll(reply.body).catch(() => '');
       await new Promise((r) => setTimeout(r, 20));
+      expect(backend.signals().inFlight).toBe(0);
+    });
+
+    it('refuses a call cancelled before dispatch and leaves nothing in flight', async () => {
+      const cancel = new Cancel();
+      cancel.cancel(new Error('client disconnected'));
+      await expect(backend.dispatch({
+        endpoint: 'chat', stream: false, cancel, requestId: 'c5', headers: {},
+        body: { model: backend.models()[0], messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 },
+      })).rejects.toThrow();
       expect(backend.signals().inFlight).toBe(0);
     });
 
@@ -107,7 +118,7 @@ export function runBackendContract(plugin: BackendPlugin, target: ContractTarget
 
     it("turns the engine's error body into one shape", async () => {
       const reply = await backend.dispatch({
-        endpoint: 'chat', stream: false, signal: new AbortController().signal, requestId: 'c4', headers: {},
+        endpoint: 'chat', stream: false, cancel: new Cancel(), requestId: 'c4', headers: {},
         // A body every engine refuses (messages must be a list): 400, or FastAPI's 422.
         body: { model: backend.models()[0], messages: 'not a list', max_tokens: 3 },
       });
