@@ -27,6 +27,10 @@ export interface Options {
   repeat: number;
   /** The Switchyard checkout whose dist/ runs. */
   gateway: string;
+  /** Another checkout (built) measured beside it in the same run, its rows named `baseline`. */
+  baseline?: string;
+  /** Worker counts of the Switchyard (and baseline, floor) rows. */
+  workers: number[];
   json?: string;
   /** Directory for an HTML page of the results (bench/scenarios' report format). */
   report?: string;

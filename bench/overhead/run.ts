@@ -10,7 +10,7 @@
  * Nothing is installed here: a missing tool prints "run bench/overhead/install.sh" and its row
  * is skipped. Every process this starts is stopped on every exit path (see processes.ts).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,10 @@ const USAGE = `usage: node --import tsx bench/overhead/run.ts [options]
   --header-samples N requests for the x-switchyard-overhead-ms distribution (default 2000)
   --gateway DIR      the Switchyard checkout whose dist/ to run (default: this one), e.g. a
                      \`git archive\` of a commit, built, to compare two versions
+  --baseline DIR     also run that checkout's dist/ (e.g. a \`git worktree\` of the last commit,
+                     built) in the same interleaved runs, rows named "switchyard baseline", and
+                     print each Switchyard row as a ratio of its baseline
+  --workers LIST     worker counts of the switchyard and floor rows (default 1,2)
   --build            run \`npm run build\` first even when dist/ exists
   --json FILE        also write the results as JSON
   --report DIR       also write an HTML page (table and chart) and results.json to DIR`;
@@ -60,7 +64,8 @@ function readOptions(argv: string[]): Options {
       stream: { type: 'boolean', default: false }, tool: { type: 'string' },
       targets: { type: 'string', default: 'direct,nginx,floor,switchyard,portkey' },
       'header-samples': { type: 'string', default: '2000' }, build: { type: 'boolean', default: false },
-      repeat: { type: 'string', default: '1' }, gateway: { type: 'string', default: ROOT },
+      repeat: { type: 'string', default: '1' }, gateway: { type: 'string', default: ROOT }, baseline: { type: 'string' },
+      workers: { type: 'string', default: '1,2' },
       json: { type: 'string' }, report: { type: 'string' }, help: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false },
     },
   });
@@ -78,12 +83,17 @@ function readOptions(argv: string[]): Options {
   };
   const targets = new Set(values.targets.split(',').map((s) => s.trim()).filter(Boolean));
   for (const t of targets) if (!['direct', 'nginx', 'floor', 'switchyard', 'portkey'].includes(t)) throw new UsageError(`--targets: unknown target ${t}`);
+  const workers = values.workers.split(',').map((w) => Math.round(num('workers', w, 1)));
+  if (values.baseline !== undefined && !existsSync(path.join(values.baseline, 'dist', 'core', 'cli', 'main.js'))) {
+    throw new UsageError(`--baseline: ${values.baseline} has no dist/core/cli/main.js (run npm ci there; npm run build)`);
+  }
   if (values.tool !== undefined && !['wrk', 'autocannon', 'undici'].includes(values.tool)) throw new UsageError(`--tool: expected wrk, autocannon or undici, got ${values.tool}`);
   return {
     durationS: num('duration', values.duration, 1), warmupS: num('warmup', values.warmup, 0),
     connections: Math.round(num('connections', values.connections, 1)), threads: Math.round(num('threads', values.threads, 1)),
     stream: values.stream, tool: values.tool, targets, headerSamples: Math.round(num('header-samples', values['header-samples'], 0)),
     build: values.build, repeat: Math.round(num('repeat', values.repeat, 1)), gateway: path.resolve(values.gateway), json: values.json, report: values.report,
+    baseline: values.baseline === undefined ? undefined : path.resolve(values.baseline), workers,
   };
 }
 
@@ -101,15 +111,23 @@ function throughputPlans(o: Options, group: ProcessGroup, dir: string, zero: Tar
     }
   }
   if (o.targets.has('switchyard')) {
-    for (const workers of [1, 2]) {
+    for (const workers of o.workers) {
       const name = `switchyard (workers: ${workers})`;
       if (built) plans.push({ name, skipped: built.split('\n')[0] });
       else plans.push({ name, start: () => startSwitchyard(group, { root: o.gateway, dir, upstream: zero.base, workers, body: CHAT_BODY }) });
+      const { baseline } = o;
+      if (baseline) {
+        mkdirSync(path.join(dir, 'baseline'), { recursive: true });
+        plans.push({
+          name: `switchyard baseline (workers: ${workers})`,
+          start: async () => ({ ...(await startSwitchyard(group, { root: baseline, dir: path.join(dir, 'baseline'), upstream: zero.base, workers, body: CHAT_BODY })), name: `switchyard baseline (workers: ${workers})` }),
+        });
+      }
     }
   }
   if (o.targets.has('floor')) {
     // Not a gateway: node:http + undici with nothing in between, the most any Node proxy can do here.
-    for (const workers of [1, 2]) plans.push({ name: `node floor (${workers} process${workers > 1 ? 'es' : ''})`, start: () => startFloor(group, { upstream: zero.base, workers, body: CHAT_BODY }) });
+    for (const workers of o.workers) plans.push({ name: `node floor (${workers} process${workers > 1 ? 'es' : ''})`, start: () => startFloor(group, { upstream: zero.base, workers, body: CHAT_BODY }) });
   }
   if (o.targets.has('portkey')) {
     const pk = portkeyPackage(PEERS);
@@ -201,7 +219,9 @@ async function runThroughput(o: Options, group: ProcessGroup, dir: string): Prom
     'other CPU: busy CPU on the machine outside this benchmark during the run (anything above a few % disturbed that row).',
     `x-switchyard-overhead-ms: the gateway's own time from request received to upstream request sent, from ${o.headerSamples} requests at concurrency 8 after the load runs.`,
   ];
-  for (const r of rows.filter((x) => x.name.startsWith('switchyard') && x.load)) {
+  for (const r of rows.filter((x) => x.name.startsWith('switchyard (') && x.load)) {
+    const base = rows.find((x) => x.load && x.name === r.name.replace('switchyard (', 'switchyard baseline ('));
+    if (base?.load) out.push(`${r.name}: ${fmt((100 * r.load!.rps) / base.load.rps, 1)}% of ${base.name}'s requests/s (${switchyardVersion(o.baseline!)}).`);
     if (nginxRow?.load) out.push(`${r.name}: ${Math.round((100 * r.load!.rps) / nginxRow.load.rps)}% of ${nginxRow.name}'s requests/s.`);
     const floor = rows.find((x) => x.load && x.name === `node floor (${r.name.includes('workers: 2') ? '2 processes' : '1 process'})`);
     if (floor?.load) out.push(`${r.name}: ${Math.round((100 * r.load!.rps) / floor.load.rps)}% of ${floor.name}'s (node:http + undici, nothing else).`);
