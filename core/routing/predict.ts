@@ -15,6 +15,12 @@ export interface Prediction {
   /** The prefill work this request would cost that backend (ms of its time, queue excluded). */
   prefillMs?: number;
   tpotMs?: number;
+  /**
+   * False when one more request like this one would not fit the backend's KV cache beside the
+   * requests already there (the engine would queue it until a running one finishes); undefined
+   * when the engine does not report its capacity.
+   */
+  kvRoom?: boolean;
 }
 
 export function predict(candidates: readonly Candidate[], request: RoutingRequest, state: RoutingState, bytesPerToken: number): { chunks: number; firstHash?: number; predictions: Prediction[] } {
@@ -22,11 +28,18 @@ export function predict(candidates: readonly Candidate[], request: RoutingReques
   const n = key.hashes.length;
   const promptTokens = key.bytes / bytesPerToken;
   const chunkTokens = state.chunkBytes / bytesPerToken;
+  // The KV this request will hold at its end: its prompt and every token it may generate.
+  const maxTokens = request.body.max_tokens ?? request.body.max_completion_tokens;
+  const footprint = promptTokens + (typeof maxTokens === 'number' && maxTokens > 0 ? maxTokens : 0);
   const predictions = candidates.map((c): Prediction => {
     const match = n === 0 ? 0 : state.prefixes.of(c.backend.id).match(key.hashes);
     const ahead = c.signals.inFlight + (c.signals.waiting ?? 0);
     const model = state.latency.of(c.backend.id);
     const p: Prediction = { c, match, ahead };
+    const capacity = c.backend.capabilities.kvCapacityTokens;
+    // Requests there are taken to be about this one's size: the gateway knows its own in flight,
+    // not what each holds. (A shared prefix is held once, so this errs toward "full".)
+    if (capacity) p.kvRoom = (c.signals.inFlight + 1) * footprint <= capacity;
     const uncachedTokens = Math.max(0, promptTokens - match * chunkTokens);
     if (model.fitted) {
       p.ttftMs = model.predictTtft({ uncachedTokens, ahead });
@@ -36,6 +49,17 @@ export function predict(candidates: readonly Candidate[], request: RoutingReques
     return p;
   });
   return { chunks: n, firstHash: key.hashes[0], predictions };
+}
+
+/**
+ * The candidates with KV room for this request, or all of them when none has: a linear TTFT
+ * model cannot see that a backend whose KV cache is full will queue the request however short
+ * its prefill — the knee that makes piling a group's requests onto its prefix holder cost more
+ * than the cache saves when caches are small.
+ */
+export function withKvRoom(predictions: readonly Prediction[]): { room: Prediction[]; full: number } {
+  const room = predictions.filter((p) => p.kvRoom !== false);
+  return room.length === 0 ? { room: [...predictions], full: 0 } : { room, full: predictions.length - room.length };
 }
 
 /**

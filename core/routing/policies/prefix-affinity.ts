@@ -14,7 +14,7 @@
  */
 import { hashString } from '../prefix-key.js';
 import type { Candidate, Decision, PolicyContext, PolicyFactory, RoutingPolicy, RoutingRequest, RoutingState } from '../policy.js';
-import { predict, withinLoadBound, type Prediction } from '../predict.js';
+import { predict, withinLoadBound, withKvRoom, type Prediction } from '../predict.js';
 
 export interface PrefixAffinityOptions {
   bytesPerToken: number;
@@ -53,11 +53,13 @@ export class PrefixAffinityPolicy implements RoutingPolicy {
   select(candidates: readonly Candidate[], request: RoutingRequest): Decision | null {
     const healthy = candidates.filter((c) => c.healthy);
     if (healthy.length === 0) return null;
-    const { chunks: n, firstHash, predictions: scored } = predict(healthy, request, this.state, this.opts.bytesPerToken);
+    const { chunks: n, firstHash, predictions } = predict(healthy, request, this.state, this.opts.bytesPerToken);
+    const { room: scored, full } = withKvRoom(predictions);
     const best = Math.max(...scored.map((s) => s.match));
-    if (best === 0) return coldDecision(scored, firstHash ?? shortPromptHash(request));
-    if (scored.every((s) => s.ttftMs !== undefined)) return this.byPrediction(scored, n);
-    return this.byThresholds(scored, firstHash, best, n);
+    const decision = best === 0
+      ? coldDecision(scored, firstHash ?? shortPromptHash(request))
+      : scored.every((s) => s.ttftMs !== undefined) ? this.byPrediction(scored, n) : this.byThresholds(scored, firstHash, best, n);
+    return full > 0 ? { ...decision, reason: `${decision.reason}; ${kvFullNote(full)}` } : decision;
   }
 
   private byPrediction(all: Scored[], n: number): Decision {
@@ -86,6 +88,11 @@ export class PrefixAffinityPolicy implements RoutingPolicy {
     }
     return coldDecision(scored, firstHash ?? 0);
   }
+}
+
+/** Why a prefix holder was passed over: `1 backend's KV cache full`. */
+export function kvFullNote(full: number): string {
+  return `${full} backend${full > 1 ? "s'" : "'s"} KV cache full`;
 }
 
 /** A prompt shorter than one chunk shares nothing; its own hash still spreads such prompts evenly and the same way on every replica. */

@@ -7,8 +7,8 @@
  * targets it behaves as prefix affinity by prediction.
  */
 import type { Candidate, Decision, PolicyContext, PolicyFactory, RoutingPolicy, RoutingRequest, RoutingState } from '../policy.js';
-import { predict, withinLoadBound } from '../predict.js';
-import { coldDecision, shortPromptHash } from './prefix-affinity.js';
+import { predict, withinLoadBound, withKvRoom, type Prediction } from '../predict.js';
+import { coldDecision, kvFullNote, shortPromptHash } from './prefix-affinity.js';
 
 export class SloPolicy implements RoutingPolicy {
   readonly type = 'slo';
@@ -18,7 +18,14 @@ export class SloPolicy implements RoutingPolicy {
   select(candidates: readonly Candidate[], request: RoutingRequest): Decision | null {
     const healthy = candidates.filter((c) => c.healthy);
     if (healthy.length === 0) return null;
-    const { chunks, firstHash, predictions } = predict(healthy, request, this.state, this.bytesPerToken);
+    const { chunks, firstHash, predictions: all } = predict(healthy, request, this.state, this.bytesPerToken);
+    // A backend whose KV cache would not hold this request queues it: its prediction would lie.
+    const { room: predictions, full } = withKvRoom(all);
+    const decision = this.choose(predictions, request, chunks, firstHash);
+    return full > 0 ? { ...decision, reason: `${decision.reason}; ${kvFullNote(full)}` } : decision;
+  }
+
+  private choose(predictions: Prediction[], request: RoutingRequest, chunks: number, firstHash: number | undefined): Decision {
     const unfitted = predictions.filter((p) => p.ttftMs === undefined);
     if (unfitted.length > 0) {
       // Learn every backend before trusting comparisons — but only while it is among the least

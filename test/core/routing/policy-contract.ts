@@ -28,8 +28,10 @@ export function fakeBackend(id: string): Backend {
   };
 }
 
-export function candidate(id: string, healthy = true, signals: Partial<LoadSignals> = {}): Candidate {
-  return { backend: fakeBackend(id), healthy, signals: { inFlight: 0, updatedAt: 0, ...signals } };
+export function candidate(id: string, healthy = true, signals: Partial<LoadSignals> = {}, kvCapacityTokens?: number): Candidate {
+  const backend = fakeBackend(id);
+  if (kvCapacityTokens !== undefined) backend.capabilities.kvCapacityTokens = kvCapacityTokens;
+  return { backend, healthy, signals: { inFlight: 0, updatedAt: 0, ...signals } };
 }
 
 export const request: RoutingRequest = { requestId: 'r', model: 'm', body: { messages: [{ role: 'user', content: 'hi' }] }, headers: {} };

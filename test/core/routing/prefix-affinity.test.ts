@@ -58,6 +58,23 @@ describe('prefix-affinity', () => {
     expect(busyHolder?.kind).toBe('spread');
   });
 
+  it('passes over a prefix holder whose KV cache would not hold one more such request', () => {
+    // ~1.6k prompt tokens + 256 out ≈ 1.9k per request: 'c' (2 in flight, 4k tokens of KV) would
+    // queue it until one of its requests ends; 'a' has room and serves it at once.
+    const state = routingState();
+    const policy = prefixAffinityFactory.create({}, { seed: 1, state });
+    const r = { ...req(system, 'What is a KV cache?'), body: { ...req(system, 'What is a KV cache?').body, max_tokens: 256 } };
+    state.prefixes.of('c').insert(prefixKeyOf(r, state.chunkBytes).hashes);
+    const tight = policy.select([candidate('a', true, { inFlight: 1 }, 4000), candidate('c', true, { inFlight: 2 }, 4000)], r);
+    expect(tight?.backend.id).toBe('a');
+    expect(tight?.reason).toMatch(/1 backend's KV cache full$/);
+    // With room (or no capacity reported), the holder keeps it.
+    expect(policy.select([candidate('a', true, { inFlight: 1 }, 40_000), candidate('c', true, { inFlight: 2 }, 40_000)], r)?.backend.id).toBe('c');
+    expect(policy.select([candidate('a', true, { inFlight: 1 }), candidate('c', true, { inFlight: 2 })], r)?.backend.id).toBe('c');
+    // When every backend is full, the choice is made as if none were.
+    expect(policy.select([candidate('a', true, { inFlight: 3 }, 4000), candidate('c', true, { inFlight: 2 }, 4000)], r)?.backend.id).toBe('c');
+  });
+
   it('routes an 8k-token prompt with 100k blocks indexed (correctness; speed is bench/routing-decision)', () => {
     const state = routingState();
     const policy = prefixAffinityFactory.create({}, { seed: 1, state });

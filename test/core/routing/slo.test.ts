@@ -45,6 +45,20 @@ describe('slo policy', () => {
     expect(idle?.backend.id).toBe('a10');
   });
 
+  it('does not take a prefix holder whose KV cache is full, however cheap its prefill', () => {
+    const state = routingState();
+    teach(state, 'a', [80, 400, 30], [28, 0.3]);
+    teach(state, 'b', [80, 400, 30], [28, 0.3]);
+    const r = { ...req({ ttftMs: 5000 }), body: { ...req().body, max_tokens: 256 } };
+    state.prefixes.of('a').insert(prefixKeyOf(r, state.chunkBytes).hashes);
+    const policy = sloFactory.create({}, { seed: 1, state });
+    // ~1k prompt tokens + 256 out: 'a' holds 3 and has 4k tokens of KV, so a 4th would queue.
+    const d = policy.select([candidate('a', true, { inFlight: 3 }, 4000), candidate('b', true, { inFlight: 2 }, 4000)], r);
+    expect(d?.backend.id).toBe('b');
+    expect(d?.reason).toMatch(/KV cache full/);
+    expect(policy.select([candidate('a', true, { inFlight: 3 }, 40_000), candidate('b', true, { inFlight: 2 }, 40_000)], r)?.backend.id).toBe('a');
+  });
+
   it('among backends that meet the targets, takes the one the request costs least prefill', () => {
     // Both idle and both meet 1 s; the A10 already holds the prompt (no prefill), the H100 would
     // prefill all of it though it would answer sooner: the cached one keeps the H100 free.
