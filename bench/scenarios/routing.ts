@@ -31,6 +31,7 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
       groups: { type: 'string' }, 'prompts-per-group': { type: 'string' },
       'system-len': { type: 'string' }, 'question-len': { type: 'string' }, 'output-len': { type: 'string' },
       concurrency: { type: 'string' }, 'kv-fraction': { type: 'string', default: '0.33' },
+      'kv-plus-running': { type: 'boolean', default: false },
       'time-scale': { type: 'string' }, seed: { type: 'string', default: '1' },
       zipf: { type: 'string' }, gateways: { type: 'string', default: '1' },
       mixed: { type: 'boolean', default: false }, rate: { type: 'string' },
@@ -51,9 +52,14 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
   const [ttftModel, tpotModel] = /ttft=(\d+),tpot=(\d+)/.exec(values.slo!)?.slice(1).map(Number) ?? [2000, 100];
   const ttftSlo = ttftModel / timeScale;
   const tpotSlo = tpotModel / timeScale;
-  // Each replica's KV: its share of the fraction of all prefixes, plus room for the sequences it runs.
+  // Each replica's KV: its share of the fraction of all prefixes (at least room for two sequences).
+  // With --kv-plus-running, also the room its share of the running sequences takes: the caches then
+  // *keep* that fraction of the prefixes beside the work in flight, instead of the running
+  // sequences filling most of it (at 1/3 and 16 clients they would take ~90%).
   const prefixBlocks = Math.ceil((groups * systemLen * kvFraction) / replicas / BLOCK);
-  const numGpuBlocks = Math.max(prefixBlocks, Math.ceil(((systemLen + questionLen + outputLen) * 2) / BLOCK));
+  const sequenceBlocks = Math.ceil((systemLen + questionLen + outputLen) / BLOCK);
+  const runningBlocks = values['kv-plus-running'] ? Math.ceil(concurrency / replicas) * sequenceBlocks : 0;
+  const numGpuBlocks = Math.max(prefixBlocks + runningBlocks, 2 * sequenceBlocks);
   const policies = (values.policies ?? (quick ? 'round-robin,prefix-affinity' : POLICIES.join(','))).split(',');
   const zipf = values.zipf === undefined ? undefined : Number(values.zipf);
   const gatewayCounts = values.gateways!.split(',').map(Number);
@@ -63,7 +69,7 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
   const tokenizer = Tokenizer.qwenDefault();
 
   process.stdout.write(`routing scenario: ${replicas} replicas (${Array.from({ length: replicas }, (_, i) => profileOf(i)).join(', ')}; SIMULATED, ${numGpuBlocks} KV blocks each = ` +
-    `${fmt((numGpuBlocks * BLOCK * replicas) / (groups * systemLen), 2)} of all prefixes), shared prefix ${groups} groups × ${perGroup}, ` +
+    `${fmt((numGpuBlocks * BLOCK * replicas) / (groups * systemLen), 2)} of all prefixes${runningBlocks ? `, ${runningBlocks} of them for the running sequences` : ''}), shared prefix ${groups} groups × ${perGroup}, ` +
     `system ${systemLen} / question ${questionLen} / output ${outputLen} tokens${zipf ? `, Zipf s=${zipf} group popularity` : ''}, ` +
     `${rate === undefined ? `closed loop ${concurrency}` : `Poisson ${rate} req/s (model time)`}, time scale ${timeScale}\n`);
 
