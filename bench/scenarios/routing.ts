@@ -34,7 +34,7 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
       'kv-plus-running': { type: 'boolean', default: false },
       'time-scale': { type: 'string' }, seed: { type: 'string', default: '1' },
       zipf: { type: 'string' }, gateways: { type: 'string', default: '1' },
-      mixed: { type: 'boolean', default: false }, rate: { type: 'string' },
+      mixed: { type: 'boolean', default: false }, rate: { type: 'string' }, attainment: { type: 'string', default: '95' },
       slo: { type: 'string', default: 'ttft=2000,tpot=100' },
     },
   });
@@ -65,21 +65,26 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
   const gatewayCounts = values.gateways!.split(',').map(Number);
   // --mixed: half the replicas model an A10 and half an H100 (engine model profiles).
   const profileOf = (i: number) => (values.mixed && i >= replicas / 2 ? 'h100-llama3-8b-vllm' : 'a10-qwen2.5-7b-vllm');
-  const rate = values.rate === undefined ? undefined : Number(values.rate);
+  // --rate R1,R2,…: an open-loop sweep; each policy runs at each rate, and the scenario reports
+  // the highest rate at which it still meets the SLO for --attainment % of requests (DistServe's
+  // goodput: the load a policy can carry under the SLO).
+  const rates: Array<number | undefined> = values.rate === undefined ? [undefined] : values.rate.split(',').map(Number);
+  if (rates.some((r) => r !== undefined && !(r > 0))) throw new Error(`--rate: expected positive request rates, got ${values.rate}`);
+  const attainment = Number(values.attainment) / 100;
   const tokenizer = Tokenizer.qwenDefault();
 
   process.stdout.write(`routing scenario: ${replicas} replicas (${Array.from({ length: replicas }, (_, i) => profileOf(i)).join(', ')}; SIMULATED, ${numGpuBlocks} KV blocks each = ` +
     `${fmt((numGpuBlocks * BLOCK * replicas) / (groups * systemLen), 2)} of all prefixes${runningBlocks ? `, ${runningBlocks} of them for the running sequences` : ''}), shared prefix ${groups} groups × ${perGroup}, ` +
     `system ${systemLen} / question ${questionLen} / output ${outputLen} tokens${zipf ? `, Zipf s=${zipf} group popularity` : ''}, ` +
-    `${rate === undefined ? `closed loop ${concurrency}` : `Poisson ${rate} req/s (model time)`}, time scale ${timeScale}\n`);
+    `${rates[0] === undefined ? `closed loop ${concurrency}` : `Poisson ${rates.join(', ')} req/s (model time)`}, time scale ${timeScale}\n`);
 
-  const results: Array<{ policy: string; hitRate: number; metrics: LevelMetrics }> = [];
+  const results: Array<{ policy: string; name: string; rate?: number; gateways: number; hitRate: number; metrics: LevelMetrics }> = [];
   let oracle = 0;
   const redis = gatewayCounts.some((g) => g > 1) ? await startRedisServer() : undefined;
-  const runs = policies.flatMap((policy) => gatewayCounts.map((gateways) => ({ policy, gateways })));
+  const runs = policies.flatMap((policy) => gatewayCounts.flatMap((gateways) => rates.map((rate) => ({ policy, gateways, rate }))));
   try {
-  for (const { policy, gateways } of runs) {
-    const label = gatewayCounts.length > 1 || gateways > 1 ? `${policy} ×${gateways} gw` : policy;
+  for (const { policy, gateways, rate } of runs) {
+    const label = `${gatewayCounts.length > 1 || gateways > 1 ? `${policy} ×${gateways} gw` : policy}${rates.length > 1 ? ` @ ${rate} r/s` : ''}`;
     const ports = await Promise.all(Array.from({ length: replicas }, () => freePort()));
     const fleet = await startFleet({
       listen: { host: '127.0.0.1', port: 0 },
@@ -108,7 +113,7 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
       // Oracle: every request but the first of its group hits its group's system prompt (whole blocks).
       const usedGroups = new Set(load.levels[0].records.map((r) => r.group)).size || groups;
       oracle = (((m.completed - usedGroups) * Math.floor(systemLen / BLOCK) * BLOCK) / Math.max(1, m.totalInputTokens));
-      results.push({ policy: label, hitRate, metrics: m });
+      results.push({ policy, name: label, rate, gateways, hitRate, metrics: m });
       process.stdout.write(`  ${label}: done (${m.completed} completed, ${m.failed} failed, hit rate ${fmt(100 * hitRate)}%)\n`);
     } finally {
       await fleet.stop();
@@ -117,22 +122,36 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
   } finally {
     await redis?.stop();
   }
-  const base = results.find((r) => r.policy === 'round-robin') ?? results[0];
+  // Each row compares with round-robin (else the first policy) at the same rate and gateway count.
+  const basePolicy = policies.includes('round-robin') ? 'round-robin' : policies[0];
+  const baseOf = (r: (typeof results)[number]) => results.find((b) => b.policy === basePolicy && b.rate === r.rate && b.gateways === r.gateways) ?? results[0];
   const p = (m: LevelMetrics, q: string) => m.ttft.percentiles[q];
   const slo = (m: LevelMetrics) => (m.goodCompleted ?? 0) / Math.max(1, m.completed);
-  const header = ['policy', 'SLO met %', 'hit %', 'of oracle', '×RR hit', 'TTFT p50', 'p90', 'p99 ms', 'p90 ÷RR', 'TPOT ms', 'out tok/s', '×RR', 'goodput r/s', 'imbalance'];
-  const rows = results.map(({ policy, hitRate, metrics: m }) => [
-    policy, fmt(100 * slo(m)), fmt(100 * hitRate), fmt(hitRate / oracle, 2), fmt(hitRate / Math.max(1e-9, base.hitRate), 2),
-    fmt(p(m, '50'), 0), fmt(p(m, '90'), 0), fmt(p(m, '99'), 0), fmt(p(m, '90') / p(base.metrics, '90'), 2),
-    fmt(m.tpot.mean, 1), fmt(m.outputThroughput, 0), fmt(m.outputThroughput / base.metrics.outputThroughput, 2),
-    fmt(m.requestGoodput, 2), fmt(m.imbalance, 2),
-  ]);
+  const by = basePolicy === 'round-robin' ? 'RR' : basePolicy;
+  const header = ['policy', 'SLO met %', 'hit %', 'of oracle', `×${by} hit`, 'TTFT p50', 'p90', 'p99 ms', `p90 ÷${by}`, 'TPOT ms', 'out tok/s', `×${by}`, 'goodput r/s', 'imbalance'];
+  const rows = results.map((r) => {
+    const { name, hitRate, metrics: m } = r;
+    const base = baseOf(r);
+    return [
+      name, fmt(100 * slo(m)), fmt(100 * hitRate), fmt(hitRate / oracle, 2), fmt(hitRate / Math.max(1e-9, base.hitRate), 2),
+      fmt(p(m, '50'), 0), fmt(p(m, '90'), 0), fmt(p(m, '99'), 0), fmt(p(m, '90') / p(base.metrics, '90'), 2),
+      fmt(m.tpot.mean, 1), fmt(m.outputThroughput, 0), fmt(m.outputThroughput / base.metrics.outputThroughput, 2),
+      fmt(m.requestGoodput, 2), fmt(m.imbalance, 2),
+    ];
+  });
   process.stdout.write(`\noracle hit rate ${fmt(100 * oracle)}% of prompt tokens (times in model ms: real × ${timeScale})\n`);
   // Latencies were measured in real time on a fleet running `timeScale` times faster: scale back.
   const scaled = results.map((r) => ({ ...r, modelTimes: { ttftP50: p(r.metrics, '50') * timeScale, ttftP90: p(r.metrics, '90') * timeScale } }));
   process.stdout.write(`${table(header, rows)}\n(latency columns are real ms at time scale ${timeScale}; multiply by ${timeScale} for model ms)\n`);
+  const sustained = rates.length > 1 ? maxRates(results, attainment, slo) : [];
+  for (const x of sustained) {
+    const base = sustained.find((b) => b.policy === basePolicy && b.gateways === x.gateways);
+    const ratio = base?.rate && x.rate ? ` = ${fmt(x.rate / base.rate, 2)}× ${by}` : '';
+    process.stdout.write(`${x.policy}${x.gateways > 1 ? ` ×${x.gateways} gw` : ''}: highest rate with ≥${fmt(100 * attainment, 0)}% SLO met ${x.rate === undefined ? `— none of the rates tried (${x.note})` : `≈ ${fmt(x.rate, 1)} req/s (${x.note})${ratio}`}\n`);
+  }
   const json = { scenario: 'routing', replicas, groups, perGroup, systemLen, questionLen, outputLen, concurrency, timeScale, numGpuBlocks, oracleHitRate: oracle,
-    results: scaled.map((r) => ({ policy: r.policy, prefix_hit_rate: r.hitRate, ...summarise(r.metrics), model_time_ttft_ms: r.modelTimes })) };
+    sustained_rates: sustained,
+    results: scaled.map((r) => ({ policy: r.name, rate: r.rate, gateways: r.gateways, prefix_hit_rate: r.hitRate, ...summarise(r.metrics), model_time_ttft_ms: r.modelTimes })) };
   if (values.json) writeFileSync(values.json, JSON.stringify(json, null, 2));
   if (values.report) writeReport(values.report, 'Routing policies on a shared-prefix workload', header, rows, [
     { title: 'Prefix hit rate', column: 2, unit: '%' }, { title: 'TTFT p90', column: 6, unit: 'ms' }, { title: 'Output throughput', column: 10, unit: 'tok/s' },
@@ -155,6 +174,33 @@ async function startRedisServer(): Promise<{ url: string; stop(): Promise<void> 
     url: `redis://127.0.0.1:${port}`,
     stop: () => new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.kill('SIGTERM'); }),
   };
+}
+
+/**
+ * Per policy, the highest offered rate with SLO attainment ≥ `target`, interpolated linearly
+ * between the last rate that met it and the next that did not (runs are noisy: a rate that met
+ * it above one that did not counts as met only if no lower rate failed).
+ */
+export function maxRates<R extends { policy: string; gateways: number; rate?: number; metrics: LevelMetrics }>(
+  results: readonly R[], target: number, attained: (m: LevelMetrics) => number,
+): Array<{ policy: string; gateways: number; rate?: number; note: string }> {
+  const keys = [...new Set(results.map((r) => `${r.policy}\u0000${r.gateways}`))];
+  return keys.map((key) => {
+    const runs = results.filter((r) => `${r.policy}\u0000${r.gateways}` === key && r.rate !== undefined).sort((a, b) => a.rate! - b.rate!);
+    const { policy, gateways } = runs[0] ?? results.find((r) => `${r.policy}\u0000${r.gateways}` === key)!;
+    const fail = runs.findIndex((r) => attained(r.metrics) < target);
+    if (fail === 0) return { policy, gateways, note: `${fmt(100 * attained(runs[0].metrics))}% at ${runs[0].rate} req/s` };
+    if (fail < 0) {
+      const last = runs[runs.length - 1];
+      return { policy, gateways, rate: last.rate, note: `met at every rate tried, up to ${last.rate}; ${fmt(100 * attained(last.metrics))}% there` };
+    }
+    const lo = runs[fail - 1];
+    const hi = runs[fail];
+    const a = attained(lo.metrics);
+    const b = attained(hi.metrics);
+    const rate = lo.rate! + ((a - target) / Math.max(1e-9, a - b)) * (hi.rate! - lo.rate!);
+    return { policy, gateways, rate, note: `${fmt(100 * a)}% at ${lo.rate}, ${fmt(100 * b)}% at ${hi.rate}` };
+  });
 }
 
 function summarise(m: LevelMetrics): Record<string, unknown> {
