@@ -7,21 +7,39 @@ import path from 'node:path';
 import { parsePrometheusText, sumSamples } from '../../core/plugin/prometheus-text.js';
 import { barChart, escapeXml } from '../load/svg.js';
 
+/**
+ * Why the gateway placed what it placed: its routing-decision counter summed by reason kind
+ * (prefix, cold, spread, slo, slo-miss, learning, …). With several workers this is one worker's.
+ */
+export async function scrapeDecisions(gatewayUrl: string): Promise<Map<string, number>> {
+  const samples = parsePrometheusText(await (await fetch(`${gatewayUrl}/metrics`)).text());
+  const out = new Map<string, number>();
+  for (const s of samples) {
+    if (s.name !== 'switchyard_routing_decisions_total') continue;
+    out.set(s.labels.reason, (out.get(s.labels.reason) ?? 0) + s.value);
+  }
+  return out;
+}
+
 export interface PrefixCounters {
   queries: number;
   hits: number;
+  /** Sequences the engines preempted (KV ran out mid-generation; vLLM recomputes them). */
+  preemptions: number;
 }
 
 /** Σ vllm:prefix_cache_{queries,hits}_total over replicas (tokens). */
 export async function scrapePrefixCounters(urls: readonly string[]): Promise<PrefixCounters> {
   let queries = 0;
   let hits = 0;
+  let preemptions = 0;
   for (const url of urls) {
     const samples = parsePrometheusText(await (await fetch(`${url}/metrics`)).text());
     queries += sumSamples(samples, 'vllm:prefix_cache_queries_total') ?? 0;
     hits += sumSamples(samples, 'vllm:prefix_cache_hits_total') ?? 0;
+    preemptions += sumSamples(samples, 'vllm:num_preemptions_total') ?? 0;
   }
-  return { queries, hits };
+  return { queries, hits, preemptions };
 }
 
 export function table(header: string[], rows: Array<Array<string | number>>): string {

@@ -15,7 +15,7 @@ import { Tokenizer } from '../../core/tokenizer/tokenizer.js';
 import { freePort, startFleet } from '../fleet.js';
 import { runLoad } from '../load/runner.js';
 import type { LevelMetrics } from '../load/metrics.js';
-import { fmt, scrapePrefixCounters, table, writeReport } from './common.js';
+import { fmt, scrapeDecisions, scrapePrefixCounters, table, writeReport } from './common.js';
 
 const POLICIES = ['round-robin', 'least-load', 'prefix-affinity', 'slo'];
 const BLOCK = 16; // vLLM's block size, the a10-qwen2.5-7b-vllm profile's
@@ -78,7 +78,7 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
     `system ${systemLen} / question ${questionLen} / output ${outputLen} tokens${zipf ? `, Zipf s=${zipf} group popularity` : ''}, ` +
     `${rates[0] === undefined ? `closed loop ${concurrency}` : `Poisson ${rates.join(', ')} req/s (model time)`}, time scale ${timeScale}\n`);
 
-  const results: Array<{ policy: string; name: string; rate?: number; gateways: number; hitRate: number; metrics: LevelMetrics }> = [];
+  const results: Array<{ policy: string; name: string; rate?: number; gateways: number; hitRate: number; preemptions: number; decisions?: Record<string, number>; metrics: LevelMetrics }> = [];
   let oracle = 0;
   const redis = gatewayCounts.some((g) => g > 1) ? await startRedisServer() : undefined;
   const runs = policies.flatMap((policy) => gatewayCounts.flatMap((gateways) => rates.map((rate) => ({ policy, gateways, rate }))));
@@ -108,13 +108,16 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
         seed: Number(values.seed), ignoreEos: true, tokenizer, slo: { ttft: ttftSlo, tpot: tpotSlo }, progress: false,
       });
       const after = await scrapePrefixCounters(urls);
+      const decisions = gateways === 1 ? await scrapeDecisions(fleet.url) : undefined;
       const m = load.levels[0].metrics;
       const hitRate = (after.hits - before.hits) / Math.max(1, after.queries - before.queries);
       // Oracle: every request but the first of its group hits its group's system prompt (whole blocks).
       const usedGroups = new Set(load.levels[0].records.map((r) => r.group)).size || groups;
       oracle = (((m.completed - usedGroups) * Math.floor(systemLen / BLOCK) * BLOCK) / Math.max(1, m.totalInputTokens));
-      results.push({ policy, name: label, rate, gateways, hitRate, metrics: m });
-      process.stdout.write(`  ${label}: done (${m.completed} completed, ${m.failed} failed, hit rate ${fmt(100 * hitRate)}%)\n`);
+      const preemptions = after.preemptions - before.preemptions;
+      const why = decisions ? `; decisions ${[...decisions].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
+      results.push({ policy, name: label, rate, gateways, hitRate, preemptions, decisions: decisions && Object.fromEntries(decisions), metrics: m });
+      process.stdout.write(`  ${label}: done (${m.completed} completed, ${m.failed} failed, hit rate ${fmt(100 * hitRate)}%, ${preemptions} preemptions${why})\n`);
     } finally {
       await fleet.stop();
     }
@@ -122,9 +125,10 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
   } finally {
     await redis?.stop();
   }
-  // Each row compares with round-robin (else the first policy) at the same rate and gateway count.
+  // Each row compares with round-robin (else the first policy) at the same rate, through the first
+  // gateway count given (--gateways 1,3: three gateways' rows against one gateway's).
   const basePolicy = policies.includes('round-robin') ? 'round-robin' : policies[0];
-  const baseOf = (r: (typeof results)[number]) => results.find((b) => b.policy === basePolicy && b.rate === r.rate && b.gateways === r.gateways) ?? results[0];
+  const baseOf = (r: (typeof results)[number]) => results.find((b) => b.policy === basePolicy && b.rate === r.rate && b.gateways === gatewayCounts[0]) ?? results[0];
   const p = (m: LevelMetrics, q: string) => m.ttft.percentiles[q];
   const slo = (m: LevelMetrics) => (m.goodCompleted ?? 0) / Math.max(1, m.completed);
   const by = basePolicy === 'round-robin' ? 'RR' : basePolicy;
@@ -145,13 +149,13 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
   process.stdout.write(`${table(header, rows)}\n(latency columns are real ms at time scale ${timeScale}; multiply by ${timeScale} for model ms)\n`);
   const sustained = rates.length > 1 ? maxRates(results, attainment, slo) : [];
   for (const x of sustained) {
-    const base = sustained.find((b) => b.policy === basePolicy && b.gateways === x.gateways);
+    const base = sustained.find((b) => b.policy === basePolicy && b.gateways === gatewayCounts[0]);
     const ratio = base?.rate && x.rate ? ` = ${fmt(x.rate / base.rate, 2)}× ${by}` : '';
     process.stdout.write(`${x.policy}${x.gateways > 1 ? ` ×${x.gateways} gw` : ''}: highest rate with ≥${fmt(100 * attainment, 0)}% SLO met ${x.rate === undefined ? `— none of the rates tried (${x.note})` : `≈ ${fmt(x.rate, 1)} req/s (${x.note})${ratio}`}\n`);
   }
   const json = { scenario: 'routing', replicas, groups, perGroup, systemLen, questionLen, outputLen, concurrency, timeScale, numGpuBlocks, oracleHitRate: oracle,
     sustained_rates: sustained,
-    results: scaled.map((r) => ({ policy: r.name, rate: r.rate, gateways: r.gateways, prefix_hit_rate: r.hitRate, ...summarise(r.metrics), model_time_ttft_ms: r.modelTimes })) };
+    results: scaled.map((r) => ({ policy: r.name, rate: r.rate, gateways: r.gateways, prefix_hit_rate: r.hitRate, preemptions: r.preemptions, decisions: r.decisions, ...summarise(r.metrics), model_time_ttft_ms: r.modelTimes })) };
   if (values.json) writeFileSync(values.json, JSON.stringify(json, null, 2));
   if (values.report) writeReport(values.report, 'Routing policies on a shared-prefix workload', header, rows, [
     { title: 'Prefix hit rate', column: 2, unit: '%' }, { title: 'TTFT p90', column: 6, unit: 'ms' }, { title: 'Output throughput', column: 10, unit: 'tok/s' },
