@@ -51,6 +51,15 @@ export class BackendLatencyModel {
   private readonly ttft = new OnlineLinearModel(3);
   private readonly tpot = new OnlineLinearModel(2);
 
+  /**
+   * Requests this gateway sent the backend that have no first token yet, and their uncached
+   * prompt tokens: prefill work a new request lands behind. Arrivals that come together (a
+   * cohort of answers that ended together, each client sending its next prompt) would otherwise
+   * all look like one request's worth of load and go to the same place.
+   */
+  prefilling = 0;
+  backlogTokens = 0;
+
   constructor(private readonly minSamples = 12) {}
 
   get fitted(): boolean {

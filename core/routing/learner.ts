@@ -22,6 +22,10 @@ export interface DispatchRecord {
   matchedChunks: number;
   chunks: number;
   promptBytes: number;
+  /** This request's uncached prompt tokens (its share of the backend's prefill backlog). */
+  prefillTokens: number;
+  /** Set once the request's prefill left the backlog (first token, failure or end). */
+  prefilled: boolean;
 }
 
 export class RoutingLearner {
@@ -43,19 +47,37 @@ export class RoutingLearner {
     }
     const predictedTokens = (matchedChunks * this.state.chunkBytes) / this.bytesPerToken;
     if (predictedTokens > 0) this.metrics.predictedCached.inc({ model: route.model, backend: chosen.backend.id }, predictedTokens);
+    const latency = this.state.latency.of(chosen.backend.id);
+    const prefillTokens = Math.max(0, key.bytes / this.bytesPerToken - predictedTokens);
+    // What the policy saw ahead of it (predict.ts): requests there, counting unprefilled ones twice.
+    const ahead = chosen.signals.inFlight + (chosen.signals.waiting ?? 0) + latency.prefilling;
+    latency.backlogTokens += prefillTokens;
+    latency.prefilling++;
     return {
       backendId: chosen.backend.id,
       model: route.model,
       reason: decision.reason,
-      ahead: chosen.signals.inFlight + (chosen.signals.waiting ?? 0),
+      ahead,
       running: chosen.signals.running ?? chosen.signals.inFlight,
       matchedChunks,
       chunks: key.hashes.length,
       promptBytes: key.bytes,
+      prefillTokens,
+      prefilled: false,
     };
   }
 
+  /** The request's prefill is over (its first token came, or it failed or ended): off the backlog. Idempotent. */
+  prefilled(record: DispatchRecord): void {
+    if (record.prefilled) return;
+    record.prefilled = true;
+    const latency = this.state.latency.of(record.backendId);
+    latency.backlogTokens = Math.max(0, latency.backlogTokens - record.prefillTokens);
+    latency.prefilling = Math.max(0, latency.prefilling - 1);
+  }
+
   onOutcome(record: DispatchRecord, outcome: { usage?: Usage; ttftMs?: number; tpotMs?: number }): void {
+    this.prefilled(record);
     const model = this.state.latency.of(record.backendId);
     const promptTokens = outcome.usage?.prompt_tokens ?? record.promptBytes / this.bytesPerToken;
     // The engine's own count of cached tokens where it reports one; otherwise what the index expected.

@@ -33,8 +33,10 @@ export function predict(candidates: readonly Candidate[], request: RoutingReques
   const footprint = promptTokens + (typeof maxTokens === 'number' && maxTokens > 0 ? maxTokens : 0);
   const predictions = candidates.map((c): Prediction => {
     const match = n === 0 ? 0 : state.prefixes.of(c.backend.id).match(key.hashes);
-    const ahead = c.signals.inFlight + (c.signals.waiting ?? 0);
     const model = state.latency.of(c.backend.id);
+    // A request still waiting for its first token counts twice: it is in flight, and its prefill
+    // is ahead of this one's.
+    const ahead = c.signals.inFlight + (c.signals.waiting ?? 0) + model.prefilling;
     const p: Prediction = { c, match, ahead };
     const capacity = c.backend.capabilities.kvCapacityTokens;
     // Requests there are taken to be about this one's size: the gateway knows its own in flight,

@@ -144,6 +144,7 @@ async function dispatchWithRetries(
         breaker.onSuccess();
         return { backend, record, upstream: { reply, sentAt } };
       }
+      ctx.learner.prefilled(record);
       const text = await readAll(reply);
       lastFailure = classifyStatus(backend, reply.status, text);
       ctx.metrics.upstreamErrors.inc({ backend: backend.id, kind: reply.status === 429 ? 'status_429' : reply.status >= 500 ? 'status_5xx' : 'status_4xx' });
@@ -153,6 +154,7 @@ async function dispatchWithRetries(
       req.log.warn({ backend: backend.id, status: reply.status, attempt }, 'upstream answered an error');
       if (!lastFailure.retryable) throw lastFailure.error;
     } catch (err) {
+      ctx.learner.prefilled(record);
       if (err instanceof GatewayError) throw err;
       if (cancel.aborted) throw new ClientGone('client disconnected before the upstream answered');
       const timeout = err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.ConnectTimeoutError;
@@ -198,6 +200,15 @@ interface RelayContext {
 }
 
 async function relayReply(upstream: DispatchReply, reply: FastifyReply, r: RelayContext): Promise<ArmOutcome> {
+  try {
+    return await relayAnswer(upstream, reply, r);
+  } finally {
+    // However the answer ended, its prefill is no longer ahead of anyone on that backend.
+    r.ctx.learner.prefilled(r.record);
+  }
+}
+
+async function relayAnswer(upstream: DispatchReply, reply: FastifyReply, r: RelayContext): Promise<ArmOutcome> {
   const { metrics } = r.ctx;
   const headers = {
     'x-switchyard-backend': r.backend.id,
@@ -224,6 +235,7 @@ async function relayReply(upstream: DispatchReply, reply: FastifyReply, r: Relay
     stripUsage: !r.clientWantsUsage,
     now: () => performance.now(),
     isClientGone: () => res.destroyed || res.writableEnded,
+    onFirstToken: () => r.ctx.learner.prefilled(r.record),
   });
   if (outcome.end === 'client-gone') {
     // Abort the upstream at once: an orphaned generation holds a GPU slot.

@@ -47,7 +47,7 @@ export function errorEvent(err: GatewayError): Buffer {
 export async function relaySse(
   upstream: Readable,
   res: ServerResponse,
-  opts: { stripUsage: boolean; now: () => number; isClientGone: () => boolean },
+  opts: { stripUsage: boolean; now: () => number; isClientGone: () => boolean; onFirstToken?: () => void },
 ): Promise<RelayOutcome> {
   const out: RelayOutcome = { contentEvents: 0, end: 'truncated' };
   let pending: Buffer = Buffer.alloc(0);
@@ -96,7 +96,7 @@ export async function relaySse(
 }
 
 /** Records what the event says; returns whether to forward it. */
-function observe(eventBytes: Buffer, out: RelayOutcome, opts: { stripUsage: boolean; now: () => number }): boolean {
+function observe(eventBytes: Buffer, out: RelayOutcome, opts: { stripUsage: boolean; now: () => number; onFirstToken?: () => void }): boolean {
   const event = eventBytes.toString('utf8');
   if (event.startsWith('data: [DONE]') || event.startsWith('data:[DONE]')) {
     out.end = 'done';
@@ -109,7 +109,10 @@ function observe(eventBytes: Buffer, out: RelayOutcome, opts: { stripUsage: bool
   }
   if (hasContent(event)) {
     const t = opts.now();
-    out.firstTokenAt ??= t;
+    if (out.firstTokenAt === undefined) {
+      out.firstTokenAt = t;
+      opts.onFirstToken?.();
+    }
     out.lastTokenAt = t;
     out.contentEvents++;
   }

@@ -75,6 +75,23 @@ describe('prefix-affinity', () => {
     expect(policy.select([candidate('a', true, { inFlight: 3 }, 4000), candidate('c', true, { inFlight: 2 }, 4000)], r)?.backend.id).toBe('c');
   });
 
+  it('counts a request still waiting for its first token as load: arrivals that come together spread', () => {
+    // Three clients whose answers ended together send their next prompts at once: with equal
+    // in-flight counts everywhere, each lands where no prefill is pending yet.
+    const state = routingState();
+    const policy = prefixAffinityFactory.create({}, { seed: 1, state });
+    const pool = ['a', 'b', 'c'].map((id) => candidate(id, true, { inFlight: 3 }));
+    const picks = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      // One new prefix (rendezvous would send all three to one place), not in any index yet.
+      const d = policy.select(pool, req(system, `question ${i}`))!;
+      picks.add(d.backend.id);
+      state.latency.of(d.backend.id).prefilling++; // the learner's count, until the first token
+      pool.find((c) => c.backend.id === d.backend.id)!.signals.inFlight++;
+    }
+    expect(picks.size).toBe(3);
+  });
+
   it('routes an 8k-token prompt with 100k blocks indexed (correctness; speed is bench/routing-decision)', () => {
     const state = routingState();
     const policy = prefixAffinityFactory.create({}, { seed: 1, state });

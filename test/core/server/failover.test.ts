@@ -40,5 +40,7 @@ describe('failover', () => {
     // The breaker opened after a handful of failures instead of costing every other request a retry.
     expect(connectErrors).toBeGreaterThan(0);
     expect(connectErrors).toBeLessThan(10);
+    // Failed attempts and answered requests alike left no prefill backlog behind.
+    for (const id of ['a', 'b']) expect(gw.routes.state.latency.of(id).backlogTokens).toBe(0);
   });
 });

@@ -34,5 +34,6 @@ describe('an upstream that fails mid-stream', () => {
     expect(read.events.filter((e) => e.includes('"content"')).length).toBeGreaterThan(0);
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
     expect(metrics).toMatch(/switchyard_upstream_errors_total\{backend="crashy",kind="stream"\} 1/);
+    expect(gw.routes.state.latency.of('crashy').backlogTokens).toBe(0);
   });
 });
