@@ -55,10 +55,25 @@ export class SloPolicy implements RoutingPolicy {
     // Among those that meet the targets, the one this request costs least (the cheapest prefill:
     // a cached prefix, or a faster GPU) — meeting the SLO is the goal, and spending less on each
     // request is what keeps the next ones meeting it. When none meets them, the best TTFT.
-    const pick = meets.length > 0
+    const pool = meets.length > 0 ? meets : bounded;
+    let pick = meets.length > 0
       ? meets.reduce((a, b) => (b.prefillMs! < a.prefillMs! - 1e-9 || (Math.abs(b.prefillMs! - a.prefillMs!) <= 1e-9 && b.ttftMs! < a.ttftMs!) ? b : a))
       : bounded.reduce((a, b) => (b.ttftMs! < a.ttftMs! || (b.ttftMs === a.ttftMs && b.match > a.match) ? b : a));
-    const detail = `predicted ttft ${Math.round(pick.ttftMs!)} ms${pick.tpotMs !== undefined ? `, tpot ${Math.round(pick.tpotMs)} ms` : ''}`;
+    // A prefix nobody holds, and several backends that would prefill it alike: rendezvous among
+    // the least loaded of them, as prefix affinity does, so the group's next requests (from any
+    // gateway replica) find it in one place — not wherever a prediction's noise put it.
+    let cold = '';
+    if (pick.match === 0) {
+      // Alike: prefill estimates within 10% (each backend's model is fitted on its own, so two
+      // replicas of one GPU never agree exactly; an A10 and an H100 differ by 2× or more).
+      const alike = pool.filter((p) => p.match === 0 && Math.abs(p.prefillMs! - pick.prefillMs!) <= 0.1 * Math.max(1, pick.prefillMs!));
+      if (alike.length > 1) {
+        const d = coldDecision(alike, firstHash ?? shortPromptHash(request));
+        pick = alike.find((p) => p.c.backend === d.backend)!;
+        cold = `; ${d.reason}`;
+      }
+    }
+    const detail = `predicted ttft ${Math.round(pick.ttftMs!)} ms${pick.tpotMs !== undefined ? `, tpot ${Math.round(pick.tpotMs)} ms` : ''}${cold}`;
     if (meets.length === 0 && (ttftTarget !== undefined || tpotTarget !== undefined)) {
       return { backend: pick.c.backend, reason: `slo: none meets the target; best ${detail}`, kind: 'slo-miss', predictedTtftMs: pick.ttftMs, meetsSlo: false };
     }

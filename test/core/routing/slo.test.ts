@@ -59,6 +59,24 @@ describe('slo policy', () => {
     expect(policy.select([candidate('a', true, { inFlight: 3 }, 40_000), candidate('b', true, { inFlight: 2 }, 40_000)], r)?.backend.id).toBe('a');
   });
 
+  it('places a prefix nobody holds by rendezvous among alike backends, the same from every replica', () => {
+    const taught = () => {
+      const state = routingState();
+      // Replicas of one GPU, each fitted on its own samples: close, never equal.
+      ['a', 'b', 'c', 'd'].forEach((id, i) => teach(state, id, [80 + i, 400 + 4 * i, 30], [28, 0.3]));
+      return sloFactory.create({}, { seed: 1, state });
+    };
+    const pool = ['a', 'b', 'c', 'd'].map((id) => candidate(id, true, { inFlight: 2 }));
+    const prompt = (i: number): RoutingRequest => ({ ...req({ ttftMs: 5000 }), body: { messages: [{ role: 'user', content: `group ${i} `.repeat(400) }] } });
+    // Two replicas that never talked agree on each new prefix…
+    const [one, two] = [taught(), taught()];
+    for (let i = 0; i < 8; i++) expect(one.select(pool, prompt(i))?.backend.id).toBe(two.select(pool, prompt(i))?.backend.id);
+    // …and different prefixes spread over the fleet instead of piling on the first candidate.
+    const spread = new Set(Array.from({ length: 24 }, (_, i) => one.select(pool, prompt(i))!.backend.id));
+    expect(spread.size).toBe(4);
+    expect(one.select(pool, prompt(0))?.reason).toMatch(/cold: rendezvous among 4/);
+  });
+
   it('among backends that meet the targets, takes the one the request costs least prefill', () => {
     // Both idle and both meet 1 s; the A10 already holds the prompt (no prefill), the H100 would
     // prefill all of it though it would answer sooner: the cached one keeps the H100 free.
