@@ -64,6 +64,11 @@ export function withKvRoom(predictions: readonly Prediction[]): { room: Predicti
   return room.length === 0 ? { room: [...predictions], full: 0 } : { room, full: predictions.length - room.length };
 }
 
+/** Why a candidate was passed over, for the decision's reason: `1 backend's KV cache full`. */
+export function kvFullNote(full: number): string {
+  return `${full} backend${full > 1 ? "s'" : "'s"} KV cache full`;
+}
+
 /**
  * Bounded load: the candidates whose load — requests ahead, scaled by the backend's own per-token
  * time so a faster GPU may carry more — is within 1.5× (+2 requests) of the lightest. A linear

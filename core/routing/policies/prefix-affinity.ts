@@ -14,7 +14,7 @@
  */
 import { hashString } from '../prefix-key.js';
 import type { Candidate, Decision, PolicyContext, PolicyFactory, RoutingPolicy, RoutingRequest, RoutingState } from '../policy.js';
-import { predict, withinLoadBound, withKvRoom, type Prediction } from '../predict.js';
+import { kvFullNote, predict, withinLoadBound, withKvRoom, type Prediction } from '../predict.js';
 
 export interface PrefixAffinityOptions {
   bytesPerToken: number;
@@ -88,11 +88,6 @@ export class PrefixAffinityPolicy implements RoutingPolicy {
     }
     return coldDecision(scored, firstHash ?? 0);
   }
-}
-
-/** Why a prefix holder was passed over: `1 backend's KV cache full`. */
-export function kvFullNote(full: number): string {
-  return `${full} backend${full > 1 ? "s'" : "'s"} KV cache full`;
 }
 
 /** A prompt shorter than one chunk shares nothing; its own hash still spreads such prompts evenly and the same way on every replica. */

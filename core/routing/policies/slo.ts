@@ -7,8 +7,8 @@
  * targets it behaves as prefix affinity by prediction.
  */
 import type { Candidate, Decision, PolicyContext, PolicyFactory, RoutingPolicy, RoutingRequest, RoutingState } from '../policy.js';
-import { predict, withinLoadBound, withKvRoom, type Prediction } from '../predict.js';
-import { coldDecision, kvFullNote, shortPromptHash } from './prefix-affinity.js';
+import { kvFullNote, predict, withinLoadBound, withKvRoom, type Prediction } from '../predict.js';
+import { coldDecision, shortPromptHash } from './prefix-affinity.js';
 
 export class SloPolicy implements RoutingPolicy {
   readonly type = 'slo';
