@@ -25,7 +25,7 @@ import { ProcessGroup } from './processes.js';
 import { describeMachine, throughputTable, type StreamRow, type ThroughputRow } from './report.js';
 import { fmt, writeReport } from '../scenarios/common.js';
 import { runStream } from './stream-run.js';
-import { MODEL, nginxBinary, portkeyPackage, startFloor, startNginx, startPortkey, startSwitchyard, startZero, type Target } from './targets.js';
+import { floorName, MODEL, nginxBinary, portkeyPackage, startFloor, startNginx, startPortkey, startSwitchyard, startZero, type Target } from './targets.js';
 
 const USAGE = `usage: node --import tsx bench/overhead/run.ts [options]
   --quick            a few seconds in all (2 s runs, 1 s warm-up, 200 header samples): the
@@ -117,7 +117,7 @@ function throughputPlans(o: Options, group: ProcessGroup, dir: string, zero: Tar
       else plans.push({ name, start: () => startSwitchyard(group, { root: o.gateway, dir, upstream: zero.base, workers, body: CHAT_BODY }) });
       const { baseline } = o;
       if (baseline) {
-        mkdirSync(path.join(dir, 'baseline'), { recursive: true });
+        mkdirSync(path.join(dir, 'baseline'), { recursive: true }); // its own config files
         plans.push({
           name: `switchyard baseline (workers: ${workers})`,
           start: async () => ({ ...(await startSwitchyard(group, { root: baseline, dir: path.join(dir, 'baseline'), upstream: zero.base, workers, body: CHAT_BODY })), name: `switchyard baseline (workers: ${workers})` }),
@@ -127,7 +127,7 @@ function throughputPlans(o: Options, group: ProcessGroup, dir: string, zero: Tar
   }
   if (o.targets.has('floor')) {
     // Not a gateway: node:http + undici with nothing in between, the most any Node proxy can do here.
-    for (const workers of o.workers) plans.push({ name: `node floor (${workers} process${workers > 1 ? 'es' : ''})`, start: () => startFloor(group, { upstream: zero.base, workers, body: CHAT_BODY }) });
+    for (const workers of o.workers) plans.push({ name: floorName(workers), start: () => startFloor(group, { upstream: zero.base, workers, body: CHAT_BODY }) });
   }
   if (o.targets.has('portkey')) {
     const pk = portkeyPackage(PEERS);
@@ -223,7 +223,7 @@ async function runThroughput(o: Options, group: ProcessGroup, dir: string): Prom
     const base = rows.find((x) => x.load && x.name === r.name.replace('switchyard (', 'switchyard baseline ('));
     if (base?.load) out.push(`${r.name}: ${fmt((100 * r.load!.rps) / base.load.rps, 1)}% of ${base.name}'s requests/s (${switchyardVersion(o.baseline!)}).`);
     if (nginxRow?.load) out.push(`${r.name}: ${Math.round((100 * r.load!.rps) / nginxRow.load.rps)}% of ${nginxRow.name}'s requests/s.`);
-    const floor = rows.find((x) => x.load && x.name === `node floor (${r.name.includes('workers: 2') ? '2 processes' : '1 process'})`);
+    const floor = rows.find((x) => x.load && x.name === floorName(Number(/workers: (\d+)/.exec(r.name)?.[1] ?? 1)));
     if (floor?.load) out.push(`${r.name}: ${Math.round((100 * r.load!.rps) / floor.load.rps)}% of ${floor.name}'s (node:http + undici, nothing else).`);
   }
   process.stdout.write(`${out.join('\n')}\n`);

@@ -171,10 +171,15 @@ export async function startPortkey(group: ProcessGroup, o: { bin: string; upstre
   return t;
 }
 
+/** The floor row's name; a Switchyard row with as many workers is compared with it. */
+export function floorName(workers: number): string {
+  return `node floor (${workers} process${workers > 1 ? 'es' : ''})`;
+}
+
 /** The bare node:http + undici proxy (floor-proxy.ts): how fast any Node gateway could be here. */
 export async function startFloor(group: ProcessGroup, o: { upstream: string; workers: number; body: string }): Promise<Target> {
   const { command, args } = siblingScript('floor-proxy');
-  const name = `node floor (${o.workers} process${o.workers > 1 ? 'es' : ''})`;
+  const name = floorName(o.workers);
   const p = group.spawn(name, command, [...args, '--upstream', o.upstream, '--workers', String(o.workers)]);
   const [, base] = await waitForOutput(p, /listening on (http:\/\/\S+)/, 30_000);
   const t: Target = { name, url: `${base}${CHAT_PATH}`, headers: {}, process: p, stop: () => p.stop() };
