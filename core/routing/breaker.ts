@@ -55,6 +55,14 @@ export class CircuitBreaker {
     this.probing = false;
   }
 
+  /**
+   * The attempt proved nothing about the backend (an engine error the request itself may have
+   * caused, or a gateway-side failure): frees a half-open probe without moving the counts.
+   */
+  onInconclusive(): void {
+    this.probing = false;
+  }
+
   onFailure(): void {
     this.consecutive++;
     this.push(false);

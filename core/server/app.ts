@@ -3,13 +3,14 @@
  * /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /health, /ready, /metrics.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RoutingLearner } from '../routing/learner.js';
 import type { RouteTable } from '../routing/route-table.js';
 import { GatewayError } from './errors.js';
 import { handleInference, type InferenceContext } from './inference.js';
 import { chatBodySchema, completionBodySchema, embeddingBodySchema } from './schemas.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
 
 export interface AppOptions {
   routes: RouteTable;
@@ -47,6 +48,15 @@ function toGatewayError(err: FastifyError): GatewayError {
   return new GatewayError('SY_ERR_INTERNAL', 'internal error', { cause: err });
 }
 
+/** Before schema validation: a body too deep to serialise again never reaches a backend. */
+function refuseDeepBodies(req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
+  if (nestsDeeperThan(req.body, MAX_JSON_DEPTH)) {
+    done(new GatewayError('SY_ERR_INVALID_JSON', `the body nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays`));
+    return;
+  }
+  done();
+}
+
 export function buildApp(opts: AppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: typeof opts.logger === 'object' ? opts.logger : undefined,
@@ -74,15 +84,15 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
 
   const ctx: InferenceContext = { routes: opts.routes, learner: opts.learner, metrics: opts.metrics, isDraining: opts.isDraining, inFlight: opts.inFlight };
-  app.post('/v1/chat/completions', { schema: { body: chatBodySchema } }, async (req, reply) => {
+  app.post('/v1/chat/completions', { schema: { body: chatBodySchema }, preValidation: refuseDeepBodies }, async (req, reply) => {
     await handleInference('chat', req, reply, ctx);
     return reply;
   });
-  app.post('/v1/completions', { schema: { body: completionBodySchema } }, async (req, reply) => {
+  app.post('/v1/completions', { schema: { body: completionBodySchema }, preValidation: refuseDeepBodies }, async (req, reply) => {
     await handleInference('completions', req, reply, ctx);
     return reply;
   });
-  app.post('/v1/embeddings', { schema: { body: embeddingBodySchema } }, async (req, reply) => {
+  app.post('/v1/embeddings', { schema: { body: embeddingBodySchema }, preValidation: refuseDeepBodies }, async (req, reply) => {
     await handleInference('embeddings', req, reply, ctx);
     return reply;
   });

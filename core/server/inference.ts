@@ -14,6 +14,7 @@ import type { DispatchRecord, RoutingLearner } from '../routing/learner.js';
 import type { ArmOutcome } from '../routing/ab.js';
 import { sendShadow } from './shadow.js';
 import { Cancel } from '../plugin/cancel.js';
+import type { CircuitBreaker } from '../routing/breaker.js';
 
 export interface InferenceContext {
   routes: RouteTable;
@@ -105,43 +106,80 @@ async function dispatchWithRetries(
 ): Promise<{ backend: Backend; record: DispatchRecord; upstream: { reply: DispatchReply; sentAt: number } }> {
   const tried = new Set<string>();
   let lastFailure: AttemptFailure | undefined;
+  // A backend that answered 5xx is not blamed at once: an engine error can be the request's own
+  // doing (a body the engine chokes on), and five such requests must not open every backend's
+  // breaker. The blame is settled by what the next candidate does with the same request: it
+  // answers → the first backend failed (counted); it fails the same way → the request is at fault
+  // (no backend is counted, and no further backend is tried). Unsettled (no other candidate tried)
+  // counts nothing: a backend that fails everything is then left to its active health check.
+  let suspect: { id: string; breaker: CircuitBreaker } | undefined;
   const routingRequest: RoutingRequest = { requestId: req.id, model: route.model, body, headers: req.headers, slo: sloOf(route, req), template: route.template };
   route.retryBudget.onRequest();
-  for (let attempt = 0; attempt <= route.retries; attempt++) {
-    // A retry spends from the route's budget: a failing fleet must not see a retry storm.
-    if (attempt > 0 && !route.retryBudget.tryRetry()) {
-      req.log.warn({ model: route.model }, 'retry budget exhausted');
-      break;
-    }
-    const open = candidates.filter((c) => !tried.has(c.backend.id));
-    let decision = route.policy.select(open, routingRequest);
-    if (!decision) break;
-    if (decision.meetsSlo === false && route.admission) {
-      const priority = Number(req.headers['x-priority'] ?? 0) || 0;
-      decision = await route.admission.admit(decision, priority, () =>
-        route.policy.select(route.candidates().filter((c) => !tried.has(c.backend.id)), routingRequest));
-    }
-    const backend = decision.backend;
-    tried.add(backend.id);
-    ctx.metrics.decided(route.model, route.policy.type, decision.kind ?? route.policy.type, backend.id);
-    const chosen = open.find((c) => c.backend === backend)!;
-    const record = ctx.learner.onDecision(route, chosen, routingRequest, decision);
-    const upstreamBody: Body = { ...body, model: route.engineModel(backend) };
-    if (stream) {
-      // Ask every engine for usage so the gateway always knows token counts; the relay strips
-      // the usage chunk when the client did not ask for it.
-      upstreamBody.stream_options = { ...(isObject(body.stream_options) ? body.stream_options : {}), include_usage: true };
-    }
-    const breaker = ctx.routes.breakers.of(backend.id);
-    breaker.onDispatch();
-    const sentAt = performance.now();
-    if (attempt === 0) ctx.metrics.overhead.observe((sentAt - receivedAt) / 1000);
-    try {
-      const reply = await backend.dispatch({
-        endpoint, body: upstreamBody, stream, cancel, requestId: req.id, headers: req.headers, prefixHashes: routingRequest.prefix?.hashes, prefixChunkBytes: routingRequest.prefix?.chunkBytes,
-      });
+  try {
+    for (let attempt = 0; attempt <= route.retries; attempt++) {
+      // A retry spends from the route's budget: a failing fleet must not see a retry storm.
+      if (attempt > 0 && !route.retryBudget.tryRetry()) {
+        req.log.warn({ model: route.model }, 'retry budget exhausted');
+        break;
+      }
+      const open = candidates.filter((c) => !tried.has(c.backend.id));
+      let decision = route.policy.select(open, routingRequest);
+      if (!decision) break;
+      if (decision.meetsSlo === false && route.admission) {
+        const priority = Number(req.headers['x-priority'] ?? 0) || 0;
+        decision = await route.admission.admit(decision, priority, () =>
+          route.policy.select(route.candidates().filter((c) => !tried.has(c.backend.id)), routingRequest));
+      }
+      const backend = decision.backend;
+      tried.add(backend.id);
+      ctx.metrics.decided(route.model, route.policy.type, decision.kind ?? route.policy.type, backend.id);
+      const chosen = open.find((c) => c.backend === backend)!;
+      const record = ctx.learner.onDecision(route, chosen, routingRequest, decision);
+      const upstreamBody: Body = { ...body, model: route.engineModel(backend) };
+      if (stream) {
+        // Ask every engine for usage so the gateway always knows token counts; the relay strips
+        // the usage chunk when the client did not ask for it.
+        upstreamBody.stream_options = { ...(isObject(body.stream_options) ? body.stream_options : {}), include_usage: true };
+      }
+      const breaker = ctx.routes.breakers.of(backend.id);
+      breaker.onDispatch();
+      const sentAt = performance.now();
+      if (attempt === 0) ctx.metrics.overhead.observe((sentAt - receivedAt) / 1000);
+      let reply: DispatchReply;
+      try {
+        reply = await backend.dispatch({
+          endpoint, body: upstreamBody, stream, cancel, requestId: req.id, headers: req.headers, prefixHashes: routingRequest.prefix?.hashes, prefixChunkBytes: routingRequest.prefix?.chunkBytes,
+        });
+      } catch (err) {
+        ctx.learner.prefilled(record);
+        if (err instanceof GatewayError) { breaker.onInconclusive(); throw err; }
+        if (cancel.aborted) { breaker.onInconclusive(); throw new ClientGone('client disconnected before the upstream answered'); }
+        const message = err instanceof Error ? err.message : String(err);
+        if (!isTransportError(err)) {
+          // The plugin failed before anything reached the engine: Switchyard's fault, not the backend's.
+          breaker.onInconclusive();
+          throw new GatewayError('SY_ERR_INTERNAL', 'internal error', { cause: err });
+        }
+        const timeout = err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.ConnectTimeoutError;
+        breaker.onFailure();
+        ctx.metrics.upstreamErrors.inc({ backend: backend.id, kind: timeout ? 'timeout' : 'connect' });
+        req.log.warn({ backend: backend.id, err: message, attempt }, 'upstream dispatch failed');
+        // The client learns which backend and what kind of failure, never the engine's address.
+        const kind = transportCode(err);
+        lastFailure = new AttemptFailure(
+          timeout
+            ? new GatewayError('SY_ERR_UPSTREAM_TIMEOUT', `backend ${backend.id} did not answer in time`)
+            : new GatewayError('SY_ERR_UPSTREAM_UNREACHABLE', `backend ${backend.id} is unreachable${kind ? ` (${kind})` : ''}`),
+          !timeout,
+        );
+        if (!lastFailure.retryable) throw lastFailure.error;
+        continue;
+      }
       if (reply.status < 400) {
         breaker.onSuccess();
+        // The same request succeeded here: the backend that answered 5xx before was at fault.
+        suspect?.breaker.onFailure();
+        suspect = undefined;
         return { backend, record, upstream: { reply, sentAt } };
       }
       ctx.learner.prefilled(record);
@@ -149,30 +187,38 @@ async function dispatchWithRetries(
       lastFailure = classifyStatus(backend, reply.status, text);
       ctx.metrics.upstreamErrors.inc({ backend: backend.id, kind: reply.status === 429 ? 'status_429' : reply.status >= 500 ? 'status_5xx' : 'status_4xx' });
       ctx.metrics.forRoute(route.model, backend.id, backend.engine).requests(String(reply.status)).inc();
-      if (reply.status >= 500) breaker.onFailure();
-      else breaker.onSuccess(); // a 4xx or 429 is an answer: the backend is up
       req.log.warn({ backend: backend.id, status: reply.status, attempt }, 'upstream answered an error');
-      if (!lastFailure.retryable) throw lastFailure.error;
-    } catch (err) {
-      ctx.learner.prefilled(record);
-      if (err instanceof GatewayError) throw err;
-      if (cancel.aborted) throw new ClientGone('client disconnected before the upstream answered');
-      const timeout = err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.ConnectTimeoutError;
-      breaker.onFailure();
-      ctx.metrics.upstreamErrors.inc({ backend: backend.id, kind: timeout ? 'timeout' : 'connect' });
-      const message = err instanceof Error ? err.message : String(err);
-      req.log.warn({ backend: backend.id, err: message, attempt }, 'upstream dispatch failed');
-      lastFailure = new AttemptFailure(
-        timeout
-          ? new GatewayError('SY_ERR_UPSTREAM_TIMEOUT', `backend ${backend.id} did not answer in time: ${message}`)
-          : new GatewayError('SY_ERR_UPSTREAM_UNREACHABLE', `backend ${backend.id} is unreachable: ${message}`),
-        !timeout,
-      );
+      if (reply.status < 500) {
+        breaker.onSuccess(); // a 4xx or 429 is an answer: the backend is up
+      } else if (suspect) {
+        // Two backends failed this one request: the request is at fault, not them.
+        breaker.onInconclusive();
+        suspect = undefined;
+        req.log.warn({ model: route.model }, 'the request failed on two backends; not retried further, no backend blamed');
+        throw lastFailure.error;
+      } else {
+        breaker.onInconclusive();
+        suspect = { id: backend.id, breaker };
+      }
       if (!lastFailure.retryable) throw lastFailure.error;
     }
+  } finally {
+    suspect?.breaker.onInconclusive();
   }
   if (lastFailure) throw lastFailure.error;
   throw new GatewayError('SY_ERR_NO_HEALTHY_BACKEND', `no healthy backend for \`${route.model}\``, { headers: { 'retry-after': '1' } });
+}
+
+/** A failure of the connection or the exchange (undici's errors, Node's system errors), not a bug. */
+function isTransportError(err: unknown): boolean {
+  if (err instanceof undiciErrors.UndiciError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code);
+}
+
+function transportCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 function classifyStatus(backend: Backend, status: number, text: string): AttemptFailure {
