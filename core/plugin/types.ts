@@ -40,6 +40,12 @@ export interface BackendCapabilities {
   blockSize?: number;
   /** KV cache capacity in tokens, when the engine reports it (sizes the prefix index). */
   kvCapacityTokens?: number;
+  /**
+   * How the engine reports cached prompt tokens in `usage.prompt_tokens_details.cached_tokens`:
+   * `reported` (an absent count means 0), `unreported` (never trust an absence), or undefined:
+   * learned (absent means 0 once the engine has reported a non-zero count).
+   */
+  cachedTokens?: 'reported' | 'unreported';
 }
 
 /** One request on its way to a backend. */

@@ -9,6 +9,8 @@ import type { Usage } from '../server/sse-relay.js';
 import type { StateStore } from '../state/types.js';
 import { prefixKeyOf, type Candidate, type Decision, type RoutingRequest, type RoutingState } from './policy.js';
 import type { Route } from './route-table.js';
+import { CachedTokenSource } from './cached-tokens.js';
+import type { Backend } from '../plugin/types.js';
 
 /** What was known when a request left, kept until its outcome. */
 export interface DispatchRecord {
@@ -26,9 +28,13 @@ export interface DispatchRecord {
   prefillTokens: number;
   /** Set once the request's prefill left the backlog (first token, failure or end). */
   prefilled: boolean;
+  /** How the chosen backend's answers report cached tokens. */
+  cachedTokens: CachedTokenSource;
 }
 
 export class RoutingLearner {
+  private readonly cachedTokenSources = new Map<string, CachedTokenSource>();
+
   constructor(
     private readonly state: RoutingState,
     private readonly metrics: GatewayMetrics,
@@ -64,7 +70,18 @@ export class RoutingLearner {
       promptBytes: key.bytes,
       prefillTokens,
       prefilled: false,
+      cachedTokens: this.cachedTokenSource(chosen.backend),
     };
+  }
+
+  /** Where a backend's cached-token figures come from (engine-reported, or unknown). */
+  cachedTokenSource(backend: Backend): CachedTokenSource {
+    let source = this.cachedTokenSources.get(backend.id);
+    if (!source) {
+      source = new CachedTokenSource(backend.capabilities.cachedTokens);
+      this.cachedTokenSources.set(backend.id, source);
+    }
+    return source;
   }
 
   /** The request's prefill is over (its first token came, or it failed or ended): off the backlog. Idempotent. */
@@ -80,10 +97,11 @@ export class RoutingLearner {
     this.prefilled(record);
     const model = this.state.latency.of(record.backendId);
     const promptTokens = outcome.usage?.prompt_tokens ?? record.promptBytes / this.bytesPerToken;
-    // The engine's own count of cached tokens where it reports one; otherwise what the index expected.
-    const cached = outcome.usage?.prompt_tokens_details?.cached_tokens
-      ?? Math.min(promptTokens, (record.matchedChunks * this.state.chunkBytes) / this.bytesPerToken);
-    if (outcome.ttftMs !== undefined) {
+    // The engine's own count of cached tokens. When it is unknown, the model learns only from
+    // requests the index expected no hit for: it never trains on a guessed hit (a hit the index
+    // believed in that never happened would teach it that prefill is nearly free).
+    const cached = record.cachedTokens.read(outcome.usage) ?? (record.matchedChunks === 0 ? 0 : undefined);
+    if (outcome.ttftMs !== undefined && cached !== undefined) {
       model.observeTtft({ uncachedTokens: Math.max(0, promptTokens - cached), ahead: record.ahead }, outcome.ttftMs);
     }
     if (outcome.tpotMs !== undefined) model.observeTpot(record.running, outcome.tpotMs);

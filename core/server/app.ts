@@ -125,6 +125,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         id: b.id, engine: b.engine, health: b.health(), breaker: opts.routes.breakers.of(b.id).status(), signals: b.signals(),
         prefix_index: { chunks: opts.routes.state.prefixes.of(b.id).size, capacity: opts.routes.state.prefixes.of(b.id).capacity },
         latency_model: opts.routes.state.latency.of(b.id).coefficients(),
+        cached_tokens: opts.learner.cachedTokenSource(b).describe(),
         awaiting_first_token: { requests: opts.routes.state.latency.of(b.id).prefilling, uncached_tokens: Math.round(opts.routes.state.latency.of(b.id).backlogTokens) },
       })),
     };

@@ -2,16 +2,20 @@
  * Relays an upstream SSE stream to the client byte for byte, event by event, as it arrives.
  *
  * Backpressure both ways: the loop reads the upstream only after the client has taken the last
- * write (a slow client pauses the upstream; nothing is buffered without bound). Observation
- * without re-serialisation: events are scanned as bytes; JSON is parsed only for the first
- * content event and for the usage event. The usage-only chunk (`"choices":[]`) is dropped when
- * the client did not ask for usage (Switchyard asks every engine for it). An upstream that fails
- * or ends without `[DONE]` yields an OpenAI error event and then `data: [DONE]`.
+ * write (a slow client pauses the upstream; nothing is buffered without bound). Events are cut
+ * by a real SSE splitter (CRLF, LF or CR framing, comments, multi-line data: sse-parser.ts) and
+ * each event's data is parsed as JSON to observe it — first token, content events, finish
+ * reason, usage, engine errors — whatever the engine's JSON spacing; the bytes forwarded are
+ * the engine's own. One event may be dropped: the usage-only chunk (`"choices":[]`) the gateway
+ * asked for when the client did not (Switchyard asks every engine for usage); usage the client
+ * asked for, or an engine sends on every chunk, passes untouched. An upstream that fails or ends
+ * without `[DONE]` yields an OpenAI error event and then `data: [DONE]`.
  */
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { once } from 'node:events';
 import { GatewayError } from './errors.js';
+import { SseSplitter, type SseEvent } from './sse-parser.js';
 
 export interface Usage {
   prompt_tokens?: number;
@@ -32,25 +36,21 @@ export interface RelayOutcome {
 }
 
 const DONE = Buffer.from('data: [DONE]\n\n');
-const EVENT_END = Buffer.from('\n\n');
-
-function hasContent(event: string): boolean {
-  // Role-only and empty placeholder deltas (`"content":""`) are not tokens (vLLM TTFT counts the
-  // first chunk with text: vllm/benchmarks/lib/endpoint_request_func.py).
-  return /"(content|text|reasoning_content)":"(?!")/.test(event) || event.includes('"tool_calls":[{');
-}
 
 export function errorEvent(err: GatewayError): Buffer {
   return Buffer.from(`data: ${JSON.stringify(err.body())}\n\n`);
 }
 
-export async function relaySse(
-  upstream: Readable,
-  res: ServerResponse,
-  opts: { stripUsage: boolean; now: () => number; isClientGone: () => boolean; onFirstToken?: () => void },
-): Promise<RelayOutcome> {
+interface RelayOptions {
+  stripUsage: boolean;
+  now: () => number;
+  isClientGone: () => boolean;
+  onFirstToken?: () => void;
+}
+
+export async function relaySse(upstream: Readable, res: ServerResponse, opts: RelayOptions): Promise<RelayOutcome> {
   const out: RelayOutcome = { contentEvents: 0, end: 'truncated' };
-  let pending: Buffer = Buffer.alloc(0);
+  const splitter = new SseSplitter();
   const write = async (buf: Buffer): Promise<boolean> => {
     if (buf.length === 0) return true;
     if (res.writableEnded || res.destroyed) return false;
@@ -60,24 +60,24 @@ export async function relaySse(
     }
     return !res.destroyed;
   };
+  const forwardAll = async (events: SseEvent[]): Promise<boolean> => {
+    if (events.length === 0) return true;
+    if (events.length === 1) return observe(events[0], out, opts) ? write(events[0].raw) : true;
+    const forward: Buffer[] = [];
+    for (const e of events) if (observe(e, out, opts)) forward.push(e.raw);
+    return write(forward.length === 1 ? forward[0] : Buffer.concat(forward));
+  };
   try {
     for await (const chunk of upstream as AsyncIterable<Buffer>) {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      const forward: Buffer[] = [];
-      let start = 0;
-      for (;;) {
-        const end = pending.indexOf(EVENT_END, start);
-        if (end < 0) break;
-        const eventBytes = pending.subarray(start, end + 2);
-        start = end + 2;
-        if (observe(eventBytes, out, opts)) forward.push(eventBytes);
-      }
-      pending = start === 0 ? pending : Buffer.from(pending.subarray(start));
-      if (!(await write(forward.length === 1 ? forward[0] : Buffer.concat(forward)))) {
+      if (!(await forwardAll(splitter.push(chunk)))) {
         out.end = 'client-gone';
         return out;
       }
       if (out.end === 'done') break;
+    }
+    if (out.end !== 'done' && !(await forwardAll(splitter.end()))) {
+      out.end = 'client-gone';
+      return out;
     }
   } catch (err) {
     if (opts.isClientGone()) {
@@ -95,38 +95,74 @@ export async function relaySse(
   return out;
 }
 
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function nonEmpty(v: unknown): boolean {
+  return (typeof v === 'string' && v.length > 0) || (Array.isArray(v) && v.length > 0);
+}
+
+/**
+ * Whether one choice of a chunk carries a token. Role-only and empty placeholder deltas
+ * (`"content":""`) are not tokens (vLLM's benchmark counts TTFT at the first chunk with text:
+ * vllm/benchmarks/lib/endpoint_request_func.py); reasoning text and tool-call deltas are.
+ */
+function choiceHasContent(choice: unknown): boolean {
+  if (!isObject(choice)) return false;
+  if (nonEmpty(choice.text)) return true; // completions
+  const delta = choice.delta;
+  if (!isObject(delta)) return false;
+  return nonEmpty(delta.content) || nonEmpty(delta.reasoning_content) || nonEmpty(delta.reasoning) || nonEmpty(delta.tool_calls);
+}
+
 /** Records what the event says; returns whether to forward it. */
-function observe(eventBytes: Buffer, out: RelayOutcome, opts: { stripUsage: boolean; now: () => number; onFirstToken?: () => void }): boolean {
-  const event = eventBytes.toString('utf8');
-  if (event.startsWith('data: [DONE]') || event.startsWith('data:[DONE]')) {
+function observe(e: SseEvent, out: RelayOutcome, opts: RelayOptions): boolean {
+  const data = e.data;
+  if (data === undefined) return true; // a comment, heartbeat or stray blank line
+  if (data === '[DONE]' || data.trimEnd() === '[DONE]') {
     out.end = 'done';
     return true;
   }
-  if (/^data: ?\{"error"/.test(event)) {
-    // The engine's own mid-stream error event (vLLM sends one before [DONE]): pass it through.
-    out.error = event.slice(event.indexOf('{')).trim();
+  let chunk: unknown;
+  try {
+    chunk = JSON.parse(data);
+  } catch {
+    // Not JSON (an engine's own text event): nothing to observe; the client gets it as sent.
+    if (e.event === 'error') out.error = data;
     return true;
   }
-  if (hasContent(event)) {
-    const t = opts.now();
-    if (out.firstTokenAt === undefined) {
-      out.firstTokenAt = t;
-      opts.onFirstToken?.();
-    }
-    out.lastTokenAt = t;
-    out.contentEvents++;
+  if (!isObject(chunk)) return true;
+  // The engine's own mid-stream error: `{"error": {...}}` (vLLM ≥ 0.10.1, LMDeploy, llama.cpp) or
+  // the flat `{"object": "error", ...}` (older vLLM, trtllm-serve). Passed through as sent.
+  if (chunk.error !== undefined || chunk.object === 'error' || e.event === 'error') {
+    out.error = data;
+    return true;
   }
-  const finish = /"finish_reason":"([a-z_]+)"/.exec(event);
-  if (finish) out.finishReason = finish[1];
-  if (event.includes('"usage":{')) {
-    const json = event.slice(event.indexOf('{'));
-    try {
-      const parsed = JSON.parse(json) as { usage?: Usage; choices?: unknown[] };
-      if (parsed.usage) out.usage = parsed.usage;
-      if (opts.stripUsage && Array.isArray(parsed.choices) && parsed.choices.length === 0) return false;
-    } catch {
-      // Not one JSON object (a multi-line event): forward it untouched.
+  const choices = chunk.choices;
+  if (Array.isArray(choices)) {
+    let content = false;
+    for (const choice of choices) {
+      if (choiceHasContent(choice)) content = true;
+      const finish = isObject(choice) ? choice.finish_reason : undefined;
+      if (typeof finish === 'string' && finish !== '') out.finishReason = finish;
     }
+    if (content) {
+      const t = opts.now();
+      if (out.firstTokenAt === undefined) {
+        out.firstTokenAt = t;
+        opts.onFirstToken?.();
+      }
+      out.lastTokenAt = t;
+      out.contentEvents++;
+    }
+  }
+  if (isObject(chunk.usage)) {
+    out.usage = chunk.usage as Usage;
+    // The usage-only chunk the gateway asked for on the client's behalf.
+    if (opts.stripUsage && Array.isArray(choices) && choices.length === 0) return false;
   }
   return true;
 }

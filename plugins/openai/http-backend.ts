@@ -42,7 +42,7 @@ export abstract class HttpBackend implements Backend {
     this.labels = spec.labels;
     this.base = new URL(spec.url);
     this.modelNames = spec.models ?? [];
-    this.capabilities = { embeddings: options.embeddings, kvEvents: false };
+    this.capabilities = { embeddings: options.embeddings, kvEvents: false, cachedTokens: options.cachedTokens };
     this.pool = new Pool(this.base.origin, {
       connections: options.connections,
       pipelining: 1,

@@ -13,6 +13,8 @@ export interface HttpBackendOptions {
   connectTimeoutMs: number;
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
+  /** How the engine reports cached prompt tokens; undefined: learned (core/routing/cached-tokens.ts). */
+  cachedTokens?: 'reported' | 'unreported';
 }
 
 type Check = (v: unknown) => boolean;
@@ -31,6 +33,7 @@ const KEYS: Record<string, [Check, string]> = {
   embeddings: [flag, 'true or false'],
   discovery_timeout_ms: [positiveInt, 'a positive integer'],
   body_timeout_ms: [positiveInt, 'a positive integer'],
+  cached_tokens: [(v) => v === 'reported' || v === 'unreported', 'reported or unreported'],
 };
 
 /** Messages naming each bad key; unknown keys are errors too. */
@@ -61,5 +64,6 @@ export function readHttpOptions(
     connectTimeoutMs: ctx.limits.connectTimeoutMs,
     headersTimeoutMs: ctx.limits.headersTimeoutMs,
     bodyTimeoutMs: num('body_timeout_ms', 300_000),
+    cachedTokens: options.cached_tokens === 'reported' || options.cached_tokens === 'unreported' ? options.cached_tokens : defaults.cachedTokens,
   };
 }

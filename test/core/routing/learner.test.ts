@@ -28,3 +28,43 @@ describe('routing learner: requests awaiting their first token', () => {
     expect(state.latency.of('b').prefilling).toBe(0);
   });
 });
+
+describe('routing learner: cached tokens as the engine means them', () => {
+  const route = { model: 'm' } as Route;
+  const request = (text: string): RoutingRequest => ({ requestId: text, model: 'm', headers: {}, body: { messages: [{ role: 'user', content: text }] } });
+  const usage = (cached?: number) => ({ prompt_tokens: 2000, completion_tokens: 5, ...(cached === undefined ? {} : { prompt_tokens_details: { cached_tokens: cached } }) });
+
+  it('never trains the TTFT model on a guessed hit: an absent count is unknown until the engine has reported a non-zero one', () => {
+    const state = routingState();
+    const learner = new RoutingLearner(state, new GatewayMetrics([]));
+    const prompt = 'x'.repeat(8000);
+    learner.onOutcome(learner.onDecision(route, candidate('b'), request(prompt), { backend: candidate('b').backend, reason: 'test' }), { usage: usage(), ttftMs: 400 });
+    const fitted = () => state.latency.of('b').coefficients().ttft.samples;
+    // The first request had nothing in the index: no hit guessed, so it trains (uncached = the whole prompt).
+    expect(fitted()).toBe(1);
+    // The same prompt again: the index now expects a hit; the engine says nothing (vLLM omits a zero count,
+    // and omits every count without --enable-prompt-tokens-details). Not trained.
+    learner.onOutcome(learner.onDecision(route, candidate('b'), request(prompt), { backend: candidate('b').backend, reason: 'test' }), { usage: usage(), ttftMs: 390 });
+    expect(fitted()).toBe(1);
+    expect(learner.cachedTokenSource(candidate('b').backend).describe().source).toMatch(/^unknown/);
+    // Once the engine reports a non-zero count, its absence means zero: trained on both.
+    learner.onOutcome(learner.onDecision(route, candidate('b'), request(prompt), { backend: candidate('b').backend, reason: 'test' }), { usage: usage(1984), ttftMs: 40 });
+    learner.onOutcome(learner.onDecision(route, candidate('b'), request(prompt), { backend: candidate('b').backend, reason: 'test' }), { usage: usage(), ttftMs: 395 });
+    expect(fitted()).toBe(3);
+    expect(learner.cachedTokenSource(candidate('b').backend).describe().source).toMatch(/^engine-reported/);
+  });
+
+  it('a backend configured `cached_tokens: reported` reads an absent count as 0 from the start; `unreported` never does', async () => {
+    const { CachedTokenSource } = await import('../../../core/routing/cached-tokens.js');
+    expect(new CachedTokenSource('reported').read(usage())).toBe(0);
+    expect(new CachedTokenSource('unreported').read(usage())).toBeUndefined();
+    expect(new CachedTokenSource('unreported').read(usage(12))).toBe(12);
+    const learned = new CachedTokenSource();
+    expect(learned.read(usage())).toBeUndefined();
+    expect(learned.read(usage(0))).toBe(0); // an explicit zero is a report, but teaches nothing about absence
+    expect(learned.read(usage())).toBeUndefined();
+    expect(learned.read(usage(64))).toBe(64);
+    expect(learned.read(usage())).toBe(0);
+    expect(learned.read(undefined)).toBeUndefined(); // no usage at all: unknown
+  });
+});
