@@ -32,7 +32,6 @@ interface NativeEngine {
 
 interface NativeBinding {
   Engine: new (options: EngineOptions, listener: ResponseListener | undefined) => NativeEngine;
-  hashBlocks(tokens: Int32Array, blockSize: number, parent: bigint): bigint[];
   hasTensorRtLlm: boolean;
 }
 
@@ -46,16 +45,13 @@ function loadBinding(): NativeBinding {
 
 const binding = loadBinding();
 
+/** The engine refused a request because its queue is full (retry later, or elsewhere). */
+export function isQueueFull(err: unknown): boolean {
+  return err instanceof Error && (err as Error & { code?: unknown }).code === 'ENGINE_QUEUE_FULL';
+}
+
 /** True when the addon was compiled against TensorRT-LLM (TRTLLM_ROOT at build time). */
 export const hasTensorRtLlm: boolean = binding.hasTensorRtLlm;
-
-/**
- * Chained KV block hashes of `tokens`, one per *full* block, as the engine computes them (the
- * TensorRT-LLM BlockKeyHasher scheme). A partial last block has no hash: it is never reused.
- */
-export function hashBlocks(tokens: Int32Array, blockSize: number, parent = 0n): bigint[] {
-  return binding.hashBlocks(tokens, blockSize, parent);
-}
 
 /**
  * An inference engine. With `clock: 'real'` an engine thread runs the step loop and hands batches
@@ -73,7 +69,10 @@ export class Engine {
     this.native = new binding.Engine(options, listener);
   }
 
-  /** Queue a request; returns its id. Throws on an invalid request or a full queue. */
+  /**
+   * Queue a request; returns its id. Throws on an invalid request; on a full queue the error's
+   * `code` is ENGINE_QUEUE_FULL (see isQueueFull).
+   */
   enqueue(request: EngineRequest): number {
     return this.native.enqueue(request);
   }

@@ -62,6 +62,14 @@ export interface EngineOptions {
   iterStatsBufferSize?: number;
   /** Bound of the queue of response batches waiting for the JS thread. */
   responseQueueSize?: number;
+  /**
+   * Engine model: salts its KV block hashes (a number or a 64-bit BigInt), as engines do per
+   * process (vLLM's PYTHONHASHSEED); default 0, unsalted. Nothing outside the engine recomputes
+   * them: core/routing/kv-tracker.ts keys blocks by their token ids.
+   */
+  blockHashSeed?: number | bigint;
+  /** tensorrt-llm: how often iteration stats are pulled into `snapshot()` (ms, default 100). */
+  statsPollMs?: number;
 }
 
 export interface EngineRequest {
@@ -78,8 +86,19 @@ export interface EngineRequest {
   streaming?: boolean;
   /** 0..1, higher first (TRT-LLM priority, default 0.5). */
   priority?: number;
-  /** Mixed into the output seed (OpenAI `seed`). */
-  seed?: number;
+  /**
+   * Sampling (TRT-LLM SamplingConfig). The engine model decodes greedily — output fixed by the
+   * prompt — at temperature 0 or topK 1; otherwise seed, temperature, topP and topK each change
+   * its (still deterministic) output. Penalties reach TensorRT-LLM only.
+   */
+  temperature?: number;
+  topP?: number;
+  /** 0: no top-k. */
+  topK?: number;
+  seed?: number | bigint;
+  repetitionPenalty?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
   /**
    * Tests only (engine model): answer exactly these tokens, then the end id. How a test scripts a
    * model's answer (a tool call, say); never set from configuration or a client request.
@@ -111,7 +130,10 @@ export interface EngineResponse {
   error?: string;
   /** Model time of this response. */
   timeMs: number;
-  /** Present on the first response of a request. */
+  /**
+   * Prompt tokens served from reused KV blocks; on the first response that carries tokens (the
+   * engine model's counts, TensorRT-LLM's requestPerfMetrics reused blocks × tokens per block).
+   */
   cachedTokens?: number;
   timings?: RequestTimings;
 }
@@ -172,7 +194,7 @@ export interface EngineSnapshot {
 }
 
 export type KvCacheEvent =
-  | { eventId: number; type: 'created'; numBlocks: number }
+  | { eventId: number; type: 'created'; numBlocks: number; blockSize?: number }
   | {
       eventId: number;
       type: 'stored';
@@ -180,6 +202,8 @@ export type KvCacheEvent =
       blocks: Array<{ blockHash: bigint; tokens: number[] }>;
     }
   | { eventId: number; type: 'removed'; blockHashes: bigint[] }
-  | { eventId: number; type: 'cleared' };
+  | { eventId: number; type: 'cleared' }
+  /** TensorRT-LLM: a held block moved between cache levels or changed priority. */
+  | { eventId: number; type: 'updated' };
 
 export type ResponseListener = (batch: EngineResponse[]) => void;

@@ -1,15 +1,15 @@
-// The N-API surface: one JS class, `Engine`, plus `hashBlocks`. Mirrored by core/engine/engine.ts.
+// The N-API surface: one JS class, `Engine`. Mirrored by core/engine/engine.ts.
 //
 // With a real clock, the engine thread hands each batch of responses to JS through a
 // ThreadSafeFunction whose queue is bounded: a JS thread that falls behind makes the engine
 // thread wait instead of buffering without bound. close() aborts the queue and joins the thread.
 #include <napi.h>
 
+#include <cmath>
 #include <functional>
 #include <memory>
 #include <string>
 
-#include "block_hash.h"
 #include "engine.h"
 
 namespace {
@@ -28,6 +28,58 @@ bool boolOr(const Napi::Object& o, const char* key, bool fallback) {
   if (v.IsUndefined() || v.IsNull()) return fallback;
   if (!v.IsBoolean()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a boolean");
   return v.As<Napi::Boolean>().Value();
+}
+
+// An optional number: undefined/null → nullopt; anything but a finite number → TypeError.
+std::optional<double> optionalNumber(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
+  if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue())) {
+    throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a finite number");
+  }
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+// A 64-bit unsigned option given as a BigInt or a non-negative integer number.
+uint64_t uint64Or(const Napi::Object& o, const char* key, uint64_t fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (v.IsBigInt()) {
+    bool lossless = true;
+    const uint64_t x = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) throw Napi::RangeError::New(o.Env(), std::string(key) + " must fit in 64 bits unsigned");
+    return x;
+  }
+  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+  if (!(d >= 0) || d != std::floor(d) || d > 9007199254740991.0) {
+    throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a non-negative integer or a BigInt");
+  }
+  return static_cast<uint64_t>(d);
+}
+
+SamplingParams parseSampling(const Napi::Object& o) {
+  SamplingParams s;
+  Napi::Env env = o.Env();
+  if (auto t = optionalNumber(o, "temperature")) {
+    if (*t < 0) throw Napi::RangeError::New(env, "temperature must be >= 0");
+    s.temperature = static_cast<float>(*t);
+  }
+  if (auto p = optionalNumber(o, "topP")) {
+    if (!(*p > 0 && *p <= 1)) throw Napi::RangeError::New(env, "topP must be in (0, 1]");
+    s.topP = static_cast<float>(*p);
+  }
+  if (auto k = optionalNumber(o, "topK")) {
+    if (*k < 0 || *k != std::floor(*k) || *k > 1e9) throw Napi::RangeError::New(env, "topK must be a non-negative integer");
+    if (*k > 0) s.topK = static_cast<int>(*k);  // 0: no top-k
+  }
+  if (!o.Get("seed").IsUndefined() && !o.Get("seed").IsNull()) s.seed = uint64Or(o, "seed", 0);
+  if (auto r = optionalNumber(o, "repetitionPenalty")) {
+    if (*r <= 0) throw Napi::RangeError::New(env, "repetitionPenalty must be > 0");
+    s.repetitionPenalty = static_cast<float>(*r);
+  }
+  if (auto p = optionalNumber(o, "presencePenalty")) s.presencePenalty = static_cast<float>(*p);
+  if (auto f = optionalNumber(o, "frequencyPenalty")) s.frequencyPenalty = static_cast<float>(*f);
+  return s;
 }
 
 std::string stringOr(const Napi::Object& o, const char* key, const std::string& fallback) {
@@ -148,6 +200,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     config.engineDir = stringOr(opts, "engineDir", "");
     config.kvCacheFreeGpuMemoryFraction = numberOr(opts, "kvCacheFreeGpuMemoryFraction", 0.9);
     config.iterStatsBufferSize = static_cast<size_t>(numberOr(opts, "iterStatsBufferSize", 1000));
+    config.blockHashSeed = uint64Or(opts, "blockHashSeed", 0);
+    config.statsPollMs = static_cast<int>(numberOr(opts, "statsPollMs", 100));
+    if (config.statsPollMs < 1) throw Napi::RangeError::New(env, "statsPollMs must be at least 1");
     const size_t queueSize = static_cast<size_t>(numberOr(opts, "responseQueueSize", 256));
     const std::string executor = stringOr(opts, "executor", "model");
     try {
@@ -227,7 +282,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     r.minTokens = static_cast<int>(numberOr(o, "minTokens", 0));
     r.streaming = boolOr(o, "streaming", false);
     r.priority = static_cast<float>(numberOr(o, "priority", 0.5));
-    r.seed = static_cast<uint64_t>(numberOr(o, "seed", 0));
+    r.sampling = parseSampling(o);
     if (!o.Get("scriptedOutput").IsUndefined()) r.scriptedOutput = tokenList(env, o.Get("scriptedOutput"), "scriptedOutput");
     Napi::Value stops = o.Get("stopTokenSequences");
     if (stops.IsArray()) {
@@ -243,6 +298,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       return Napi::Number::New(env, static_cast<double>(id));
     } catch (const Napi::Error&) {
       throw;
+    } catch (const QueueFullError& e) {
+      // A full queue is a retryable refusal: JS tells it by code, not by message.
+      Napi::Error err = Napi::Error::New(env, e.what());
+      err.Set("code", Napi::String::New(env, "ENGINE_QUEUE_FULL"));
+      throw err;
     } catch (const std::exception& e) {
       throw Napi::Error::New(env, e.what());
     }
@@ -354,9 +414,13 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         case KvCacheEvent::Type::kCreated:
           o.Set("type", "created");
           o.Set("numBlocks", e.numBlocks);
+          if (e.blockSize > 0) o.Set("blockSize", e.blockSize);
           break;
         case KvCacheEvent::Type::kCleared:
           o.Set("type", "cleared");
+          break;
+        case KvCacheEvent::Type::kUpdated:
+          o.Set("type", "updated");
           break;
         case KvCacheEvent::Type::kRemoved: {
           o.Set("type", "removed");
@@ -401,26 +465,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   bool hookRan_ = false;
 };
 
-Napi::Value HashBlocks(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::vector<TokenId> tokens = tokenList(env, info[0], "tokens");
-  if (!info[1].IsNumber()) throw Napi::TypeError::New(env, "hashBlocks(tokens, blockSize, parent): blockSize must be a number");
-  const int blockSize = info[1].As<Napi::Number>().Int32Value();
-  if (blockSize < 1) throw Napi::RangeError::New(env, "blockSize must be positive");
-  uint64_t parent = 0;
-  if (info[2].IsBigInt()) {
-    bool lossless = true;
-    parent = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
-  }
-  const std::vector<uint64_t> hashes = hashFullBlocks(tokens.data(), tokens.size(), blockSize, parent);
-  Napi::Array a = Napi::Array::New(env, hashes.size());
-  for (size_t i = 0; i < hashes.size(); ++i) a.Set(static_cast<uint32_t>(i), bigHash(env, hashes[i]));
-  return a;
-}
-
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", EngineWrap::Init(env));
-  exports.Set("hashBlocks", Napi::Function::New(env, HashBlocks, "hashBlocks"));
   exports.Set("hasTensorRtLlm", Napi::Boolean::New(env, hasTensorRtLlm()));
   return exports;
 }

@@ -3,8 +3,7 @@
 namespace switchyard {
 
 uint64_t hashBlock(uint64_t parentHash, const int32_t* tokens, size_t count) {
-  // All arithmetic wraps: u64 for the seed, u32 for the per-token mix (as in TensorRT-LLM,
-  // where `a` is a uint32_t and `a + 0x9e3779b9` is computed in 32 bits before widening).
+  // A boost::hash_combine-style chain; all arithmetic wraps (u64 seed, u32 per-token mix).
   uint64_t seed = static_cast<uint64_t>(count) ^ (parentHash * UINT64_C(0xbf58476d1ce4e5b9));
   for (size_t i = 0; i < count; ++i) {
     uint32_t a = static_cast<uint32_t>(tokens[i]);

@@ -1,8 +1,10 @@
-// KV block hashes, chained: each full block's hash covers its parent's hash and its own tokens.
+// The engine model's KV block hashes, chained: each full block's hash covers its parent's hash and
+// its own tokens; the first block's parent is the engine's block-hash seed (0 unless salted).
 //
-// The scheme is TensorRT-LLM's BlockKeyHasher::hash
-// (cpp/tensorrt_llm/batch_manager/kvCacheManager.cpp), so the engine model, the in-process
-// TensorRT-LLM engine and the router's prefix index all name a block by the same 64-bit value.
+// This is the engine model's *own* naming of its blocks, as any engine has one (TensorRT-LLM's
+// BlockKeyHasher, vLLM's hash_block_tokens): it is published in KV events and nothing outside the
+// engine recomputes it. Switchyard keys blocks by its own hash of the token ids
+// (core/routing/kv-tracker.ts), so no engine's hash function has to be re-implemented.
 #pragma once
 
 #include <cstddef>

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,13 @@ struct EngineProfile {
   int maxQueueSize = 0;  // 0: unbounded
 };
 
+// enqueue() throws this when the engine's request queue is full (a retryable refusal, unlike
+// std::invalid_argument for a request the engine can never serve).
+class QueueFullError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 struct EngineConfig {
   EngineProfile profile;
   // TensorRT-LLM executor only: the engine directory and the KV cache's share of free GPU memory.
@@ -51,6 +59,22 @@ struct EngineConfig {
   std::vector<TokenId> outputTokenPool;
   size_t kvEventBufferSize = 0;
   size_t iterStatsBufferSize = 1000;
+  // Engine model only: salts its KV block hashes (the chain's root), so that an engine's block
+  // hashes need not be anybody else's; 0 keeps the unsalted chain.
+  uint64_t blockHashSeed = 0;
+  // TensorRT-LLM executor only: how often a native thread pulls the newest iteration stats into
+  // snapshot() (ms).
+  int statsPollMs = 100;
+};
+
+// What a client asked of the sampler (OpenAI / vLLM request fields); unset = the engine's default.
+struct SamplingParams {
+  std::optional<float> temperature;  // 0 = greedy
+  std::optional<float> topP;
+  std::optional<int> topK;
+  std::optional<uint64_t> seed;
+  std::optional<float> repetitionPenalty, presencePenalty, frequencyPenalty;
+  bool greedy() const { return (temperature && *temperature == 0.0f) || (topK && *topK == 1); }
 };
 
 struct Request {
@@ -62,7 +86,7 @@ struct Request {
   int minTokens = 0;
   bool streaming = false;
   float priority = 0.5f;
-  uint64_t seed = 0;
+  SamplingParams sampling;
   // Tests only (engine model): answer exactly these tokens, then the end id (or stop at max
   // tokens). Lets a test script a model's answer, e.g. a tool call. Ignored by TensorRT-LLM.
   std::vector<TokenId> scriptedOutput;
@@ -114,11 +138,13 @@ struct StoredBlock {
 };
 
 struct KvCacheEvent {
-  enum class Type { kCreated, kStored, kRemoved, kCleared };
+  // kUpdated: a held block changed cache level or priority (TensorRT-LLM); it carries only its id.
+  enum class Type { kCreated, kStored, kRemoved, kCleared, kUpdated };
   explicit KvCacheEvent(Type t) : type(t) {}
   Type type;
   uint64_t eventId = 0;
   int numBlocks = 0;                  // kCreated
+  int blockSize = 0;                  // kCreated, when the engine says (0: unknown)
   std::optional<BlockHash> parentHash;  // kStored
   std::vector<StoredBlock> blocks;      // kStored
   std::vector<BlockHash> removed;       // kRemoved

@@ -11,6 +11,7 @@ KvCache::KvCache(int numBlocks, int blockSize, bool prefixCaching, EventSink sin
   for (int i = numBlocks - 1; i >= 0; --i) empty_.push_back(i);
   KvCacheEvent created{KvCacheEvent::Type::kCreated};
   created.numBlocks = numBlocks;
+  created.blockSize = blockSize;
   if (sink_) sink_(std::move(created));
 }
 

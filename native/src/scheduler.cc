@@ -1,6 +1,7 @@
 #include "scheduler.h"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -17,6 +18,12 @@ uint64_t splitmix64(uint64_t x) {
 }
 
 int ceilDiv(int a, int b) { return (a + b - 1) / b; }
+
+uint64_t floatBits(float f) {
+  uint32_t bits = 0;
+  std::memcpy(&bits, &f, sizeof bits);
+  return bits;
+}
 
 bool endsWith(const std::vector<TokenId>& tokens, int from, const std::vector<TokenId>& tail) {
   if (tail.empty() || static_cast<int>(tokens.size()) - from < static_cast<int>(tail.size())) return false;
@@ -48,7 +55,7 @@ RequestId Scheduler::add(Request request, double nowMs) {
     throw std::invalid_argument("the prompt is longer than max_num_tokens and chunked prefill is off");
   }
   if (profile_.maxQueueSize > 0 && static_cast<int>(waiting_.size()) >= profile_.maxQueueSize) {
-    throw std::runtime_error("the request queue is full");
+    throw QueueFullError("the request queue is full (" + std::to_string(profile_.maxQueueSize) + " waiting)");
   }
   auto seq = std::make_unique<Sequence>();
   seq->id = nextId_++;
@@ -56,12 +63,22 @@ RequestId Scheduler::add(Request request, double nowMs) {
   seq->promptLen = promptLen;
   seq->tokens = std::move(request.inputTokenIds);
   seq->arrivalMs = nowMs;
-  // Same prompt and seed, same output: seed the sampler with a hash of the whole prompt.
-  uint64_t h = splitmix64(request.seed);
+  // Same prompt and sampling, same output: the sampler is seeded with a hash of the whole prompt.
+  // Greedy decoding (temperature 0, top_k 1) depends on the prompt alone; sampling also on the
+  // seed and on the parameters that would change a real model's draw.
+  uint64_t h = splitmix64(0);
   for (TokenId t : seq->tokens) h = splitmix64(h ^ static_cast<uint32_t>(t));
-  seq->outputSeed = h;
-  // The length at which the model would emit EOS on its own: 16..527 tokens, log-uniform-ish.
+  // The length at which the model would emit EOS on its own (16..527 tokens, log-uniform-ish)
+  // is a property of the prompt: the same for every sampler setting.
   const uint64_t r = splitmix64(h ^ UINT64_C(0x5eed));
+  const SamplingParams& sp = request.sampling;
+  if (!sp.greedy()) {
+    if (sp.seed.value_or(0) != 0) h = splitmix64(h ^ *sp.seed);  // seed 0 is the default seed
+    if (sp.temperature) h = splitmix64(h ^ floatBits(*sp.temperature));
+    if (sp.topP) h = splitmix64(h ^ (floatBits(*sp.topP) << 1));
+    if (sp.topK) h = splitmix64(h ^ (static_cast<uint64_t>(*sp.topK) << 33));
+  }
+  seq->outputSeed = h;
   seq->naturalLen = 16 + static_cast<int>((r % 512) * (r % 512) / 512);
   seq->req = std::move(request);
   Sequence* raw = seq.get();
@@ -131,7 +148,7 @@ bool Scheduler::admit(Sequence& seq, int budget, StepPlan& plan) {
   // Reuse at most up to the last full block before the final token: one token is always computed.
   std::vector<BlockHash> hashes;
   if (kv_.prefixCaching()) {
-    hashes = hashFullBlocks(seq.tokens.data(), static_cast<size_t>(len - 1), profile_.blockSize, 0);
+    hashes = hashFullBlocks(seq.tokens.data(), static_cast<size_t>(len - 1), profile_.blockSize, config_.blockHashSeed);
   }
   std::vector<int> reused = kv_.acquireCached(hashes, hashes.size());
   const int cached = static_cast<int>(reused.size()) * profile_.blockSize;
@@ -241,7 +258,7 @@ void Scheduler::commitFullBlocks(Sequence& seq) {
   const std::optional<BlockHash> firstParent = parent;
   for (int b = static_cast<int>(seq.hashes.size()); b < full; ++b) {
     const TokenId* tokens = seq.tokens.data() + static_cast<size_t>(b) * profile_.blockSize;
-    const BlockHash h = hashBlock(parent.value_or(0), tokens, static_cast<size_t>(profile_.blockSize));
+    const BlockHash h = hashBlock(parent.value_or(config_.blockHashSeed), tokens, static_cast<size_t>(profile_.blockSize));
     seq.hashes.push_back(h);
     filled.push_back({seq.blocks[b], h, tokens});
     parent = h;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Engine, hashBlocks } from '../../../core/engine/engine.js';
+import { Engine, isQueueFull } from '../../../core/engine/engine.js';
 import type { EngineProfile, EngineRequest, EngineResponse } from '../../../core/engine/types.js';
 
 const base: EngineProfile = {
@@ -8,8 +8,8 @@ const base: EngineProfile = {
   stepPerPrefillTokenMs: 0.1, stepPerKvTokenMs: 0, maxModelLen: 4096, maxQueueSize: 0,
 };
 
-function manual(profile: Partial<EngineProfile> = {}, kvEvents = 0): Engine {
-  return new Engine({ profile: { ...base, ...profile }, clock: 'manual', kvEventBufferSize: kvEvents });
+function manual(profile: Partial<EngineProfile> = {}, kvEvents = 0, blockHashSeed?: bigint): Engine {
+  return new Engine({ profile: { ...base, ...profile }, clock: 'manual', kvEventBufferSize: kvEvents, blockHashSeed });
 }
 
 function tokens(n: number, offset = 0): number[] {
@@ -107,16 +107,93 @@ describe('engine model', () => {
   it('evicts least recently used cached blocks and emits KV events', () => {
     const engine = manual({ numBlocks: 16 }, 1000);
     const created = engine.getLatestKvEvents();
-    expect(created[0]).toMatchObject({ type: 'created', numBlocks: 16 });
+    expect(created[0]).toMatchObject({ type: 'created', numBlocks: 16, blockSize: 16, eventId: 0 });
     runToEnd(engine, [engine.enqueue({ inputTokenIds: tokens(128), maxTokens: 1 })]);
-    const stored = engine.getLatestKvEvents().filter((e) => e.type === 'stored');
-    const storedHashes = stored.flatMap((e) => (e.type === 'stored' ? e.blocks.map((b) => b.blockHash) : []));
-    expect(storedHashes.slice(0, 7)).toEqual(hashBlocks(new Int32Array(tokens(128)), 16).slice(0, 7));
+    const events = engine.getLatestKvEvents();
+    // Event ids follow each other across drains: a gap means the buffer dropped some.
+    expect(events.map((e) => e.eventId)).toEqual(events.map((_, i) => i + 1));
+    const stored = events.filter((e) => e.type === 'stored');
+    const blocks = stored.flatMap((e) => (e.type === 'stored' ? e.blocks : []));
+    // The prompt's blocks in order, each with its tokens; each event names its first block's parent.
+    expect(blocks.slice(0, 7).map((b) => b.tokens)).toEqual(Array.from({ length: 7 }, (_, j) => tokens(128).slice(16 * j, 16 * j + 16)));
+    expect(stored[0].type === 'stored' && stored[0].parentHash).toBeNull();
+    for (let i = 1; i < stored.length; i++) {
+      const prev = stored[i - 1];
+      const cur = stored[i];
+      if (prev.type === 'stored' && cur.type === 'stored') expect(cur.parentHash).toBe(prev.blocks.at(-1)!.blockHash);
+    }
     // A different prompt needing most of the cache evicts the first one's blocks.
     runToEnd(engine, [engine.enqueue({ inputTokenIds: tokens(200, 9000), maxTokens: 1 })]);
     const removed = engine.getLatestKvEvents().filter((e) => e.type === 'removed');
     expect(removed.length).toBeGreaterThan(0);
     expect(engine.snapshot().usedBlocks).toBe(0);
+    engine.close();
+  });
+
+  it('names its blocks with a salted hash when given a block-hash seed', () => {
+    const storedHashes = (seed?: bigint) => {
+      const engine = manual({}, 100, seed);
+      runToEnd(engine, [engine.enqueue({ inputTokenIds: tokens(64), maxTokens: 1 })]);
+      const hashes = engine.getLatestKvEvents().flatMap((e) => (e.type === 'stored' ? e.blocks.map((b) => b.blockHash) : []));
+      engine.close();
+      return hashes;
+    };
+    const plain = storedHashes();
+    expect(plain).toHaveLength(4);
+    expect(storedHashes()).toEqual(plain);
+    const salted = storedHashes(0x1234_5678_9abc_def0n);
+    expect(salted).toHaveLength(4);
+    expect(salted.some((h) => plain.includes(h))).toBe(false);
+  });
+
+  it('decodes greedily at temperature 0; seed and sampling parameters change a sampled answer', () => {
+    const engine = manual();
+    const prompt = tokens(40);
+    const out = (req: Partial<EngineRequest>) =>
+      output([...runToEnd(engine, [engine.enqueue({ inputTokenIds: prompt, maxTokens: 12, ...req })]).values()][0]);
+    const sampled = out({});
+    expect(out({ seed: 0 })).toEqual(sampled); // 0 is the default seed
+    expect(out({ seed: 7 })).toEqual(out({ seed: 7 }));
+    expect(out({ seed: 7 })).not.toEqual(sampled);
+    expect(out({ seed: 7n })).toEqual(out({ seed: 7 }));
+    expect(out({ temperature: 0.7 })).not.toEqual(sampled);
+    expect(out({ topP: 0.9 })).not.toEqual(out({ topP: 0.8 }));
+    // Greedy: the seed makes no difference.
+    const greedy = out({ temperature: 0 });
+    expect(out({ temperature: 0, seed: 7 })).toEqual(greedy);
+    expect(out({ topK: 1, seed: 99 })).toEqual(greedy);
+    // Penalties are taken (they reach TensorRT-LLM) and checked.
+    expect(out({ repetitionPenalty: 1.1, presencePenalty: 0.5, frequencyPenalty: -0.5 })).toEqual(sampled);
+    expect(() => engine.enqueue({ inputTokenIds: prompt, maxTokens: 1, temperature: -1 })).toThrow(/temperature/);
+    expect(() => engine.enqueue({ inputTokenIds: prompt, maxTokens: 1, topP: 0 })).toThrow(/topP/);
+    expect(() => engine.enqueue({ inputTokenIds: prompt, maxTokens: 1, topK: 1.5 })).toThrow(/topK/);
+    expect(() => engine.enqueue({ inputTokenIds: prompt, maxTokens: 1, seed: -1 })).toThrow(/seed/);
+    expect(() => engine.enqueue({ inputTokenIds: prompt, maxTokens: 1, temperature: 'hot' as unknown as number })).toThrow(/temperature/);
+    engine.close();
+  });
+
+  it('refuses requests past its queue bound with a queue-full error', () => {
+    const engine = manual({ maxQueueSize: 2 });
+    engine.enqueue({ inputTokenIds: tokens(10), maxTokens: 2 });
+    engine.enqueue({ inputTokenIds: tokens(10, 1), maxTokens: 2 });
+    let err: unknown;
+    try {
+      engine.enqueue({ inputTokenIds: tokens(10, 2), maxTokens: 2 });
+    } catch (e) {
+      err = e;
+    }
+    expect(isQueueFull(err)).toBe(true);
+    expect(String(err)).toMatch(/queue is full/);
+    // An invalid request is not a full queue.
+    let bad: unknown;
+    try {
+      engine.enqueue({ inputTokenIds: [], maxTokens: 2 });
+    } catch (e) {
+      bad = e;
+    }
+    expect(isQueueFull(bad)).toBe(false);
+    engine.step(); // both admitted: room again
+    expect(() => engine.enqueue({ inputTokenIds: tokens(10, 3), maxTokens: 2 })).not.toThrow();
     engine.close();
   });
 
