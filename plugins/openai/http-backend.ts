@@ -55,6 +55,11 @@ export abstract class HttpBackend implements Backend {
     });
   }
 
+  /** Requests this process has in flight on the backend (an engine idle for us may be idle). */
+  protected get inFlightHere(): number {
+    return this.inFlight;
+  }
+
   /** Read the engine's load; undefined when this engine reports none. */
   protected abstract readLoad(): Promise<EngineLoad | undefined>;
   abstract parseError(status: number, body: string): UpstreamError;
@@ -134,8 +139,8 @@ export abstract class HttpBackend implements Backend {
     try {
       const load = await this.readLoad();
       if (load) {
-        // Engines with hit/query counters (vLLM, trtllm-serve) give a rate over the interval
-        // since the previous read; LMDeploy reports the rate itself.
+        // Engines with hit/query counters (vLLM, trtllm-serve, LMDeploy ≥ 0.14) give a rate over
+        // the interval since the previous read; older LMDeploy only a lifetime gauge.
         this.load = { ...load, prefixHitRate: load.prefixHitRate ?? intervalHitRate(this.load, load) ?? this.load.prefixHitRate };
         this.loadAt = Date.now();
         if (load.blockSize) this.capabilities.blockSize = load.blockSize;

@@ -10,6 +10,7 @@
  */
 import { compactLoad } from '../../core/plugin/engine-load.js';
 import type { EngineLoad } from '../../core/plugin/engine-load.js';
+import { parsePrometheusText, sumSamples, meanSamples } from '../../core/plugin/prometheus-text.js';
 
 type Json = Record<string, unknown>;
 
@@ -75,16 +76,60 @@ function readIteration(value: unknown, index: number): EngineLoad {
 
 /**
  * The load after one drained read of `GET /metrics`: the newest (last) iteration's active and
- * queued requests, KV usage, block size, pool size and cumulative prefix counters. An empty
- * list means nothing happened since the last read (the engine is idle, or another reader drained
- * it), so `previous` is returned unchanged (or an empty load when there is none).
+ * queued requests, KV usage, block size, pool size and cumulative prefix counters.
+ *
+ * An empty list means no iteration ran since the last read. The executor produces stats only
+ * while it iterates, so the last iteration's `numActiveRequests ≥ 1` would otherwise stick after
+ * a burst: with `idleHere` (this gateway has nothing in flight there, and it is the only reader)
+ * the engine is idle — running and waiting are 0, the rest is kept. Without it (our requests are
+ * in flight, the engine is between iterations or stuck) `previous` is returned unchanged.
  * Throws an Error naming the element and field when the answer is not a list of iteration stats.
  */
-export function readTrtllmStats(json: unknown, previous?: EngineLoad): EngineLoad {
+export function readTrtllmStats(json: unknown, previous?: EngineLoad, idleHere = false): EngineLoad {
   if (!Array.isArray(json)) throw new Error(`${WHERE}: expected a JSON list of iteration stats, got ${describe(json)}`);
-  if (json.length === 0) return previous ?? {};
+  if (json.length === 0) return idleHere ? { ...previous, running: 0, waiting: 0 } : (previous ?? {});
   let last: EngineLoad = {};
   // Every element is checked, not only the last: a malformed one means the format changed.
   for (let i = 0; i < json.length; i++) last = readIteration(json[i], i);
   return compactLoad(last);
+}
+
+/**
+ * The load from trtllm-serve's Prometheus page, `GET /prometheus/metrics`, served by releases with
+ * the metrics collector (NVIDIA/TensorRT-LLM: tensorrt_llm/metrics/collector.py, MetricsCollector;
+ * mounted by tensorrt_llm/serve/openai_server.py). Unlike the JSON `/metrics` it does not drain,
+ * so every gateway process may read it. Series carry the server's labels (`model_name`,
+ * `engine_type`); they are summed (requests) or averaged (ratios) over them.
+ *
+ * Prompt and cached-token counters give the interval hit rate in tokens; where a build lacks
+ * them, the reused and missed block counters scaled by the block size do. `iterations` (the
+ * iteration-latency histogram's count) tells whether the engine has iterated since the last read:
+ * its gauges are set from iteration stats and keep their last value when it stops.
+ */
+export function readTrtllmPrometheus(text: string): { load: EngineLoad; iterations?: number } {
+  const samples = parsePrometheusText(text).filter((s) => s.name.startsWith('trtllm_'));
+  const sum = (name: string) => sumSamples(samples, name);
+  const tokensPerBlock = meanSamples(samples, 'trtllm_kv_cache_tokens_per_block');
+  const maxBlocks = sum('trtllm_kv_cache_max_blocks');
+  let prefixQueries = sum('trtllm_prompt_tokens_total');
+  let prefixHits = sum('trtllm_prompt_cached_tokens_total');
+  if (prefixQueries === undefined || prefixHits === undefined) {
+    const reused = sum('trtllm_kv_cache_reused_blocks_total');
+    const missed = sum('trtllm_kv_cache_missed_blocks_total');
+    const ok = reused !== undefined && missed !== undefined && tokensPerBlock !== undefined && tokensPerBlock > 0;
+    prefixQueries = ok ? (reused + missed) * tokensPerBlock : undefined;
+    prefixHits = ok ? reused * tokensPerBlock : undefined;
+  }
+  return {
+    load: compactLoad({
+      running: sum('trtllm_num_requests_running'),
+      waiting: sum('trtllm_num_requests_waiting'),
+      kvUsage: meanSamples(samples, 'trtllm_kv_cache_utilization'),
+      blockSize: tokensPerBlock !== undefined && tokensPerBlock > 0 ? tokensPerBlock : undefined,
+      numBlocks: maxBlocks !== undefined && maxBlocks > 0 ? maxBlocks : undefined,
+      prefixQueries,
+      prefixHits,
+    }),
+    iterations: sum('trtllm_iteration_latency_seconds_count'),
+  };
 }

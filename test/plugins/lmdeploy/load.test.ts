@@ -1,7 +1,7 @@
 import { fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimServer } from '../../../bench/sim/server.js';
-import type { EngineLoad } from '../../../core/plugin/engine-load.js';
+import { intervalHitRate, type EngineLoad } from '../../../core/plugin/engine-load.js';
 import { readLmdeployLoad } from '../../../plugins/lmdeploy/load.js';
 import { MODEL, launch, longText, postJson, waitFor } from '../../bench/sim/helpers.js';
 
@@ -27,23 +27,25 @@ async function chat(content: string): Promise<void> {
 }
 
 describe('readLmdeployLoad on the LMDeploy face', () => {
-  it('reads running, waiting, KV usage and the prefix hit-rate gauge of a real scrape', async () => {
+  it('reads running, waiting, KV usage and the per-request token counters of a real scrape', async () => {
     await chat('hello');
     const load = await scrape();
-    expect(load).toMatchObject({ running: expect.any(Number), waiting: expect.any(Number), kvUsage: expect.any(Number), prefixHitRate: expect.any(Number) });
-    // LMDeploy exports no prefix counters, only the gauge.
-    expect(load.prefixQueries).toBeUndefined();
-    expect(load.prefixHits).toBeUndefined();
+    expect(load).toMatchObject({ running: expect.any(Number), waiting: expect.any(Number), kvUsage: expect.any(Number), prefixQueries: expect.any(Number), prefixHits: expect.any(Number) });
+    // The lifetime gauge is only the fallback for releases without the counters.
+    expect(load.prefixHitRate).toBeUndefined();
   });
 
-  it('shows the prefix hit rate rising when the same ~300-token prompt is sent twice', async () => {
+  it('gives an interval hit rate from the counters: low for a new prompt, high when it is sent again', async () => {
     const prompt = longText(300, `prefix-${Date.now()}`);
+    const before = await scrape();
     await chat(prompt);
     const once = await scrape();
     await chat(prompt);
     const twice = await scrape();
-    expect(twice.prefixHitRate).toBeGreaterThan(once.prefixHitRate ?? 1);
-    expect(twice.prefixHitRate).toBeLessThanOrEqual(1);
+    // The interval rate: a cold prompt, then the same prompt again (most of it cached).
+    expect(intervalHitRate(before, once)).toBeLessThan(0.2);
+    expect(intervalHitRate(once, twice)).toBeGreaterThan(0.5);
+    expect(intervalHitRate(once, twice)).toBeLessThanOrEqual(1);
   });
 
   it('shows running requests and KV usage rising under load and falling back after', async () => {
@@ -94,5 +96,14 @@ describe('readLmdeployLoad on literal scrapes', () => {
   it('reports nothing for a scrape without LMDeploy series (metrics off: v0.10 needed --enable-metrics)', () => {
     expect(readLmdeployLoad('')).toEqual({});
     expect(readLmdeployLoad('process_cpu_seconds_total 1\n')).toEqual({});
+  });
+});
+
+describe('readLmdeployLoad: counters before the lifetime gauge', () => {
+  it('uses the request token histograms when present, and the gauge only without them', () => {
+    const gauge = 'lmdeploy:prefix_cache_hit_rate{engine="0",model_name="m"} 0.9\n';
+    const counters = 'lmdeploy:request_prompt_tokens_sum{engine="0",model_name="m"} 4000.0\nlmdeploy:request_cached_tokens_sum{engine="0",model_name="m"} 1000.0\n';
+    expect(readLmdeployLoad(gauge + counters)).toEqual({ prefixQueries: 4000, prefixHits: 1000 });
+    expect(readLmdeployLoad(gauge)).toEqual({ prefixHitRate: 0.9 });
   });
 });

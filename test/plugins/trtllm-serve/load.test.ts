@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimServer } from '../../../bench/sim/server.js';
 import { intervalHitRate } from '../../../core/plugin/engine-load.js';
 import type { EngineLoad } from '../../../core/plugin/engine-load.js';
-import { readTrtllmStats } from '../../../plugins/trtllm-serve/load.js';
+import { readTrtllmPrometheus, readTrtllmStats } from '../../../plugins/trtllm-serve/load.js';
 import { MODEL, launch, longText, postJson, waitFor } from '../../bench/sim/helpers.js';
 
 let sim: SimServer;
@@ -111,6 +111,15 @@ describe('readTrtllmStats on literal lists', () => {
     expect(readTrtllmStats([])).toEqual({});
   });
 
+  it('an empty drain while nothing of ours is in flight there means idle: the last iteration does not stick', () => {
+    const busy = readTrtllmStats([stats()]);
+    expect(busy.running).toBe(3);
+    // Requests in flight: the engine is between iterations, the last load stands.
+    expect(readTrtllmStats([], busy, false)).toBe(busy);
+    // Nothing in flight: no iteration means no work; KV contents and counters are kept.
+    expect(readTrtllmStats([], busy, true)).toEqual({ ...busy, running: 0, waiting: 0 });
+  });
+
   it('reads requests alone when kvCacheStats is absent, and skips usage when the pool size is 0', () => {
     expect(readTrtllmStats([stats({ kvCacheStats: undefined })])).toEqual({ running: 3, waiting: 2 });
     expect(readTrtllmStats([stats({}, { maxNumBlocks: 0 })]).kvUsage).toBeUndefined();
@@ -127,5 +136,33 @@ describe('readTrtllmStats on literal lists', () => {
     expect(() => readTrtllmStats([stats({}, { usedNumBlocks: -1 })])).toThrow(/kvCacheStats\.usedNumBlocks/);
     // A malformed element anywhere means the format changed, even if the last one reads.
     expect(() => readTrtllmStats([{ iter: 1 }, stats()])).toThrow(/\[0\]\.numActiveRequests/);
+  });
+});
+
+describe('readTrtllmPrometheus', () => {
+  // Names as tensorrt_llm/metrics/collector.py creates them (prometheus_client adds `_total` to counters).
+  const page = (iterations: number, running: number) => [
+    '# TYPE trtllm_num_requests_running gauge',
+    `trtllm_num_requests_running{engine_type="trtllm",model_name="m"} ${running}.0`,
+    'trtllm_num_requests_waiting{engine_type="trtllm",model_name="m"} 1.0',
+    'trtllm_kv_cache_utilization{engine_type="trtllm",model_name="m"} 0.5',
+    'trtllm_kv_cache_max_blocks{engine_type="trtllm",model_name="m"} 4096.0',
+    'trtllm_kv_cache_tokens_per_block{engine_type="trtllm",model_name="m"} 32.0',
+    'trtllm_kv_cache_reused_blocks_total{engine_type="trtllm",model_name="m"} 10.0',
+    'trtllm_kv_cache_missed_blocks_total{engine_type="trtllm",model_name="m"} 30.0',
+    `trtllm_iteration_latency_seconds_count{engine_type="trtllm",model_name="m"} ${iterations}.0`,
+    '',
+  ].join('\n');
+
+  it('reads requests, KV usage, pool size and block counters as tokens', () => {
+    expect(readTrtllmPrometheus(page(7, 2))).toEqual({
+      load: { running: 2, waiting: 1, kvUsage: 0.5, blockSize: 32, numBlocks: 4096, prefixQueries: 1280, prefixHits: 320 },
+      iterations: 7,
+    });
+  });
+
+  it('prefers the prompt and cached token counters where the release has them', () => {
+    const text = `${page(1, 0)}trtllm_prompt_tokens_total{model_name="m"} 5000.0\ntrtllm_prompt_cached_tokens_total{model_name="m"} 1200.0\n`;
+    expect(readTrtllmPrometheus(text).load).toMatchObject({ prefixQueries: 5000, prefixHits: 1200 });
   });
 });
