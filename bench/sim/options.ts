@@ -33,8 +33,16 @@ export interface SimOptions {
   enableForceIncludeUsage: boolean;
   /** Tokenizer worker threads (long prompts are tokenized off the event loop). */
   tokenizerThreads: number;
-  /** Overrides the profile's API-server cost per request (model ms); 0 measures the face alone. */
+  /**
+   * The API server's own cost per request (model ms), slept before the request enters the engine.
+   * Default 0: the face behaves like the engine itself.
+   */
   frontendOverheadMs?: number;
+  /**
+   * Use the profile's fitted `frontend_overhead_ms` instead: what the published tables imply per
+   * request, front-end included (xinference, grps). Only calibration against those tables wants it.
+   */
+  calibrationOverhead: boolean;
   /** Override the profile's KV capacity (vLLM --num-gpu-blocks-override). */
   numGpuBlocks?: number;
   /** Override the profile's prefix caching (vLLM --enable-prefix-caching / --no-enable-prefix-caching). */
@@ -64,7 +72,9 @@ export const SIM_USAGE = `usage: switchyard sim --engine vllm|lmdeploy|trtllm-se
   --slow-start MS          /health is 503 and completions wait for the first MS ms
   --fail-health            /health returns 503
   --enable-prompt-tokens-details, --enable-force-include-usage   (vLLM flags)
-  --frontend-overhead-ms MS  the API server's own cost per request, model ms (default: the profile's)
+  --frontend-overhead-ms MS  an API-server cost per request, model ms, before the engine (default 0)
+  --calibration-overhead   use the profile's fitted per-request overhead instead (the published
+                           tables' front end, e.g. xinference; for calibration only)
   --num-gpu-blocks N       KV capacity in blocks instead of the profile's (vLLM --num-gpu-blocks-override)
   --enable-prefix-caching, --no-enable-prefix-caching   override the profile's prefix caching
   --tokenizer-threads N    tokenizer worker threads (default 1)
@@ -72,7 +82,8 @@ export const SIM_USAGE = `usage: switchyard sim --engine vllm|lmdeploy|trtllm-se
 
 const VALUE_FLAGS = new Set(['engine', 'profile', 'profile-file', 'port', 'host', 'time-scale', 'model',
   'replica-name', 'error-rate', 'stall-after', 'crash-after', 'slow-start', 'tokenizer-threads', 'frontend-overhead-ms', 'num-gpu-blocks']);
-const BOOLEAN_FLAGS = new Set(['fail-health', 'log', 'enable-prompt-tokens-details', 'enable-force-include-usage', 'enable-prefix-caching', 'no-enable-prefix-caching']);
+const BOOLEAN_FLAGS = new Set(['fail-health', 'log', 'enable-prompt-tokens-details', 'enable-force-include-usage', 'enable-prefix-caching',
+  'no-enable-prefix-caching', 'calibration-overhead']);
 
 function isSimEngine(value: string): value is SimEngine {
   return (SIM_ENGINES as readonly string[]).includes(value);
@@ -157,9 +168,13 @@ export function parseSimArgs(argv: string[]): SimOptions {
     enablePromptTokensDetails: flags.has('enable-prompt-tokens-details'),
     enableForceIncludeUsage: flags.has('enable-force-include-usage'),
     tokenizerThreads,
+    calibrationOverhead: flags.has('calibration-overhead'),
   };
   const overhead = flags.get('frontend-overhead-ms');
-  if (overhead !== undefined) options.frontendOverheadMs = number('frontend-overhead-ms', overhead, (n) => n >= 0, 'milliseconds ≥ 0');
+  if (overhead !== undefined) {
+    if (options.calibrationOverhead) throw new SimArgsError('--frontend-overhead-ms and --calibration-overhead: give one, not both');
+    options.frontendOverheadMs = number('frontend-overhead-ms', overhead, (n) => n >= 0, 'milliseconds ≥ 0');
+  }
   const blocks = flags.get('num-gpu-blocks');
   if (blocks !== undefined) options.numGpuBlocks = number('num-gpu-blocks', blocks, (n) => Number.isInteger(n) && n > 0, 'a positive integer');
   if (flags.has('enable-prefix-caching')) options.prefixCaching = true;
@@ -183,6 +198,7 @@ export function withSimDefaults(partial: Partial<SimOptions> & Pick<SimOptions, 
     enablePromptTokensDetails: false,
     enableForceIncludeUsage: false,
     tokenizerThreads: 1,
+    calibrationOverhead: false,
     ...partial,
     faults: { ...NO_FAULTS, ...partial.faults },
   };

@@ -8,6 +8,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import type { Engine } from '../../core/engine/engine.js';
 import { loadProfile } from '../../core/engine/profiles.js';
+import type { SimProfile } from '../../core/engine/profiles.js';
 import { TokenizerPool } from '../../core/tokenizer/pool.js';
 import { buildOutputTokenPool } from '../../core/tokenizer/word-pool.js';
 import { BodyParseError, pyJson, unixNow } from './faces/common.js';
@@ -82,12 +83,22 @@ function registerSimRoutes(app: FastifyInstance, ctx: FaceContext): void {
   });
 }
 
+/**
+ * The API-server cost a replica sleeps per request: none unless asked for. A profile's
+ * `frontend_overhead_ms` is fitted to published tables measured through another front end
+ * (xinference, grps), not the engine's own server, so it applies only with --calibration-overhead.
+ */
+function frontendOverhead(options: SimOptions, profile: SimProfile): number {
+  if (options.frontendOverheadMs !== undefined) return options.frontendOverheadMs;
+  return options.calibrationOverhead ? profile.frontendOverheadMs : 0;
+}
+
 /** Starts one emulated replica; resolves once it listens. */
 export async function startSim(options: SimOptions): Promise<SimServer> {
   const loaded = loadProfile(options.profile, options.profileFile);
   const profile = {
     ...loaded,
-    frontendOverheadMs: options.frontendOverheadMs ?? loaded.frontendOverheadMs,
+    frontendOverheadMs: frontendOverhead(options, loaded),
     engineProfile: {
       ...loaded.engineProfile,
       numBlocks: options.numGpuBlocks ?? loaded.engineProfile.numBlocks,

@@ -43,6 +43,24 @@ export async function sseFrames(url: string, body: unknown): Promise<{ status: n
   return { status: res.status, raw, frames };
 }
 
+/** Real ms from sending a streamed chat request until a frame carries non-empty content; reads the rest. */
+export async function timeToFirstContent(url: string, body: unknown): Promise<number> {
+  const started = performance.now();
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let firstMs: number | undefined;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+    if (firstMs === undefined && /"content":"[^"]/.test(text)) firstMs = performance.now() - started;
+  }
+  if (firstMs === undefined) throw new Error(`no content in the stream: ${text.slice(0, 300)}`);
+  return firstMs;
+}
+
 export type Json = Record<string, unknown>;
 
 export function parseFrame(frame: string): Json {

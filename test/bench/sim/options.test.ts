@@ -15,6 +15,16 @@ describe('parseSimArgs', () => {
     });
   });
 
+  it('sleeps no front-end overhead unless asked: --frontend-overhead-ms MS, or the profile\'s with --calibration-overhead', () => {
+    const plain = parseSimArgs(['--engine', 'vllm', '--profile', 'p']);
+    expect(plain.frontendOverheadMs).toBeUndefined();
+    expect(plain.calibrationOverhead).toBe(false);
+    expect(parseSimArgs(['--engine', 'vllm', '--profile', 'p', '--frontend-overhead-ms', '20']).frontendOverheadMs).toBe(20);
+    expect(parseSimArgs(['--engine', 'vllm', '--profile', 'p', '--calibration-overhead']).calibrationOverhead).toBe(true);
+    expect(() => parseSimArgs(['--engine', 'vllm', '--profile', 'p', '--calibration-overhead', '--frontend-overhead-ms', '5']))
+      .toThrow(/give one, not both/);
+  });
+
   it("defaults the port to the engine's own", () => {
     expect(parseSimArgs(['--engine', 'lmdeploy', '--profile', 'p']).port).toBe(23333);
     expect(parseSimArgs(['--engine', 'vllm', '--profile', 'p']).port).toBe(8000);

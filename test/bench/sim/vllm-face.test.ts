@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimServer } from '../../../bench/sim/server.js';
-import { MODEL, launch, longText, metric, parseFrame, postJson, scrape, sseFrames, waitFor } from './helpers.js';
+import { MODEL, launch, longText, metric, parseFrame, postJson, scrape, sseFrames, timeToFirstContent, waitFor } from './helpers.js';
 import type { Json } from './helpers.js';
 
 let sim: SimServer;
@@ -191,5 +191,39 @@ describe('vLLM face', () => {
     expect(await pending).toBeInstanceOf(Error);
     await waitFor(async () => metric(await scrape(sim.url), 'vllm:num_requests_running') === 0);
     await waitFor(async () => metric(await scrape(sim.url), 'vllm:request_success_total', { finished_reason: 'abort' }) === abortsBefore + 1);
+  });
+});
+
+describe('vLLM face front-end overhead', () => {
+  it('regression: by default a prefix hit shows in the TTFT a client sees (no fitted front-end overhead)', async () => {
+    // The a10 vLLM profile's 1,121 ms overhead was fitted to xinference-fronted tables; slept on
+    // every request it hid most of what a prefix hit saves.
+    const slow = await launch('vllm', { timeScale: 2 });
+    try {
+      expect(await (await fetch(`${slow.url}/sim/info`)).json()).toMatchObject({ frontendOverheadMs: 0 });
+      const system = longText(4000, 'overhead-regression');
+      const ask = (question: string): Promise<number> => timeToFirstContent(`${slow.url}/v1/chat/completions`, {
+        model: MODEL, stream: true, max_tokens: 2, messages: [{ role: 'system', content: system }, { role: 'user', content: question }],
+      });
+      const cold = await ask('What is a block?');
+      const warm = await ask('Why cache?');
+      expect(warm).toBeLessThan(cold / 3);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it("--calibration-overhead sleeps the profile's fitted overhead before the engine", async () => {
+    const calibrated = await launch('vllm', { calibrationOverhead: true });
+    try {
+      expect(await (await fetch(`${calibrated.url}/sim/info`)).json()).toMatchObject({ frontendOverheadMs: 1121 });
+      const started = performance.now();
+      const res = await postJson(`${calibrated.url}/v1/chat/completions`, chat('hi', { max_tokens: 1 }));
+      expect(res.status).toBe(200);
+      // 1,121 model ms at time scale 50.
+      expect(performance.now() - started).toBeGreaterThanOrEqual(1121 / 50);
+    } finally {
+      await calibrated.close();
+    }
   });
 });
