@@ -1,0 +1,255 @@
+/**
+ * One backend's KV cache, followed through its engine's KV-cache events, without knowing how the
+ * engine names its blocks.
+ *
+ * Every engine names a cached block by its own chained hash (TensorRT-LLM's BlockKeyHasher,
+ * vLLM's hash_block_tokens, the engine model's block_hash.cc), which can change with the release,
+ * the LoRA id, a per-process salt (vLLM's PYTHONHASHSEED) or the block size. Re-implementing them
+ * breaks silently. So the tracker never computes an engine hash: a `stored` event carries the
+ * engine's hashes *and* each block's token ids, and the tracker links each engine hash to
+ * Switchyard's own key of those tokens. A `removed` event (engine hashes only) then retracts
+ * exactly the right keys, `cleared` drops them all, and a request is matched by keying its own
+ * token ids the same way at the engine's block size.
+ *
+ * Switchyard's block key: key(b) = low 52 bits of xxh64(b's token ids as little-endian int32,
+ * seed = key(parent)), with key(parent of the first block) = 0. Chained like the engines' hashes,
+ * so equal keys at block i mean equal tokens up to the end of block i. 52 bits keep keys plain JS
+ * numbers (Map keys without BigInt); collision odds ~2^-52 per pair, as for prefix-key.ts.
+ *
+ * Event ids: engines number their events, and drop the oldest ones when their buffer is full
+ * (TensorRT-LLM's event_buffer_max_size, the engine model's kvEventBufferSize). An id that does
+ * not follow the previous one means events were lost: the tracker can no longer vouch for its
+ * picture, so it clears (listeners hear `gap`) and relearns from the events that follow.
+ *
+ * Memory: at most `maxBlocks` engine blocks (default 1,048,576, far more than one GPU's cache:
+ * 80 GB of KV at 32 tokens a block is some 40k blocks for a 7B model). Each held block costs an
+ * engine-hash entry and a key entry: about 100 bytes with a BigInt hash, so ~100 MB per million
+ * blocks (99 bytes measured on Node 20 x64 with 1M stored blocks); past the cap the oldest stored
+ * blocks are forgotten as if evicted (listeners hear them removed), so the picture errs toward
+ * "not cached".
+ */
+import xxhash from 'xxhash-wasm';
+
+const { h64Raw } = await xxhash();
+const MASK_52 = (1n << 52n) - 1n;
+
+/** An engine's name for a block: a 64-bit integer, or bytes as a string (hex, base64…). */
+export type EngineBlockHash = bigint | string;
+
+/** A KV-cache event in engine-neutral form (each engine's plugin converts its own to this). */
+export type KvEvent = { eventId?: number } & (
+  | { type: 'created'; numBlocks: number; blockSize?: number }
+  | { type: 'stored'; parentHash: EngineBlockHash | null; blocks: ReadonlyArray<{ hash: EngineBlockHash; tokens: ArrayLike<number> }> }
+  | { type: 'removed'; hashes: readonly EngineBlockHash[] }
+  | { type: 'cleared' }
+  /** A held block changed cache level or priority: nothing to learn but its event id. */
+  | { type: 'updated' }
+);
+
+export interface KvTrackerListener {
+  /** These block keys are no longer held anywhere in the engine. */
+  onRemoved?(keys: readonly number[]): void;
+  /** Every key is gone: the engine cleared its cache, or events were lost (`gap`). */
+  onCleared?(reason: 'cleared' | 'gap'): void;
+}
+
+export interface KvTrackerOptions {
+  /** Tokens per block when known up front; else learned from `created` or the first `stored` block. */
+  blockSize?: number;
+  maxBlocks?: number;
+}
+
+const scratch = { bytes: new Uint8Array(4 * 64), view: new DataView(new ArrayBuffer(0)) };
+scratch.view = new DataView(scratch.bytes.buffer);
+
+/** Switchyard's key of one block of token ids, chained from its parent's key (0 for the first). */
+export function blockKey(parentKey: number, tokens: ArrayLike<number>, from = 0, to = tokens.length): number {
+  const n = to - from;
+  if (scratch.bytes.length < 4 * n) {
+    scratch.bytes = new Uint8Array(4 * n);
+    scratch.view = new DataView(scratch.bytes.buffer);
+  }
+  for (let i = 0; i < n; i++) scratch.view.setInt32(4 * i, tokens[from + i], true);
+  return Number(h64Raw(scratch.bytes.subarray(0, 4 * n), BigInt(parentKey)) & MASK_52);
+}
+
+/** Keys of every full block of `tokens` at `blockSize` (a partial tail has none: it is never reused). */
+export function blockKeys(tokens: ArrayLike<number>, blockSize: number, limit = Infinity): number[] {
+  const keys: number[] = [];
+  const full = Math.min(Math.floor(tokens.length / blockSize), limit);
+  let parent = 0;
+  for (let b = 0; b < full; b++) {
+    parent = blockKey(parent, tokens, b * blockSize, (b + 1) * blockSize);
+    keys.push(parent);
+  }
+  return keys;
+}
+
+export class KvTracker {
+  /** Engine hash → Switchyard key, oldest first (the order the cap forgets in). */
+  private readonly byEngine = new Map<EngineBlockHash, number>();
+  /** Switchyard key → how many engine blocks hold it (one, unless the engine salts by LoRA etc.). */
+  private readonly held = new Map<number, number>();
+  private readonly listeners: KvTrackerListener[] = [];
+  private readonly maxBlocks: number;
+  private lastEventId?: number;
+  private size?: number;
+  private capacity?: number;
+  /** Counters for tests, /metrics and /admin. */
+  readonly stats = { events: 0, stored: 0, removed: 0, cleared: 0, gaps: 0, orphans: 0, unknownRemovals: 0, forgotten: 0 };
+
+  constructor(opts: KvTrackerOptions = {}) {
+    this.size = opts.blockSize;
+    this.maxBlocks = opts.maxBlocks ?? 1 << 20;
+  }
+
+  /** Tokens per block, once known. */
+  get blockSize(): number | undefined {
+    return this.size;
+  }
+
+  /** The engine's KV capacity in blocks, once a `created` event said it. */
+  get numBlocks(): number | undefined {
+    return this.capacity;
+  }
+
+  /** Engine blocks currently held. */
+  get blocks(): number {
+    return this.byEngine.size;
+  }
+
+  /** The engine's block size, learned from elsewhere (iteration stats); the first value sticks. */
+  learnBlockSize(blockSize: number): void {
+    if (this.size === undefined && Number.isInteger(blockSize) && blockSize > 0) this.size = blockSize;
+  }
+
+  listen(listener: KvTrackerListener): void {
+    this.listeners.push(listener);
+  }
+
+  apply(events: Iterable<KvEvent>): void {
+    for (const e of events) {
+      this.stats.events++;
+      if (e.eventId !== undefined) {
+        if (this.lastEventId !== undefined && e.eventId !== this.lastEventId + 1) {
+          this.stats.gaps++;
+          this.clear('gap');
+        }
+        this.lastEventId = e.eventId;
+      }
+      switch (e.type) {
+        case 'created':
+          this.capacity = e.numBlocks;
+          if (e.blockSize) this.learnBlockSize(e.blockSize);
+          break;
+        case 'stored':
+          this.store(e.parentHash, e.blocks);
+          break;
+        case 'removed':
+          this.remove(e.hashes);
+          break;
+        case 'cleared':
+          this.stats.cleared++;
+          this.clear('cleared');
+          break;
+        case 'updated':
+          break;
+      }
+    }
+  }
+
+  /** Switchyard keys of `tokens`' full blocks at the engine's block size; [] until it is known. */
+  keysOf(tokens: ArrayLike<number>): number[] {
+    return this.size === undefined ? [] : blockKeys(tokens, this.size);
+  }
+
+  /** How many leading tokens of `tokens` the engine holds (whole blocks, in a row from the start). */
+  match(tokens: ArrayLike<number>): number {
+    if (this.size === undefined) return 0;
+    const full = Math.floor(tokens.length / this.size);
+    let parent = 0;
+    let b = 0;
+    for (; b < full; b++) {
+      parent = blockKey(parent, tokens, b * this.size, (b + 1) * this.size);
+      if (!this.held.has(parent)) break;
+    }
+    return b * this.size;
+  }
+
+  /** Whether some engine block holds this key. */
+  holds(key: number): boolean {
+    return this.held.has(key);
+  }
+
+  private store(parentHash: EngineBlockHash | null, blocks: ReadonlyArray<{ hash: EngineBlockHash; tokens: ArrayLike<number> }>): void {
+    let parent = 0;
+    if (parentHash !== null) {
+      const known = this.byEngine.get(parentHash);
+      if (known === undefined) {
+        // Its parent was stored before we listened, or lost in a gap: its tokens' prefix is
+        // unknown, so no key can be given to these blocks.
+        this.stats.orphans += blocks.length;
+        return;
+      }
+      parent = known;
+    }
+    const removed: number[] = [];
+    for (const block of blocks) {
+      if (this.size === undefined && block.tokens.length > 0) this.size = block.tokens.length;
+      const key = blockKey(parent, block.tokens);
+      const old = this.byEngine.get(block.hash);
+      // Stored again (delete + set: it becomes the newest for the cap), under a new key or not.
+      if (old !== undefined) this.byEngine.delete(block.hash);
+      if (old !== undefined && old !== key) this.release(old, removed);
+      this.byEngine.set(block.hash, key);
+      if (old !== key) this.held.set(key, (this.held.get(key) ?? 0) + 1);
+      this.stats.stored++;
+      parent = key;
+    }
+    while (this.byEngine.size > this.maxBlocks) {
+      const [hash, key] = this.byEngine.entries().next().value as [EngineBlockHash, number];
+      this.byEngine.delete(hash);
+      this.release(key, removed);
+      this.stats.forgotten++;
+    }
+    this.emitRemoved(removed);
+  }
+
+  private remove(hashes: readonly EngineBlockHash[]): void {
+    const removed: number[] = [];
+    for (const hash of hashes) {
+      const key = this.byEngine.get(hash);
+      if (key === undefined) {
+        this.stats.unknownRemovals++;
+        continue;
+      }
+      this.byEngine.delete(hash);
+      this.release(key, removed);
+      this.stats.removed++;
+    }
+    this.emitRemoved(removed);
+  }
+
+  private release(key: number, removed: number[]): void {
+    const n = (this.held.get(key) ?? 1) - 1;
+    if (n > 0) {
+      this.held.set(key, n);
+    } else {
+      this.held.delete(key);
+      removed.push(key);
+    }
+  }
+
+  private emitRemoved(released: number[]): void {
+    // A key released and stored again in the same event is still held.
+    const keys = released.filter((k) => !this.held.has(k));
+    if (keys.length === 0) return;
+    for (const l of this.listeners) l.onRemoved?.(keys);
+  }
+
+  private clear(reason: 'cleared' | 'gap'): void {
+    this.byEngine.clear();
+    this.held.clear();
+    for (const l of this.listeners) l.onCleared?.(reason);
+  }
+}
