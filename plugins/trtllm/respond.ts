@@ -59,7 +59,9 @@ export class Responder {
 
   onResponse(r: EngineResponse): void {
     if (this.done) return;
+    // The engine's own count of prompt tokens served from its KV cache (reused blocks).
     if (r.cachedTokens !== undefined) this.cachedTokens = r.cachedTokens;
+    if (r.timings) this.cachedTokens = r.timings.cachedTokens;
     this.completionTokens += r.tokens.length;
     const delta = this.output.push(r.tokens);
     if (delta.text) this.emitText(delta.text);
