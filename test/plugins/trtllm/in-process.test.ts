@@ -100,6 +100,33 @@ describe('in-process engine (type: trtllm, executor: model)', () => {
     expect(second.choices[0].message.content).toBe('The weather in Beijing is sunny. ');
   });
 
+  it('passes sampling fields to the engine: seed and temperature change the answer deterministically, min_tokens holds EOS back', async () => {
+    const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Write about the sea.' }];
+    const ask = async (extra: Record<string, unknown>) => {
+      const res = await client.chat.completions.create({ model: 'qwen2.5-7b-instruct', messages, max_tokens: 12, ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+      return res.choices[0].message.content;
+    };
+    const seeded = await ask({ seed: 7, temperature: 0.8 });
+    expect(await ask({ seed: 7, temperature: 0.8 })).toBe(seeded);
+    expect(await ask({ seed: 8, temperature: 0.8 })).not.toBe(seeded);
+    const greedy = await ask({ temperature: 0 });
+    expect(await ask({ temperature: 0, seed: 99 })).toBe(greedy);
+    const longer = await client.chat.completions.create({ model: 'qwen2.5-7b-instruct', messages, max_tokens: 200, min_tokens: 120 } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    expect(longer.usage!.completion_tokens).toBeGreaterThanOrEqual(120);
+  });
+
+  it('answers 400 naming the field for a sampling field of the wrong type or range', async () => {
+    for (const [field, value] of [['temperature', 'hot'], ['top_p', 2], ['top_k', 1.5], ['seed', 'x'], ['repetition_penalty', 0], ['presence_penalty', 5]] as const) {
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'qwen2.5-7b-instruct', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2, [field]: value }),
+      });
+      expect(res.status, field).toBe(400);
+      const body = await res.json() as { error: { param: string | null; message: string } };
+      expect(body.error.message).toContain(field);
+    }
+  });
+
   it('tokenizes a 30k-token prompt off the event loop', async () => {
     const long = 'The engine keeps a paged cache of attention keys and values. '.repeat(2500);
     const histogram = monitorEventLoopDelay({ resolution: 1 });
@@ -140,6 +167,9 @@ describe('in-process engine: the router follows its KV-cache events', () => {
       const backend = gw.backends[0] as TrtllmBackend;
       await waitFor(() => backend.kvRetractions > 0 && index.match(key) < key.length / 2, 5000, 20);
       expect(backend.kvRetractions).toBeGreaterThan(0);
+      // The engine names its blocks with a per-process salt; every removal still found its block.
+      expect(backend.kvStats?.removed).toBeGreaterThan(0);
+      expect(backend.kvStats).toMatchObject({ unknownRemovals: 0, gaps: 0, orphans: 0 });
       expect(backend.kvExactLinks).toBe(0); // no template on the route: the mapping was proportional
     } finally {
       await gw.drain();
@@ -169,6 +199,43 @@ describe('in-process engine: the router follows its KV-cache events', () => {
       const backend = gw.backends[0] as TrtllmBackend;
       expect(backend.kvExactLinks).toBeGreaterThan(0);
     } finally {
+      await gw.drain();
+    }
+  });
+});
+
+describe('in-process engine: limits', () => {
+  it('answers 429 (upstream_rate_limited) when the engine queue is full, and serves again once it drains', async () => {
+    const config = await loadConfig(writeConfig({
+      listen: { host: '127.0.0.1', port: 0 },
+      backends: [{ id: 'one', type: 'trtllm', executor: 'model', profile: 'a10-qwen2.5-7b-trtllm', time_scale: 2,
+        max_batch_size: 1, max_queue_size: 1, models: ['m'] }],
+      routes: [{ model: 'm', backends: ['one'] }],
+    }));
+    const gw = await startGateway(config, { port: 0, host: '127.0.0.1', logLevel: 'silent' });
+    const post = (body: Record<string, unknown>, signal?: AbortSignal) => fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, signal,
+      body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'a long answer please' }], ...body }),
+    });
+    const running = new AbortController();
+    try {
+      // One request runs (batch of 1) and streams; a second waits in the queue (bound 1).
+      const first = await post({ max_tokens: 400, ignore_eos: true, stream: true }, running.signal);
+      const reader = first.body!.getReader();
+      await reader.read();
+      const queued = post({ max_tokens: 2 });
+      await new Promise((r) => setTimeout(r, 100));
+      const refused = await post({ max_tokens: 2 });
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('retry-after')).toBeTruthy();
+      const body = await refused.json() as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('upstream_rate_limited');
+      expect(body.error.message).toMatch(/queue is full/);
+      running.abort();
+      expect((await queued).status).toBe(200);
+      expect((await post({ max_tokens: 2 })).status).toBe(200);
+    } finally {
+      running.abort();
       await gw.drain();
     }
   });
