@@ -25,7 +25,7 @@ export async function runSimCli(argv: string[]): Promise<void> {
   }
   const sim = await startSim(options);
   const replica = options.replicaName ?? `${options.engine}-${sim.port}`;
-  console.log(`sim ${options.engine} ${options.profile} listening on ${sim.url} (time scale ${options.timeScale}, replica ${replica})`);
+  console.log(`sim ${options.engine} ${options.release} ${options.profile} listening on ${sim.url} (time scale ${options.timeScale}, replica ${replica})`);
 
   await new Promise<void>((resolve) => {
     let stopping = false;

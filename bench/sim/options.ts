@@ -4,6 +4,7 @@
  */
 import { FaultConfigError, NO_FAULTS, parseErrorRates, parseTokenCount } from './faults.js';
 import type { FaultConfig } from './faults.js';
+import { SIM_RELEASES, newestRelease } from './faces/releases.js';
 
 export const SIM_ENGINES = ['vllm', 'lmdeploy', 'trtllm-serve'] as const;
 export type SimEngine = (typeof SIM_ENGINES)[number];
@@ -11,6 +12,8 @@ export type SimEngine = (typeof SIM_ENGINES)[number];
 export interface SimOptions {
   /** Which engine's HTTP dialect the replica speaks. */
   engine: SimEngine;
+  /** Which release of it (faces/releases.ts); default the newest. */
+  release: string;
   /** Profile name (conf/profiles.yaml), e.g. `a10-qwen2.5-7b-vllm`. */
   profile: string;
   /** Profiles file to read instead of the default one. */
@@ -60,6 +63,8 @@ export class SimArgsError extends Error {
 }
 
 export const SIM_USAGE = `usage: switchyard sim --engine vllm|lmdeploy|trtllm-serve --profile NAME [options]
+  --release R              the engine release to mirror (default the newest): vllm ${SIM_RELEASES.vllm.join('|')},
+                           lmdeploy ${SIM_RELEASES.lmdeploy.join('|')}, trtllm-serve ${SIM_RELEASES['trtllm-serve'].join('|')}
   --port N                 listen port (default: the engine's own; 0 picks a free one)
   --host H                 listen address (default 127.0.0.1)
   --time-scale X           model time runs X times faster than real time (default 1)
@@ -80,7 +85,7 @@ export const SIM_USAGE = `usage: switchyard sim --engine vllm|lmdeploy|trtllm-se
   --tokenizer-threads N    tokenizer worker threads (default 1)
   --log                    fastify request logging`;
 
-const VALUE_FLAGS = new Set(['engine', 'profile', 'profile-file', 'port', 'host', 'time-scale', 'model',
+const VALUE_FLAGS = new Set(['engine', 'release', 'profile', 'profile-file', 'port', 'host', 'time-scale', 'model',
   'replica-name', 'error-rate', 'stall-after', 'crash-after', 'slow-start', 'tokenizer-threads', 'frontend-overhead-ms', 'num-gpu-blocks']);
 const BOOLEAN_FLAGS = new Set(['fail-health', 'log', 'enable-prompt-tokens-details', 'enable-force-include-usage', 'enable-prefix-caching',
   'no-enable-prefix-caching', 'calibration-overhead']);
@@ -157,8 +162,14 @@ export function parseSimArgs(argv: string[]): SimOptions {
   const slowStart = flags.get('slow-start');
   if (slowStart !== undefined) faults.slowStartMs = number('slow-start', slowStart, (n) => n >= 0, 'milliseconds ≥ 0');
 
+  const release = flags.get('release') ?? newestRelease(engine);
+  if (!SIM_RELEASES[engine].includes(release)) {
+    throw new SimArgsError(`--release: ${engine} releases are ${SIM_RELEASES[engine].join(', ')}, got "${release}"`);
+  }
+
   const options: SimOptions = {
     engine,
+    release,
     profile,
     port,
     host: flags.get('host') ?? '127.0.0.1',
@@ -191,6 +202,7 @@ export function parseSimArgs(argv: string[]): SimOptions {
 /** Fills the optional fields of a programmatic SimOptions (startSim callers pass what they need). */
 export function withSimDefaults(partial: Partial<SimOptions> & Pick<SimOptions, 'engine' | 'profile'>): SimOptions {
   return {
+    release: newestRelease(partial.engine),
     port: 0,
     host: '127.0.0.1',
     timeScale: 1,

@@ -1,7 +1,8 @@
 /**
  * One emulated engine replica: an Engine on a real clock, a tokenizer pool, and a fastify server
  * that speaks one engine's HTTP dialect. Everything visible says it is simulated: every response
- * carries `x-sim-replica`, and `/sim/info` describes the replica.
+ * carries `x-sim-replica`, and `/sim/info` describes the replica: which engine and release it
+ * mirrors, and the profile it models.
  */
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance } from 'fastify';
@@ -14,6 +15,7 @@ import { buildOutputTokenPool } from '../../core/tokenizer/word-pool.js';
 import { BodyParseError, pyJson, unixNow } from './faces/common.js';
 import type { Face, FaceContext } from './faces/common.js';
 import { createLmdeployFace } from './faces/lmdeploy.js';
+import { SIM_RELEASES } from './faces/releases.js';
 import { createTrtllmServeFace } from './faces/trtllm-serve.js';
 import { createVllmFace } from './faces/vllm.js';
 import { FaultConfigError, FaultController } from './faults.js';
@@ -59,9 +61,10 @@ function installBodyParsers(app: FastifyInstance): void {
 
 function registerSimRoutes(app: FastifyInstance, ctx: FaceContext): void {
   const info = (): Record<string, unknown> => ({
+    engine: ctx.options.engine,
+    release: ctx.options.release,
     simulated: true,
     replica: ctx.replicaName,
-    engine: ctx.options.engine,
     profile: ctx.profile.name,
     profileEngine: ctx.profile.engine,
     model: ctx.servedModel,
@@ -72,6 +75,7 @@ function registerSimRoutes(app: FastifyInstance, ctx: FaceContext): void {
     numBlocks: ctx.profile.engineProfile.numBlocks,
     maxModelLen: ctx.profile.engineProfile.maxModelLen,
     frontendOverheadMs: ctx.profile.frontendOverheadMs,
+    calibrationOverhead: ctx.options.calibrationOverhead,
     startedAt: ctx.startedAt,
     faults: ctx.faults.config,
   });
@@ -95,6 +99,9 @@ function frontendOverhead(options: SimOptions, profile: SimProfile): number {
 
 /** Starts one emulated replica; resolves once it listens. */
 export async function startSim(options: SimOptions): Promise<SimServer> {
+  if (!SIM_RELEASES[options.engine].includes(options.release)) {
+    throw new Error(`sim: ${options.engine} releases are ${SIM_RELEASES[options.engine].join(', ')}, not "${options.release}"`);
+  }
   const loaded = loadProfile(options.profile, options.profileFile);
   const profile = {
     ...loaded,

@@ -25,6 +25,14 @@ describe('parseSimArgs', () => {
       .toThrow(/give one, not both/);
   });
 
+  it('mirrors the newest release unless --release names another of that engine', () => {
+    expect(parseSimArgs(['--engine', 'vllm', '--profile', 'p']).release).toBe('0.19');
+    expect(parseSimArgs(['--engine', 'vllm', '--profile', 'p', '--release', '0.10']).release).toBe('0.10');
+    expect(parseSimArgs(['--engine', 'lmdeploy', '--profile', 'p']).release).toBe('0.16');
+    expect(parseSimArgs(['--engine', 'trtllm-serve', '--profile', 'p']).release).toBe('1.2');
+    expect(() => parseSimArgs(['--engine', 'lmdeploy', '--profile', 'p', '--release', '0.10'])).toThrow(/--release: lmdeploy releases are 0.16, got "0.10"/);
+  });
+
   it("defaults the port to the engine's own", () => {
     expect(parseSimArgs(['--engine', 'lmdeploy', '--profile', 'p']).port).toBe(23333);
     expect(parseSimArgs(['--engine', 'vllm', '--profile', 'p']).port).toBe(8000);

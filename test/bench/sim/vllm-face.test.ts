@@ -98,7 +98,7 @@ describe('vLLM face', () => {
     expect(tokens.json).toMatchObject({ count: 2, max_model_len: 32768 });
     expect((await fetch(`${sim.url}/health`)).status).toBe(200);
     const info = await (await fetch(`${sim.url}/sim/info`)).json();
-    expect(info).toMatchObject({ simulated: true, engine: 'vllm', profile: 'a10-qwen2.5-7b-vllm', timeScale: 50, replica: 'test-vllm' });
+    expect(info).toMatchObject({ engine: 'vllm', release: '0.19', simulated: true, profile: 'a10-qwen2.5-7b-vllm', timeScale: 50, replica: 'test-vllm' });
     const streamed = await fetch(`${sim.url}/v1/chat/completions`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chat('x', { stream: true, max_tokens: 2 })),
     });
