@@ -10,6 +10,7 @@ import type { Route, RouteTable } from '../routing/route-table.js';
 import type { Candidate, RoutingRequest } from '../routing/policy.js';
 import { GatewayError, type ErrorName } from './errors.js';
 import { relaySse, type Usage } from './sse-relay.js';
+import { readUsage } from './answer-usage.js';
 import type { DispatchRecord, RoutingLearner } from '../routing/learner.js';
 import type { ArmOutcome } from '../routing/ab.js';
 import { sendShadow } from './shadow.js';
@@ -319,32 +320,6 @@ async function readAll(reply: DispatchReply): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of reply.body as AsyncIterable<Buffer | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   return Buffer.concat(chunks).toString('utf8');
-}
-
-/**
- * The `usage` object of a non-streamed answer, without parsing the whole body: find its key and
- * parse just the balanced object after it (usage holds numbers and one nested object, no strings).
- */
-function readUsage(text: string): Usage | undefined {
-  const key = text.lastIndexOf('"usage"');
-  if (key < 0) return undefined;
-  // The value must be an object (`"usage": null` is not).
-  let start = text.indexOf(':', key) + 1;
-  while (start > 0 && start < text.length && /\s/.test(text[start])) start++;
-  if (start <= 0 || text[start] !== '{') return undefined;
-  let depth = 0;
-  for (let i = start; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 123) depth++;
-    else if (c === 125 && --depth === 0) {
-      try {
-        return JSON.parse(text.slice(start, i + 1)) as Usage;
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  return undefined;
 }
 
 function observeUsage(m: RouteMetrics, usage: Usage | undefined): void {

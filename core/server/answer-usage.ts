@@ -1,0 +1,29 @@
+/** Usage of a non-streamed answer, read without parsing the whole body. */
+import type { Usage } from './sse-relay.js';
+
+/**
+ * The `usage` object of a non-streamed answer, without parsing the whole body: find its key and
+ * parse just the balanced object after it (usage holds numbers and one nested object, no strings).
+ */
+export function readUsage(text: string): Usage | undefined {
+  const key = text.lastIndexOf('"usage"');
+  if (key < 0) return undefined;
+  // The value must be an object (`"usage": null` is not).
+  let start = text.indexOf(':', key) + 1;
+  while (start > 0 && start < text.length && /\s/.test(text[start])) start++;
+  if (start <= 0 || text[start] !== '{') return undefined;
+  let depth = 0;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 123) depth++;
+    else if (c === 125 && --depth === 0) {
+      try {
+        return JSON.parse(text.slice(start, i + 1)) as Usage;
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
