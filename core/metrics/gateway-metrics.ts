@@ -35,6 +35,14 @@ export class GatewayMetrics {
   readonly upstreamErrors = new Counter({ name: 'switchyard_upstream_errors_total', help: 'Upstream failures by kind: connect, timeout, status_5xx, status_429, status_4xx, stream', labelNames: ['backend', 'kind'], registers: [this.registry] });
   readonly overhead = new Histogram({ name: 'switchyard_gateway_overhead_seconds', help: 'Time in the gateway before the upstream request leaves', buckets: OVERHEAD_BUCKETS, registers: [this.registry] });
   readonly decisions = new Counter({ name: 'switchyard_routing_decisions_total', help: 'Routing decisions by route, policy, reason kind (prefix, cold, spread, load, …) and chosen backend', labelNames: ['model', 'policy', 'reason', 'backend'], registers: [this.registry] });
+  /**
+   * Routing precision and recall, per backend, over answers whose cached-token count the engine
+   * reported: precision = matched / predicted, recall = matched / reported, where matched sums
+   * min(predicted, reported) per answer.
+   */
+  readonly precisionPredicted = new Counter({ name: 'switchyard_routing_predicted_cached_tokens_total', help: 'Cached prompt tokens the router predicted at decision time, over answers whose cached count the engine reported', labelNames: ['backend'], registers: [this.registry] });
+  readonly precisionReported = new Counter({ name: 'switchyard_routing_reported_cached_tokens_total', help: 'Cached prompt tokens the engine reported, over the same answers', labelNames: ['backend'], registers: [this.registry] });
+  readonly precisionMatched = new Counter({ name: 'switchyard_routing_matched_cached_tokens_total', help: 'Sum over the same answers of min(predicted, reported) cached prompt tokens', labelNames: ['backend'], registers: [this.registry] });
   readonly predictedCached = new Counter({ name: 'switchyard_prefix_predicted_cached_tokens_total', help: 'Prompt tokens the prefix index expected the chosen backend to hold (compare with switchyard_cached_prompt_tokens_total)', labelNames: ['model', 'backend'], registers: [this.registry] });
 
   readonly armRequests = new Counter({ name: 'switchyard_arm_requests_total', help: 'Requests per A/B arm and outcome', labelNames: ['model', 'arm', 'outcome'], registers: [this.registry] });

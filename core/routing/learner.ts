@@ -30,10 +30,39 @@ export interface DispatchRecord {
   prefilled: boolean;
   /** How the chosen backend's answers report cached tokens. */
   cachedTokens: CachedTokenSource;
+  /** Cached prompt tokens the router predicted at decision time. */
+  predictedCachedTokens: number;
+}
+
+/** Predicted against engine-reported cached tokens, per backend: the routing precision. */
+export class RoutingPrecision {
+  predicted = 0;
+  reported = 0;
+  matched = 0;
+  answers = 0;
+
+  observe(predicted: number, reported: number): void {
+    this.predicted += predicted;
+    this.reported += reported;
+    this.matched += Math.min(predicted, reported);
+    this.answers++;
+  }
+
+  /** Undefined until there is something to divide by. */
+  report(): { precision?: number; recall?: number; answers: number; predicted_tokens: number; reported_tokens: number } {
+    return {
+      precision: this.predicted > 0 ? this.matched / this.predicted : undefined,
+      recall: this.reported > 0 ? this.matched / this.reported : undefined,
+      answers: this.answers,
+      predicted_tokens: Math.round(this.predicted),
+      reported_tokens: Math.round(this.reported),
+    };
+  }
 }
 
 export class RoutingLearner {
   private readonly cachedTokenSources = new Map<string, CachedTokenSource>();
+  private readonly precisions = new Map<string, RoutingPrecision>();
 
   constructor(
     private readonly state: RoutingState,
@@ -71,7 +100,18 @@ export class RoutingLearner {
       prefillTokens,
       prefilled: false,
       cachedTokens: this.cachedTokenSource(chosen.backend),
+      predictedCachedTokens: predictedTokens,
     };
+  }
+
+  /** How right the router's cached-token predictions were for a backend. */
+  precisionOf(backendId: string): RoutingPrecision {
+    let p = this.precisions.get(backendId);
+    if (!p) {
+      p = new RoutingPrecision();
+      this.precisions.set(backendId, p);
+    }
+    return p;
   }
 
   /** Where a backend's cached-token figures come from (engine-reported, or unknown). */
@@ -100,7 +140,16 @@ export class RoutingLearner {
     // The engine's own count of cached tokens. When it is unknown, the model learns only from
     // requests the index expected no hit for: it never trains on a guessed hit (a hit the index
     // believed in that never happened would teach it that prefill is nearly free).
-    const cached = record.cachedTokens.read(outcome.usage) ?? (record.matchedChunks === 0 ? 0 : undefined);
+    const reported = record.cachedTokens.read(outcome.usage);
+    if (reported !== undefined) {
+      const predicted = Math.min(promptTokens, record.predictedCachedTokens);
+      this.precisionOf(record.backendId).observe(predicted, reported);
+      const labels = { backend: record.backendId };
+      this.metrics.precisionPredicted.inc(labels, predicted);
+      this.metrics.precisionReported.inc(labels, reported);
+      this.metrics.precisionMatched.inc(labels, Math.min(predicted, reported));
+    }
+    const cached = reported ?? (record.matchedChunks === 0 ? 0 : undefined);
     if (outcome.ttftMs !== undefined && cached !== undefined) {
       model.observeTtft({ uncachedTokens: Math.max(0, promptTokens - cached), ahead: record.ahead }, outcome.ttftMs);
     }

@@ -126,6 +126,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         prefix_index: { chunks: opts.routes.state.prefixes.of(b.id).size, capacity: opts.routes.state.prefixes.of(b.id).capacity },
         latency_model: opts.routes.state.latency.of(b.id).coefficients(),
         cached_tokens: opts.learner.cachedTokenSource(b).describe(),
+        routing_precision: opts.learner.precisionOf(b.id).report(),
         awaiting_first_token: { requests: opts.routes.state.latency.of(b.id).prefilling, uncached_tokens: Math.round(opts.routes.state.latency.of(b.id).backlogTokens) },
       })),
     };

@@ -68,3 +68,27 @@ describe('routing learner: cached tokens as the engine means them', () => {
     expect(learned.read(undefined)).toBeUndefined(); // no usage at all: unknown
   });
 });
+
+describe('routing learner: routing precision', () => {
+  it('compares the cached tokens predicted at decision time with those the engine reported', () => {
+    const state = routingState();
+    const metrics = new GatewayMetrics([]);
+    const learner = new RoutingLearner(state, metrics);
+    const route = { model: 'm' } as Route;
+    const request = (text: string): RoutingRequest => ({ requestId: text, model: 'm', headers: {}, body: { messages: [{ role: 'user', content: text }] } });
+    const prompt = 'y'.repeat(8192);
+    const decide = () => learner.onDecision(route, candidate('b'), request(prompt), { backend: candidate('b').backend, reason: 'test' });
+    const usage = (cached: number) => ({ prompt_tokens: 2048, completion_tokens: 1, prompt_tokens_details: { cached_tokens: cached } });
+    learner.onOutcome(decide(), { usage: usage(0) }); // cold: predicted 0, reported 0
+    const warm = decide();
+    expect(warm.predictedCachedTokens).toBeGreaterThan(1500);
+    learner.onOutcome(warm, { usage: usage(1024) }); // the engine held only half of what the index believed
+    const p = learner.precisionOf('b').report();
+    expect(p.answers).toBe(2);
+    expect(p.recall).toBe(1);
+    expect(p.precision).toBeCloseTo(1024 / warm.predictedCachedTokens, 6);
+    // An answer without a reported count says nothing about precision.
+    learner.onOutcome(decide(), { usage: { prompt_tokens: 2048, completion_tokens: 1 } });
+    expect(learner.precisionOf('b').report().answers).toBe(3); // learned: absent means 0 after a non-zero report
+  });
+});
