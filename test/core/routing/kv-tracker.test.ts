@@ -163,4 +163,27 @@ describe('KvTracker', () => {
     expect(tracker.stats.gaps).toBe(0);
     engine.close();
   });
+
+  it('sees the gap when the engine\'s event buffer overflows between drains (real addon)', () => {
+    const profile: EngineProfile = {
+      name: 'test', blockSize: 4, numBlocks: 64, maxBatchSize: 8, maxNumTokens: 256, chunkedPrefill: true,
+      enablePrefixCaching: true, schedulerPolicy: 'max-utilization', stepBaseMs: 10, stepPerSeqMs: 1,
+      stepPerPrefillTokenMs: 0.1, stepPerKvTokenMs: 0, maxModelLen: 4096, maxQueueSize: 0,
+    };
+    const engine = new Engine({ profile, clock: 'manual', kvEventBufferSize: 2 });
+    const { tracker, cleared } = tracked();
+    tracker.apply(engine.getLatestKvEvents().map(neutral)); // created, id 0
+    // Three prompts, each one stored event: the buffer of 2 keeps the last two.
+    for (let p = 0; p < 3; p++) {
+      engine.enqueue({ inputTokenIds: ids(8, 100 * p), maxTokens: 1 });
+      for (let i = 0; i < 10; i++) engine.step();
+    }
+    tracker.apply(engine.getLatestKvEvents().map(neutral));
+    expect(tracker.stats.gaps).toBe(1);
+    expect(cleared).toEqual(['gap']);
+    // What followed the gap is known; what was dropped is not claimed.
+    expect(tracker.match(ids(8, 200))).toBe(8);
+    expect(tracker.match(ids(8, 0))).toBe(0);
+    engine.close();
+  });
 });
