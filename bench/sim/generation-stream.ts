@@ -51,6 +51,8 @@ export class GenerationStream implements AsyncIterableIterator<GenerationChunk> 
     readonly promptIds: Int32Array,
     private readonly req: GenerationRequest,
     private readonly decoder: StreamDecoder,
+    /** The output budget the engine was given (the request's, or what the context leaves). */
+    readonly maxTokens: number,
   ) {
     this.promptTokens = promptIds.length;
     this.stops = (req.stop ?? []).filter((s) => s.length > 0);
@@ -111,6 +113,7 @@ export class GenerationStream implements AsyncIterableIterator<GenerationChunk> 
     return {
       reason: this.finished?.reason ?? engineFinish(response.finishReason),
       promptTokens: this.promptTokens,
+      maxTokens: this.maxTokens,
       completionTokens: this.finished !== undefined ? this.completionTokens : this.completionTokens + pendingTokens(this.inbox),
       cachedTokens: timings?.cachedTokens ?? this.cachedTokens,
       timings,

@@ -62,6 +62,8 @@ export interface GenerationChunk {
 export interface CompletedRequest {
   reason: FinishReason;
   promptTokens: number;
+  /** The output budget the engine was given. */
+  maxTokens: number;
   completionTokens: number;
   cachedTokens: number;
   timings: RequestTimings | undefined;
@@ -173,7 +175,7 @@ export class GenerationService {
     const stream = new GenerationStream(this.engine, id, ids, req, new StreamDecoder(this.opts.pool.tokenizer, {
       skipSpecialTokens: true,
       context: ids,
-    }));
+    }), maxTokens);
     this.active.set(id, stream);
     signal?.addEventListener('abort', () => stream.cancel(), { once: true });
     return stream;

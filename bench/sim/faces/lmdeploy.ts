@@ -10,7 +10,7 @@ import { BodyParseError, FieldError, optBool, optInt, optIntList, optNumber, opt
 import type { Body, Face, FaceContext } from './common.js';
 import { serveGeneration } from './serve.js';
 import type { GenerationFormat } from './serve.js';
-import { createLmdeployMetrics } from './metrics.js';
+import { createLmdeployMetrics } from './lmdeploy-metrics.js';
 
 export function createLmdeployFace(ctx: FaceContext): Face {
   const metrics = createLmdeployMetrics(ctx);

@@ -38,6 +38,17 @@ export interface VllmRelease {
   streamError: { message: string; type: string; code: number };
   /** `param` of the unknown-model 404: "model" only in newer releases (engine/serving.py). */
   notFoundParam: string | null;
+  /**
+   * The per-token latency histogram: `vllm:time_per_output_token_seconds` until 0.11 renamed it
+   * `vllm:inter_token_latency_seconds` and added the per-request
+   * `vllm:request_time_per_output_token_seconds` (the old name was removed by #32661).
+   */
+  interTokenLatency: 'inter_token_latency' | 'time_per_output_token';
+  /**
+   * `vllm:prompt_tokens_cached` (local + external hits, per request) and
+   * `vllm:external_prefix_cache_{queries,hits}` (KV-connector hits; zero without a connector).
+   */
+  cachedPromptCounters: boolean;
 }
 
 export const VLLM_RELEASES: Record<string, VllmRelease> = {
@@ -48,6 +59,8 @@ export const VLLM_RELEASES: Record<string, VllmRelease> = {
     forcedUsageOnEveryChunk: true,
     streamError: { message: 'Internal server error', type: 'InternalServerError', code: 500 },
     notFoundParam: 'model',
+    interTokenLatency: 'inter_token_latency',
+    cachedPromptCounters: true,
   },
   '0.10': {
     legacyKvMetricNames: true,
@@ -55,6 +68,8 @@ export const VLLM_RELEASES: Record<string, VllmRelease> = {
     forcedUsageOnEveryChunk: false,
     streamError: { message: 'EngineCore encountered an issue. See stack trace (above) for the root cause.', type: 'BadRequestError', code: 400 },
     notFoundParam: null,
+    interTokenLatency: 'time_per_output_token',
+    cachedPromptCounters: false,
   },
 };
 

@@ -10,7 +10,8 @@ import { BodyParseError, FieldError, hexId, optBool, optInt, optRecord, optStrin
 import type { Body, Face, FaceContext } from './common.js';
 import { serveGeneration } from './serve.js';
 import type { GenerationFormat } from './serve.js';
-import { createVllmMetrics } from './metrics.js';
+import { vllmRelease } from './releases.js';
+import { createVllmMetrics } from './vllm-metrics.js';
 
 // vllm/entrypoints/openai/serving_engine.py create_error_response: err_type names the error class.
 const ERROR_TYPES: Record<number, string> = {
@@ -19,7 +20,8 @@ const ERROR_TYPES: Record<number, string> = {
 };
 
 export function createVllmFace(ctx: FaceContext): Face {
-  const metrics = createVllmMetrics(ctx);
+  const release = vllmRelease(ctx.options.release);
+  const metrics = createVllmMetrics(ctx, release);
   ctx.generation.onCompleted((done) => metrics.observe(done));
 
   // vLLM ≥0.10: nested {"error": {message, type, param, code}}, code = the HTTP status.

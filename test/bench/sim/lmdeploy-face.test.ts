@@ -1,7 +1,7 @@
 import { fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimServer } from '../../../bench/sim/server.js';
-import { MODEL, launch, parseFrame, postJson, scrape, sseFrames } from './helpers.js';
+import { MODEL, launch, longText, metric, parseFrame, postJson, scrape, sseFrames } from './helpers.js';
 import type { Json } from './helpers.js';
 
 let sim: SimServer;
@@ -110,5 +110,57 @@ describe('LMDeploy face (v0.15)', () => {
     const finished = prom.samples.filter((s) => s.name === 'lmdeploy:request_success_total').map((s) => s.labels.finished_reason);
     expect(finished).toContain('ResponseType.FINISH');
     expect(prom.samples.find((s) => s.name === 'lmdeploy:generation_tokens_total')?.value).toBeGreaterThan(0);
+  });
+});
+
+describe('LMDeploy face metrics (v0.16)', () => {
+  const labels = { model_name: MODEL, engine: '0' };
+
+  it('has every series at startup: histograms at zero, backend_config_info without labels, the cached-token counters', async () => {
+    const fresh = await launch('lmdeploy');
+    try {
+      const prom = await scrape(fresh.url);
+      // Info('lmdeploy:backend_config') whose .info() is never called: one sample, no labels.
+      expect(prom.samples.filter((s) => s.name === 'lmdeploy:backend_config_info')).toEqual([{ name: 'lmdeploy:backend_config_info', labels: {}, value: 1 }]);
+      const histograms = [...prom.types].filter(([, type]) => type === 'histogram').map(([name]) => name);
+      expect(histograms).toEqual(expect.arrayContaining(['lmdeploy:request_cached_tokens', 'lmdeploy:request_prompt_tokens',
+        'lmdeploy:time_to_first_token_seconds', 'lmdeploy:e2e_request_latency_seconds', 'lmdeploy:request_cache_hit_ratio']));
+      for (const name of histograms) {
+        expect(prom.samples.find((s) => s.name === `${name}_count`), name).toEqual({ name: `${name}_count`, labels, value: 0 });
+        expect(prom.samples.find((s) => s.name === `${name}_sum`), name).toMatchObject({ labels, value: 0 });
+      }
+      expect(prom.samples.find((s) => s.name === 'lmdeploy:cached_tokens_total')).toEqual({ name: 'lmdeploy:cached_tokens_total', labels, value: 0 });
+      expect(prom.samples.find((s) => s.name === 'lmdeploy:spec_decode_num_drafts_total')).toMatchObject({ labels, value: 0 });
+      expect(prom.samples.filter((s) => s.name === 'lmdeploy:request_success_total')).toHaveLength(13);
+      expect(prom.samples.some((s) => s.name.endsWith('_created'))).toBe(false);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('reports prefix_cache_hit_rate as a lifetime ratio; the histogram sums give the interval rate', async () => {
+    const fresh = await launch('lmdeploy');
+    try {
+      const chatOnce = async (content: string): Promise<void> => {
+        const res = await postJson(`${fresh.url}/v1/chat/completions`, { model: MODEL, messages: [{ role: 'user', content }], max_tokens: 2 });
+        expect(res.status).toBe(200);
+      };
+      const repeated = longText(400, 'lifetime-repeat');
+      for (const salt of ['a', 'b', 'c']) await chatOnce(longText(400, `lifetime-miss-${salt}`));
+      await chatOnce(repeated);
+      const before = await scrape(fresh.url);
+      await chatOnce(repeated);
+      const after = await scrape(fresh.url);
+      const delta = (name: string): number => metric(after, name) - metric(before, name);
+      const interval = delta('lmdeploy:request_cached_tokens_sum') / delta('lmdeploy:request_prompt_tokens_sum');
+      expect(interval).toBeGreaterThan(0.8);
+      expect(delta('lmdeploy:cached_tokens_total')).toBe(delta('lmdeploy:request_cached_tokens_sum'));
+      // Five prompts, one hit: the gauge still says mostly misses.
+      const lifetime = metric(after, 'lmdeploy:prefix_cache_hit_rate');
+      expect(lifetime).toBeGreaterThan(0);
+      expect(lifetime).toBeLessThan(0.4);
+    } finally {
+      await fresh.close();
+    }
   });
 });

@@ -227,3 +227,72 @@ describe('vLLM face front-end overhead', () => {
     }
   });
 });
+
+describe('vLLM face metrics at startup', () => {
+  const labels = { model_name: MODEL, engine: '0' };
+  const histograms = (prom: Awaited<ReturnType<typeof scrape>>): string[] =>
+    [...prom.types].filter(([, type]) => type === 'histogram').map(([name]) => name);
+
+  it('has every per-engine series before the first request: histograms at zero, request_success for each 0.19 finish reason', async () => {
+    const fresh = await launch('vllm');
+    try {
+      const prom = await scrape(fresh.url);
+      expect(histograms(prom)).toEqual(expect.arrayContaining(['vllm:time_to_first_token_seconds', 'vllm:inter_token_latency_seconds',
+        'vllm:request_time_per_output_token_seconds', 'vllm:e2e_request_latency_seconds', 'vllm:request_queue_time_seconds',
+        'vllm:request_inference_time_seconds', 'vllm:request_prefill_time_seconds', 'vllm:request_decode_time_seconds',
+        'vllm:request_prompt_tokens', 'vllm:request_generation_tokens', 'vllm:request_params_max_tokens']));
+      for (const name of histograms(prom)) {
+        expect(prom.samples.find((s) => s.name === `${name}_count`), name).toEqual({ name: `${name}_count`, labels, value: 0 });
+        expect(prom.samples.find((s) => s.name === `${name}_sum`), name).toMatchObject({ labels, value: 0 });
+        const buckets = prom.samples.filter((s) => s.name === `${name}_bucket`);
+        expect(buckets.length, name).toBeGreaterThan(1);
+        expect(buckets.every((s) => s.value === 0), name).toBe(true);
+      }
+      for (const [name, type] of prom.types) {
+        if (type === 'counter') expect(prom.samples.some((s) => s.name === name), name).toBe(true);
+      }
+      const reasons = prom.samples.filter((s) => s.name === 'vllm:request_success_total').map((s) => s.labels.finished_reason);
+      expect(reasons.sort()).toEqual(['abort', 'error', 'length', 'repetition', 'stop']);
+      // prometheus_client's _created samples: one gauge per counter and histogram series.
+      expect(prom.types.get('vllm:prompt_tokens_created')).toBe('gauge');
+      expect(metric(prom, 'vllm:time_to_first_token_seconds_created')).toBeGreaterThan(1.7e9);
+      expect(prom.samples.filter((s) => s.name === 'vllm:request_success_created')).toHaveLength(5);
+      expect(metric(prom, 'vllm:prompt_tokens_cached_total', labels)).toBe(0);
+      expect(prom.types.has('vllm:gpu_cache_usage_perc')).toBe(false);
+      expect(prom.types.has('vllm:gpu_prefix_cache_queries_total')).toBe(false);
+
+      // The cached-prompt counter gives an interval hit rate with vllm:prompt_tokens_total.
+      const prompt = longText(300, 'cached-counter');
+      await postJson(`${fresh.url}/v1/completions`, { model: MODEL, prompt, max_tokens: 2 });
+      await postJson(`${fresh.url}/v1/completions`, { model: MODEL, prompt, max_tokens: 2 });
+      const after = await scrape(fresh.url);
+      expect(metric(after, 'vllm:prompt_tokens_cached_total')).toBeGreaterThan(250);
+      expect(metric(after, 'vllm:request_params_max_tokens_count')).toBe(2);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('--release 0.10: the deprecated gpu_ names beside the new ones, time_per_output_token, and stop/length/abort only', async () => {
+    const old = await launch('vllm', { release: '0.10' });
+    try {
+      expect(await (await fetch(`${old.url}/sim/info`)).json()).toMatchObject({ engine: 'vllm', release: '0.10', simulated: true });
+      const prompt = longText(300, 'release-0.10');
+      await postJson(`${old.url}/v1/completions`, { model: MODEL, prompt, max_tokens: 2 });
+      await postJson(`${old.url}/v1/completions`, { model: MODEL, prompt, max_tokens: 2 });
+      const prom = await scrape(old.url);
+      expect(prom.types.get('vllm:gpu_cache_usage_perc')).toBe('gauge');
+      expect(prom.types.get('vllm:kv_cache_usage_perc')).toBe('gauge');
+      expect(metric(prom, 'vllm:gpu_prefix_cache_queries_total')).toBe(metric(prom, 'vllm:prefix_cache_queries_total'));
+      expect(metric(prom, 'vllm:gpu_prefix_cache_hits_total')).toBe(metric(prom, 'vllm:prefix_cache_hits_total'));
+      expect(metric(prom, 'vllm:gpu_prefix_cache_hits_total')).toBeGreaterThan(0);
+      expect(prom.types.get('vllm:time_per_output_token_seconds')).toBe('histogram');
+      expect(prom.types.has('vllm:inter_token_latency_seconds')).toBe(false);
+      expect(prom.types.has('vllm:prompt_tokens_cached_total')).toBe(false);
+      const reasons = prom.samples.filter((s) => s.name === 'vllm:request_success_total').map((s) => s.labels.finished_reason);
+      expect(reasons.sort()).toEqual(['abort', 'length', 'stop']);
+    } finally {
+      await old.close();
+    }
+  });
+});
