@@ -3,8 +3,9 @@
  *
  * Faults come from command-line flags and can be changed while the replica runs (`POST /sim/faults`
  * with a JSON body of the same fields). They are the failures a gateway must survive: error
- * statuses before the first byte, streams that stall or die mid-way, a replica that is still
- * starting, and a failing health check. `X-Return-Error: <status>` on a request forces an error,
+ * statuses before the first byte, streams that stall or die mid-way, an engine that fails a
+ * request after the 200 (the face's own mid-stream error), a replica that is still starting, and
+ * a failing health check. `X-Return-Error: <status>` on a request forces an error,
  * as llm-d-inference-sim does.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +23,8 @@ export interface FaultConfig {
   stallAfter: number | null;
   /** After this many generated tokens, destroy the socket. */
   crashAfter: number | null;
+  /** After this many generated tokens, the engine fails the request: the face writes its error. */
+  errorAfter: number | null;
   /** For this many real ms after start, /health is 503 and completions wait. */
   slowStartMs: number;
   /** /health returns 503. */
@@ -32,6 +35,7 @@ export const NO_FAULTS: FaultConfig = {
   errorRates: [],
   stallAfter: null,
   crashAfter: null,
+  errorAfter: null,
   slowStartMs: 0,
   failHealth: false,
 };
@@ -44,7 +48,7 @@ export class FaultConfigError extends Error {
 }
 
 /** What to do with a stream after `tokens` generated tokens. */
-export type StreamFault = 'continue' | 'stall' | 'crash';
+export type StreamFault = 'continue' | 'stall' | 'crash' | 'fail';
 
 /** Parses `STATUS:P[,STATUS:P]`, e.g. `503:0.1,429:0.05`. */
 export function parseErrorRates(text: string): ErrorRate[] {
@@ -118,13 +122,13 @@ function parseErrorRatesValue(value: unknown): ErrorRate[] {
 
 /**
  * Applies a `POST /sim/faults` body (fields as the flags: `error-rate`, `stall-after`,
- * `crash-after`, `slow-start`, `fail-health`, or their camelCase forms) to `current`.
+ * `crash-after`, `error-after`, `slow-start`, `fail-health`, or their camelCase forms) to `current`.
  * Absent fields keep their value; `null` clears one.
  */
 export function applyFaultPatch(current: FaultConfig, body: unknown): FaultConfig {
   if (!isRecord(body)) throw new FaultConfigError('the fault settings must be a JSON object');
   const known = new Set(['error-rate', 'errorRate', 'errorRates', 'stall-after', 'stallAfter', 'crash-after',
-    'crashAfter', 'slow-start', 'slowStart', 'slowStartMs', 'fail-health', 'failHealth']);
+    'crashAfter', 'error-after', 'errorAfter', 'slow-start', 'slowStart', 'slowStartMs', 'fail-health', 'failHealth']);
   for (const key of Object.keys(body)) if (!known.has(key)) throw new FaultConfigError(`unknown fault setting "${key}"`);
   const next: FaultConfig = { ...current, errorRates: [...current.errorRates] };
   const rates = field(body, 'error-rate');
@@ -134,6 +138,8 @@ export function applyFaultPatch(current: FaultConfig, body: unknown): FaultConfi
   if (stall.present) next.stallAfter = parseTokenCount(stall.value, 'stall-after');
   const crash = field(body, 'crash-after');
   if (crash.present) next.crashAfter = parseTokenCount(crash.value, 'crash-after');
+  const failure = field(body, 'error-after');
+  if (failure.present) next.errorAfter = parseTokenCount(failure.value, 'error-after');
   const slow = 'slowStartMs' in body ? { present: true, value: body.slowStartMs } : field(body, 'slow-start');
   if (slow.present) next.slowStartMs = slow.value === null ? 0 : parseMs(slow.value, 'slow-start');
   const health = field(body, 'fail-health');
@@ -204,9 +210,10 @@ export class FaultController {
 
   /** What a stream does once `tokens` tokens have been generated. */
   streamFault(tokens: number): StreamFault {
-    const { crashAfter, stallAfter } = this.settings;
+    const { crashAfter, stallAfter, errorAfter } = this.settings;
     if (crashAfter !== null && tokens >= crashAfter) return 'crash';
     if (stallAfter !== null && tokens >= stallAfter) return 'stall';
+    if (errorAfter !== null && tokens >= errorAfter) return 'fail';
     return 'continue';
   }
 }

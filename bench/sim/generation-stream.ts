@@ -94,6 +94,13 @@ export class GenerationStream implements AsyncIterableIterator<GenerationChunk> 
     this.signal();
   }
 
+  /** The engine fails the request (a fault): it is stopped there, and the stream ends with "error". */
+  fail(): void {
+    if (this.finished === undefined) this.finished = { reason: 'error', stopReason: null };
+    this.abortEngine();
+    this.signal();
+  }
+
   /** Called by the service's listener. Returns the completion record on the engine's final response. */
   deliver(response: EngineResponse): CompletedRequest | undefined {
     if (response.isFinal) this.engineDone = true;

@@ -74,6 +74,7 @@ export const SIM_USAGE = `usage: switchyard sim --engine vllm|lmdeploy|trtllm-se
   --error-rate S:P[,S:P]   answer with HTTP status S with probability P, e.g. 503:0.1,429:0.05
   --stall-after N          stop sending bytes after N tokens (socket stays open)
   --crash-after N          destroy the connection after N tokens
+  --error-after N          the engine fails the request after N tokens (the engine's mid-stream error)
   --slow-start MS          /health is 503 and completions wait for the first MS ms
   --fail-health            /health returns 503
   --enable-prompt-tokens-details, --enable-force-include-usage   (vLLM flags)
@@ -86,7 +87,7 @@ export const SIM_USAGE = `usage: switchyard sim --engine vllm|lmdeploy|trtllm-se
   --log                    fastify request logging`;
 
 const VALUE_FLAGS = new Set(['engine', 'release', 'profile', 'profile-file', 'port', 'host', 'time-scale', 'model',
-  'replica-name', 'error-rate', 'stall-after', 'crash-after', 'slow-start', 'tokenizer-threads', 'frontend-overhead-ms', 'num-gpu-blocks']);
+  'replica-name', 'error-rate', 'stall-after', 'crash-after', 'error-after', 'slow-start', 'tokenizer-threads', 'frontend-overhead-ms', 'num-gpu-blocks']);
 const BOOLEAN_FLAGS = new Set(['fail-health', 'log', 'enable-prompt-tokens-details', 'enable-force-include-usage', 'enable-prefix-caching',
   'no-enable-prefix-caching', 'calibration-overhead']);
 
@@ -159,6 +160,7 @@ export function parseSimArgs(argv: string[]): SimOptions {
   if (rates !== undefined) faults.errorRates = asArgsError('error-rate', () => parseErrorRates(rates));
   faults.stallAfter = asArgsError('stall-after', () => parseTokenCount(flags.get('stall-after'), 'value'));
   faults.crashAfter = asArgsError('crash-after', () => parseTokenCount(flags.get('crash-after'), 'value'));
+  faults.errorAfter = asArgsError('error-after', () => parseTokenCount(flags.get('error-after'), 'value'));
   const slowStart = flags.get('slow-start');
   if (slowStart !== undefined) faults.slowStartMs = number('slow-start', slowStart, (n) => n >= 0, 'milliseconds ≥ 0');
 

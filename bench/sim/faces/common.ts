@@ -27,9 +27,18 @@ export interface FaceContext {
   startedAt: number;
 }
 
+/** What a server writes when the engine fails a request after the 200 (the error-after fault). */
+export interface EngineFailure {
+  /** SSE frames after what was already streamed; null when the server just drops the connection. */
+  streamed(): string[] | null;
+  /** The answer to a non-streaming request. */
+  answer(reply: FastifyReply): FastifyReply;
+}
+
 /** One engine dialect. */
 export interface Face {
   register(app: FastifyInstance): void;
+  engineFailure: EngineFailure;
   /** The engine's own error response for `status` (fault injection, unexpected failures). */
   sendError(reply: FastifyReply, status: number, message: string): FastifyReply;
   /** A body that is not valid JSON (or not JSON at all), in the engine's validation-error shape. */

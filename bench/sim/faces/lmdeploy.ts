@@ -1,6 +1,7 @@
 /**
- * The LMDeploy face (v0.15): OpenAI routes, the native `/generate`, JSON `/health`, Prometheus
- * `/metrics`, as lmdeploy/serve/openai/api_server.py and protocol.py write them.
+ * The LMDeploy face (v0.16.0): OpenAI routes, the native `/generate`, JSON `/health`, Prometheus
+ * `/metrics`, as lmdeploy/serve/openai/ (api_server.py, errors.py, protocol.py,
+ * chat_completions/serving.py, endpoints/) writes them.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { GenerationError, GenerationRequest, GenerationStream } from '../generation.js';
@@ -16,20 +17,18 @@ export function createLmdeployFace(ctx: FaceContext): Face {
   const metrics = createLmdeployMetrics(ctx);
   ctx.generation.onCompleted((done) => metrics.observe(done));
 
-  // api_server.py create_error_response: the flat ErrorResponse, type always invalid_request_error.
+  // errors.py create_error_response: the flat ErrorResponse, its type from the status.
   const sendError = (reply: FastifyReply, status: number, message: string): FastifyReply => reply.code(status).type('application/json')
-    .send(pyJson({ message, type: 'invalid_request_error', code: status, param: null, object: 'error' }));
+    .send(pyJson(errorPayload(status, message)));
 
-  // api_server.py validation_exception_handler: pydantic errors answer 422 {detail, body}.
-  const sendValidation = (reply: FastifyReply, detail: Record<string, unknown>, body: unknown): FastifyReply =>
-    reply.code(422).type('application/json').send(pyJson({ detail: [detail], body }));
+  // api_server.py validation_exception_handler: the first pydantic error as an invalid request,
+  // 400 "<loc without 'body'>: <msg>" (v0.15 answered FastAPI's 422 {detail, body}).
+  const sendValidation = (reply: FastifyReply, location: string, msg: string): FastifyReply =>
+    sendError(reply, 400, location === '' ? msg : `${location}: ${msg}`);
 
-  const fieldErrors = (reply: FastifyReply, err: unknown, body: unknown): FastifyReply => {
+  const fieldErrors = (reply: FastifyReply, err: unknown): FastifyReply => {
     if (err instanceof BodyParseError) return face.sendBodyError(reply, err);
-    if (err instanceof FieldError) {
-      return sendValidation(reply, { type: err.message === 'Field required' ? 'missing' : 'value_error', loc: ['body', ...err.field.split('.')],
-        msg: err.message, input: err.input ?? null }, body);
-    }
+    if (err instanceof FieldError) return sendValidation(reply, err.field, err.message);
     throw err;
   };
 
@@ -56,18 +55,28 @@ export function createLmdeployFace(ctx: FaceContext): Face {
   };
 
   // TurboMind ends a request at session_len rather than refusing it; only a prompt that leaves no
-  // room is an error (the message is the simulator's: LMDeploy reports it as finish_reason "error").
+  // room is an error (async_engine.py preprocess: CONTEXT_LENGTH_EXCEEDED, an invalid request).
   const refuse = (reply: FastifyReply, err: GenerationError): FastifyReply => err.kind === 'context-length'
-    ? sendError(reply, 400, `The input length ${err.details.promptTokens ?? 0} exceeds the session_len ${err.details.maxModelLen ?? 0}.`)
+    ? sendError(reply, 400, `Input length (${err.details.promptTokens ?? 0}) must be smaller than the model context length (${err.details.maxModelLen ?? 0}).`)
     : sendError(reply, err.status, err.message);
 
   const sampling = (o: Body): GenerationRequest => ({ ...readCommonSampling(o, 'min_new_tokens'), contextPolicy: 'clamp' });
 
-  /** UsageInfo.build: prompt_tokens_details always carries cached_tokens. */
-  const usage = (s: GenerationStream, details: boolean): Record<string, unknown> => ({
+  /**
+   * UsageInfo.build: prompt_tokens_details always carries cached_tokens (the chat endpoint);
+   * completions sum a bare UsageInfo() by hand, with no details. Whole bodies are model_dump(), so
+   * the None fields are there as null; stream chunks drop them (exclude_none).
+   */
+  const usage = (s: GenerationStream, details: boolean, whole: boolean): Record<string, unknown> => ({
     prompt_tokens: s.promptTokens, total_tokens: s.promptTokens + s.completionTokens, completion_tokens: s.completionTokens,
-    prompt_tokens_details: details ? { cached_tokens: s.cachedTokens } : null,
+    prompt_tokens_details: details ? { cached_tokens: s.cachedTokens } : whole ? null : undefined,
+    completion_tokens_details: whole ? null : undefined,
   });
+
+  // chat_completions/serving.py and endpoints/completions.py: a RequestError after the 200 is
+  // written as its payload under "error" (json.dumps), then [DONE], and nothing else follows.
+  const errorFrame = (): string => sseData(pyJson({ error: errorPayload(500, ENGINE_FAILURE) }, 'python'));
+  const failed = (s: GenerationStream): boolean => s.finish?.reason === 'error';
 
   const chatFormat = (model: string, stream: boolean, includeUsage: boolean): GenerationFormat => {
     const id = `chatcmpl-${shortUuid()}`;
@@ -75,9 +84,10 @@ export function createLmdeployFace(ctx: FaceContext): Face {
     return {
       stream,
       head: () => [],
-      // v0.15 streams model_dump(exclude_none=True) through json.dumps: no finish_reason key until
+      // Chunks are model_dump(exclude_none=True) through json.dumps: no finish_reason key until
       // the end, role "assistant" on every delta, "usage": null on every chunk when usage is on.
       chunk: (c) => {
+        if (c.finish?.reason === 'error') return [errorFrame()];
         if (c.finish === undefined && c.text === '' && c.tokenIds.length === 0) return [];
         const choice: Record<string, unknown> = { index: 0, delta: { role: 'assistant', content: c.text } };
         if (c.finish !== undefined) choice.finish_reason = c.finish.reason;
@@ -86,12 +96,14 @@ export function createLmdeployFace(ctx: FaceContext): Face {
         return [sseData(pyJson(chunk, 'python'))];
       },
       // The usage chunk is model_dump_json(exclude_none=True): compact separators.
-      tail: (s) => [...(includeUsage ? [sseData(pyJson({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: usage(s, true) }))] : []), SSE_DONE],
+      tail: (s) => [...(includeUsage && !failed(s)
+        ? [sseData(pyJson({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: usage(s, true, false) }))] : []), SSE_DONE],
       body: (text, s) => pyJson({
         id, object: 'chat.completion', created, model,
         choices: [{ index: 0, message: { role: 'assistant', content: text, reasoning_content: null, tool_calls: null }, logprobs: null,
           output_token_logprobs: null, finish_reason: s.finish?.reason ?? 'stop', output_ids: null, routed_experts: null }],
-        usage: usage(s, true),
+        usage: usage(s, true, true),
+        service_tier: null,
       }),
     };
   };
@@ -102,6 +114,7 @@ export function createLmdeployFace(ctx: FaceContext): Face {
       stream,
       head: () => [],
       chunk: (c) => {
+        if (c.finish?.reason === 'error') return [errorFrame()];
         if (c.finish === undefined && c.text === '' && c.tokenIds.length === 0) return [];
         const choice: Record<string, unknown> = { index: 0, text: c.text };
         if (c.finish !== undefined) choice.finish_reason = c.finish.reason;
@@ -109,13 +122,12 @@ export function createLmdeployFace(ctx: FaceContext): Face {
         if (includeUsage) chunk.usage = null;
         return [sseData(pyJson(chunk, 'python'))];
       },
-      // Completions sum UsageInfo() by hand: no prompt_tokens_details (exclude_none drops it).
-      tail: (s) => [...(includeUsage ? [sseData(pyJson({ id, object: 'text_completion', created, model, choices: [],
-        usage: { prompt_tokens: s.promptTokens, total_tokens: s.promptTokens + s.completionTokens, completion_tokens: s.completionTokens } }, 'python'))] : []), SSE_DONE],
+      tail: (s) => [...(includeUsage && !failed(s)
+        ? [sseData(pyJson({ id, object: 'text_completion', created, model, choices: [], usage: usage(s, false, false) }, 'python'))] : []), SSE_DONE],
       body: (text, s) => pyJson({
         id, object: 'text_completion', created, model,
         choices: [{ index: 0, text, logprobs: null, finish_reason: s.finish?.reason ?? 'stop' }],
-        usage: usage(s, false),
+        usage: usage(s, false, true),
       }),
     };
   };
@@ -144,9 +156,15 @@ export function createLmdeployFace(ctx: FaceContext): Face {
 
   const face: Face = {
     sendError,
+    engineFailure: {
+      streamed: () => [errorFrame(), SSE_DONE],
+      // create_request_error_response: the same payload as the whole body.
+      answer: (reply) => sendError(reply, 500, ENGINE_FAILURE),
+    },
+    // validate_json_request raises RequestValidationError([message]): a bare string, no location.
     sendBodyError: (reply, err) => err.kind === 'media-type'
-      ? sendValidation(reply, { type: 'value_error', loc: ['header', 'content-type'], msg: "Unsupported Media Type: Only 'application/json' is allowed", input: null }, null)
-      : sendValidation(reply, { type: 'json_invalid', loc: ['body', 0], msg: 'JSON decode error', input: {}, ctx: { error: 'Expecting value' } }, err.raw),
+      ? sendValidation(reply, '', "Unsupported Media Type: Only 'application/json' is allowed")
+      : sendValidation(reply, '0', 'JSON decode error'),
     register(app: FastifyInstance) {
       // v0.15 health monitor snapshot: {status, message}; 503 unless healthy.
       app.get('/health', async (_req, reply) => {
@@ -177,7 +195,7 @@ export function createLmdeployFace(ctx: FaceContext): Face {
           streaming = readStreaming(o);
           model = checkRequest(reply, o);
         } catch (err) {
-          return fieldErrors(reply, err, request.body);
+          return fieldErrors(reply, err);
         }
         if (model === undefined) return reply;
         await serveGeneration(ctx, face, { request, reply, generation, format: chatFormat(model, streaming.stream, streaming.includeUsage), refuse });
@@ -196,7 +214,7 @@ export function createLmdeployFace(ctx: FaceContext): Face {
           sessionId = optInt(o, 'session_id') ?? -1;
           model = checkRequest(reply, o);
         } catch (err) {
-          return fieldErrors(reply, err, request.body);
+          return fieldErrors(reply, err);
         }
         if (model === undefined) return reply;
         // v0.15 completions_v1: request_id = str(request.session_id), so the id is "-1" by default.
@@ -225,7 +243,7 @@ export function createLmdeployFace(ctx: FaceContext): Face {
           if (inputIds !== undefined) generation.promptTokenIds = inputIds;
           stream = optBool(o, 'stream') ?? false;
         } catch (err) {
-          return fieldErrors(reply, err, request.body);
+          return fieldErrors(reply, err);
         }
         await serveGeneration(ctx, face, { request, reply, generation, format: generateFormat(stream), refuse });
         return reply;
@@ -241,3 +259,16 @@ function pyRepr(s: string): string {
   return `${quote}${s.replace(/\\/g, '\\\\').replace(new RegExp(quote, 'g'), `\\${quote}`)}${quote}`;
 }
 
+
+/** lmdeploy/serve/core/exceptions.py ERROR_MESSAGES[INTERNAL_ERROR]: what an engine failure says. */
+const ENGINE_FAILURE = 'An internal server error occurred.';
+
+/**
+ * errors.py: the ErrorResponse payload, its type from the status through the error code
+ * (_ERROR_CODE_BY_STATUS, _ERROR_TYPE_BY_CODE): 401 authentication_error, 404 not_found_error,
+ * 503 and every other 5xx server_error, anything else invalid_request_error.
+ */
+function errorPayload(status: number, message: string): Record<string, unknown> {
+  const type = status === 401 ? 'authentication_error' : status === 404 ? 'not_found_error' : status >= 500 ? 'server_error' : 'invalid_request_error';
+  return { message, type, code: status, param: null, object: 'error' };
+}

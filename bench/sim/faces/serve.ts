@@ -1,6 +1,7 @@
 /**
  * The request driver every face uses for its completion routes: injected errors first, the
- * slow-start wait, the generation, then SSE (with the stall and crash faults) or one JSON body.
+ * slow-start wait, the generation, then SSE (with the stall, crash and engine-failure faults) or
+ * one JSON body.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { injectedErrorMessage } from '../faults.js';
@@ -12,8 +13,12 @@ import type { Face, FaceContext } from './common.js';
 /** How one face renders a generation, streamed or whole. */
 export interface GenerationFormat {
   stream: boolean;
-  /** SSE frames before the first chunk (e.g. vLLM's role chunk). */
-  head(): string[];
+  /**
+   * SSE frames written just before the first chunk (vLLM's role chunk). The engines write them
+   * once the first output is back from the engine, not when the request arrives, so a client's
+   * first byte never comes before the engine's first token.
+   */
+  head(stream: GenerationStream): string[];
   /** SSE frames for one chunk ([] to send nothing). */
   chunk(chunk: GenerationChunk, stream: GenerationStream): string[];
   /** SSE frames after the last chunk: the usage chunk if asked for, then [DONE]. */
@@ -33,8 +38,8 @@ export interface GenerationRoute {
 
 /**
  * Runs one completion request: injected errors first (before any byte, as a gateway would see an
- * overloaded engine), the slow-start wait, the generation, then SSE with stall/crash faults or one
- * JSON body. A client that disconnects cancels the engine request at once.
+ * overloaded engine), the slow-start wait, the generation, then SSE with stall/crash/engine-failure
+ * faults or one JSON body. A client that disconnects cancels the engine request at once.
  */
 export async function serveGeneration(ctx: FaceContext, face: Face, route: GenerationRoute): Promise<void> {
   const { request, reply, format } = route;
@@ -63,37 +68,61 @@ export async function serveGeneration(ctx: FaceContext, face: Face, route: Gener
     }
     throw err;
   }
-  if (format.stream) await streamGeneration(ctx, reply, stream, format);
-  else await answerGeneration(ctx, reply, stream, format);
+  if (format.stream) await streamGeneration(ctx, face, reply, stream, format);
+  else await answerGeneration(ctx, face, reply, stream, format);
 }
 
-async function streamGeneration(ctx: FaceContext, reply: FastifyReply, stream: GenerationStream, format: GenerationFormat): Promise<void> {
+async function streamGeneration(ctx: FaceContext, face: Face, reply: FastifyReply, stream: GenerationStream, format: GenerationFormat): Promise<void> {
   const sse = new SseWriter(reply);
   let sent = 0;
+  let started = false;
   // Returns true when a fault took over the connection.
-  const fault = (): boolean => {
+  const fault = async (): Promise<boolean> => {
     const action = ctx.faults.streamFault(sent);
-    if (action === 'continue') return false;
-    stream.cancel();
-    if (action === 'crash') sse.destroy();
-    // 'stall': no more bytes, the socket stays open until the client or the server closes it.
-    return true;
+    switch (action) {
+      case 'continue':
+        return false;
+      case 'fail': {
+        stream.fail();
+        const frames = face.engineFailure.streamed();
+        if (frames === null) sse.destroy();
+        else if (await sse.writeAll(frames)) sse.end();
+        return true;
+      }
+      case 'crash':
+        stream.cancel();
+        sse.destroy();
+        return true;
+      default:
+        // 'stall': no more bytes, the socket stays open until the client or the server closes it.
+        stream.cancel();
+        return true;
+    }
   };
-  if (!(await sse.writeAll(format.head()))) return stream.cancel();
+  const opening = (): string[] => {
+    if (started) return [];
+    started = true;
+    return format.head(stream);
+  };
   for await (const chunk of stream) {
-    if (fault()) return;
-    if (!(await sse.writeAll(format.chunk(chunk, stream)))) return stream.cancel();
+    if (await fault()) return;
+    if (!(await sse.writeAll([...opening(), ...format.chunk(chunk, stream)]))) return stream.cancel();
     sent = chunk.completionTokens;
   }
-  if (stream.finish?.reason === 'abort' || fault()) return;
-  if (await sse.writeAll(format.tail(stream))) sse.end();
+  if (stream.finish?.reason === 'abort' || await fault()) return;
+  if (await sse.writeAll([...opening(), ...format.tail(stream)])) sse.end();
 }
 
-async function answerGeneration(ctx: FaceContext, reply: FastifyReply, stream: GenerationStream, format: GenerationFormat): Promise<void> {
+async function answerGeneration(ctx: FaceContext, face: Face, reply: FastifyReply, stream: GenerationStream, format: GenerationFormat): Promise<void> {
   let text = '';
   const tokenIds: number[] = [];
   for await (const chunk of stream) {
     const action = ctx.faults.streamFault(chunk.completionTokens);
+    if (action === 'fail') {
+      stream.fail();
+      await face.engineFailure.answer(reply);
+      return;
+    }
     if (action !== 'continue') {
       stream.cancel();
       reply.hijack();

@@ -175,6 +175,14 @@ export function createTrtllmServeFace(ctx: FaceContext): Face {
 
   const face: Face = {
     sendError: (reply, status, message) => sendError(reply, status, message),
+    engineFailure: {
+      // chat_stream_generator logs the exception and re-raises it: the server drops the stream
+      // without [DONE] or an error frame.
+      streamed: () => null,
+      // openai_chat's `except Exception as e: return self.create_error_response(str(e))`: a 400
+      // BadRequestError whatever failed (the executor's message is the simulator's).
+      answer: (reply) => sendError(reply, 400, 'Simulated engine failure: the executor failed the request'),
+    },
     sendBodyError: (reply, err) => sendValidation(reply, err.kind === 'media-type'
       ? validationText('content-type', "Unsupported Media Type: Only 'application/json' is allowed")
       : validationText('0', 'JSON decode error', 'json_invalid')),

@@ -3,14 +3,15 @@
  * server (vllm/entrypoints/openai/) writes them.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { GenerationError, GenerationRequest, GenerationStream } from '../generation.js';
+import type { GenerationError, GenerationRequest } from '../generation.js';
 import { SSE_DONE, sseData } from '../sse.js';
 import { BodyParseError, FieldError, hexId, optBool, optInt, optRecord, optString, pyJson, readBody, readCommonSampling,
-  readMessages, readPrompt, unixNow, validationText } from './common.js';
+  readMessages, readPrompt, validationText } from './common.js';
 import type { Body, Face, FaceContext } from './common.js';
 import { serveGeneration } from './serve.js';
-import type { GenerationFormat } from './serve.js';
 import { vllmRelease } from './releases.js';
+import { streamUsage, vllmChatFormat, vllmCompletionFormat } from './vllm-format.js';
+import type { StreamUsage, VllmFormatOptions } from './vllm-format.js';
 import { createVllmMetrics } from './vllm-metrics.js';
 
 // vllm/entrypoints/openai/serving_engine.py create_error_response: err_type names the error class.
@@ -42,7 +43,7 @@ export function createVllmFace(ctx: FaceContext): Face {
     const model = optString(o, 'model') ?? ctx.servedModel;
     if (model === ctx.servedModel) return model;
     // serving_engine.py _check_model
-    sendError(reply, 404, `The model \`${model}\` does not exist.`, 'NotFoundError', 'model');
+    sendError(reply, 404, `The model \`${model}\` does not exist.`, 'NotFoundError', release.notFoundParam);
     return undefined;
   };
 
@@ -57,7 +58,7 @@ export function createVllmFace(ctx: FaceContext): Face {
   };
 
   /** Stream options, and vLLM's rule that they need stream=true (protocol.py check_stream_options). */
-  const readStreaming = (o: Body): { stream: boolean; includeUsage: boolean } => {
+  const readStreaming = (o: Body): { stream: boolean; usage: StreamUsage } => {
     const stream = optBool(o, 'stream') ?? false;
     const options = optRecord(o, 'stream_options');
     if (options !== undefined && !stream) throw new FieldError('stream_options', 'Value error, Stream options can only be defined when `stream=True`.');
@@ -67,10 +68,7 @@ export function createVllmFace(ctx: FaceContext): Face {
     if (o.prompt_logprobs !== undefined && o.prompt_logprobs !== null && stream) {
       throw new FieldError('prompt_logprobs', 'Value error, `prompt_logprobs` are not available when `stream=True`.');
     }
-    // StreamOptions.include_usage defaults to true once stream_options is present (should_include_usage).
-    const includeUsage = options !== undefined ? (optBool(options, 'include_usage') ?? true) || ctx.options.enableForceIncludeUsage
-      : ctx.options.enableForceIncludeUsage;
-    return { stream, includeUsage };
+    return { stream, usage: stream ? streamUsage(options, ctx.options.enableForceIncludeUsage, release) : { final: false, continuous: false } };
   };
 
   const sampling = (o: Body): GenerationRequest => {
@@ -81,77 +79,21 @@ export function createVllmFace(ctx: FaceContext): Face {
     return { ...req, contextPolicy: 'reject' };
   };
 
-  /** UsageInfo; the streamed usage chunk drops None fields (exclude_none), the whole body keeps them. */
-  const usage = (stream: GenerationStream, keepNull = false): Record<string, unknown> => ({
-    prompt_tokens: stream.promptTokens,
-    total_tokens: stream.promptTokens + stream.completionTokens,
-    completion_tokens: stream.completionTokens,
-    // Only with --enable-prompt-tokens-details (serving_chat.py _make_prompt_tokens_details).
-    prompt_tokens_details: ctx.options.enablePromptTokensDetails ? { cached_tokens: stream.cachedTokens } : keepNull ? null : undefined,
-  });
+  // create_streaming_error_response: json.dumps(ErrorResponse(...).model_dump()), Python's
+  // separators, then the generator still writes [DONE].
+  const streamErrorFrame = (): string => sseData(pyJson({ error: { message: release.streamError.message, type: release.streamError.type,
+    param: null, code: release.streamError.code } }, 'python'));
 
-  const chatFormat = (id: string, model: string, stream: boolean, includeUsage: boolean): GenerationFormat => {
-    const created = unixNow();
-    // serving_chat.py chat_completion_stream_generator: model_dump_json(exclude_unset=True), so
-    // only the fields it sets appear; logprobs/finish_reason are set explicitly to None.
-    const frame = (choice: Record<string, unknown>): string =>
-      sseData(pyJson({ id, object: 'chat.completion.chunk', created, model, choices: [choice] }));
-    return {
-      stream,
-      head: () => [frame({ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null })],
-      chunk: (c) => {
-        if (c.finish?.reason === 'error') {
-          return [sseData(pyJson({ error: { message: 'The engine failed while generating.', type: 'InternalServerError', param: null, code: 500 } }))];
-        }
-        if (c.finish !== undefined) {
-          return [frame({ index: 0, delta: { content: c.text }, logprobs: null, finish_reason: c.finish.reason, stop_reason: c.finish.stopReason })];
-        }
-        if (c.text === '' && c.tokenIds.length === 0) return [];
-        return [frame({ index: 0, delta: { content: c.text }, logprobs: null, finish_reason: null })];
-      },
-      tail: (s) => [
-        ...(includeUsage ? [sseData(pyJson({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: usage(s) }))] : []),
-        SSE_DONE,
-      ],
-      body: (text, s) => pyJson({
-        id, object: 'chat.completion', created, model,
-        choices: [{
-          index: 0,
-          message: { role: 'assistant', content: text, refusal: null, annotations: null, audio: null, function_call: null, tool_calls: [], reasoning_content: null },
-          logprobs: null, finish_reason: s.finish?.reason ?? 'stop', stop_reason: s.finish?.stopReason ?? null,
-        }],
-        service_tier: null, system_fingerprint: null,
-        usage: usage(s, true),
-        prompt_logprobs: null, kv_transfer_params: null,
-      }),
-    };
-  };
-
-  const completionFormat = (id: string, model: string, stream: boolean, includeUsage: boolean): GenerationFormat => {
-    const created = unixNow();
-    // serving_completion.py: chunks are model_dump_json(exclude_unset=False): every field, usage null.
-    const frame = (text: string, finish: string | null, stopReason: string | number | null): string => sseData(pyJson({
-      id, object: 'text_completion', created, model,
-      choices: [{ index: 0, text, logprobs: null, finish_reason: finish, stop_reason: stopReason }], usage: null,
-    }));
-    return {
-      stream,
-      head: () => [],
-      chunk: (c) => (c.finish === undefined && c.text === '' && c.tokenIds.length === 0 ? [] : [frame(c.text, c.finish?.reason ?? null, c.finish?.stopReason ?? null)]),
-      tail: (s) => [
-        ...(includeUsage ? [sseData(pyJson({ id, object: 'text_completion', created, model, choices: [], usage: usage(s) }))] : []),
-        SSE_DONE,
-      ],
-      body: (text, s) => pyJson({
-        id, object: 'text_completion', created, model,
-        choices: [{ index: 0, text, logprobs: null, finish_reason: s.finish?.reason ?? 'stop', stop_reason: s.finish?.stopReason ?? null, prompt_logprobs: null }],
-        service_tier: null, system_fingerprint: null, usage: usage(s, true), kv_transfer_params: null,
-      }),
-    };
-  };
+  const formatOptions = (id: string, model: string, streaming: { stream: boolean; usage: StreamUsage }): VllmFormatOptions =>
+    ({ id, model, ...streaming, promptTokensDetails: ctx.options.enablePromptTokensDetails });
 
   const face: Face = {
     sendError: (reply, status, message) => sendError(reply, status, message),
+    engineFailure: {
+      streamed: () => [streamErrorFrame(), SSE_DONE],
+      // GenerationError in a whole request: create_error_response with its 500 (0.10: unverified).
+      answer: (reply) => sendError(reply, 500, release.streamError.message, 'InternalServerError'),
+    },
     sendBodyError: (reply, err) => err.kind === 'media-type'
       ? sendValidation(reply, 'content-type', "Unsupported Media Type: Only 'application/json' is allowed")
       : sendValidation(reply, '0', 'JSON decode error', 'json_invalid'),
@@ -195,7 +137,7 @@ export function createVllmFace(ctx: FaceContext): Face {
 
       app.post('/v1/chat/completions', async (request, reply) => {
         let generation: GenerationRequest;
-        let streaming: { stream: boolean; includeUsage: boolean };
+        let streaming: { stream: boolean; usage: StreamUsage };
         let o: Body;
         try {
           o = readBody(request.body);
@@ -206,14 +148,14 @@ export function createVllmFace(ctx: FaceContext): Face {
         }
         const model = checkModel(reply, o);
         if (model === undefined) return reply;
-        const format = chatFormat(`chatcmpl-${hexId()}`, model, streaming.stream, streaming.includeUsage);
+        const format = vllmChatFormat(formatOptions(`chatcmpl-${hexId()}`, model, streaming), streamErrorFrame);
         await serveGeneration(ctx, face, { request, reply, generation, format, refuse });
         return reply;
       });
 
       app.post('/v1/completions', async (request, reply) => {
         let generation: GenerationRequest;
-        let streaming: { stream: boolean; includeUsage: boolean };
+        let streaming: { stream: boolean; usage: StreamUsage };
         let o: Body;
         try {
           o = readBody(request.body);
@@ -225,7 +167,7 @@ export function createVllmFace(ctx: FaceContext): Face {
         }
         const model = checkModel(reply, o);
         if (model === undefined) return reply;
-        const format = completionFormat(`cmpl-${hexId()}`, model, streaming.stream, streaming.includeUsage);
+        const format = vllmCompletionFormat(formatOptions(`cmpl-${hexId()}`, model, streaming), streamErrorFrame);
         await serveGeneration(ctx, face, { request, reply, generation, format, refuse });
         return reply;
       });

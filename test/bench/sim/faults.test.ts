@@ -35,7 +35,7 @@ async function openStream(url: string, body: Json): Promise<{ reader: ReadableSt
 describe('faults (vLLM face)', () => {
   let sim: SimServer;
   beforeAll(async () => {
-    sim = await launch('vllm', { faults: { errorRates: [{ status: 503, probability: 1 }], stallAfter: null, crashAfter: null, slowStartMs: 0, failHealth: false } });
+    sim = await launch('vllm', { faults: { errorRates: [{ status: 503, probability: 1 }], stallAfter: null, crashAfter: null, errorAfter: null, slowStartMs: 0, failHealth: false } });
   });
   afterAll(async () => {
     await sim?.close();
@@ -102,7 +102,7 @@ describe('faults at start', () => {
   it('--slow-start: /health is 503 and completions wait until the window ends', async () => {
     const slowStartMs = 1500;
     const startedAt = Date.now();
-    const sim = await launch('lmdeploy', { faults: { errorRates: [], stallAfter: null, crashAfter: null, slowStartMs, failHealth: false } });
+    const sim = await launch('lmdeploy', { faults: { errorRates: [], stallAfter: null, crashAfter: null, errorAfter: null, slowStartMs, failHealth: false } });
     try {
       const health = await fetch(`${sim.url}/health`);
       expect(health.status).toBe(503);
@@ -117,7 +117,7 @@ describe('faults at start', () => {
   });
 
   it('--fail-health on trtllm-serve: 503 with its text body', async () => {
-    const sim = await launch('trtllm-serve', { faults: { errorRates: [{ status: 429, probability: 1 }], stallAfter: null, crashAfter: null, slowStartMs: 0, failHealth: true } });
+    const sim = await launch('trtllm-serve', { faults: { errorRates: [{ status: 429, probability: 1 }], stallAfter: null, crashAfter: null, errorAfter: null, slowStartMs: 0, failHealth: true } });
     try {
       const health = await fetch(`${sim.url}/health`);
       expect(health.status).toBe(503);

@@ -16,8 +16,8 @@ afterAll(async () => {
 
 const chat = (extra: Json = {}): Json => ({ model: MODEL, messages: [{ role: 'user', content: 'hello' }], max_tokens: 6, ...extra });
 
-describe('LMDeploy face (v0.15)', () => {
-  it('streams with v0.15 quirks: role on every delta, no finish_reason key until the end, "usage": null when usage is on', async () => {
+describe('LMDeploy face (v0.16)', () => {
+  it('streams with its quirks: role on every delta, no finish_reason key until the end, "usage": null when usage is on', async () => {
     const on = await sseFrames(`${sim.url}/v1/chat/completions`, chat({ stream: true, stream_options: { include_usage: true } }));
     expect(on.status).toBe(200);
     expect(on.frames.at(-1)).toBe('[DONE]');
@@ -57,16 +57,42 @@ describe('LMDeploy face (v0.15)', () => {
     expect(text).toBe(((body.choices as Json[])[0].message as Json).content);
   });
 
-  it('answers errors flat, and malformed JSON with FastAPI 422 detail', async () => {
+  it('answers errors flat with v0.16 types by status; validation errors are 400 invalid requests', async () => {
     const unknown = await postJson(`${sim.url}/v1/chat/completions`, chat({ model: 'nope' }));
     expect(unknown.status).toBe(404);
-    expect(unknown.json).toEqual({ message: "The model 'nope' does not exist.", type: 'invalid_request_error', code: 404, param: null, object: 'error' });
+    expect(unknown.json).toEqual({ message: "The model 'nope' does not exist.", type: 'not_found_error', code: 404, param: null, object: 'error' });
     const malformed = await postJson(`${sim.url}/v1/chat/completions`, '{"model": ');
-    expect(malformed.status).toBe(422);
-    expect(malformed.json).toMatchObject({ detail: [{ type: 'json_invalid', loc: ['body', 0], msg: 'JSON decode error' }], body: '{"model": ' });
+    expect(malformed.status).toBe(400);
+    expect(malformed.json).toEqual({ message: '0: JSON decode error', type: 'invalid_request_error', code: 400, param: null, object: 'error' });
+    const missing = await postJson(`${sim.url}/v1/chat/completions`, { model: MODEL });
+    expect(missing.json).toMatchObject({ message: 'messages: Field required', code: 400 });
+    const mediaType = await postJson(`${sim.url}/v1/chat/completions`, 'hi', { 'content-type': 'text/plain' });
+    expect(mediaType.json).toMatchObject({ message: "Unsupported Media Type: Only 'application/json' is allowed", code: 400 });
     const badTopP = await postJson(`${sim.url}/v1/chat/completions`, chat({ top_p: 1.5 }));
     expect(badTopP.status).toBe(400);
-    expect(badTopP.json).toMatchObject({ message: 'The top_p 1.5 must be in (0, 1].', object: 'error' });
+    expect(badTopP.json).toMatchObject({ message: 'The top_p 1.5 must be in (0, 1].', type: 'invalid_request_error', object: 'error' });
+    for (const [status, type] of [[401, 'authentication_error'], [503, 'server_error'], [500, 'server_error'], [429, 'invalid_request_error']] as const) {
+      const injected = await postJson(`${sim.url}/v1/chat/completions`, chat(), { 'x-return-error': String(status) });
+      expect(injected.status).toBe(status);
+      expect(injected.json).toMatchObject({ type, code: status, object: 'error' });
+    }
+  });
+
+  it('writes an engine failure after the 200 as data: {"error": {...}} then [DONE]; whole requests get the 500 payload', async () => {
+    await postJson(`${sim.url}/sim/faults`, { 'error-after': 2 });
+    try {
+      const streamed = await sseFrames(`${sim.url}/v1/chat/completions`, chat({ stream: true, max_tokens: 20, ignore_eos: true, stream_options: { include_usage: true } }));
+      expect(streamed.frames.at(-2)).toBe('{"error": {"message": "An internal server error occurred.", "type": "server_error", "code": 500, "param": null, "object": "error"}}');
+      expect(streamed.frames.at(-1)).toBe('[DONE]');
+      expect(streamed.frames.slice(0, -2).map(parseFrame).every((c) => (c.choices as Json[]).length === 1)).toBe(true);
+      const completion = await sseFrames(`${sim.url}/v1/completions`, { model: MODEL, prompt: 'hi', max_tokens: 20, ignore_eos: true, stream: true });
+      expect(parseFrame(completion.frames.at(-2) as string)).toMatchObject({ error: { type: 'server_error', code: 500 } });
+      const whole = await postJson(`${sim.url}/v1/chat/completions`, chat({ max_tokens: 20, ignore_eos: true }));
+      expect(whole.status).toBe(500);
+      expect(whole.json).toEqual({ message: 'An internal server error occurred.', type: 'server_error', code: 500, param: null, object: 'error' });
+    } finally {
+      await postJson(`${sim.url}/sim/faults`, { 'error-after': null });
+    }
   });
 
   it('serves the native /generate, streamed and whole', async () => {
@@ -92,6 +118,7 @@ describe('LMDeploy face (v0.15)', () => {
     expect(models).toMatchObject({ object: 'list', data: [{ id: MODEL, owned_by: 'lmdeploy', root: MODEL }] });
     const health = await fetch(`${sim.url}/health`);
     expect(health.status).toBe(200);
+    expect(await (await fetch(`${sim.url}/sim/info`)).json()).toMatchObject({ engine: 'lmdeploy', release: '0.16', simulated: true });
     expect(await health.json()).toEqual({ status: 'healthy', message: 'TurboMind engine is healthy.' });
   });
 

@@ -6,11 +6,11 @@ describe('parseSimArgs', () => {
   it('parses every flag, in both --flag value and --flag=value forms', () => {
     const options = parseSimArgs(['--engine', 'trtllm-serve', '--profile=a10-qwen2.5-7b-trtllm', '--port', '0', '--host', '0.0.0.0',
       '--time-scale', '50', '--model', 'qwen', '--replica-name', 'r1', '--error-rate', '503:0.1,429:0.05', '--stall-after', '10',
-      '--crash-after=20', '--slow-start', '2000', '--fail-health', '--enable-prompt-tokens-details']);
+      '--crash-after=20', '--error-after', '7', '--slow-start', '2000', '--fail-health', '--enable-prompt-tokens-details']);
     expect(options).toMatchObject({
       engine: 'trtllm-serve', profile: 'a10-qwen2.5-7b-trtllm', port: 0, host: '0.0.0.0', timeScale: 50, model: 'qwen', replicaName: 'r1',
       enablePromptTokensDetails: true,
-      faults: { errorRates: [{ status: 503, probability: 0.1 }, { status: 429, probability: 0.05 }], stallAfter: 10, crashAfter: 20,
+      faults: { errorRates: [{ status: 503, probability: 0.1 }, { status: 429, probability: 0.05 }], stallAfter: 10, crashAfter: 20, errorAfter: 7,
         slowStartMs: 2000, failHealth: true },
     });
   });
@@ -59,8 +59,10 @@ describe('parseSimArgs', () => {
 describe('fault settings', () => {
   it('parses error rates and applies runtime patches by flag or camelCase name', () => {
     expect(parseErrorRates('503:0.1, 429:0.05')).toEqual([{ status: 503, probability: 0.1 }, { status: 429, probability: 0.05 }]);
-    const patched = applyFaultPatch(NO_FAULTS, { 'error-rate': { 503: 0.5 }, stallAfter: 3, 'fail-health': true });
-    expect(patched).toMatchObject({ errorRates: [{ status: 503, probability: 0.5 }], stallAfter: 3, failHealth: true });
+    const patched = applyFaultPatch(NO_FAULTS, { 'error-rate': { 503: 0.5 }, stallAfter: 3, 'error-after': 4, 'fail-health': true });
+    expect(patched).toMatchObject({ errorRates: [{ status: 503, probability: 0.5 }], stallAfter: 3, errorAfter: 4, failHealth: true });
+    expect(new FaultController({ ...NO_FAULTS, errorAfter: 4 }).streamFault(3)).toBe('continue');
+    expect(new FaultController({ ...NO_FAULTS, errorAfter: 4 }).streamFault(4)).toBe('fail');
     expect(() => applyFaultPatch(NO_FAULTS, { nope: 1 })).toThrow(/unknown fault setting/);
   });
 

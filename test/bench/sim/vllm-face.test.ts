@@ -274,7 +274,7 @@ describe('vLLM face metrics at startup', () => {
   });
 
   it('--release 0.10: the deprecated gpu_ names beside the new ones, time_per_output_token, and stop/length/abort only', async () => {
-    const old = await launch('vllm', { release: '0.10' });
+    const old = await launch('vllm', { release: '0.10', enableForceIncludeUsage: true });
     try {
       expect(await (await fetch(`${old.url}/sim/info`)).json()).toMatchObject({ engine: 'vllm', release: '0.10', simulated: true });
       const prompt = longText(300, 'release-0.10');
@@ -291,8 +291,108 @@ describe('vLLM face metrics at startup', () => {
       expect(prom.types.has('vllm:prompt_tokens_cached_total')).toBe(false);
       const reasons = prom.samples.filter((s) => s.name === 'vllm:request_success_total').map((s) => s.labels.finished_reason);
       expect(reasons.sort()).toEqual(['abort', 'length', 'stop']);
+
+      // Before #20983 the force flag only overrides include_usage=false, and needs stream_options.
+      const bare = await sseFrames(`${old.url}/v1/chat/completions`, chat('hi', { stream: true, max_tokens: 3 }));
+      expect(bare.frames.slice(0, -1).map(parseFrame).every((c) => !('usage' in c))).toBe(true);
+      const overridden = await sseFrames(`${old.url}/v1/chat/completions`, chat('hi', { stream: true, max_tokens: 3, stream_options: { include_usage: false } }));
+      const chunks = overridden.frames.slice(0, -1).map(parseFrame);
+      expect(chunks.filter((c) => 'usage' in c)).toEqual([expect.objectContaining({ choices: [], usage: expect.objectContaining({ completion_tokens: 3 }) })]);
+
+      // 0.10 writes an engine failure with create_streaming_error_response's defaults, and has no param on the 404.
+      await postJson(`${old.url}/sim/faults`, { 'error-after': 2 });
+      const failed = await sseFrames(`${old.url}/v1/chat/completions`, chat('hi', { stream: true, max_tokens: 10, ignore_eos: true }));
+      expect(failed.frames.at(-2)).toBe('{"error": {"message": "EngineCore encountered an issue. See stack trace (above) for the root cause.", '
+        + '"type": "BadRequestError", "param": null, "code": 400}}');
+      expect(failed.frames.at(-1)).toBe('[DONE]');
+      await postJson(`${old.url}/sim/faults`, { 'error-after': null });
+      const unknown = await postJson(`${old.url}/v1/chat/completions`, { ...chat('x'), model: 'nope' });
+      expect(unknown.json).toEqual({ error: { message: 'The model `nope` does not exist.', type: 'NotFoundError', param: null, code: 404 } });
     } finally {
       await old.close();
+    }
+  });
+});
+
+describe('vLLM face usage and mid-stream errors (0.19)', () => {
+  it('leaves prompt_tokens_details out unless --enable-prompt-tokens-details AND a cached count: null whole, absent streamed', async () => {
+    // The shared face runs without the flag: no details even on a hit.
+    const prompt = longText(300, `details-off-${Date.now()}`);
+    await postJson(`${sim.url}/v1/completions`, { model: MODEL, prompt, max_tokens: 2 });
+    const hitWithoutFlag = await postJson(`${sim.url}/v1/completions`, { model: MODEL, prompt, max_tokens: 2 });
+    expect((hitWithoutFlag.json as Json).usage).toMatchObject({ prompt_tokens_details: null });
+
+    const detailed = await launch('vllm', { enablePromptTokensDetails: true });
+    try {
+      const fresh = longText(300, 'details-on');
+      const miss = await postJson(`${detailed.url}/v1/completions`, { model: MODEL, prompt: fresh, max_tokens: 2 });
+      expect((miss.json as Json).usage).toEqual({ prompt_tokens: expect.any(Number), total_tokens: expect.any(Number), completion_tokens: 2,
+        prompt_tokens_details: null });
+      const streamedMiss = await sseFrames(`${detailed.url}/v1/completions`, { model: MODEL, prompt: longText(300, 'details-on-2'), max_tokens: 2,
+        stream: true, stream_options: { include_usage: true } });
+      expect(parseFrame(streamedMiss.frames.at(-2) as string).usage).not.toHaveProperty('prompt_tokens_details');
+
+      const hit = await postJson(`${detailed.url}/v1/completions`, { model: MODEL, prompt: fresh, max_tokens: 2 });
+      const cached = ((hit.json as Json).usage as Json).prompt_tokens_details as Json;
+      expect(cached.cached_tokens).toBeGreaterThan(250);
+      const streamedHit = await sseFrames(`${detailed.url}/v1/completions`, { model: MODEL, prompt: fresh, max_tokens: 2,
+        stream: true, stream_options: { include_usage: true } });
+      expect(parseFrame(streamedHit.frames.at(-2) as string).usage).toMatchObject({ prompt_tokens_details: { cached_tokens: cached.cached_tokens } });
+    } finally {
+      await detailed.close();
+    }
+  });
+
+  it('honours stream_options.continuous_usage_stats: running usage on every chunk, then the final usage chunk', async () => {
+    const { frames } = await sseFrames(`${sim.url}/v1/chat/completions`,
+      chat('hi', { stream: true, max_tokens: 4, ignore_eos: true, stream_options: { include_usage: true, continuous_usage_stats: true } }));
+    const chunks = frames.slice(0, -1).map(parseFrame);
+    const prompt = (chunks[0].usage as Json).prompt_tokens as number;
+    expect(chunks[0]).toMatchObject({ choices: [{ delta: { role: 'assistant', content: '' } }] });
+    expect(chunks[0].usage).toEqual({ prompt_tokens: prompt, total_tokens: prompt, completion_tokens: 0 });
+    const running = chunks.slice(1, -1).map((c) => (c.usage as Json).completion_tokens);
+    expect(running).toEqual([1, 2, 3, 4]);
+    expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { prompt_tokens: prompt, completion_tokens: 4, total_tokens: prompt + 4 } });
+
+    const completion = await sseFrames(`${sim.url}/v1/completions`,
+      { model: MODEL, prompt: 'hello', max_tokens: 2, ignore_eos: true, stream: true, stream_options: { continuous_usage_stats: true } });
+    const first = parseFrame(completion.frames[0]);
+    expect(first.usage).toEqual({ prompt_tokens: expect.any(Number), total_tokens: expect.any(Number), completion_tokens: 1, prompt_tokens_details: null });
+  });
+
+  it('--enable-force-include-usage: usage on every chunk even without stream_options', async () => {
+    const forced = await launch('vllm', { enableForceIncludeUsage: true });
+    try {
+      const { frames } = await sseFrames(`${forced.url}/v1/chat/completions`, chat('hi', { stream: true, max_tokens: 3, ignore_eos: true }));
+      const chunks = frames.slice(0, -1).map(parseFrame);
+      expect(chunks.every((c) => typeof c.usage === 'object' && c.usage !== null)).toBe(true);
+      expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { completion_tokens: 3 } });
+    } finally {
+      await forced.close();
+    }
+  });
+
+  it('writes an engine failure after the 200 as json.dumps of the error, then [DONE]; whole requests get a 500', async () => {
+    const errorsBefore = metric(await scrape(sim.url), 'vllm:request_success_total', { finished_reason: 'error' });
+    await postJson(`${sim.url}/sim/faults`, { 'error-after': 3 });
+    try {
+      const { frames } = await sseFrames(`${sim.url}/v1/chat/completions`, chat('fail me', { stream: true, max_tokens: 50, ignore_eos: true }));
+      expect(frames.at(-2)).toBe('{"error": {"message": "Internal server error", "type": "InternalServerError", "param": null, "code": 500}}');
+      expect(frames.at(-1)).toBe('[DONE]');
+      // The role chunk, three one-token chunks, the error, [DONE].
+      expect(frames).toHaveLength(6);
+      const whole = await postJson(`${sim.url}/v1/chat/completions`, chat('fail me', { max_tokens: 50, ignore_eos: true }));
+      expect(whole.status).toBe(500);
+      expect(whole.json).toEqual({ error: { message: 'Internal server error', type: 'InternalServerError', param: null, code: 500 } });
+      await waitFor(async () => metric(await scrape(sim.url), 'vllm:request_success_total', { finished_reason: 'error' }) === errorsBefore + 2);
+
+      // Failing before the first token: the error is the first frame, with no role chunk before it.
+      await postJson(`${sim.url}/sim/faults`, { 'error-after': 0 });
+      const early = await sseFrames(`${sim.url}/v1/chat/completions`, chat('fail me', { stream: true, max_tokens: 5 }));
+      expect(early.frames).toHaveLength(2);
+      expect(parseFrame(early.frames[0])).toMatchObject({ error: { code: 500 } });
+    } finally {
+      await postJson(`${sim.url}/sim/faults`, { 'error-after': null });
     }
   });
 });
