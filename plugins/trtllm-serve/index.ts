@@ -17,7 +17,7 @@ export class TrtllmServeBackend extends HttpBackend {
   private last: EngineLoad | undefined;
   /** Which page the load comes from, settled by the first read. */
   private source: 'prometheus' | 'drained' | undefined;
-  private iterations: number | undefined;
+  private progress: string | undefined;
 
   constructor(spec: BackendSpec, ctx: PluginContext) {
     super(spec, ctx, readHttpOptions(spec.options, ctx));
@@ -42,12 +42,12 @@ export class TrtllmServeBackend extends HttpBackend {
   }
 
   private readPrometheus(text: string): EngineLoad {
-    const { load, iterations } = readTrtllmPrometheus(text);
+    const { load, progress } = readTrtllmPrometheus(text);
     // The gauges hold the last iteration's values; no iteration since the last read while
     // nothing of ours is in flight there means the engine is idle (other gateways' requests
     // would have made it iterate).
-    const stalled = iterations !== undefined && iterations === this.iterations;
-    this.iterations = iterations;
+    const stalled = progress !== undefined && progress === this.progress;
+    this.progress = progress;
     return stalled && this.inFlightHere === 0 ? { ...load, running: 0, waiting: 0 } : load;
   }
 

@@ -10,7 +10,7 @@
  */
 import { compactLoad } from '../../core/plugin/engine-load.js';
 import type { EngineLoad } from '../../core/plugin/engine-load.js';
-import { parsePrometheusText, sumSamples, meanSamples } from '../../core/plugin/prometheus-text.js';
+import { parsePrometheusText, sumSamples, meanSamples, type PromSample } from '../../core/plugin/prometheus-text.js';
 
 type Json = Record<string, unknown>;
 
@@ -102,11 +102,14 @@ export function readTrtllmStats(json: unknown, previous?: EngineLoad, idleHere =
  * `engine_type`); they are summed (requests) or averaged (ratios) over them.
  *
  * Prompt and cached-token counters give the interval hit rate in tokens; where a build lacks
- * them, the reused and missed block counters scaled by the block size do. `iterations` (the
- * iteration-latency histogram's count) tells whether the engine has iterated since the last read:
- * its gauges are set from iteration stats and keep their last value when it stops.
+ * them, the reused and missed block counters scaled by the block size do.
+ *
+ * `progress` tells whether the engine has iterated since the last read: its gauges are set from
+ * iteration stats and keep their last value when it stops. It joins the iteration latency (a
+ * gauge in the newest collector, whose float value changes with every iteration; a histogram's
+ * count in others) with the completed-requests counter; equal on two reads means no iteration.
  */
-export function readTrtllmPrometheus(text: string): { load: EngineLoad; iterations?: number } {
+export function readTrtllmPrometheus(text: string): { load: EngineLoad; progress?: string } {
   const samples = parsePrometheusText(text).filter((s) => s.name.startsWith('trtllm_'));
   const sum = (name: string) => sumSamples(samples, name);
   const tokensPerBlock = meanSamples(samples, 'trtllm_kv_cache_tokens_per_block');
@@ -130,6 +133,12 @@ export function readTrtllmPrometheus(text: string): { load: EngineLoad; iteratio
       prefixQueries,
       prefixHits,
     }),
-    iterations: sum('trtllm_iteration_latency_seconds_count'),
+    progress: progressOf(samples),
   };
+}
+
+function progressOf(samples: readonly PromSample[]): string | undefined {
+  const parts = ['trtllm_iteration_latency_seconds', 'trtllm_iteration_latency_seconds_count', 'trtllm_num_requests_completed_total']
+    .map((name) => sumSamples(samples, name));
+  return parts.every((p) => p === undefined) ? undefined : parts.join('/');
 }

@@ -157,7 +157,7 @@ describe('readTrtllmPrometheus', () => {
   it('reads requests, KV usage, pool size and block counters as tokens', () => {
     expect(readTrtllmPrometheus(page(7, 2))).toEqual({
       load: { running: 2, waiting: 1, kvUsage: 0.5, blockSize: 32, numBlocks: 4096, prefixQueries: 1280, prefixHits: 320 },
-      iterations: 7,
+      progress: '/7/',
     });
   });
 
