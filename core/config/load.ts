@@ -133,7 +133,7 @@ function readRoutes(r: ConfigReader, doc: Obj, backends: BackendSpec[], configDi
   return list.map((item, i) => {
     const at = `routes[${i}]`;
     const o = r.obj(item, at);
-    r.known(o, at, ['model', 'aliases', 'backends', 'arms', 'sticky', 'shadow', 'policy', 'retries', 'slo', 'admission', 'tokenizer_config']);
+    r.known(o, at, ['model', 'aliases', 'backends', 'arms', 'sticky', 'shadow', 'policy', 'retries', 'slo', 'admission', 'tokenizer_config', 'tokenizer']);
     const model = r.str(o, 'model', at);
     const aliases = r.strings(o, 'aliases', at) ?? [];
     for (const name of [model, ...aliases]) {
@@ -208,6 +208,13 @@ function readRoutes(r: ConfigReader, doc: Obj, backends: BackendSpec[], configDi
       };
     }
     if (o.tokenizer_config !== undefined) spec.tokenizerConfig = readTemplatePath(r.str(o, 'tokenizer_config', at), `${r.file}: ${at}.tokenizer_config`, configDir);
+    if (o.tokenizer !== undefined) {
+      if (!spec.tokenizerConfig) throw new ConfigError(`${r.file}: ${at}.tokenizer: needs tokenizer_config (the chat template the engine renders) beside it`);
+      spec.tokenizer = readPackagedPath(r.str(o, 'tokenizer', at), `${r.file}: ${at}.tokenizer`, configDir, 'a tokenizer.json');
+    } else if (spec.tokenizerConfig) {
+      const beside = path.join(path.dirname(spec.tokenizerConfig), 'tokenizer.json');
+      if (existsSync(beside)) spec.tokenizer = beside;
+    }
     return spec;
   });
 }
@@ -218,6 +225,17 @@ function readRoutes(r: ConfigReader, doc: Obj, backends: BackendSpec[], configDi
  * must parse, here and now, not on the first request.
  */
 function readTemplatePath(value: string, where: string, configDir: string): string {
+  const file = readPackagedPath(value, where, configDir, 'a tokenizer_config.json');
+  try {
+    ChatTemplate.fromConfigFile(file);
+  } catch (err) {
+    throw new ConfigError(`${where}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return file;
+}
+
+/** A file named relative to the config file, absolutely, or inside an installed package. */
+function readPackagedPath(value: string, where: string, configDir: string, what: string): string {
   let file = path.resolve(configDir, value);
   if (!existsSync(file)) {
     // A package installed beside the config, else one of Switchyard's own (the bundled Qwen files).
@@ -228,13 +246,8 @@ function readTemplatePath(value: string, where: string, configDir: string): stri
         return undefined;
       }
     }).find((f) => f !== undefined);
-    if (!found) throw new ConfigError(`${where}: expected a tokenizer_config.json (a path, or a file in an installed package), got ${JSON.stringify(value)}: no such file`);
+    if (!found) throw new ConfigError(`${where}: expected ${what} (a path, or a file in an installed package), got ${JSON.stringify(value)}: no such file`);
     file = found;
-  }
-  try {
-    ChatTemplate.fromConfigFile(file);
-  } catch (err) {
-    throw new ConfigError(`${where}: ${err instanceof Error ? err.message : String(err)}`);
   }
   return file;
 }

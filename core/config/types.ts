@@ -33,6 +33,12 @@ export interface RouteSpec {
   admission?: { mode: 'shed' | 'queue'; maxQueue: number; maxWaitMs: number };
   /** The model's tokenizer_config.json (absolute path): prefix keys over the rendered chat template. */
   tokenizerConfig?: string;
+  /**
+   * The model's tokenizer.json (absolute path; default: beside tokenizer_config when it exists):
+   * with backends that publish KV-cache events, prompts are tokenized as the engine will see them
+   * and matched against the engine's own blocks (exact prefix routing).
+   */
+  tokenizer?: string;
 }
 
 export interface GatewayConfig {

@@ -75,6 +75,22 @@ export interface DispatchCall {
  */
 export type PrefixRetraction = (chunkHashes: readonly number[]) => void;
 
+/**
+ * What a backend knows of its engine's KV cache from the engine's own KV-cache events (exact
+ * prefix routing). Keys are Switchyard's block keys of token ids (core/routing/kv-tracker.ts
+ * blockKey), never an engine's hash; the router keys a request's tokens the same way.
+ */
+export interface KvCacheView {
+  /** Tokens per engine block, once known (from the events or the engine's config). */
+  readonly blockSize: number | undefined;
+  /** True while the events are flowing: a lost subscription or a resync makes matching approximate. */
+  live(): boolean;
+  /** Whether some engine block holds this key. */
+  holds(key: number): boolean;
+  /** For /admin/routing: the subscription's state and the tracker's counts. */
+  describe(): Record<string, unknown>;
+}
+
 /** The upstream's answer, before its body is read. */
 export interface DispatchReply {
   status: number;
@@ -121,6 +137,8 @@ export interface Backend {
   signals(): LoadSignals;
   /** Backends with KV-cache events report evicted prefix chunks here (optional). */
   onPrefixRetraction?(listener: PrefixRetraction): void;
+  /** The engine's KV cache as its events describe it, for exact prefix routing (optional). */
+  readonly kvCache?: KvCacheView;
   /** Active health (the engine's health endpoint); passive failures are core's circuit breaker. */
   health(): BackendHealth;
   close(): Promise<void>;

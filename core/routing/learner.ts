@@ -10,6 +10,7 @@ import type { StateStore } from '../state/types.js';
 import { prefixKeyOf, type Candidate, type Decision, type RoutingRequest, type RoutingState } from './policy.js';
 import type { Route } from './route-table.js';
 import { CachedTokenSource } from './cached-tokens.js';
+import { exactMatch } from './exact-prefix.js';
 import type { Backend } from '../plugin/types.js';
 
 /** What was known when a request left, kept until its outcome. */
@@ -80,10 +81,16 @@ export class RoutingLearner {
       // Other replicas only need news: a prefix this backend already held in full is not sent again.
       if (matchedChunks < key.hashes.length) this.store?.publishPrefix({ backendId: chosen.backend.id, hashes: key.hashes, at: Date.now() });
     }
-    const predictedTokens = (matchedChunks * this.state.chunkBytes) / this.bytesPerToken;
+    // Exact where the backend's KV events are flowing: what they (and our unconfirmed placements)
+    // say it holds; the placement is then speculated until its `stored` event confirms it.
+    const speculation = this.state.speculation.of(chosen.backend.id);
+    const exact = exactMatch(chosen.backend.kvCache, speculation, request.tokens);
+    const blockSize = chosen.backend.kvCache?.blockSize;
+    if (request.tokens && blockSize !== undefined) speculation.record(request.tokens.keys(blockSize));
+    const predictedTokens = exact ? exact.tokens : (matchedChunks * this.state.chunkBytes) / this.bytesPerToken;
     if (predictedTokens > 0) this.metrics.predictedCached.inc({ model: route.model, backend: chosen.backend.id }, predictedTokens);
     const latency = this.state.latency.of(chosen.backend.id);
-    const prefillTokens = Math.max(0, key.bytes / this.bytesPerToken - predictedTokens);
+    const prefillTokens = Math.max(0, (request.tokens?.ids.length ?? key.bytes / this.bytesPerToken) - predictedTokens);
     // What the policy saw ahead of it (predict.ts): requests there, counting unprefilled ones twice.
     const ahead = chosen.signals.inFlight + (chosen.signals.waiting ?? 0) + latency.prefilling;
     latency.backlogTokens += prefillTokens;
@@ -94,7 +101,8 @@ export class RoutingLearner {
       reason: decision.reason,
       ahead,
       running: chosen.signals.running ?? chosen.signals.inFlight,
-      matchedChunks,
+      // With an exact match, "matched" means a hit was predicted (the learner's guessed-hit test).
+      matchedChunks: exact ? (exact.tokens > 0 ? Math.max(1, matchedChunks) : 0) : matchedChunks,
       chunks: key.hashes.length,
       promptBytes: key.bytes,
       prefillTokens,

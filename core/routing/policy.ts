@@ -9,6 +9,7 @@ import type { LatencyModels } from './latency-model.js';
 import { prefixKey, type PrefixKey } from './prefix-key.js';
 import type { PrefixIndexes } from './prefix-index.js';
 import type { ChatTemplate } from '../tokenizer/tokenizer.js';
+import type { RequestTokens, Speculations } from './exact-prefix.js';
 
 export interface Candidate {
   backend: Backend;
@@ -28,6 +29,11 @@ export interface RoutingRequest {
   template?: ChatTemplate;
   /** Latency targets: the route's, overridden by x-slo-ttft-ms / x-slo-tpot-ms. */
   slo?: { ttftMs?: number; tpotMs?: number };
+  /**
+   * The prompt's token ids as the engine will see them (the route's chat template and tokenizer),
+   * on routes whose backends publish KV-cache events: exact prefix matching.
+   */
+  tokens?: RequestTokens;
 }
 
 /** The request's prefix key, computed on first use and kept on the request. */
@@ -61,6 +67,8 @@ export interface RoutingState {
   latency: LatencyModels;
   /** Chunk size of prefix keys, bytes of canonical prompt. */
   chunkBytes: number;
+  /** The gateway's own placements not yet confirmed by KV events (exact matching). */
+  speculation: Speculations;
 }
 
 export interface PolicyContext {

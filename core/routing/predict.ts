@@ -4,11 +4,21 @@
  * backend's latency model is fitted — the TTFT and TPOT a request would see there.
  */
 import { prefixKeyOf, type Candidate, type RoutingRequest, type RoutingState } from './policy.js';
+import { exactMatch } from './exact-prefix.js';
 
 export interface Prediction {
   c: Candidate;
-  /** Leading prefix chunks the backend holds. */
+  /**
+   * Leading prefix units the backend holds: engine blocks where its KV-cache events say so
+   * (`exact`), else the router's byte chunks (approximate, learned from its own placements).
+   */
   match: number;
+  /** Units in the whole prompt, in the same unit as `match`. */
+  units: number;
+  /** Prompt tokens the backend holds (estimated from bytes when approximate). */
+  matchTokens: number;
+  /** The match comes from the engine's KV-cache events (plus unconfirmed placements of ours). */
+  exact: boolean;
   ahead: number;
   /** Undefined while the backend's model has too few samples. */
   ttftMs?: number;
@@ -26,23 +36,28 @@ export interface Prediction {
 export function predict(candidates: readonly Candidate[], request: RoutingRequest, state: RoutingState, bytesPerToken: number): { chunks: number; firstHash?: number; predictions: Prediction[] } {
   const key = prefixKeyOf(request, state.chunkBytes);
   const n = key.hashes.length;
-  const promptTokens = key.bytes / bytesPerToken;
+  // Exact routes know the prompt's length in the engine's own tokens.
+  const promptTokens = request.tokens?.ids.length ?? key.bytes / bytesPerToken;
   const chunkTokens = state.chunkBytes / bytesPerToken;
   // The KV this request will hold at its end: its prompt and every token it may generate.
   const maxTokens = request.body.max_tokens ?? request.body.max_completion_tokens;
   const footprint = promptTokens + (typeof maxTokens === 'number' && maxTokens > 0 ? maxTokens : 0);
   const predictions = candidates.map((c): Prediction => {
-    const match = n === 0 ? 0 : state.prefixes.of(c.backend.id).match(key.hashes);
+    const exact = exactMatch(c.backend.kvCache, state.speculation.of(c.backend.id), request.tokens);
+    const chunks = exact || n === 0 ? 0 : state.prefixes.of(c.backend.id).match(key.hashes);
+    const matchTokens = exact ? exact.tokens : Math.min(promptTokens, chunks * chunkTokens);
     const model = state.latency.of(c.backend.id);
     // A request still waiting for its first token counts twice: it is in flight, and its prefill
     // is ahead of this one's.
     const ahead = c.signals.inFlight + (c.signals.waiting ?? 0) + model.prefilling;
-    const p: Prediction = { c, match, ahead };
+    const p: Prediction = exact
+      ? { c, match: exact.blocks, units: exact.totalBlocks, matchTokens, exact: true, ahead }
+      : { c, match: chunks, units: n, matchTokens, exact: false, ahead };
     const capacity = c.backend.capabilities.kvCapacityTokens;
     // Requests there are taken to be about this one's size: the gateway knows its own in flight,
     // not what each holds. (A shared prefix is held once, so this errs toward "full".)
     if (capacity) p.kvRoom = (c.signals.inFlight + 1) * footprint <= capacity;
-    const uncachedTokens = Math.max(0, promptTokens - match * chunkTokens);
+    const uncachedTokens = Math.max(0, promptTokens - matchTokens);
     if (model.fitted) {
       p.ttftMs = model.predictTtft({ uncachedTokens, ahead });
       p.prefillMs = model.predictPrefill(uncachedTokens);
@@ -51,6 +66,11 @@ export function predict(candidates: readonly Candidate[], request: RoutingReques
     return p;
   });
   return { chunks: n, firstHash: key.hashes[0], predictions };
+}
+
+/** `prefix 31/32 blocks (kv events)`: how much a candidate holds, and how the router knows. */
+export function matchNote(p: Prediction): string {
+  return `prefix ${p.match}/${p.units} blocks${p.exact ? ' (kv events)' : ''}`;
 }
 
 /**

@@ -10,6 +10,7 @@ import type { Backend } from '../plugin/types.js';
 import { policyFactory } from './policies/index.js';
 import type { Candidate, RoutingPolicy, RoutingState } from './policy.js';
 import { ChatTemplate } from '../tokenizer/tokenizer.js';
+import { TokenizerPool } from '../tokenizer/pool.js';
 
 export class Route {
   readonly admission?: AdmissionQueue;
@@ -19,6 +20,11 @@ export class Route {
   readonly retryBudget = new RetryBudget();
   /** The model's chat template, when prefix keys are computed over the rendered prompt. */
   template?: ChatTemplate;
+  /**
+   * The model's tokenizer (worker threads), when some backend publishes KV-cache events and the
+   * route names the engine's tokenizer files: requests are tokenized for exact prefix matching.
+   */
+  tokenizer?: TokenizerPool;
 
   constructor(
     private readonly breakers: Breakers,
@@ -73,6 +79,8 @@ export class RouteTable {
   readonly routes: Route[];
 
   readonly breakers = new Breakers();
+  /** Tokenizer pools, one per tokenizer, shared by the routes that use it. */
+  private readonly pools = new Map<string, TokenizerPool>();
 
   constructor(
     specs: readonly RouteSpec[], backends: ReadonlyMap<string, Backend>, readonly state: RoutingState, seed = 1,
@@ -91,6 +99,15 @@ export class RouteTable {
       const route = new Route(this.breakers, remoteInFlight, spec.model, spec.aliases, spec.backends.map(lookup), factory.create(spec.policy.options, { seed: seed + i, state }),
         spec.retries, spec.slo, spec.admission, spec.arms, spec.sticky, shadow, seed + i);
       if (spec.tokenizerConfig) route.template = ChatTemplate.fromConfigFile(spec.tokenizerConfig);
+      if (spec.tokenizerConfig && spec.tokenizer && route.backends.some((b) => b.kvCache)) {
+        const key = `${spec.tokenizer}\u0000${spec.tokenizerConfig}`;
+        let pool = this.pools.get(key);
+        if (!pool) {
+          pool = new TokenizerPool({ threads: 1, tokenizerJsonPath: spec.tokenizer, tokenizerConfigPath: spec.tokenizerConfig });
+          this.pools.set(key, pool);
+        }
+        route.tokenizer = pool;
+      }
       return route;
     });
     for (const route of this.routes) {
@@ -100,5 +117,14 @@ export class RouteTable {
 
   resolve(model: string): Route | undefined {
     return this.byName.get(model);
+  }
+
+  /** Every route's tokenizer is ready (its workers loaded); rejects if one failed to load. */
+  async ready(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.ready()));
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.pools.values()].map((p) => p.close()));
   }
 }

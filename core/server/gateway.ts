@@ -13,6 +13,7 @@ import type { Backend, BackendPlugin, PluginContext } from '../plugin/types.js';
 import { LatencyModels } from '../routing/latency-model.js';
 import { RoutingLearner } from '../routing/learner.js';
 import { PrefixIndexes } from '../routing/prefix-index.js';
+import { Speculations } from '../routing/exact-prefix.js';
 import type { RoutingState } from '../routing/policy.js';
 import { RemoteLoad } from '../routing/remote-load.js';
 import { RouteTable } from '../routing/route-table.js';
@@ -62,7 +63,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     await Promise.allSettled(backends.map((b) => b.close()));
     throw err;
   }
-  const state: RoutingState = { prefixes: new PrefixIndexes(), latency: new LatencyModels(), chunkBytes: config.routing.chunkBytes };
+  const state: RoutingState = { prefixes: new PrefixIndexes(), latency: new LatencyModels(), speculation: new Speculations(), chunkBytes: config.routing.chunkBytes };
   // Replicas share prefix observations and load through the store, asynchronously: the request
   // path never waits on it, and with it gone each replica routes on what it knows.
   const store = opts.store ?? createStateStore(config.store, { log });
@@ -74,6 +75,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   // Backends that see their engine's KV events retract evicted prefix chunks from the index.
   for (const b of backends) b.onPrefixRetraction?.((hashes) => state.prefixes.of(b.id).remove(hashes));
   const routes = new RouteTable(config.routes, new Map(backends.map((b) => [b.id, b])), state, 1, (id) => remote.inFlight(id));
+  await routes.ready();
   const metrics = new GatewayMetrics(backends);
   metrics.watchStore(store);
   const learner = new RoutingLearner(state, metrics, store, config.routing.bytesPerToken);
@@ -127,6 +129,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       clearInterval(sizer);
       clearInterval(loadTimer);
       await store.close();
+      await routes.close();
       await Promise.allSettled(backends.map((b) => b.close()));
       log.info('switchyard drained');
     })();

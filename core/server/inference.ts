@@ -11,6 +11,7 @@ import type { Candidate, RoutingRequest } from '../routing/policy.js';
 import { GatewayError, type ErrorName } from './errors.js';
 import { relaySse, type Usage } from './sse-relay.js';
 import { readUsage } from './answer-usage.js';
+import { tokenizeForRouting } from './request-tokens.js';
 import type { DispatchRecord, RoutingLearner } from '../routing/learner.js';
 import type { ArmOutcome } from '../routing/ab.js';
 import { sendShadow } from './shadow.js';
@@ -115,6 +116,13 @@ async function dispatchWithRetries(
   // counts nothing: a backend that fails everything is then left to its active health check.
   let suspect: { id: string; breaker: CircuitBreaker } | undefined;
   const routingRequest: RoutingRequest = { requestId: req.id, model: route.model, body, headers: req.headers, slo: sloOf(route, req), template: route.template };
+  if (route.tokenizer) {
+    const tokenized = await tokenizeForRouting(route, body, ctx.routes.state.chunkBytes);
+    if (tokenized) {
+      routingRequest.tokens = tokenized.tokens;
+      routingRequest.prefix = tokenized.prefix;
+    }
+  }
   route.retryBudget.onRequest();
   try {
     for (let attempt = 0; attempt <= route.retries; attempt++) {

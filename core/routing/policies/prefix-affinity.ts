@@ -14,7 +14,7 @@
  */
 import { hashString } from '../prefix-key.js';
 import type { Candidate, Decision, PolicyContext, PolicyFactory, RoutingPolicy, RoutingRequest, RoutingState } from '../policy.js';
-import { kvFullNote, predict, withinLoadBound, withKvRoom, type Prediction } from '../predict.js';
+import { kvFullNote, matchNote, predict, withinLoadBound, withKvRoom, type Prediction } from '../predict.js';
 
 export interface PrefixAffinityOptions {
   bytesPerToken: number;
@@ -53,27 +53,27 @@ export class PrefixAffinityPolicy implements RoutingPolicy {
   select(candidates: readonly Candidate[], request: RoutingRequest): Decision | null {
     const healthy = candidates.filter((c) => c.healthy);
     if (healthy.length === 0) return null;
-    const { chunks: n, firstHash, predictions } = predict(healthy, request, this.state, this.opts.bytesPerToken);
+    const { firstHash, predictions } = predict(healthy, request, this.state, this.opts.bytesPerToken);
     const { room: scored, full } = withKvRoom(predictions);
-    const best = Math.max(...scored.map((s) => s.match));
+    const best = Math.max(...scored.map((s) => s.matchTokens));
     const decision = best === 0
       ? coldDecision(scored, firstHash ?? shortPromptHash(request))
-      : scored.every((s) => s.ttftMs !== undefined) ? this.byPrediction(scored, n) : this.byThresholds(scored, firstHash, best, n);
+      : scored.every((s) => s.ttftMs !== undefined) ? this.byPrediction(scored) : this.byThresholds(scored, firstHash);
     return full > 0 ? { ...decision, reason: `${decision.reason}; ${kvFullNote(full)}` } : decision;
   }
 
-  private byPrediction(all: Scored[], n: number): Decision {
+  private byPrediction(all: Scored[]): Decision {
     const scored = withinLoadBound(all);
     let pick = scored[0];
     for (const s of scored) {
-      if (s.ttftMs! < pick.ttftMs! || (s.ttftMs === pick.ttftMs && s.match > pick.match)) pick = s;
+      if (s.ttftMs! < pick.ttftMs! || (s.ttftMs === pick.ttftMs && s.matchTokens > pick.matchTokens)) pick = s;
     }
     const ttft = `predicted ttft ${Math.round(pick.ttftMs!)} ms`;
-    if (pick.match > 0) return { backend: pick.c.backend, reason: `prefix ${pick.match}/${n} blocks, ${ttft}`, kind: 'prefix', predictedTtftMs: pick.ttftMs };
+    if (pick.match > 0) return { backend: pick.c.backend, reason: `${matchNote(pick)}, ${ttft}`, kind: 'prefix', predictedTtftMs: pick.ttftMs };
     return { backend: pick.c.backend, reason: `spread: ${ttft} beats the prefix holders`, kind: 'spread', predictedTtftMs: pick.ttftMs };
   }
 
-  private byThresholds(scored: Scored[], firstHash: number | undefined, best: number, n: number): Decision {
+  private byThresholds(scored: Scored[], firstHash: number | undefined): Decision {
     const loads = scored.map((s) => s.ahead);
     const max = Math.max(...loads);
     const min = Math.min(...loads);
@@ -81,10 +81,13 @@ export class PrefixAffinityPolicy implements RoutingPolicy {
       const pick = scored.find((s) => s.ahead === min)!;
       return { backend: pick.c.backend, reason: `load: imbalance ${max} vs ${min} (no latency model yet)`, kind: 'load' };
     }
-    if (best / n > this.opts.matchThreshold) {
-      const holders = scored.filter((s) => s.match === best);
+    // The match rate of the best holder (exact and approximate candidates alike, as a share of the prompt).
+    const rate = (s: Scored) => (s.units > 0 ? s.match / s.units : 0);
+    const bestRate = Math.max(...scored.map(rate));
+    if (bestRate > this.opts.matchThreshold) {
+      const holders = scored.filter((s) => rate(s) === bestRate);
       const pick = holders.reduce((a, b) => (b.ahead < a.ahead ? b : a));
-      return { backend: pick.c.backend, reason: `prefix ${best}/${n} blocks (no latency model yet)`, kind: 'prefix' };
+      return { backend: pick.c.backend, reason: `${matchNote(pick)} (no latency model yet)`, kind: 'prefix' };
     }
     return coldDecision(scored, firstHash ?? 0);
   }

@@ -7,7 +7,7 @@
  * targets it behaves as prefix affinity by prediction.
  */
 import type { Candidate, Decision, PolicyContext, PolicyFactory, RoutingPolicy, RoutingRequest, RoutingState } from '../policy.js';
-import { kvFullNote, predict, withinLoadBound, withKvRoom, type Prediction } from '../predict.js';
+import { kvFullNote, matchNote, predict, withinLoadBound, withKvRoom, type Prediction } from '../predict.js';
 import { coldDecision, shortPromptHash } from './prefix-affinity.js';
 
 export class SloPolicy implements RoutingPolicy {
@@ -18,14 +18,14 @@ export class SloPolicy implements RoutingPolicy {
   select(candidates: readonly Candidate[], request: RoutingRequest): Decision | null {
     const healthy = candidates.filter((c) => c.healthy);
     if (healthy.length === 0) return null;
-    const { chunks, firstHash, predictions: all } = predict(healthy, request, this.state, this.bytesPerToken);
+    const { firstHash, predictions: all } = predict(healthy, request, this.state, this.bytesPerToken);
     // A backend whose KV cache would not hold this request queues it: its prediction would lie.
     const { room: predictions, full } = withKvRoom(all);
-    const decision = this.choose(predictions, request, chunks, firstHash);
+    const decision = this.choose(predictions, request, firstHash);
     return full > 0 ? { ...decision, reason: `${decision.reason}; ${kvFullNote(full)}` } : decision;
   }
 
-  private choose(predictions: Prediction[], request: RoutingRequest, chunks: number, firstHash: number | undefined): Decision {
+  private choose(predictions: Prediction[], request: RoutingRequest, firstHash: number | undefined): Decision {
     const unfitted = predictions.filter((p) => p.ttftMs === undefined);
     if (unfitted.length > 0) {
       // Learn every backend before trusting comparisons — but only while it is among the least
@@ -35,10 +35,10 @@ export class SloPolicy implements RoutingPolicy {
       const least = Math.min(...predictions.map((p) => p.ahead));
       const explore = unfitted.filter((p) => p.ahead <= least + 1);
       if (explore.length > 0) {
-        const best = Math.max(...explore.map((p) => p.match));
+        const best = Math.max(...explore.map((p) => p.matchTokens));
         if (best > 0) {
-          const pick = explore.filter((p) => p.match === best).reduce((a, b) => (b.ahead < a.ahead ? b : a));
-          return { backend: pick.c.backend, reason: `slo: learning; prefix ${best}/${chunks} blocks`, kind: 'learning' };
+          const pick = explore.filter((p) => p.matchTokens === best).reduce((a, b) => (b.ahead < a.ahead ? b : a));
+          return { backend: pick.c.backend, reason: `slo: learning; ${matchNote(pick)}`, kind: 'learning' };
         }
         const cold = coldDecision(explore, firstHash ?? shortPromptHash(request));
         return { ...cold, reason: `slo: learning; ${cold.reason}`, kind: 'learning' };
@@ -58,7 +58,7 @@ export class SloPolicy implements RoutingPolicy {
     const pool = meets.length > 0 ? meets : bounded;
     let pick = meets.length > 0
       ? meets.reduce((a, b) => (b.prefillMs! < a.prefillMs! - 1e-9 || (Math.abs(b.prefillMs! - a.prefillMs!) <= 1e-9 && b.ttftMs! < a.ttftMs!) ? b : a))
-      : bounded.reduce((a, b) => (b.ttftMs! < a.ttftMs! || (b.ttftMs === a.ttftMs && b.match > a.match) ? b : a));
+      : bounded.reduce((a, b) => (b.ttftMs! < a.ttftMs! || (b.ttftMs === a.ttftMs && b.matchTokens > a.matchTokens) ? b : a));
     // A prefix nobody holds, and several backends that would prefill it alike: rendezvous among
     // the least loaded of them, as prefix affinity does, so the group's next requests (from any
     // gateway replica) find it in one place — not wherever a prediction's noise put it.

@@ -3,6 +3,7 @@
  * unhealthy backend, handles an empty pool, spreads over healthy backends, and is deterministic
  * under a fixed seed.
  */
+import { Speculations } from '../../../core/routing/exact-prefix.js';
 import { describe, expect, it } from 'vitest';
 import type { Backend, LoadSignals } from '../../../core/plugin/types.js';
 import { LatencyModels } from '../../../core/routing/latency-model.js';
@@ -10,7 +11,7 @@ import { PrefixIndexes } from '../../../core/routing/prefix-index.js';
 import type { Candidate, PolicyContext, PolicyFactory, RoutingRequest, RoutingState } from '../../../core/routing/policy.js';
 
 export function routingState(chunkBytes = 256): RoutingState {
-  return { prefixes: new PrefixIndexes(), latency: new LatencyModels(), chunkBytes };
+  return { prefixes: new PrefixIndexes(), latency: new LatencyModels(), speculation: new Speculations(), chunkBytes };
 }
 
 export function policyContext(seed: number): PolicyContext {

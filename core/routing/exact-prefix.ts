@@ -1,0 +1,105 @@
+/**
+ * Exact prefix matching: how many leading tokens of a request each backend holds, from the
+ * engine's KV-cache events (the backend's KvCacheView) plus the gateway's own placements that the
+ * events have not confirmed yet.
+ *
+ * A placement is recorded at dispatch, because an engine publishes `stored` only after it has
+ * prefilled the blocks: without it, the next request of a group that arrives meanwhile would see
+ * no holder. A speculative entry lapses after `ttlMs` (2 s, llm-d's precise prefix scorer's
+ * default) unless an event has made it real; an event that removes the block wins at once.
+ *
+ * Keys are Switchyard's block keys of token ids at the engine's block size (kv-tracker.ts), one
+ * chain per block size, computed once per request.
+ */
+import type { KvCacheView } from '../plugin/types.js';
+import { blockKeys } from './kv-tracker.js';
+
+export const SPECULATION_TTL_MS = 2000;
+
+/** A request's token ids and their block keys per block size (computed on first use). */
+export class RequestTokens {
+  private readonly keysBySize = new Map<number, number[]>();
+
+  constructor(readonly ids: Int32Array, readonly text?: string) {}
+
+  keys(blockSize: number): number[] {
+    let keys = this.keysBySize.get(blockSize);
+    if (!keys) {
+      keys = blockKeys(this.ids, blockSize);
+      this.keysBySize.set(blockSize, keys);
+    }
+    return keys;
+  }
+}
+
+/** One backend's unconfirmed placements: block key → when the speculation lapses. */
+export class Speculation {
+  private readonly until = new Map<number, number>();
+
+  constructor(private readonly ttlMs = SPECULATION_TTL_MS, private readonly maxKeys = 200_000, private readonly now: () => number = Date.now) {}
+
+  record(keys: readonly number[]): void {
+    const expires = this.now() + this.ttlMs;
+    for (const k of keys) {
+      this.until.delete(k); // re-insert: the Map stays in expiry order
+      this.until.set(k, expires);
+    }
+    this.prune();
+  }
+
+  holds(key: number): boolean {
+    const t = this.until.get(key);
+    return t !== undefined && t > this.now();
+  }
+
+  get size(): number {
+    return this.until.size;
+  }
+
+  private prune(): void {
+    const now = this.now();
+    for (const [k, t] of this.until) {
+      if (t > now && this.until.size <= this.maxKeys) break;
+      this.until.delete(k);
+    }
+  }
+}
+
+export interface ExactMatch {
+  /** Leading tokens held (whole blocks). */
+  tokens: number;
+  /** Of those, blocks only the gateway's own unconfirmed placements vouch for. */
+  speculativeBlocks: number;
+  blocks: number;
+  totalBlocks: number;
+}
+
+/** Leading blocks of `tokens` the engine holds or the gateway just placed there; undefined when not exact. */
+export function exactMatch(view: KvCacheView | undefined, speculation: Speculation, tokens: RequestTokens | undefined): ExactMatch | undefined {
+  if (!view || !tokens || !view.live()) return undefined;
+  const size = view.blockSize;
+  if (size === undefined) return undefined;
+  const keys = tokens.keys(size);
+  let b = 0;
+  let speculative = 0;
+  for (; b < keys.length; b++) {
+    if (view.holds(keys[b])) continue;
+    if (!speculation.holds(keys[b])) break;
+    speculative++;
+  }
+  return { tokens: b * size, speculativeBlocks: speculative, blocks: b, totalBlocks: keys.length };
+}
+
+/** Every backend's speculation. */
+export class Speculations {
+  private readonly byBackend = new Map<string, Speculation>();
+
+  of(backendId: string): Speculation {
+    let s = this.byBackend.get(backendId);
+    if (!s) {
+      s = new Speculation();
+      this.byBackend.set(backendId, s);
+    }
+    return s;
+  }
+}

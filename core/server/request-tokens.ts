@@ -1,0 +1,44 @@
+/**
+ * A request's prompt as token ids, for exact prefix matching: the route's chat template rendered
+ * and the model's tokenizer applied — the files the engine loads — in the tokenizer's worker
+ * threads, never on the event loop. Chat prompts are encoded without added special tokens (the
+ * template writes them, as vLLM's chat path does: add_special_tokens=False); a completions
+ * prompt gets the tokenizer's own framing, as the engine's completions path does.
+ *
+ * A body the template cannot render, or a tokenizer failure, leaves the request approximate: the
+ * engine will answer it (or reject it) whatever the router's view.
+ */
+import type { PrefixKey } from '../routing/prefix-key.js';
+import { prefixKeyOfText } from '../routing/prefix-key.js';
+import { RequestTokens } from '../routing/exact-prefix.js';
+import type { Route } from '../routing/route-table.js';
+import type { ChatMessage } from '../tokenizer/tokenizer.js';
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export async function tokenizeForRouting(
+  route: Route, body: Readonly<Record<string, unknown>>, chunkBytes: number,
+): Promise<{ tokens: RequestTokens; prefix: PrefixKey } | undefined> {
+  const pool = route.tokenizer;
+  if (!pool) return undefined;
+  try {
+    if (Array.isArray(body.messages)) {
+      const kwargs = body.chat_template_kwargs;
+      const { prompt, ids } = await pool.encodeChat(body.messages as ChatMessage[], {
+        tools: Array.isArray(body.tools) ? body.tools : undefined,
+        chatTemplateKwargs: isObject(kwargs) ? kwargs : undefined,
+      });
+      // The byte-chunk key over the same rendered text: the template is rendered once, off the loop.
+      return { tokens: new RequestTokens(ids, prompt), prefix: prefixKeyOfText(prompt, chunkBytes) };
+    }
+    if (typeof body.prompt === 'string') {
+      const ids = await pool.encode(body.prompt, { addSpecialTokens: true });
+      return { tokens: new RequestTokens(ids, body.prompt), prefix: prefixKeyOfText(body.prompt, chunkBytes) };
+    }
+  } catch {
+    // Approximate for this request (see above).
+  }
+  return undefined;
+}

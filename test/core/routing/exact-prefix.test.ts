@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import type { KvCacheView } from '../../../core/plugin/types.js';
+import { exactMatch, RequestTokens, Speculation } from '../../../core/routing/exact-prefix.js';
+import { KvTracker } from '../../../core/routing/kv-tracker.js';
+import { GatewayMetrics } from '../../../core/metrics/gateway-metrics.js';
+import { RoutingLearner } from '../../../core/routing/learner.js';
+import { prefixAffinityFactory } from '../../../core/routing/policies/prefix-affinity.js';
+import type { Candidate, RoutingRequest } from '../../../core/routing/policy.js';
+import type { Route } from '../../../core/routing/route-table.js';
+import { candidate, routingState } from './policy-contract.js';
+
+/** A KV view over a tracker fed engine events whose hashes are not Switchyard's (strings here). */
+function viewOf(tracker: KvTracker, live = () => true): KvCacheView {
+  return { get blockSize() { return tracker.blockSize; }, live, holds: (k) => tracker.holds(k), describe: () => ({}) };
+}
+
+/** Store `tokens`' full blocks in a tracker as an engine would announce them (foreign hashes). */
+function engineStores(tracker: KvTracker, tokens: number[], blockSize: number, salt: string): void {
+  const blocks = [];
+  for (let b = 0; b + blockSize <= tokens.length; b += blockSize) blocks.push({ hash: `${salt}-${b}`, tokens: tokens.slice(b, b + blockSize) });
+  tracker.apply([{ type: 'stored', parentHash: null, blocks }]);
+}
+
+const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
+
+describe('exact prefix matching', () => {
+  it('counts the leading blocks the engine holds, whatever its hash, and stops at the first it does not', () => {
+    const tracker = new KvTracker({ blockSize: 16 });
+    engineStores(tracker, range(64), 16, 'sha256');
+    const view = viewOf(tracker);
+    const spec = new Speculation();
+    expect(exactMatch(view, spec, new RequestTokens(Int32Array.from(range(100))))).toMatchObject({ tokens: 64, blocks: 4, totalBlocks: 6, speculativeBlocks: 0 });
+    // Same first block, different second: one block.
+    expect(exactMatch(view, spec, new RequestTokens(Int32Array.from([...range(16), ...range(48, 1000)])))?.tokens).toBe(16);
+    // The engine removes block 2 (by its own hash): the match ends before it.
+    tracker.apply([{ type: 'removed', hashes: ['sha256-32'] }]);
+    expect(exactMatch(view, spec, new RequestTokens(Int32Array.from(range(100))))?.tokens).toBe(32);
+  });
+
+  it('is not exact while the events are not flowing, or before the block size is known', () => {
+    const tracker = new KvTracker();
+    const spec = new Speculation();
+    const tokens = new RequestTokens(Int32Array.from(range(64)));
+    expect(exactMatch(viewOf(tracker), spec, tokens)).toBeUndefined();
+    tracker.learnBlockSize(16);
+    expect(exactMatch(viewOf(tracker), spec, tokens)).toBeDefined();
+    expect(exactMatch(viewOf(tracker, () => false), spec, tokens)).toBeUndefined();
+  });
+
+  it('speculates a placement until it lapses (the engine publishes stored only after prefill)', () => {
+    let now = 1000;
+    const tracker = new KvTracker({ blockSize: 16 });
+    const spec = new Speculation(2000, 1000, () => now);
+    const tokens = new RequestTokens(Int32Array.from(range(64)));
+    spec.record(tokens.keys(16));
+    expect(exactMatch(viewOf(tracker), spec, tokens)).toMatchObject({ tokens: 64, speculativeBlocks: 4 });
+    now += 2001;
+    expect(exactMatch(viewOf(tracker), spec, tokens)?.tokens).toBe(0);
+  });
+
+  it('bounds the speculation', () => {
+    const spec = new Speculation(60_000, 100);
+    for (let i = 0; i < 50; i++) spec.record(range(10, i * 10));
+    expect(spec.size).toBeLessThanOrEqual(100);
+  });
+});
+
+describe('prefix affinity on exact candidates', () => {
+  it('follows the engine that holds the prompt per its events, says so, and speculates where it sent it', () => {
+    const state = routingState();
+    const policy = prefixAffinityFactory.create({}, { seed: 1, state });
+    const trackers = { a: new KvTracker({ blockSize: 16 }), b: new KvTracker({ blockSize: 16 }) };
+    const pool: Candidate[] = (['a', 'b'] as const).map((id) => {
+      const c = candidate(id);
+      Object.assign(c.backend, { kvCache: viewOf(trackers[id]) });
+      return c;
+    });
+    const prompt = range(200);
+    engineStores(trackers.b, prompt, 16, 'xx');
+    const request: RoutingRequest = { requestId: 'r', model: 'm', headers: {}, body: { messages: [{ role: 'user', content: 'hi' }] }, tokens: new RequestTokens(Int32Array.from(prompt)) };
+    const decision = policy.select(pool, request)!;
+    expect(decision.backend.id).toBe('b');
+    expect(decision.reason).toMatch(/prefix 12\/12 blocks \(kv events\)/);
+    // The learner predicts exactly that many cached tokens and records the placement.
+    const learner = new RoutingLearner(state, new GatewayMetrics([]));
+    const record = learner.onDecision({ model: 'm' } as Route, pool[1], request, decision);
+    expect(record.predictedCachedTokens).toBe(192);
+    // A new prompt sent to a: speculated there at once, before any event.
+    const fresh: RoutingRequest = { ...request, requestId: 's', tokens: new RequestTokens(Int32Array.from(range(64, 5000))) };
+    learner.onDecision({ model: 'm' } as Route, pool[0], fresh, { backend: pool[0].backend, reason: 'test' });
+    expect(exactMatch(pool[0].backend.kvCache, state.speculation.of('a'), fresh.tokens)?.tokens).toBe(64);
+  });
+});
