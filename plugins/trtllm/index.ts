@@ -16,7 +16,7 @@ import { loadProfile } from '../../core/engine/profiles.js';
 import type { EngineProfile, EngineResponse, EngineSnapshot } from '../../core/engine/types.js';
 import type {
   Backend, BackendCapabilities, BackendHealth, BackendPlugin, BackendSpec, DispatchCall, DispatchReply, LoadSignals,
-  PluginContext, PrefixRetraction, UpstreamError,
+  PluginContext, PrefixRetraction, UpstreamError, KvCacheView,
 } from '../../core/plugin/types.js';
 import { TokenizerPool } from '../../core/tokenizer/pool.js';
 import { StreamDecoder } from '../../core/tokenizer/stream-decoder.js';
@@ -29,6 +29,7 @@ import { readParams, RequestError } from './request.js';
 import { Responder } from './respond.js';
 import { blockStartChunks } from './prefix-links.js';
 import { KvFollower } from './kv-follower.js';
+import { TrackedKvCache } from '../../core/routing/kv-cache-view.js';
 import { prefixKeyOfText } from '../../core/routing/prefix-key.js';
 
 /** Test hooks, set only programmatically (never from configuration or a request). */
@@ -55,6 +56,7 @@ export class TrtllmBackend implements Backend {
   private kv?: KvFollower;
   private retraction?: PrefixRetraction;
   private eventTimer?: NodeJS.Timeout;
+  private kvView?: TrackedKvCache;
   private state: BackendHealth = { status: 'unknown', since: Date.now() };
 
   constructor(spec: BackendSpec, private readonly ctx: PluginContext, private readonly hooks: TrtllmTestHooks = {}) {
@@ -153,6 +155,13 @@ export class TrtllmBackend implements Backend {
   /** The KV tracker's counters (events, stored, removed, gaps…), for tests and admin. */
   get kvStats(): Readonly<Record<string, number>> | undefined {
     return this.kv?.tracker.stats;
+  }
+
+  /** The engine's KV cache per its events, for exact prefix routing (in process: always flowing). */
+  get kvCache(): KvCacheView | undefined {
+    if (!this.kv) return undefined;
+    this.kvView ??= new TrackedKvCache(this.kv.tracker);
+    return this.kvView;
   }
 
   onPrefixRetraction(listener: PrefixRetraction): void {

