@@ -32,8 +32,10 @@ export interface SimOptions {
   logger: boolean;
   /** vLLM `--enable-prompt-tokens-details`: usage carries `prompt_tokens_details.cached_tokens`. */
   enablePromptTokensDetails: boolean;
-  /** vLLM `--enable-force-include-usage`: streams always end with a usage chunk. */
+  /** vLLM `--enable-force-include-usage`: usage in every stream (on every chunk from 0.11.1). */
   enableForceIncludeUsage: boolean;
+  /** trtllm-serve `return_perf_metrics: true` (LLM args): serves Prometheus text at /prometheus/metrics. */
+  returnPerfMetrics: boolean;
   /** Tokenizer worker threads (long prompts are tokenized off the event loop). */
   tokenizerThreads: number;
   /**
@@ -78,6 +80,7 @@ export const SIM_USAGE = `usage: switchyard sim --engine vllm|lmdeploy|trtllm-se
   --slow-start MS          /health is 503 and completions wait for the first MS ms
   --fail-health            /health returns 503
   --enable-prompt-tokens-details, --enable-force-include-usage   (vLLM flags)
+  --return-perf-metrics    trtllm-serve's return_perf_metrics: Prometheus text at /prometheus/metrics
   --frontend-overhead-ms MS  an API-server cost per request, model ms, before the engine (default 0)
   --calibration-overhead   use the profile's fitted per-request overhead instead (the published
                            tables' front end, e.g. xinference; for calibration only)
@@ -89,7 +92,7 @@ export const SIM_USAGE = `usage: switchyard sim --engine vllm|lmdeploy|trtllm-se
 const VALUE_FLAGS = new Set(['engine', 'release', 'profile', 'profile-file', 'port', 'host', 'time-scale', 'model',
   'replica-name', 'error-rate', 'stall-after', 'crash-after', 'error-after', 'slow-start', 'tokenizer-threads', 'frontend-overhead-ms', 'num-gpu-blocks']);
 const BOOLEAN_FLAGS = new Set(['fail-health', 'log', 'enable-prompt-tokens-details', 'enable-force-include-usage', 'enable-prefix-caching',
-  'no-enable-prefix-caching', 'calibration-overhead']);
+  'no-enable-prefix-caching', 'calibration-overhead', 'return-perf-metrics']);
 
 function isSimEngine(value: string): value is SimEngine {
   return (SIM_ENGINES as readonly string[]).includes(value);
@@ -164,6 +167,7 @@ export function parseSimArgs(argv: string[]): SimOptions {
   const slowStart = flags.get('slow-start');
   if (slowStart !== undefined) faults.slowStartMs = number('slow-start', slowStart, (n) => n >= 0, 'milliseconds ≥ 0');
 
+  if (flags.has('return-perf-metrics') && engine !== 'trtllm-serve') throw new SimArgsError('--return-perf-metrics is a trtllm-serve setting');
   const release = flags.get('release') ?? newestRelease(engine);
   if (!SIM_RELEASES[engine].includes(release)) {
     throw new SimArgsError(`--release: ${engine} releases are ${SIM_RELEASES[engine].join(', ')}, got "${release}"`);
@@ -180,6 +184,7 @@ export function parseSimArgs(argv: string[]): SimOptions {
     logger: flags.has('log'),
     enablePromptTokensDetails: flags.has('enable-prompt-tokens-details'),
     enableForceIncludeUsage: flags.has('enable-force-include-usage'),
+    returnPerfMetrics: flags.has('return-perf-metrics'),
     tokenizerThreads,
     calibrationOverhead: flags.has('calibration-overhead'),
   };
@@ -211,6 +216,7 @@ export function withSimDefaults(partial: Partial<SimOptions> & Pick<SimOptions, 
     logger: false,
     enablePromptTokensDetails: false,
     enableForceIncludeUsage: false,
+    returnPerfMetrics: false,
     tokenizerThreads: 1,
     calibrationOverhead: false,
     ...partial,

@@ -1,17 +1,19 @@
 /**
  * The trtllm-serve face: OpenAI routes, `/health`, `/health_generate`, the JSON `/metrics` of
- * iteration stats and `POST /kv_cache_events`, as tensorrt_llm/serve/openai_server.py,
- * openai_protocol.py and postprocess_handlers.py write them.
+ * iteration stats, `POST /kv_cache_events`, and with --return-perf-metrics the Prometheus
+ * `/prometheus/metrics`, as tensorrt_llm/serve/openai_server.py, openai_protocol.py and
+ * postprocess_handlers.py write them.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { KvCacheEvent } from '../../../core/engine/engine.js';
-import type { GenerationError, GenerationRequest, GenerationStream } from '../generation.js';
-import { SSE_DONE, sseData } from '../sse.js';
-import { BodyParseError, FieldError, hexId, optBool, optNumber, optRecord, optString, pyJson, readBody, readCommonSampling,
-  readMessages, readPrompt, unixNow, validationText } from './common.js';
+import type { GenerationError, GenerationRequest } from '../generation.js';
+import { BodyParseError, FieldError, optBool, optNumber, optRecord, optString, pyJson, readBody, readCommonSampling,
+  readMessages, readPrompt, validationText } from './common.js';
 import type { Body, Face, FaceContext } from './common.js';
 import { serveGeneration } from './serve.js';
-import type { GenerationFormat } from './serve.js';
+import { trtllmChatFormat, trtllmCompletionFormat, trtllmStreamUsage } from './trtllm-format.js';
+import type { StreamUsage } from './trtllm-format.js';
+import { IterationStatsQueue, createTrtllmPrometheus } from './trtllm-metrics.js';
 
 // openai_protocol.py: OpenAIBaseModel has extra="forbid", so unknown request fields are a 400.
 const CHAT_FIELDS = new Set(['messages', 'prompt_token_ids', 'prompt_token_ids_b64', 'model', 'frequency_penalty', 'logit_bias',
@@ -28,6 +30,9 @@ const COMPLETION_FIELDS = new Set(['model', 'prompt', 'best_of', 'echo', 'freque
   'stop_token_ids', 'include_stop_str_in_output', 'ignore_eos', 'min_tokens', 'skip_special_tokens', 'spaces_between_special_tokens',
   'truncate_prompt_tokens', 'return_context_logits', 'detokenize', 'thinking_token_budget', 'add_special_tokens', 'response_format',
   'disaggregated_params', 'priority', 'conversation_params']);
+
+/** The engine keeps this many iteration stats for the drains (GenerationService iterStatsBufferSize). */
+const ITERATION_STATS_KEPT = 1_000;
 
 const ERROR_TYPES: Record<number, string> = { 400: 'BadRequestError', 404: 'NotFoundError', 429: 'TooManyRequestsError',
   500: 'InternalServerError', 501: 'NotImplementedError', 503: 'ServiceUnavailableError' };
@@ -66,6 +71,14 @@ function kvEventJson(event: KvCacheEvent, windowSize: number): Record<string, un
 export function createTrtllmServeFace(ctx: FaceContext): Face {
   const wallAtStart = Date.now();
   const modelAtStart = ctx.engine.nowMs();
+  const gpuMemUsage = Math.round(ctx.profile.kvCapacity.kvBytes);
+  const iterationStats = new IterationStatsQueue(ctx.engine, ITERATION_STATS_KEPT);
+  const prometheus = ctx.options.returnPerfMetrics ? createTrtllmPrometheus(gpuMemUsage) : undefined;
+  if (prometheus !== undefined) {
+    // The collector loop wakes on each finished request and drains the queue: let the engine's
+    // stats of the request's last iteration land first.
+    ctx.generation.onCompleted((done) => setImmediate(() => prometheus.requestFinished(done, iterationStats.drainNewest())));
+  }
 
   // openai_server.py create_error_response: flat ErrorResponse, err_type "BadRequestError" by default.
   const sendError = (reply: FastifyReply, status: number, message: string, type?: string): FastifyReply => reply.code(status)
@@ -88,7 +101,7 @@ export function createTrtllmServeFace(ctx: FaceContext): Face {
     return sendError(reply, 400, `The sum of prompt length (${promptTokens.toFixed(1)}), query length (0) and max_tokens (${maxTokens}) should not exceed max_seq_len (${maxModelLen})`);
   };
 
-  const readRequest = (o: Body, fields: Set<string>): { generation: GenerationRequest; model: string; stream: boolean; includeUsage: boolean } => {
+  const readRequest = (o: Body, fields: Set<string>): { generation: GenerationRequest; model: string; stream: boolean; usage: StreamUsage } => {
     for (const key of Object.keys(o)) if (!fields.has(key)) throw new FieldError(key, 'Extra inputs are not permitted', o[key]);
     const model = optString(o, 'model');
     if (model === undefined) throw new FieldError('model', 'Field required');
@@ -101,65 +114,7 @@ export function createTrtllmServeFace(ctx: FaceContext): Face {
       if (priority < 0 || priority > 1) throw new FieldError('priority', 'Input should be less than or equal to 1', priority);
       generation.priority = priority;
     }
-    // StreamOptions.include_usage defaults to True once stream_options is present.
-    return { generation, model, stream, includeUsage: options !== undefined && (optBool(options, 'include_usage') ?? true) };
-  };
-
-  const usage = (s: GenerationStream, cached: boolean): Record<string, unknown> => ({
-    prompt_tokens: s.promptTokens, total_tokens: s.promptTokens + s.completionTokens, completion_tokens: s.completionTokens,
-    prompt_tokens_details: cached ? { cached_tokens: s.cachedTokens } : null,
-  });
-
-  // postprocess_handlers.py: chunks are built without an id, so every chunk gets a fresh default id.
-  const usageFrame = (model: string, s: GenerationStream): string => sseData(pyJson({ id: `chatcmpl-${hexId()}`, object: 'chat.completion.chunk',
-    created: unixNow(), model, choices: [], usage: usage(s, false) }));
-
-  const chatFormat = (model: string, stream: boolean, includeUsage: boolean): GenerationFormat => {
-    const chunk = (choice: Record<string, unknown>): string => pyJson({ id: `chatcmpl-${hexId()}`, object: 'chat.completion.chunk', created: unixNow(), model, choices: [choice] });
-    return {
-      stream,
-      // yield_first_chat writes f"data: {...} \n\n", with a space before the blank line.
-      head: () => [`data: ${chunk({ index: 0, delta: { role: 'assistant' } })} \n\n`],
-      // exclude_none: no finish_reason key until the end, stop_reason only when set.
-      chunk: (c) => {
-        if (c.finish === undefined && c.text === '' && c.tokenIds.length === 0) return [];
-        const choice: Record<string, unknown> = { index: 0, delta: { content: c.text } };
-        if (c.finish !== undefined) {
-          choice.finish_reason = c.finish.reason;
-          if (c.finish.stopReason !== null) choice.stop_reason = c.finish.stopReason;
-        }
-        return [sseData(chunk(choice))];
-      },
-      tail: (s) => [...(includeUsage ? [usageFrame(model, s)] : []), SSE_DONE],
-      body: (text, s) => pyJson({
-        id: `chatcmpl-${hexId()}`, object: 'chat.completion', created: unixNow(), model,
-        choices: [{ index: 0, message: { role: 'assistant', content: text, reasoning_content: null, reasoning: null, tool_calls: [] },
-          logprobs: null, finish_reason: s.finish?.reason ?? 'stop', stop_reason: s.finish?.stopReason ?? null, mm_embedding_handle: null,
-          disaggregated_params: null, avg_decoded_tokens_per_iter: null }],
-        usage: usage(s, true), prompt_token_ids: null, prompt_token_ids_b64: null,
-      }),
-    };
-  };
-
-  const completionFormat = (model: string, stream: boolean, includeUsage: boolean): GenerationFormat => {
-    const choice = (text: string, finish: string | null, stopReason: string | number | null): Record<string, unknown> => ({
-      index: 0, text, token_ids: null, logprobs: null, finish_reason: finish, stop_reason: stopReason, avg_decoded_tokens_per_iter: null,
-    });
-    return {
-      stream,
-      head: () => [],
-      // completion_stream_post_processor: model_dump_json(exclude_unset=False), every field present.
-      chunk: (c) => (c.finish === undefined && c.text === '' && c.tokenIds.length === 0 ? [] : [sseData(pyJson({
-        id: `cmpl-${hexId()}`, object: 'text_completion', created: unixNow(), model,
-        choices: [choice(c.text, c.finish?.reason ?? null, c.finish?.stopReason ?? null)], usage: null }))]),
-      // The final usage chunk is a ChatCompletionStreamResponse, even on /v1/completions.
-      tail: (s) => [...(includeUsage ? [usageFrame(model, s)] : []), SSE_DONE],
-      body: (text, s) => pyJson({
-        id: `cmpl-${hexId()}`, object: 'text_completion', created: unixNow(), model,
-        choices: [{ ...choice(text, s.finish?.reason ?? 'stop', s.finish?.stopReason ?? null), context_logits: null, disaggregated_params: null }],
-        usage: usage(s, true), prompt_token_ids: null,
-      }),
-    };
+    return { generation, model, stream, usage: trtllmStreamUsage(options) };
   };
 
   const healthGenerate = async (): Promise<boolean> => {
@@ -197,8 +152,7 @@ export function createTrtllmServeFace(ctx: FaceContext): Face {
 
       // GET /metrics: the iteration stats queued since the previous call; every call drains them.
       app.get('/metrics', async (_req, reply) => {
-        const gpuMemUsage = Math.round(ctx.profile.kvCapacity.kvBytes);
-        const stats = ctx.engine.getLatestIterationStats().map((s) => ({
+        const stats = iterationStats.drainAll().map((s) => ({
           iter: s.iter, iterLatencyMS: s.iterLatencyMS, numActiveRequests: s.numActiveRequests, numQueuedRequests: s.numQueuedRequests,
           numCompletedRequests: s.numCompletedRequests, maxNumActiveRequests: s.maxNumActiveRequests, gpuMemUsage,
           timestamp: iterTimestamp(wallAtStart + (s.timestampMs - modelAtStart) / ctx.options.timeScale),
@@ -206,6 +160,15 @@ export function createTrtllmServeFace(ctx: FaceContext): Face {
         }));
         return reply.type('application/json').send(pyJson(stats));
       });
+
+      // With return_perf_metrics: the Prometheus text, mounted at /prometheus/metrics and below it.
+      if (prometheus !== undefined) {
+        const { registry } = prometheus;
+        const serve = async (_req: unknown, reply: FastifyReply): Promise<FastifyReply> =>
+          reply.type(registry.contentType).send(await registry.metrics());
+        app.get('/prometheus/metrics', serve);
+        app.get('/prometheus/metrics/*', serve);
+      }
 
       // POST /kv_cache_events drains too. Hashes are u64: written as exact JSON integers, as Python does.
       app.post('/kv_cache_events', async (_req, reply) => {
@@ -223,7 +186,7 @@ export function createTrtllmServeFace(ctx: FaceContext): Face {
           return fieldErrors(reply, err);
         }
         // openai_chat checks no model name: any name is served and echoed back.
-        const format = chatFormat(parsed.model, parsed.stream, parsed.includeUsage);
+        const format = trtllmChatFormat(parsed);
         await serveGeneration(ctx, face, { request, reply, generation: parsed.generation, format, refuse });
         return reply;
       });
@@ -238,7 +201,7 @@ export function createTrtllmServeFace(ctx: FaceContext): Face {
         } catch (err) {
           return fieldErrors(reply, err);
         }
-        const format = completionFormat(parsed.model, parsed.stream, parsed.includeUsage);
+        const format = trtllmCompletionFormat(parsed);
         await serveGeneration(ctx, face, { request, reply, generation: parsed.generation, format, refuse });
         return reply;
       });

@@ -30,6 +30,7 @@ describe('parseSimArgs', () => {
     expect(parseSimArgs(['--engine', 'vllm', '--profile', 'p', '--release', '0.10']).release).toBe('0.10');
     expect(parseSimArgs(['--engine', 'lmdeploy', '--profile', 'p']).release).toBe('0.16');
     expect(parseSimArgs(['--engine', 'trtllm-serve', '--profile', 'p']).release).toBe('1.2');
+    expect(parseSimArgs(['--engine', 'trtllm-serve', '--profile', 'p', '--return-perf-metrics']).returnPerfMetrics).toBe(true);
     expect(() => parseSimArgs(['--engine', 'lmdeploy', '--profile', 'p', '--release', '0.10'])).toThrow(/--release: lmdeploy releases are 0.16, got "0.10"/);
   });
 
@@ -48,6 +49,7 @@ describe('parseSimArgs', () => {
     [['--engine', 'vllm', '--profile', 'p', '--error-rate', '503:0.7,500:0.6'], /add up to/],
     [['--engine', 'vllm', '--profile', 'p', '--stall-after', '-1'], /--stall-after/],
     [['--engine', 'vllm', '--profile', 'p', '--bogus'], /unknown flag --bogus/],
+    [['--engine', 'vllm', '--profile', 'p', '--return-perf-metrics'], /--return-perf-metrics is a trtllm-serve setting/],
     [['--engine', 'vllm', '--profile'], /--profile needs a value/],
     [['--engine', 'vllm', '--profile', 'p', 'extra'], /unexpected argument "extra"/],
   ])('rejects %j', (argv, message) => {
