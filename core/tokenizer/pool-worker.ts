@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { Tokenizer } from './tokenizer.js';
+import { SegmentCache } from './segment-cache.js';
 import type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions, ForcedToken } from './tokenizer.js';
 
 export interface WorkerInit {
@@ -36,7 +37,7 @@ function isWorkerInit(value: unknown): value is WorkerInit {
   return typeof v.tokenizerJsonPath === 'string' && typeof v.tokenizerConfigPath === 'string';
 }
 
-function handle(tokenizer: Tokenizer, req: WorkerRequest): { result: WorkerResult; transfer: ArrayBuffer[] } {
+function handle(tokenizer: Tokenizer, segments: SegmentCache, req: WorkerRequest): { result: WorkerResult; transfer: ArrayBuffer[] } {
   switch (req.op) {
     case 'encode': {
       const ids = tokenizer.encode(req.text, req.opts);
@@ -48,7 +49,8 @@ function handle(tokenizer: Tokenizer, req: WorkerRequest): { result: WorkerResul
       return { result: tokenizer.applyChatTemplate(req.messages, req.opts), transfer: [] };
     case 'encodeChat': {
       const prompt = tokenizer.applyChatTemplate(req.messages, req.opts);
-      const ids = tokenizer.encode(prompt);
+      // Chat prompts repeat long prefixes (system prompts, earlier turns): cached by segment.
+      const ids = segments.encodeText(prompt);
       return { result: { prompt, ids }, transfer: [ids.buffer as ArrayBuffer] };
     }
     case 'crash':
@@ -66,10 +68,11 @@ class CrashRequested extends Error {
 function serve(port: MessagePort, init: WorkerInit): void {
   // Loading takes ~0.5 s; the pool queues requests meanwhile (the port buffers them).
   const tokenizer = Tokenizer.fromFiles(init.tokenizerJsonPath, init.tokenizerConfigPath, init.forceTokens);
+  const segments = new SegmentCache(tokenizer.addedTokenPattern, (text) => tokenizer.encode(text));
   port.on('message', (req: WorkerRequest) => {
     let reply: { result: WorkerResult; transfer: ArrayBuffer[] };
     try {
-      reply = handle(tokenizer, req);
+      reply = handle(tokenizer, segments, req);
     } catch (err) {
       // Escaping the message handler makes it an uncaught exception, which ends the thread.
       if (err instanceof CrashRequested) throw err;

@@ -161,6 +161,12 @@ export class Tokenizer {
   /** Highest token id + 1 (base vocab plus added tokens), not the model's padded embedding size. */
   readonly vocabSize: number;
   private readonly template: ChatTemplate | undefined;
+  /**
+   * A pattern matching any added token (longest first), where cutting the text there cannot
+   * change its ids (segment-cache.ts); undefined when forced tokens are configured (their texts
+   * may span an added token).
+   */
+  readonly addedTokenPattern: RegExp | undefined;
   /** Forced tokens: id by text, text by id, and a pattern that finds any of them (longest first). */
   private readonly forcedIds = new Map<string, number>();
   private readonly forcedText = new Map<number, string>();
@@ -195,6 +201,9 @@ export class Tokenizer {
       this.forcedIds.set(f.token, f.id);
       this.forcedText.set(f.id, f.token);
     }
+    const added = tok.added_tokens.map((t: { content: string }) => t.content).filter((c: string) => c.length > 0);
+    this.addedTokenPattern = forced.length > 0 || added.length === 0 ? undefined
+      : new RegExp([...added].sort((a, b) => b.length - a.length).map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
     if (this.forcedIds.size > 0) {
       const alternatives = [...this.forcedIds.keys()].sort((a, b) => b.length - a.length).map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
       this.forcedPattern = new RegExp(alternatives.join('|'), 'g');
