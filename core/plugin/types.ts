@@ -139,6 +139,11 @@ export interface Backend {
   onPrefixRetraction?(listener: PrefixRetraction): void;
   /** The engine's KV cache as its events describe it, for exact prefix routing (optional). */
   readonly kvCache?: KvCacheView;
+  /**
+   * The engine's own token ids for a request body (`model` rewritten), where the engine can say
+   * (vLLM's `/tokenize`): the gateway checks its exact-routing tokens against them (optional).
+   */
+  tokenize?(body: Readonly<Record<string, unknown>>): Promise<ArrayLike<number>>;
   /** Active health (the engine's health endpoint); passive failures are core's circuit breaker. */
   health(): BackendHealth;
   close(): Promise<void>;

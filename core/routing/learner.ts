@@ -11,6 +11,7 @@ import { prefixKeyOf, type Candidate, type Decision, type RoutingRequest, type R
 import type { Route } from './route-table.js';
 import { CachedTokenSource } from './cached-tokens.js';
 import { exactMatch } from './exact-prefix.js';
+import { TokenizerChecks } from './tokenizer-check.js';
 import type { Backend } from '../plugin/types.js';
 
 /** What was known when a request left, kept until its outcome. */
@@ -64,6 +65,8 @@ export class RoutingPrecision {
 export class RoutingLearner {
   private readonly cachedTokenSources = new Map<string, CachedTokenSource>();
   private readonly precisions = new Map<string, RoutingPrecision>();
+  /** The gateway's exact-routing tokens checked against the engines' own (where they tokenize). */
+  readonly tokenizerChecks = new TokenizerChecks();
 
   constructor(
     private readonly state: RoutingState,
@@ -87,6 +90,9 @@ export class RoutingLearner {
     const exact = exactMatch(chosen.backend.kvCache, speculation, request.tokens);
     const blockSize = chosen.backend.kvCache?.blockSize;
     if (request.tokens && blockSize !== undefined) speculation.record(request.tokens.keys(blockSize));
+    if (request.tokens && chosen.backend.tokenize) {
+      this.tokenizerChecks.maybeCheck(chosen.backend, { ...request.body, model: route.engineModel(chosen.backend) }, request.tokens.ids);
+    }
     const predictedTokens = exact ? exact.tokens : (matchedChunks * this.state.chunkBytes) / this.bytesPerToken;
     if (predictedTokens > 0) this.metrics.predictedCached.inc({ model: route.model, backend: chosen.backend.id }, predictedTokens);
     const latency = this.state.latency.of(chosen.backend.id);

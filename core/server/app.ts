@@ -128,6 +128,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         cached_tokens: opts.learner.cachedTokenSource(b).describe(),
         routing_precision: opts.learner.precisionOf(b.id).report(),
         kv_cache: b.kvCache?.describe(),
+        tokenizer_check: opts.learner.tokenizerChecks.report(b.id),
         awaiting_first_token: { requests: opts.routes.state.latency.of(b.id).prefilling, uncached_tokens: Math.round(opts.routes.state.latency.of(b.id).backlogTokens) },
       })),
     };

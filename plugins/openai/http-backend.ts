@@ -118,6 +118,15 @@ export abstract class HttpBackend implements Backend {
     return { status: res.statusCode, body: await res.body.text() };
   }
 
+  /** A small JSON POST outside the request path (tokenize checks and the like). */
+  protected async post(path: string, body: unknown): Promise<{ status: number; body: string }> {
+    const res = await request(new URL(path, this.base), {
+      method: 'POST', dispatcher: this.pool, headersTimeout: this.options.healthTimeoutMs, bodyTimeout: this.options.healthTimeoutMs,
+      headers: { 'content-type': 'application/json', ...this.authHeaders() }, body: JSON.stringify(body),
+    });
+    return { status: res.statusCode, body: await res.body.text() };
+  }
+
   protected authHeaders(): Record<string, string> {
     return this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {};
   }

@@ -23,6 +23,22 @@ export class VllmBackend extends HttpBackend {
   parseError(status: number, body: string): UpstreamError {
     return parseVllmError(status, body);
   }
+
+  /**
+   * vLLM's own ids for a request (vllm/entrypoints/openai/serving_tokenization.py: POST /tokenize
+   * takes a chat's messages — template applied, add_generation_prompt true by default, no added
+   * special tokens — or a completion's prompt, and answers `{count, max_model_len, tokens}`).
+   */
+  async tokenize(body: Readonly<Record<string, unknown>>): Promise<number[]> {
+    const request = Array.isArray(body.messages)
+      ? { model: body.model, messages: body.messages, add_generation_prompt: true, ...(body.tools ? { tools: body.tools } : {}), ...(body.chat_template_kwargs ? { chat_template_kwargs: body.chat_template_kwargs } : {}) }
+      : { model: body.model, prompt: body.prompt };
+    const res = await this.post('/tokenize', request);
+    if (res.status !== 200) throw new Error(`POST /tokenize answered ${res.status}`);
+    const tokens = (JSON.parse(res.body) as { tokens?: unknown }).tokens;
+    if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === 'number')) throw new Error('POST /tokenize: no `tokens` list in the answer');
+    return tokens as number[];
+  }
 }
 
 const plugin: BackendPlugin = {
