@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { decodeVllmEventBatch, VllmEventDecodeError, type KvEvent } from '../../../core/kv-events/vllm-events.js';
 import { encodeMsgspec, F64, OrderedMap, type Encodable } from '../../../bench/sim/kv-events/msgspec-encode.js';
+import { CAPTURED_VLLM_PAYLOAD } from './vectors.js';
 
-/**
- * A payload a running vLLM published (topic "kv-events", seq 5), printed byte for byte by a
- * pyzmq SUB in a public launch-script note for NVIDIA Dynamo's vLLM worker (code index file
- * 60325318186), from a release of early 2026 (ts 1767666073.8): BlockStored with the 6 fields up to
- * `medium`, the batch with its data_parallel_rank. Both hashes need msgpack's uint64.
- */
-export const CAPTURED_VLLM_PAYLOAD = Buffer.from(
-  '93cb41da571c66738e519197ab426c6f636b53746f72656491cff35fe17b0d81a24ccfda329fe1bf8aac01dc0010cd1079cd013bcd02a6cd0372' +
-  'ce0002505dccc6ce0002505cce00012d23ccc6ce00025073ccc6cd7e390bcd0305cd0166cd04a010c0a347505500',
-  'hex',
-);
 const CAPTURED_TOKENS = [4217, 315, 678, 882, 151645, 198, 151644, 77091, 198, 151667, 198, 32313, 11, 773, 358, 1184];
 
 const batch = (events: Encodable[], rank: Encodable = 0) => encodeMsgspec([new F64(1.5), events, rank]);
