@@ -1,8 +1,8 @@
 /**
  * The dialect-independent core of an emulated replica: a parsed request becomes prompt tokens
  * (the real chat template and tokenizer, through the pool so long prompts stay off the event
- * loop), waits the API server's own per-request cost, enters the Engine, and comes back as a
- * stream of text deltas (generation-stream.ts). One Engine listener demultiplexes response
+ * loop), waits an API-server cost per request if one was asked for, enters the Engine, and
+ * comes back as a stream of text deltas (generation-stream.ts). One Engine listener demultiplexes response
  * batches by request id into per-request streams.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -128,7 +128,7 @@ export class GenerationService {
     this.completedListeners.push(listener);
   }
 
-  /** Tokenizes, applies the frontend overhead and enqueues. Rejects with GenerationError or on abort. */
+  /** Tokenizes, sleeps the front-end overhead (none by default), enqueues. Rejects with GenerationError or on abort. */
   async start(req: GenerationRequest, signal?: AbortSignal): Promise<GenerationStream> {
     if (req.n !== undefined && req.n !== 1) {
       throw new GenerationError(400, 'invalid', `n=${req.n} is not supported by the simulated engine (only n=1)`);

@@ -109,6 +109,11 @@ describe('LMDeploy face (v0.16)', () => {
     const both = await postJson(`${sim.url}/generate`, { prompt: 'x', input_ids: [1, 2] });
     expect(both.status).toBe(400);
     expect(both.json).toMatchObject({ message: 'You must specify exactly one of prompt or input_ids' });
+    // async_engine.py preprocess: a prompt that fills the context is CONTEXT_LENGTH_EXCEEDED, an invalid request.
+    const tooLong = await postJson(`${sim.url}/generate`, { input_ids: new Array(32768).fill(100), max_tokens: 4 });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.json).toEqual({ message: 'Input length (32768) must be smaller than the model context length (32768).',
+      type: 'invalid_request_error', code: 400, param: null, object: 'error' });
   });
 
   it('uses the completions id quirk (str(session_id)) and serves /v1/models and JSON /health', async () => {
