@@ -22,7 +22,8 @@ describe('parseLmdeployError on the LMDeploy face', () => {
     const res = await postJson(`${sim.url}/v1/chat/completions`, chat({ model: 'no-such-model' }));
     expect(res.status).toBe(404);
     expect(parseLmdeployError(res.status, res.text)).toEqual({
-      message: "The model 'no-such-model' does not exist.", type: 'invalid_request_error', param: null, code: 404,
+      // v0.16 sets the type by status (lmdeploy/serve/openai/errors.py).
+      message: "The model 'no-such-model' does not exist.", type: 'not_found_error', param: null, code: 404,
     });
   });
 
@@ -32,18 +33,17 @@ describe('parseLmdeployError on the LMDeploy face', () => {
     expect(parseLmdeployError(res.status, res.text)).toMatchObject({ message: 'The top_p 5 must be in (0, 1].', code: 400 });
   });
 
-  it("reads FastAPI's 422 list for a malformed JSON body and for a missing field, with loc and param", async () => {
+  it('reads the flat 400 v0.16 answers for a malformed body and a missing field (its own validation handler, not FastAPI\'s 422)', async () => {
     const malformed = await postJson(`${sim.url}/v1/chat/completions`, '{"model": ');
-    expect(malformed.status).toBe(422);
-    // loc ('body', 0) is where the JSON broke, not a parameter.
-    expect(parseLmdeployError(malformed.status, malformed.text)).toEqual({ message: 'body.0: JSON decode error' });
+    expect(malformed.status).toBe(400);
+    expect(parseLmdeployError(malformed.status, malformed.text)).toEqual({ message: '0: JSON decode error', type: 'invalid_request_error', param: null, code: 400 });
 
     const missing = await postJson(`${sim.url}/v1/chat/completions`, { model: MODEL });
-    expect(missing.status).toBe(422);
-    expect(parseLmdeployError(missing.status, missing.text)).toEqual({ message: 'body.messages: Field required', param: 'messages' });
+    expect(missing.status).toBe(400);
+    expect(parseLmdeployError(missing.status, missing.text)).toMatchObject({ message: 'messages: Field required', param: null });
 
     const mediaType = await postJson(`${sim.url}/v1/chat/completions`, 'hi', { 'content-type': 'text/plain' });
-    expect(parseLmdeployError(mediaType.status, mediaType.text).message).toBe("header.content-type: Unsupported Media Type: Only 'application/json' is allowed");
+    expect(parseLmdeployError(mediaType.status, mediaType.text).message).toBe("Unsupported Media Type: Only 'application/json' is allowed");
   });
 
   it("reads FastAPI's {detail} for an unknown route", async () => {
