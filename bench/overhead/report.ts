@@ -90,20 +90,28 @@ export function throughputTable(rows: ThroughputRow[], direct: number | undefine
   );
 }
 
+/** The proxy's CPU time per content chunk relayed, in µs (NaN without a CPU reading). */
+export function cpuPerChunkUs(r: StreamRow): number {
+  const s = r.stats;
+  if (!s || r.proxyCores === undefined) return NaN;
+  const chunks = s.streams * s.contentChunksPerStream;
+  return chunks > 0 ? (r.proxyCores * s.durationS * 1e6) / chunks : NaN;
+}
+
 export function streamTable(rows: StreamRow[]): string {
   const direct = rows.find((r) => r.name === 'direct')?.stats;
   const body = rows.map((r) => {
     const s = r.stats;
-    if (!s) return [r.name, `skipped: ${r.skipped ?? 'not run'}`, '', '', '', '', '', '', '', '', '', ''];
+    if (!s) return [r.name, `skipped: ${r.skipped ?? 'not run'}`, '', '', '', '', '', '', '', '', '', '', ''];
     return [
       r.name, s.streamsPerS.toFixed(1), ms(s.ttftP50Ms), ms(s.ttftP99Ms),
       direct ? signedMs(s.ttftP50Ms - direct.ttftP50Ms) : '–',
       ms(s.itlMeanMs), ms(s.itlP99Ms), direct ? signedMs(s.itlMeanMs - direct.itlMeanMs) : '–',
-      s.contentChunksPerStream.toFixed(1), cores(r.proxyCores), cores(r.otherCores), String(s.failures),
+      s.contentChunksPerStream.toFixed(1), cores(r.proxyCores), Number.isFinite(cpuPerChunkUs(r)) ? cpuPerChunkUs(r).toFixed(1) : '–', cores(r.otherCores), String(s.failures),
     ];
   });
   return table(
-    ['target', 'streams/s', 'TTFT p50 ms', 'TTFT p99 ms', 'TTFT p50 added', 'ITL mean ms', 'ITL p99 ms', 'ITL mean added', 'chunks/stream', 'proxy CPU', 'other CPU', 'failed'],
+    ['target', 'streams/s', 'TTFT p50 ms', 'TTFT p99 ms', 'TTFT p50 added', 'ITL mean ms', 'ITL p99 ms', 'ITL mean added', 'chunks/stream', 'proxy CPU', 'proxy µs/chunk', 'other CPU', 'failed'],
     body,
   );
 }

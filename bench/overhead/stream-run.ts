@@ -4,10 +4,12 @@
  * `--duration` seconds against each target, and the table shows the TTFT and mean ITL each
  * proxy adds to the direct row.
  */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { measureStreams } from './client.js';
 import { packageVersion } from './load.js';
 import type { ProcessGroup } from './processes.js';
-import { describeMachine, streamTable, type StreamRow } from './report.js';
+import { cpuPerChunkUs, describeMachine, streamTable, type StreamRow } from './report.js';
 import {
   ensureBuilt, INSTALL_HINT, nginxVersion, say, startPlans, switchyardVersion, warnIfDisturbed, withCpu,
   type Options, type Plan,
@@ -36,6 +38,16 @@ export async function runStream(o: Options, group: ProcessGroup, dir: string): P
     const name = 'switchyard (workers: 1)';
     if (built) plans.push({ name, skipped: built.split('\n')[0] });
     else plans.push({ name, start: () => startSwitchyard(group, { root: o.gateway, dir, upstream: zero.base, workers: 1, body: probeBody }) });
+    const { baseline } = o;
+    if (baseline) {
+      // Another built checkout in the same run, so a change to the relay is measured against the code before it.
+      const baseName = 'switchyard baseline (workers: 1)';
+      mkdirSync(path.join(dir, 'baseline'), { recursive: true });
+      plans.push({
+        name: baseName,
+        start: async () => ({ ...(await startSwitchyard(group, { root: baseline, dir: path.join(dir, 'baseline'), upstream: zero.base, workers: 1, body: probeBody })), name: baseName }),
+      });
+    }
   }
 
   const rows: StreamRow[] = [];
@@ -70,7 +82,23 @@ export async function runStream(o: Options, group: ProcessGroup, dir: string): P
     '',
     'TTFT: first content chunk − just before the POST. ITL: gaps between consecutive content chunks, pooled over all streams (vLLM definitions).',
     '"added" columns: this row minus the direct row. other CPU: busy CPU on the machine that was not this benchmark\'s.',
+    'proxy µs/chunk: the proxy process tree\'s CPU time per content chunk relayed.',
+    ...baselineRatios(rows),
     '',
   ].join('\n'));
   return { kind: 'stream', date: new Date().toISOString(), machine, versions, itlMs: ITL_MS, chunks: CHUNKS, options: { ...o, targets: [...o.targets] }, rows };
+}
+
+/** Each Switchyard row against its baseline row, when the run had one. */
+function baselineRatios(rows: StreamRow[]): string[] {
+  const base = rows.find((r) => r.name.startsWith('switchyard baseline'));
+  const mine = rows.find((r) => r.name.startsWith('switchyard (') && r.stats);
+  if (!base?.stats || !mine?.stats) return [];
+  const cpu = (r: StreamRow) => cpuPerChunkUs(r);
+  const direct = rows.find((r) => r.name === 'direct')?.stats;
+  const added = (r: StreamRow) => (direct && r.stats ? r.stats.itlMeanMs - direct.itlMeanMs : NaN);
+  return [
+    `${mine.name} vs ${base.name}: CPU per chunk ${(100 * cpu(mine) / cpu(base)).toFixed(1)}%, ` +
+      `added ITL mean ${added(mine).toFixed(3)} vs ${added(base).toFixed(3)} ms, streams/s ${(100 * mine.stats.streamsPerS / base.stats.streamsPerS).toFixed(1)}%.`,
+  ];
 }
