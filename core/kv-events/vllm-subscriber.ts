@@ -62,6 +62,8 @@ export interface VllmSubscriberStatus {
   replayConnected: boolean;
   /** Since when the PUB connection has been down (or never up); null while connected. */
   lostSince: number | null;
+  /** PUB connections made, the first included: more than one means reconnects. */
+  connects: number;
   /** The seq of the last batch delivered (a plain number: 2^53 batches is never reached). */
   lastSeq: number | null;
   lastBatchAt: number | null;
@@ -141,6 +143,7 @@ export class VllmKvEventSubscriber {
       connected: s.connected,
       replayConnected: this.dealer?.connected ?? false,
       lostSince: s.lostSince,
+      connects: s.connects,
       lastSeq: this.lastSeq === null ? null : Number(this.lastSeq),
       lastBatchAt: this.lastBatchAt,
       mode: this.replay ? 'replaying' : 'live',

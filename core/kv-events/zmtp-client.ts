@@ -35,6 +35,7 @@ export interface ZmtpClientStatus {
   lostSince: number | null;
   /** Handshakes completed, the first included. */
   connects: number;
+  /** The last error that ended or refused a connection (kept after a successful reconnect). */
   lastError: string | null;
 }
 
@@ -95,7 +96,7 @@ class ZmtpClient {
       onReady: (peer) => {
         opened = true;
         this.failures = 0;
-        Object.assign(this.stat, { connected: true, connectedSince: Date.now(), lostSince: null, lastError: null });
+        Object.assign(this.stat, { connected: true, connectedSince: Date.now(), lostSince: null });
         this.stat.connects++;
         if (this.conn) this.onOpen(this.conn);
         this.events.onConnect?.(peer);

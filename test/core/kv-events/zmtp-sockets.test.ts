@@ -182,6 +182,19 @@ describe('DEALER ↔ ROUTER', () => {
 });
 
 describe('reconnection', () => {
+  it('drops and redials a 3.1 peer that stops answering PINGs', async () => {
+    const server = createServer((s: Socket) => {
+      s.on('data', () => {}); // reads, never answers
+      s.write(encodeGreeting(1));
+      s.write(readyCommand('PUB'));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => { server.close(() => r()); server.unref(); }));
+    const s = sub(`tcp://127.0.0.1:${(server.address() as AddressInfo).port}`, [], { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 200 });
+    await waitFor(() => s.status.connects >= 2, 'a redial');
+    expect(s.status.lastError).toMatch(/silent for over 200 ms/);
+  });
+
   it('connects once the publisher comes up, and again after it restarts, reporting the outage', async () => {
     const probe = new PubSocket();
     const endpoint = await probe.bind('tcp://127.0.0.1:0');
