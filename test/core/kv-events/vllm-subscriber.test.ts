@@ -6,6 +6,8 @@ import {
   VllmKvEventSubscriber, type DeliveredBatch, type ResyncReason, type VllmSubscriberOptions,
 } from '../../../core/kv-events/vllm-subscriber.js';
 import { RouterSocket } from '../../../core/kv-events/zmtp-server.js';
+import { encodeVllmBatch, vllmKvLayout } from '../../../bench/sim/kv-events/vllm-layouts.js';
+import { decodeSeq, encodeSeq } from '../../../core/kv-events/vllm-replay.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -190,6 +192,42 @@ describe('VllmKvEventSubscriber', () => {
     pub.publish([stored(5n)]);
     await waitFor(() => g.batches.length === 2, 'the batch after the failed replay');
     expect(g.log).toEqual([{ seq: 3, replayed: false }, { resync: 'replay-failed' }, { seq: 5, replayed: false }]);
+  });
+
+  it('asks again when a replay reply has a hole (ROUTER HWM), and resyncs when asking makes no progress', async () => {
+    for (const alwaysHoled of [false, true]) {
+      const pub = await publisher({ replayEndpoint: null });
+      const payloads = [0, 1, 2, 3, 4].map((i) => encodeVllmBatch(vllmKvLayout('0.19'), { ts: i, dpRank: 0, events: [stored(BigInt(i))] }));
+      // A replay ROUTER that loses seq 2 from its first answer (or from every answer).
+      const router = new RouterSocket();
+      const replayEndpoint = await router.bind('tcp://127.0.0.1:0');
+      cleanups.push(() => router.close());
+      let round = 0;
+      router.onMessage((id, frames) => {
+        const start = Number(decodeSeq(frames[1]));
+        round++;
+        for (let seq = start; seq < payloads.length; seq++) {
+          if (seq === 2 && (alwaysHoled || round === 1)) continue;
+          router.send(id, [Buffer.alloc(0), encodeSeq(BigInt(seq)), payloads[seq]]);
+        }
+        router.send(id, [Buffer.alloc(0), encodeSeq(-1n), Buffer.alloc(0)]);
+      });
+      const f = follow(pub.endpoint, replayEndpoint, { catchUpOnStart: false });
+      await waitFor(() => f.sub.status.replayConnected, 'the replay connection');
+      await pub.waitForSubscriber();
+      pub.publishPayload(payloads[0]);
+      await waitFor(() => f.batches.length === 1, 'first batch');
+      for (const i of [1, 2, 3]) pub.publishPayload(payloads[i], { drop: true });
+      pub.publishPayload(payloads[4]);
+      await waitFor(() => f.seqs().at(-1) === 4, 'recovery');
+      if (!alwaysHoled) {
+        expect(f.log).toEqual([{ seq: 0, replayed: false }, ...[1, 2, 3, 4].map((seq) => ({ seq, replayed: true }))]);
+        expect(f.sub.status.replays).toBe(2);
+      } else {
+        expect(f.log).toEqual([{ seq: 0, replayed: false }, { seq: 1, replayed: true }, { resync: 'replay-failed' }, { seq: 4, replayed: false }]);
+      }
+      for (const c of cleanups.splice(0).reverse()) await c();
+    }
   });
 
   it('survives consumers that throw, counting the errors', async () => {
