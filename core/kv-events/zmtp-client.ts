@@ -68,7 +68,7 @@ class ZmtpClient {
     return this.conn?.isOpen ? this.conn : null;
   }
 
-  /** Drops the current connection (if any) and dials again at once, as after a loss. */
+  /** Drops the current connection (if any) and dials again after the shortest wait, as after a loss. */
   reconnect(): void {
     if (this.closed) return;
     this.failures = 0;
