@@ -6,11 +6,14 @@
  * gateway workers only the one the host marks `drainingReader` does.
  */
 import type { EngineLoad } from '../../core/plugin/engine-load.js';
-import type { BackendPlugin, BackendSpec, PluginContext, UpstreamError } from '../../core/plugin/types.js';
+import type { BackendPlugin, BackendSpec, KvCacheView, PluginContext, UpstreamError } from '../../core/plugin/types.js';
 import { HttpBackend } from '../openai/http-backend.js';
 import { readHttpOptions, validateHttpOptions } from '../openai/options.js';
 import { parseTrtllmError } from './errors.js';
 import { readTrtllmPrometheus, readTrtllmStats } from './load.js';
+import { readKvEvents } from './kv-events.js';
+import { KvTracker } from '../../core/routing/kv-tracker.js';
+import { TrackedKvCache } from '../../core/routing/kv-cache-view.js';
 
 export class TrtllmServeBackend extends HttpBackend {
   readonly engine = 'trtllm-serve';
@@ -19,8 +22,57 @@ export class TrtllmServeBackend extends HttpBackend {
   private source: 'prometheus' | 'drained' | undefined;
   private progress: string | undefined;
 
+  /** The engine's KV cache per its events (`kv_events:` option), polled by the draining reader. */
+  private readonly kv?: { tracker: KvTracker; view: TrackedKvCache; intervalMs: number; lastOk: number; lastError?: string; timer?: NodeJS.Timeout };
+
   constructor(spec: BackendSpec, ctx: PluginContext) {
     super(spec, ctx, readHttpOptions(spec.options, ctx));
+    const kv = readKvEventsOption(spec.options.kv_events);
+    if (kv && ctx.drainingReader) {
+      const tracker = new KvTracker({ blockSize: kv.blockSize });
+      // Live while polls succeed: a poll that fails, or a reader that stopped, leaves matching approximate.
+      const state = { tracker, intervalMs: kv.intervalMs, lastOk: 0 } as NonNullable<TrtllmServeBackend['kv']>;
+      state.view = new TrackedKvCache(tracker, {
+        live: () => Date.now() - state.lastOk < Math.max(2000, 4 * state.intervalMs),
+        describe: () => ({ source: 'POST /kv_cache_events', last_poll_ok: state.lastOk ? new Date(state.lastOk).toISOString() : null, last_error: state.lastError }),
+      });
+      this.kv = state;
+    }
+  }
+
+  get kvCache(): KvCacheView | undefined {
+    return this.kv?.view;
+  }
+
+  async start(): Promise<void> {
+    await super.start();
+    const kv = this.kv;
+    if (!kv) return;
+    let polling = false;
+    kv.timer = setInterval(() => {
+      if (polling) return;
+      polling = true;
+      this.pollKvEvents().finally(() => { polling = false; });
+    }, kv.intervalMs);
+    kv.timer.unref();
+  }
+
+  private async pollKvEvents(): Promise<void> {
+    const kv = this.kv!;
+    try {
+      const res = await this.post('/kv_cache_events', {});
+      if (res.status !== 200) throw new Error(`POST /kv_cache_events answered ${res.status}`);
+      kv.tracker.apply(readKvEvents(res.body));
+      kv.lastOk = Date.now();
+      kv.lastError = undefined;
+    } catch (err) {
+      kv.lastError = err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.kv?.timer) clearInterval(this.kv.timer);
+    await super.close();
   }
 
   protected async readLoad(): Promise<EngineLoad | undefined> {
@@ -56,9 +108,28 @@ export class TrtllmServeBackend extends HttpBackend {
   }
 }
 
+/** `kv_events: true` or `{ interval_ms, block_size }`: follow the engine's KV-cache events. */
+function readKvEventsOption(v: unknown): { intervalMs: number; blockSize?: number } | undefined {
+  if (v === undefined || v === false) return undefined;
+  if (v === true) return { intervalMs: 100 };
+  const o = v as { interval_ms?: number; block_size?: number };
+  return { intervalMs: o.interval_ms ?? 100, blockSize: o.block_size };
+}
+
+function validateKvEvents(v: unknown): string[] {
+  if (v === undefined || typeof v === 'boolean') return [];
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return [`kv_events: expected true, false or { interval_ms, block_size }, got ${JSON.stringify(v)}`];
+  const problems: string[] = [];
+  for (const [k, x] of Object.entries(v)) {
+    if (k !== 'interval_ms' && k !== 'block_size') problems.push(`kv_events.${k}: not a known option (known: interval_ms, block_size)`);
+    else if (!(typeof x === 'number' && Number.isInteger(x) && x > 0)) problems.push(`kv_events.${k}: expected a positive integer, got ${JSON.stringify(x)}`);
+  }
+  return problems;
+}
+
 const plugin: BackendPlugin = {
   type: 'trtllm-serve',
-  validate: (options) => validateHttpOptions(options),
+  validate: (options) => [...validateHttpOptions(options, ['kv_events']), ...validateKvEvents(options.kv_events)],
   create: (spec, ctx) => new TrtllmServeBackend(spec, ctx),
 };
 export default plugin;

