@@ -93,6 +93,8 @@ export interface GenerationServiceOptions {
   /** trtllm-serve drains KV events and iteration stats; the other faces keep none. */
   kvEventBufferSize: number;
   iterStatsBufferSize: number;
+  /** Salts the engine model's block hashes (a different engine hash per process). */
+  blockHashSeed?: bigint;
 }
 
 export class GenerationService {
@@ -110,6 +112,7 @@ export class GenerationService {
         outputTokenPool: opts.outputTokenPool,
         kvEventBufferSize: opts.kvEventBufferSize,
         iterStatsBufferSize: opts.iterStatsBufferSize,
+        blockHashSeed: opts.blockHashSeed,
       },
       (batch) => this.dispatch(batch),
     );

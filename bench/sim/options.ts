@@ -5,6 +5,7 @@
 import { FaultConfigError, NO_FAULTS, parseErrorRates, parseTokenCount } from './faults.js';
 import type { FaultConfig } from './faults.js';
 import { SIM_RELEASES, newestRelease } from './faces/releases.js';
+import { parseKvEventsConfig, type KvEventsConfig } from './kv-events/vllm-face-events.js';
 
 export const SIM_ENGINES = ['vllm', 'lmdeploy', 'trtllm-serve'] as const;
 export type SimEngine = (typeof SIM_ENGINES)[number];
@@ -52,6 +53,8 @@ export interface SimOptions {
   numGpuBlocks?: number;
   /** Override the profile's prefix caching (vLLM --enable-prefix-caching / --no-enable-prefix-caching). */
   prefixCaching?: boolean;
+  /** vLLM `--kv-events-config`: publish KV-cache events over ZMQ (kv-events/vllm-face-events.ts). */
+  kvEvents?: KvEventsConfig;
 }
 
 /** Each engine's default port: vLLM and trtllm-serve 8000, LMDeploy 23333 (REFERENCE §1.1). */
@@ -86,11 +89,14 @@ export const SIM_USAGE = `usage: switchyard sim --engine vllm|lmdeploy|trtllm-se
                            tables' front end, e.g. xinference; for calibration only)
   --num-gpu-blocks N       KV capacity in blocks instead of the profile's (vLLM --num-gpu-blocks-override)
   --enable-prefix-caching, --no-enable-prefix-caching   override the profile's prefix caching
+  --kv-events-config JSON  vLLM's flag: '{"enable_kv_cache_events": true, "publisher": "zmq",
+                           "endpoint": "tcp://*:5557", "replay_endpoint": "tcp://*:5558"}' publishes
+                           the engine's KV-cache events over ZMQ as vLLM does (port 0: any free one)
   --tokenizer-threads N    tokenizer worker threads (default 1)
   --log                    fastify request logging`;
 
 const VALUE_FLAGS = new Set(['engine', 'release', 'profile', 'profile-file', 'port', 'host', 'time-scale', 'model',
-  'replica-name', 'error-rate', 'stall-after', 'crash-after', 'error-after', 'slow-start', 'tokenizer-threads', 'frontend-overhead-ms', 'num-gpu-blocks']);
+  'replica-name', 'error-rate', 'stall-after', 'crash-after', 'error-after', 'slow-start', 'tokenizer-threads', 'frontend-overhead-ms', 'num-gpu-blocks', 'kv-events-config']);
 const BOOLEAN_FLAGS = new Set(['fail-health', 'log', 'enable-prompt-tokens-details', 'enable-force-include-usage', 'enable-prefix-caching',
   'no-enable-prefix-caching', 'calibration-overhead', 'return-perf-metrics']);
 
@@ -195,6 +201,15 @@ export function parseSimArgs(argv: string[]): SimOptions {
   }
   const blocks = flags.get('num-gpu-blocks');
   if (blocks !== undefined) options.numGpuBlocks = number('num-gpu-blocks', blocks, (n) => Number.isInteger(n) && n > 0, 'a positive integer');
+  const kvEvents = flags.get('kv-events-config');
+  if (kvEvents !== undefined) {
+    if (engine !== 'vllm') throw new SimArgsError('--kv-events-config is a vLLM flag (trtllm-serve serves POST /kv_cache_events)');
+    try {
+      options.kvEvents = parseKvEventsConfig(kvEvents);
+    } catch (err) {
+      throw new SimArgsError(err instanceof Error ? err.message : String(err));
+    }
+  }
   if (flags.has('enable-prefix-caching')) options.prefixCaching = true;
   if (flags.has('no-enable-prefix-caching')) options.prefixCaching = false;
   const profileFile = flags.get('profile-file');

