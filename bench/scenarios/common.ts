@@ -21,6 +21,18 @@ export async function scrapeDecisions(gatewayUrl: string): Promise<Map<string, n
   return out;
 }
 
+/**
+ * The gateway's routing precision and recall over the run (its counters, summed over backends):
+ * precision = Σ min(predicted, reported) / Σ predicted, recall = … / Σ reported cached tokens.
+ */
+export async function scrapePrecision(gatewayUrl: string): Promise<{ precision?: number; recall?: number; predicted: number; reported: number }> {
+  const samples = parsePrometheusText(await (await fetch(`${gatewayUrl}/metrics`)).text());
+  const predicted = sumSamples(samples, 'switchyard_routing_predicted_cached_tokens_total') ?? 0;
+  const reported = sumSamples(samples, 'switchyard_routing_reported_cached_tokens_total') ?? 0;
+  const matched = sumSamples(samples, 'switchyard_routing_matched_cached_tokens_total') ?? 0;
+  return { precision: predicted > 0 ? matched / predicted : undefined, recall: reported > 0 ? matched / reported : undefined, predicted, reported };
+}
+
 export interface PrefixCounters {
   queries: number;
   hits: number;

