@@ -79,10 +79,13 @@ export function exactMatch(view: KvCacheView | undefined, speculation: Speculati
   if (!view || !tokens || !view.live()) return undefined;
   const size = view.blockSize;
   if (size === undefined) return undefined;
+  // An engine always computes a prompt's last token (it needs its logits), so a fully cached
+  // prompt still prefills its last block: vLLM caps the hit at prompt length − 1, and so on.
   const keys = tokens.keys(size);
+  const usable = Math.min(keys.length, Math.floor((tokens.ids.length - 1) / size));
   let b = 0;
   let speculative = 0;
-  for (; b < keys.length; b++) {
+  for (; b < usable; b++) {
     if (view.holds(keys[b])) continue;
     if (!speculation.holds(keys[b])) break;
     speculative++;

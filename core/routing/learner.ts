@@ -34,6 +34,8 @@ export interface DispatchRecord {
   cachedTokens: CachedTokenSource;
   /** Cached prompt tokens the router predicted at decision time. */
   predictedCachedTokens: number;
+  /** Exact routes: the request's block keys at the chosen engine's block size. */
+  placedKeys?: readonly number[];
 }
 
 /** Predicted against engine-reported cached tokens, per backend: the routing precision. */
@@ -89,7 +91,9 @@ export class RoutingLearner {
     const speculation = this.state.speculation.of(chosen.backend.id);
     const exact = exactMatch(chosen.backend.kvCache, speculation, request.tokens);
     const blockSize = chosen.backend.kvCache?.blockSize;
-    if (request.tokens && blockSize !== undefined) speculation.record(request.tokens.keys(blockSize));
+    // The placement is speculated once its prefill is done (prefilled): an engine shares only
+    // blocks it has computed, so a request that arrives meanwhile would not hit them.
+    const placedKeys = request.tokens && blockSize !== undefined ? request.tokens.keys(blockSize) : undefined;
     if (request.tokens && chosen.backend.tokenize) {
       this.tokenizerChecks.maybeCheck(chosen.backend, { ...request.body, model: route.engineModel(chosen.backend) }, request.tokens.ids);
     }
@@ -115,6 +119,7 @@ export class RoutingLearner {
       prefilled: false,
       cachedTokens: this.cachedTokenSource(chosen.backend),
       predictedCachedTokens: predictedTokens,
+      placedKeys,
     };
   }
 
@@ -138,17 +143,22 @@ export class RoutingLearner {
     return source;
   }
 
-  /** The request's prefill is over (its first token came, or it failed or ended): off the backlog. Idempotent. */
-  prefilled(record: DispatchRecord): void {
+  /**
+   * The request's prefill is over (its first token came, or it failed or ended): off the backlog.
+   * With `cached` (a first token, or an answer), its blocks are now in the engine's cache: they
+   * count as held there until the engine's events confirm them. Idempotent.
+   */
+  prefilled(record: DispatchRecord, cached = false): void {
     if (record.prefilled) return;
     record.prefilled = true;
+    if (cached && record.placedKeys) this.state.speculation.of(record.backendId).record(record.placedKeys);
     const latency = this.state.latency.of(record.backendId);
     latency.backlogTokens = Math.max(0, latency.backlogTokens - record.prefillTokens);
     latency.prefilling = Math.max(0, latency.prefilling - 1);
   }
 
   onOutcome(record: DispatchRecord, outcome: { usage?: Usage; ttftMs?: number; tpotMs?: number }): void {
-    this.prefilled(record);
+    this.prefilled(record, true);
     const model = this.state.latency.of(record.backendId);
     const promptTokens = outcome.usage?.prompt_tokens ?? record.promptBytes / this.bytesPerToken;
     // The engine's own count of cached tokens. When it is unknown, the model learns only from

@@ -290,7 +290,7 @@ async function relayAnswer(upstream: DispatchReply, reply: FastifyReply, r: Rela
     stripUsage: !r.clientWantsUsage,
     now: () => performance.now(),
     isClientGone: () => res.destroyed || res.writableEnded,
-    onFirstToken: () => r.ctx.learner.prefilled(r.record),
+    onFirstToken: () => r.ctx.learner.prefilled(r.record, true),
   });
   if (outcome.end === 'client-gone') {
     // Abort the upstream at once: an orphaned generation holds a GPU slot.

@@ -37,6 +37,14 @@ describe('exact prefix matching', () => {
     expect(exactMatch(view, spec, new RequestTokens(Int32Array.from(range(100))))?.tokens).toBe(32);
   });
 
+  it('never predicts the last token as cached: an engine always computes it', () => {
+    const tracker = new KvTracker({ blockSize: 16 });
+    engineStores(tracker, range(64), 16, 'e');
+    // The very prompt the engine holds, 4 full blocks: the last block is prefilled again.
+    expect(exactMatch(viewOf(tracker), new Speculation(), new RequestTokens(Int32Array.from(range(64))))?.tokens).toBe(48);
+    expect(exactMatch(viewOf(tracker), new Speculation(), new RequestTokens(Int32Array.from(range(65))))?.tokens).toBe(64);
+  });
+
   it('is not exact while the events are not flowing, or before the block size is known', () => {
     const tracker = new KvTracker();
     const spec = new Speculation();
@@ -51,7 +59,7 @@ describe('exact prefix matching', () => {
     let now = 1000;
     const tracker = new KvTracker({ blockSize: 16 });
     const spec = new Speculation(2000, 1000, () => now);
-    const tokens = new RequestTokens(Int32Array.from(range(64)));
+    const tokens = new RequestTokens(Int32Array.from(range(70)));
     spec.record(tokens.keys(16));
     expect(exactMatch(viewOf(tracker), spec, tokens)).toMatchObject({ tokens: 64, speculativeBlocks: 4 });
     now += 2001;
@@ -85,9 +93,11 @@ describe('prefix affinity on exact candidates', () => {
     const learner = new RoutingLearner(state, new GatewayMetrics([]));
     const record = learner.onDecision({ model: 'm' } as Route, pool[1], request, decision);
     expect(record.predictedCachedTokens).toBe(192);
-    // A new prompt sent to a: speculated there at once, before any event.
-    const fresh: RoutingRequest = { ...request, requestId: 's', tokens: new RequestTokens(Int32Array.from(range(64, 5000))) };
-    learner.onDecision({ model: 'm' } as Route, pool[0], fresh, { backend: pool[0].backend, reason: 'test' });
+    // A new prompt sent to a: speculated there once its prefill is done (its first token), before any event.
+    const fresh: RoutingRequest = { ...request, requestId: 's', tokens: new RequestTokens(Int32Array.from(range(70, 5000))) };
+    const placed = learner.onDecision({ model: 'm' } as Route, pool[0], fresh, { backend: pool[0].backend, reason: 'test' });
+    expect(exactMatch(pool[0].backend.kvCache, state.speculation.of('a'), fresh.tokens)?.tokens).toBe(0);
+    learner.prefilled(placed, true);
     expect(exactMatch(pool[0].backend.kvCache, state.speculation.of('a'), fresh.tokens)?.tokens).toBe(64);
   });
 });
