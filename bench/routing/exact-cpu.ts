@@ -64,7 +64,7 @@ await pool.ready();
 
 async function oneRequest(system: string, question: string): Promise<number> {
   const messages = [{ role: 'system' as const, content: system }, { role: 'user' as const, content: question }];
-  const { prompt, ids } = await pool.encodeChat(messages);
+  const { prompt, ids } = await pool.encodeChatSegmented(messages);
   const request: RoutingRequest = { requestId: 'r', model: 'm', headers: {}, body: { messages }, tokens: new RequestTokens(ids, prompt), prefix: prefixKeyOfText(prompt, state.chunkBytes) };
   const decision = policy.select(candidates, request)!;
   learner.onDecision(route, candidates.find((c) => c.backend === decision.backend)!, request, decision);

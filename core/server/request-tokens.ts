@@ -1,7 +1,8 @@
 /**
  * A request's prompt as token ids, for exact prefix matching: the route's chat template rendered
- * and the model's tokenizer applied — the files the engine loads — in the tokenizer's worker
- * threads, never on the event loop. Chat prompts are encoded without added special tokens (the
+ * and the model's tokenizer applied — the files the engine loads. Only text the pool has not seen
+ * is tokenized, in its worker threads (TokenizerPool.encodeChatSegmented); long conversations are
+ * rendered there too, never on the event loop. Chat prompts are encoded without added special tokens (the
  * template writes them, as vLLM's chat path does: add_special_tokens=False); a completions
  * prompt gets the tokenizer's own framing, as the engine's completions path does.
  *
@@ -26,7 +27,7 @@ export async function tokenizeForRouting(
   try {
     if (Array.isArray(body.messages)) {
       const kwargs = body.chat_template_kwargs;
-      const { prompt, ids } = await pool.encodeChat(body.messages as ChatMessage[], {
+      const { prompt, ids } = await pool.encodeChatSegmented(body.messages as ChatMessage[], {
         tools: Array.isArray(body.tools) ? body.tools : undefined,
         chatTemplateKwargs: isObject(kwargs) ? kwargs : undefined,
       });

@@ -21,10 +21,12 @@ export type WorkerRequest =
   | { id: number; op: 'decode'; ids: Int32Array; opts: DecodeOptions }
   | { id: number; op: 'applyChatTemplate'; messages: ChatMessage[]; opts: ChatTemplateOptions }
   | { id: number; op: 'encodeChat'; messages: ChatMessage[]; opts: ChatTemplateOptions }
+  /** Texts encoded one by one, without added framing (segments of a rendered prompt). */
+  | { id: number; op: 'encodeMany'; texts: string[] }
   /** Fault injection for tests: the worker dies with an uncaught error, like a real crash. */
   | { id: number; op: 'crash' };
 
-export type WorkerResult = Int32Array | string | { prompt: string; ids: Int32Array };
+export type WorkerResult = Int32Array | Int32Array[] | string | { prompt: string; ids: Int32Array };
 
 export type WorkerMessage =
   | { type: 'ready' }
@@ -52,6 +54,10 @@ function handle(tokenizer: Tokenizer, segments: SegmentCache, req: WorkerRequest
       // Chat prompts repeat long prefixes (system prompts, earlier turns): cached by segment.
       const ids = segments.encodeText(prompt);
       return { result: { prompt, ids }, transfer: [ids.buffer as ArrayBuffer] };
+    }
+    case 'encodeMany': {
+      const all = req.texts.map((t) => tokenizer.encode(t));
+      return { result: all, transfer: all.map((ids) => ids.buffer as ArrayBuffer) };
     }
     case 'crash':
       throw new CrashRequested();

@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { Tokenizer, qwenDefaultPaths, type ForcedToken } from './tokenizer.js';
 import type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions } from './tokenizer.js';
 import type { WorkerInit, WorkerMessage, WorkerRequest, WorkerResult } from './pool-worker.js';
+import { concat, SegmentCache } from './segment-cache.js';
 
 export { StreamDecoder } from './stream-decoder.js';
 
@@ -134,6 +135,8 @@ export class TokenizerPool {
   private closed = false;
   private initError: Error | undefined;
   private counters = { inlineCalls: 0, workerCalls: 0, workerRestarts: 0 };
+  /** Token ids by prompt segment, for encodeChatSegmented. */
+  private readonly segments: SegmentCache;
 
   constructor(opts: TokenizerPoolOptions = {}) {
     const { tokenizerJsonPath, tokenizerConfigPath } = opts;
@@ -145,6 +148,7 @@ export class TokenizerPool {
     const threads = Math.max(0, Math.floor(opts.threads ?? 1));
     for (let i = 0; i < threads; i++) this.slots.push(this.spawn(i));
     this.local = opts.tokenizer ?? Tokenizer.fromFiles(this.init.tokenizerJsonPath, this.init.tokenizerConfigPath, opts.forceTokens);
+    this.segments = new SegmentCache(this.local.addedTokenPattern, (t) => this.local.encode(t));
   }
 
   /** The inline tokenizer, for synchronous needs (StreamDecoder, ids lookups). */
@@ -183,6 +187,38 @@ export class TokenizerPool {
     };
     if (chatSize(messages, opts) < this.inlineBelowChars) return this.inline(run);
     return this.call<EncodedChat>({ op: 'encodeChat', messages, opts }, run);
+  }
+
+  /**
+   * encodeChat for a prompt whose long parts repeat (the router's exact matching): the template is
+   * rendered here when the conversation is of a modest size (~0.4 ms for 200k characters), and
+   * only the segments between added tokens that this pool has not seen go to a worker — a shared
+   * system prompt crosses the thread boundary once, not with every request. Larger conversations
+   * (many messages, megabytes of text) are rendered and encoded in a worker, as encodeChat does.
+   * Same ids as encodeChat (segment-cache.ts).
+   */
+  async encodeChatSegmented(messages: ChatMessage[], opts: ChatTemplateOptions = {}): Promise<EncodedChat> {
+    if (messages.length > 256 || chatSize(messages, opts) > 1_000_000) return this.encodeChat(messages, opts);
+    if (this.closed) throw new TokenizerPoolClosedError();
+    const prompt = this.local.applyChatTemplate(messages, opts);
+    const segments = this.segments.split(prompt);
+    const parts: Array<Int32Array | undefined> = segments.map((s) => this.segments.get(s));
+    const missing: number[] = [];
+    let missingChars = 0;
+    for (let i = 0; i < parts.length; i++) {
+      if (parts[i] === undefined) {
+        missing.push(i);
+        missingChars += segments[i].length;
+      }
+    }
+    const texts = missing.map((i) => segments[i]);
+    const encodeHere = () => texts.map((t) => this.local.encode(t));
+    const encoded = missingChars < this.inlineBelowChars ? await this.inline(encodeHere) : await this.call<Int32Array[]>({ op: 'encodeMany', texts }, encodeHere);
+    missing.forEach((i, k) => {
+      parts[i] = encoded[k];
+      this.segments.set(segments[i], encoded[k]);
+    });
+    return { prompt, ids: concat(parts as Int32Array[]) };
   }
 
   stats(): TokenizerPoolStats {

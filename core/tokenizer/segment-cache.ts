@@ -33,47 +33,66 @@ export class SegmentCache {
 
   /** The ids of `text`, exactly as `encode(text)` would give them. */
   encodeText(text: string): Int32Array {
-    const parts: Int32Array[] = [];
+    return concat(this.split(text).map((segment) => this.lookup(segment)));
+  }
+
+  /** `text` cut before each added token (the pieces the tokenizer encodes independently). */
+  split(text: string): string[] {
+    const segments: string[] = [];
     let from = 0;
     for (const m of this.addedTokens ? text.matchAll(this.addedTokens) : []) {
-      if (m.index > from) parts.push(this.lookup(text.slice(from, m.index)));
+      if (m.index > from) segments.push(text.slice(from, m.index));
       from = m.index;
       // The token itself starts the next segment (it is skipped over by the next match's start).
       if (m[0].length === 0) break;
     }
-    if (from < text.length) parts.push(this.lookup(text.slice(from)));
-    // Always a fresh array: callers may transfer its buffer, which must not detach a cached entry.
-    let total = 0;
-    for (const p of parts) total += p.length;
-    const out = new Int32Array(total);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    if (from < text.length) segments.push(text.slice(from));
+    return segments;
   }
 
-  private lookup(segment: string): Int32Array {
-    if (segment.length < this.minChars) return this.encode(segment);
+  /** A cached segment's ids (counted as a hit), or undefined. */
+  get(segment: string): Int32Array | undefined {
     const hit = this.entries.get(segment);
     if (hit) {
       this.hits++;
       this.entries.delete(segment); // re-insert: the Map stays in use order
       this.entries.set(segment, hit);
-      return hit;
     }
+    return hit;
+  }
+
+  /** Keeps a segment's ids (those worth keeping: see minChars and the bound). */
+  set(segment: string, ids: Int32Array): void {
     this.misses++;
-    const ids = this.encode(segment);
-    if (segment.length <= this.maxChars / 4) {
-      this.entries.set(segment, ids);
-      this.chars += segment.length;
-      for (const [k] of this.entries) {
-        if (this.chars <= this.maxChars) break;
-        this.entries.delete(k);
-        this.chars -= k.length;
-      }
+    if (segment.length < this.minChars || segment.length > this.maxChars / 4 || this.entries.has(segment)) return;
+    this.entries.set(segment, ids);
+    this.chars += segment.length;
+    for (const [k] of this.entries) {
+      if (this.chars <= this.maxChars) break;
+      this.entries.delete(k);
+      this.chars -= k.length;
     }
+  }
+
+  private lookup(segment: string): Int32Array {
+    if (segment.length < this.minChars) return this.encode(segment);
+    const hit = this.get(segment);
+    if (hit) return hit;
+    const ids = this.encode(segment);
+    this.set(segment, ids);
     return ids;
   }
+}
+
+/** One fresh array of the parts in order: callers may transfer its buffer, which must not detach a cached entry. */
+export function concat(parts: readonly Int32Array[]): Int32Array {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const out = new Int32Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

@@ -187,3 +187,19 @@ describe('KvTracker', () => {
     engine.close();
   });
 });
+
+describe('blockKey', () => {
+  it('spreads 200k near-identical blocks over distinct 52-bit keys, and chains on the parent', async () => {
+    const { blockKey } = await import('../../../core/routing/kv-tracker.js');
+    const seen = new Set<number>();
+    for (let i = 0; i < 200_000; i++) {
+      // Blocks that differ in one token, or only in their parent.
+      const k = blockKey(i % 2 === 0 ? 0 : 12345, [1, 2, 3, Math.floor(i / 2), 5, 6, 7, 8]);
+      expect(Number.isSafeInteger(k) && k >= 0 && k < 2 ** 52).toBe(true);
+      seen.add(k);
+    }
+    expect(seen.size).toBe(200_000);
+    expect(blockKey(0, [1, 2])).not.toBe(blockKey(0, [2, 1]));
+    expect(blockKey(0, [0])).not.toBe(blockKey(0, [0, 0]));
+  });
+});

@@ -43,3 +43,26 @@ describe('SegmentCache: token ids cached by segment between added tokens', () =>
     expect(cache.heldChars).toBeLessThanOrEqual(8000);
   });
 });
+
+describe('TokenizerPool.encodeChatSegmented', () => {
+  it('gives encodeChat\'s ids, and sends a worker only the text it has not seen', async () => {
+    const { TokenizerPool } = await import('../../../core/tokenizer/pool.js');
+    const pool = new TokenizerPool({ threads: 1 });
+    try {
+      await pool.ready();
+      const system = 'A long shared system prompt about caches, batches and queues. '.repeat(200);
+      for (let i = 0; i < 3; i++) {
+        const messages = [{ role: 'system' as const, content: system }, { role: 'user' as const, content: `question ${i}: ${'why? '.repeat(i * 300)}` }];
+        const before = pool.stats().workerCalls;
+        const segmented = await pool.encodeChatSegmented(messages);
+        const whole = await pool.encodeChat(messages);
+        expect(Array.from(segmented.ids)).toEqual(Array.from(whole.ids));
+        expect(segmented.prompt).toBe(whole.prompt);
+        // The first call tokenizes the system prompt in the worker; later ones only a long question.
+        if (i === 1) expect(pool.stats().workerCalls - before).toBe(1); // encodeChat's own call only
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+});
