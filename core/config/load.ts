@@ -36,7 +36,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   const store = r.optObj(doc, 'store', 'store');
   const storeType = r.oneOf(store, 'type', 'store', ['memory', 'redis'] as const, 'memory');
   const limits = r.optObj(doc, 'limits', 'limits');
-  r.known(limits, 'limits', ['body_bytes', 'drain_timeout_ms', 'upstream_connect_timeout_ms', 'upstream_headers_timeout_ms']);
+  r.known(limits, 'limits', ['body_bytes', 'drain_timeout_ms', 'upstream_connect_timeout_ms', 'upstream_headers_timeout_ms', 'request_timeout_ms', 'client_stall_timeout_ms']);
 
   const routing = r.optObj(doc, 'routing', 'routing');
   r.known(routing, 'routing', ['chunk_bytes', 'bytes_per_token']);
@@ -52,6 +52,8 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
       drainTimeoutMs: r.int(limits, 'drain_timeout_ms', 'limits', 30_000),
       upstreamConnectTimeoutMs: r.int(limits, 'upstream_connect_timeout_ms', 'limits', 5_000, 1),
       upstreamHeadersTimeoutMs: r.int(limits, 'upstream_headers_timeout_ms', 'limits', 600_000, 1),
+      requestTimeoutMs: r.int(limits, 'request_timeout_ms', 'limits', 30_000, 1),
+      clientStallTimeoutMs: r.int(limits, 'client_stall_timeout_ms', 'limits', 60_000, 1),
     },
     routing: {
       chunkBytes: r.int(routing, 'chunk_bytes', 'routing', 256, 16, 65_536),

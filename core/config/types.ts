@@ -51,6 +51,10 @@ export interface GatewayConfig {
     drainTimeoutMs: number;
     upstreamConnectTimeoutMs: number;
     upstreamHeadersTimeoutMs: number;
+    /** A client must send its whole request (headers and body) within this long, or gets 408. */
+    requestTimeoutMs: number;
+    /** A stream whose client takes nothing for this long is ended and its upstream aborted. */
+    clientStallTimeoutMs: number;
   };
   routing: {
     /** Prefix-key chunk size in bytes of canonical prompt. */

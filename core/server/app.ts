@@ -3,6 +3,7 @@
  * /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /health, /ready, /metrics.
  */
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RoutingLearner } from '../routing/learner.js';
@@ -17,6 +18,10 @@ export interface AppOptions {
   learner: RoutingLearner;
   metrics: GatewayMetrics;
   bodyLimit: number;
+  /** The whole request (headers and body) must arrive within this long (node:http requestTimeout). */
+  requestTimeoutMs?: number;
+  /** A stream's client that takes nothing for this long is dropped. */
+  clientStallTimeoutMs?: number;
   logger: FastifyBaseLogger | boolean;
   isDraining: () => boolean;
   inFlight: InferenceContext['inFlight'];
@@ -62,6 +67,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     loggerInstance: typeof opts.logger === 'object' ? opts.logger : undefined,
     logger: typeof opts.logger === 'boolean' ? opts.logger : undefined,
     bodyLimit: opts.bodyLimit,
+    // A client that sends headers and then no body (or trickles it) is cut off, not held for ever.
+    // node:http checks the deadline on an interval (30 s by default): check at a tenth of it.
+    serverFactory: (handler) => createServer({
+      requestTimeout: opts.requestTimeoutMs ?? 30_000,
+      connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor((opts.requestTimeoutMs ?? 30_000) / 10))),
+    }, handler),
     // Per-request access logs cost a large share of a proxy's throughput; errors and decisions
     // worth reading are logged where they happen, with the request id.
     logController: new LogController({ disableRequestLogging: true }),
@@ -83,7 +94,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     void reply.code(gerr.status).send(gerr.body());
   });
 
-  const ctx: InferenceContext = { routes: opts.routes, learner: opts.learner, metrics: opts.metrics, isDraining: opts.isDraining, inFlight: opts.inFlight };
+  const ctx: InferenceContext = {
+    routes: opts.routes, learner: opts.learner, metrics: opts.metrics, isDraining: opts.isDraining, inFlight: opts.inFlight,
+    clientStallTimeoutMs: opts.clientStallTimeoutMs ?? 60_000,
+  };
   app.post('/v1/chat/completions', { schema: { body: chatBodySchema }, preValidation: refuseDeepBodies }, async (req, reply) => {
     await handleInference('chat', req, reply, ctx);
     return reply;

@@ -103,7 +103,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   sizer.unref();
   let draining = false;
   const inFlight: { count: number; onIdle?: () => void } = { count: 0 };
-  const app = buildApp({ routes, learner, metrics, storeStatus: () => store.status(), bodyLimit: config.limits.bodyBytes, logger: log, isDraining: () => draining, inFlight });
+  const app = buildApp({ routes, learner, metrics, storeStatus: () => store.status(), bodyLimit: config.limits.bodyBytes, requestTimeoutMs: config.limits.requestTimeoutMs, clientStallTimeoutMs: config.limits.clientStallTimeoutMs, logger: log, isDraining: () => draining, inFlight });
   const host = opts.host ?? config.listen.host;
   await app.listen({ port: opts.port ?? config.listen.port, host });
   const address = app.server.address();

@@ -25,6 +25,8 @@ export interface InferenceContext {
   isDraining: () => boolean;
   /** In-flight requests of this process, for drain. */
   inFlight: { count: number; onIdle?: () => void };
+  /** A stream whose client takes nothing for this long is ended (its upstream aborted). */
+  clientStallTimeoutMs: number;
 }
 
 type Body = Record<string, unknown>;
@@ -290,6 +292,7 @@ async function relayAnswer(upstream: DispatchReply, reply: FastifyReply, r: Rela
     stripUsage: !r.clientWantsUsage,
     now: () => performance.now(),
     isClientGone: () => res.destroyed || res.writableEnded,
+    stallTimeoutMs: r.ctx.clientStallTimeoutMs,
     onFirstToken: () => r.ctx.learner.prefilled(r.record, true),
   });
   if (outcome.end === 'client-gone') {

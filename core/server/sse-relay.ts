@@ -45,6 +45,11 @@ interface RelayOptions {
   stripUsage: boolean;
   now: () => number;
   isClientGone: () => boolean;
+  /**
+   * A client that takes nothing for this long is treated as gone: a stream nobody reads would
+   * otherwise hold an engine slot until generation ends. Default: no limit.
+   */
+  stallTimeoutMs?: number;
   onFirstToken?: () => void;
 }
 
@@ -56,7 +61,16 @@ export async function relaySse(upstream: Readable, res: ServerResponse, opts: Re
     if (res.writableEnded || res.destroyed) return false;
     if (!res.write(buf)) {
       // The client is slower than the engine: stop reading upstream until it drains.
-      await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      let timer: NodeJS.Timeout | undefined;
+      const stalled = opts.stallTimeoutMs === undefined ? undefined
+        : new Promise<'stalled'>((resolve) => { timer = setTimeout(resolve, opts.stallTimeoutMs, 'stalled'); });
+      const outcome = await Promise.race([once(res, 'drain'), once(res, 'close'), ...(stalled ? [stalled] : [])]);
+      clearTimeout(timer);
+      if (outcome === 'stalled') {
+        out.error = `the client took nothing for ${opts.stallTimeoutMs} ms`;
+        res.destroy();
+        return false;
+      }
     }
     return !res.destroyed;
   };
