@@ -38,7 +38,15 @@ export type EngineBlockHash = bigint | string;
 /** A KV-cache event in engine-neutral form (each engine's plugin converts its own to this). */
 export type KvEvent = { eventId?: number } & (
   | { type: 'created'; numBlocks: number; blockSize?: number }
-  | { type: 'stored'; parentHash: EngineBlockHash | null; blocks: ReadonlyArray<{ hash: EngineBlockHash; tokens: ArrayLike<number> }> }
+  | {
+      type: 'stored'; parentHash: EngineBlockHash | null; blocks: ReadonlyArray<{ hash: EngineBlockHash; tokens: ArrayLike<number> }>;
+      /**
+       * What else the engine keyed these blocks by (a LoRA adapter, a cache salt, multimodal
+       * inputs: vLLM's lora_name and extra_keys), when anything: a chain that starts here is
+       * seeded by it, so a plain prompt of the same tokens never matches blocks it cannot share.
+       */
+      salt?: string;
+    }
   | { type: 'removed'; hashes: readonly EngineBlockHash[] }
   | { type: 'cleared' }
   /** A held block changed cache level or priority: nothing to learn but its event id. */
@@ -91,6 +99,12 @@ export function blockKey(parentKey: number, tokens: ArrayLike<number>, from = 0,
   const hi = fmix((b ^ n) >>> 0) & 0xfffff; // 20 bits
   const lo = fmix((a ^ n ^ hi) >>> 0); // 32 bits
   return hi * TWO_32 + lo;
+}
+
+/** The seed of a salted chain (never 0, the seed of plain prompts). */
+export function saltKey(salt: string): number {
+  const codes = Array.from(salt, (c) => c.codePointAt(0)!);
+  return blockKey(0x5a17, codes) || 1;
 }
 
 /** Keys of every full block of `tokens` at `blockSize` (a partial tail has none: it is never reused). */
@@ -163,7 +177,7 @@ export class KvTracker {
           if (e.blockSize) this.learnBlockSize(e.blockSize);
           break;
         case 'stored':
-          this.store(e.parentHash, e.blocks);
+          this.store(e.parentHash, e.blocks, e.salt);
           break;
         case 'removed':
           this.remove(e.hashes);
@@ -201,8 +215,8 @@ export class KvTracker {
     return this.held.has(key);
   }
 
-  private store(parentHash: EngineBlockHash | null, blocks: ReadonlyArray<{ hash: EngineBlockHash; tokens: ArrayLike<number> }>): void {
-    let parent = 0;
+  private store(parentHash: EngineBlockHash | null, blocks: ReadonlyArray<{ hash: EngineBlockHash; tokens: ArrayLike<number> }>, salt?: string): void {
+    let parent = salt ? saltKey(salt) : 0;
     if (parentHash !== null) {
       const known = this.byEngine.get(parentHash);
       if (known === undefined) {

@@ -19,11 +19,27 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * Engines key a request's blocks by more than its tokens when it carries a `cache_salt` (vLLM) or
+ * non-text inputs (images, audio: their hashes enter the block keys). The gateway cannot
+ * reproduce those keys, so such requests are matched approximately, never against blocks they
+ * could not share.
+ */
+function keyedBeyondTokens(body: Readonly<Record<string, unknown>>): boolean {
+  if (body.cache_salt !== undefined) return true;
+  if (!Array.isArray(body.messages)) return false;
+  for (const m of body.messages) {
+    const content = isObject(m) ? m.content : undefined;
+    if (Array.isArray(content) && content.some((part) => isObject(part) && part.type !== undefined && part.type !== 'text')) return true;
+  }
+  return false;
+}
+
 export async function tokenizeForRouting(
   route: Route, body: Readonly<Record<string, unknown>>, chunkBytes: number,
 ): Promise<{ tokens: RequestTokens; prefix: PrefixKey } | undefined> {
   const pool = route.tokenizer;
-  if (!pool) return undefined;
+  if (!pool || keyedBeyondTokens(body)) return undefined;
   try {
     if (Array.isArray(body.messages)) {
       const kwargs = body.chat_template_kwargs;

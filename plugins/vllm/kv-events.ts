@@ -5,6 +5,10 @@
  *
  * - Engine hashes are namespaced by rank: two ranks holding the same tokens are two engine blocks,
  *   and one rank's eviction leaves the other's copy held.
+ * - Blocks keyed by more than their tokens (a LoRA adapter, cache_salt, multimodal inputs) are
+ *   tracked in chains of their own: a plain prompt never matches them. Requests that carry such
+ *   keys are not tokenized for exact matching (core/server/request-tokens.ts): they go by the
+ *   approximate index.
  * - Only blocks that can serve a request here are tracked: the GPU medium (absent or null on
  *   releases that did not say), full-attention groups, and stored events that carry their
  *   tokens (KV connectors have sent them without: unknowable, skipped).
@@ -78,7 +82,14 @@ export function trackerEvents(rank: number, events: readonly VllmKvEvent[]): KvE
     } else if (e.type === 'removed') {
       if (usable(e.medium) && (e.group ?? 0) === 0) out.push({ type: 'removed', hashes: e.hashes.map((h) => ranked(rank, h)) });
     } else if (usable(e.medium) && (e.group ?? 0) === 0 && (e.cacheSpec ?? 'full_attention') === 'full_attention' && e.blocks.length > 0 && e.blocks.every((b) => b.tokens.length > 0)) {
-      out.push({ type: 'stored', parentHash: e.parentHash === null ? null : ranked(rank, e.parentHash), blocks: e.blocks.map((b) => ({ hash: ranked(rank, b.hash), tokens: b.tokens })) });
+      // A LoRA adapter or extra keys (cache_salt, multimodal hashes) are part of vLLM's block hash
+      // (vllm/v1/core/kv_cache_utils.py generate_block_hash_extra_keys): such chains are salted.
+      const hasExtra = e.extraKeys !== undefined && e.extraKeys !== null && !(Array.isArray(e.extraKeys) && e.extraKeys.every((k) => k === null));
+      const salt = (e.lora !== undefined && e.lora !== null) || hasExtra ? JSON.stringify([e.lora ?? null, hasExtra ? e.extraKeys : null], (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) : undefined;
+      out.push({
+        type: 'stored', parentHash: e.parentHash === null ? null : ranked(rank, e.parentHash),
+        blocks: e.blocks.map((b) => ({ hash: ranked(rank, b.hash), tokens: b.tokens })), ...(salt ? { salt } : {}),
+      });
     }
   }
   return out;

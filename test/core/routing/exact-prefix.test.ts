@@ -101,3 +101,33 @@ describe('prefix affinity on exact candidates', () => {
     expect(exactMatch(pool[0].backend.kvCache, state.speculation.of('a'), fresh.tokens)?.tokens).toBe(64);
   });
 });
+
+describe('blocks keyed by more than their tokens', () => {
+  it('a LoRA or cache-salted chain never matches a plain prompt of the same tokens', async () => {
+    const { trackerEvents } = await import('../../../plugins/vllm/kv-events.js');
+    const tracker = new KvTracker({ blockSize: 16 });
+    const tokens = range(64);
+    const blocks = [0, 16, 32, 48].map((b) => ({ hash: BigInt(b + 1), tokens: tokens.slice(b, b + 16) }));
+    tracker.apply(trackerEvents(0, [{ type: 'stored', parentHash: null, blocks, lora: 'sql-adapter' }]));
+    expect(tracker.blocks).toBe(4);
+    expect(exactMatch(viewOf(tracker), new Speculation(), new RequestTokens(Int32Array.from(range(80))))?.tokens).toBe(0);
+    // The same tokens stored without extra keys do match.
+    tracker.apply(trackerEvents(0, [{ type: 'stored', parentHash: null, blocks: blocks.map((b) => ({ ...b, hash: b.hash + 100n })), lora: null, extraKeys: [null, null, null, null] }]));
+    expect(exactMatch(viewOf(tracker), new Speculation(), new RequestTokens(Int32Array.from(range(80))))?.tokens).toBe(64);
+  });
+
+  it('requests with a cache_salt or non-text inputs are not tokenized for exact matching', async () => {
+    const { tokenizeForRouting } = await import('../../../core/server/request-tokens.js');
+    const { TokenizerPool } = await import('../../../core/tokenizer/pool.js');
+    const pool = new TokenizerPool({ threads: 0 });
+    try {
+      const route = { tokenizer: pool } as unknown as Route;
+      const text = [{ role: 'user', content: 'hello there' }];
+      expect(await tokenizeForRouting(route, { messages: text }, 256)).toBeDefined();
+      expect(await tokenizeForRouting(route, { messages: text, cache_salt: 'tenant-a' }, 256)).toBeUndefined();
+      expect(await tokenizeForRouting(route, { messages: [{ role: 'user', content: [{ type: 'text', text: 'what is this?' }, { type: 'image_url', image_url: { url: 'data:,' } }] }] }, 256)).toBeUndefined();
+    } finally {
+      await pool.close();
+    }
+  });
+});
