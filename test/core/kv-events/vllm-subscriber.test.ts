@@ -1,5 +1,5 @@
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { VllmKvEventPublisher, type VllmKvPublisherOptions } from '../../../bench/sim/kv-events/vllm-publisher.js';
 import type { KvEvent } from '../../../core/kv-events/vllm-events.js';
 import {
@@ -8,19 +8,9 @@ import {
 import { RouterSocket } from '../../../core/kv-events/zmtp-server.js';
 import { encodeVllmBatch, vllmKvLayout } from '../../../bench/sim/kv-events/vllm-layouts.js';
 import { decodeSeq, encodeSeq } from '../../../core/kv-events/vllm-replay.js';
+import { cleanups, closeAfterEach, waitFor } from './helpers.js';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function waitFor(cond: () => boolean, what: string, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+closeAfterEach();
 
 const TOPIC = 'kv@pod-0@model';
 const stored = (hash: bigint): KvEvent => ({ type: 'stored', parentHash: null, blocks: [{ hash, tokens: [1, 2] }] });

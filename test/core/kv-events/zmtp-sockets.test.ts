@@ -1,5 +1,5 @@
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DealerSocket, SubSocket } from '../../../core/kv-events/zmtp-client.js';
 import { FrameDecoder, type DecodedItem } from '../../../core/kv-events/zmtp-frame-decoder.js';
 import { PubSocket, RouterSocket } from '../../../core/kv-events/zmtp-server.js';
@@ -7,19 +7,9 @@ import {
   encodeCommand, encodeFrameHeader, encodeGreeting, parseCommand, parseGreeting, parseMetadata, readyCommand,
   type ZmtpSocketType,
 } from '../../../core/kv-events/zmtp-wire.js';
+import { cleanups, closeAfterEach, waitFor } from './helpers.js';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function waitFor(cond: () => boolean, what: string, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+closeAfterEach();
 
 async function bindPub(opts = {}): Promise<{ pub: PubSocket; endpoint: string }> {
   const pub = new PubSocket(opts);

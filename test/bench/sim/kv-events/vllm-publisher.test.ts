@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeMsgspec, F64, OrderedMap } from '../../../../bench/sim/kv-events/msgspec-encode.js';
 import { encodeVllmBatch, vllmKvLayout } from '../../../../bench/sim/kv-events/vllm-layouts.js';
 import { VllmKvEventPublisher } from '../../../../bench/sim/kv-events/vllm-publisher.js';
@@ -7,19 +7,9 @@ import { decodeVllmEventBatch, type KvEvent } from '../../../../core/kv-events/v
 import { encodeSeq, replayRequest } from '../../../../core/kv-events/vllm-replay.js';
 import { DealerSocket, SubSocket } from '../../../../core/kv-events/zmtp-client.js';
 import { CAPTURED_VLLM_PAYLOAD } from '../../../core/kv-events/vectors.js';
+import { cleanups, closeAfterEach, waitFor } from '../../../core/kv-events/helpers.js';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function waitFor(cond: () => boolean, what: string, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+closeAfterEach();
 
 const storedEvent: KvEvent = { type: 'stored', parentHash: null, blocks: [{ hash: 1n, tokens: [1, 2] }, { hash: 2n, tokens: [3, 4] }] };
 
