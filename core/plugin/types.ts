@@ -46,6 +46,11 @@ export interface BackendCapabilities {
    * learned (absent means 0 once the engine has reported a non-zero count).
    */
   cachedTokens?: 'reported' | 'unreported';
+  /**
+   * The engine's load statistics drain on read (trtllm-serve's JSON /metrics), so exactly one
+   * gateway replica reads them and shares what it read through the state store.
+   */
+  loadReadByOne?: boolean;
 }
 
 /** One request on its way to a backend. */
@@ -156,10 +161,12 @@ export interface PluginContext {
   log: PluginLogger;
   limits: { connectTimeoutMs: number; headersTimeoutMs: number };
   /**
-   * False in all gateway worker processes but one: endpoints that drain on read (trtllm-serve's
-   * /metrics) must have exactly one reader.
+   * True in exactly one gateway process: endpoints that drain on read (trtllm-serve's /metrics and
+   * /kv_cache_events) must have exactly one reader. Worker 0 of each gateway, and — when several
+   * gateways share a Redis store — only the one that holds the store's reader lease. Read it at
+   * every use: it changes when the lease moves.
    */
-  drainingReader: boolean;
+  readonly drainingReader: boolean;
 }
 
 export interface PluginLogger {

@@ -3,10 +3,19 @@
  * (replica, backend); values older than `maxAgeMs` are ignored, so a replica that died stops
  * counting after a few seconds.
  */
-import type { LoadObservation } from '../state/types.js';
+import type { EngineReading, LoadObservation } from '../state/types.js';
 
-export class RemoteLoad {
+/** What the routes need of other replicas: their requests in flight, and engine readings shared by the one replica that reads a drain-on-read endpoint. */
+export interface RemoteLoadView {
+  inFlight(backendId: string): number;
+  engine(backendId: string): EngineReading | undefined;
+}
+
+export const NO_REMOTE_LOAD: RemoteLoadView = { inFlight: () => 0, engine: () => undefined };
+
+export class RemoteLoad implements RemoteLoadView {
   private readonly byBackend = new Map<string, Map<string, { inFlight: number; at: number }>>();
+  private readonly readings = new Map<string, EngineReading>();
 
   constructor(private readonly maxAgeMs = 3000, private readonly now: () => number = Date.now) {}
 
@@ -18,6 +27,13 @@ export class RemoteLoad {
     }
     const prev = m.get(obs.gatewayId);
     if (!prev || prev.at <= obs.at) m.set(obs.gatewayId, { inFlight: obs.inFlight, at: obs.at });
+    if (obs.engine && (this.readings.get(obs.backendId)?.readAt ?? -Infinity) <= obs.engine.readAt) this.readings.set(obs.backendId, obs.engine);
+  }
+
+  /** The newest engine reading another replica shared for this backend, while fresh. */
+  engine(backendId: string): EngineReading | undefined {
+    const r = this.readings.get(backendId);
+    return r && r.readAt >= this.now() - this.maxAgeMs ? r : undefined;
   }
 
   inFlight(backendId: string): number {

@@ -11,6 +11,7 @@ import { policyFactory } from './policies/index.js';
 import type { Candidate, RoutingPolicy, RoutingState } from './policy.js';
 import { ChatTemplate } from '../tokenizer/tokenizer.js';
 import { TokenizerPool } from '../tokenizer/pool.js';
+import { NO_REMOTE_LOAD, type RemoteLoadView } from './remote-load.js';
 
 export class Route {
   readonly admission?: AdmissionQueue;
@@ -28,7 +29,7 @@ export class Route {
 
   constructor(
     private readonly breakers: Breakers,
-    private readonly remoteInFlight: (backendId: string) => number,
+    private readonly remote: RemoteLoadView,
     readonly model: string,
     readonly aliases: readonly string[],
     readonly backends: readonly Backend[],
@@ -53,9 +54,15 @@ export class Route {
     for (const backend of (arm && this.armBackends.get(arm)) || this.backends) {
       if (filter && !filter(backend)) continue;
       // Healthy = the engine's health check passes and core's circuit breaker lets traffic through.
-      const signals = backend.signals();
+      let signals = backend.signals();
+      // An engine whose statistics drain on read is read by one replica, which shares what it read:
+      // newer than this replica's own (stale or never) reading, it stands for the engine here.
+      const shared = backend.capabilities.loadReadByOne ? this.remote.engine(backend.id) : undefined;
+      if (shared && shared.readAt > signals.updatedAt) {
+        signals = { ...signals, running: shared.running, waiting: shared.waiting, kvUsage: shared.kvUsage, prefixHitRate: shared.prefixHitRate, updatedAt: shared.readAt };
+      }
       // Other gateway replicas' requests on this backend count as load too (state store).
-      const remote = this.remoteInFlight(backend.id);
+      const remote = this.remote.inFlight(backend.id);
       out.push({
         backend,
         signals: remote > 0 ? { ...signals, inFlight: signals.inFlight + remote } : signals,
@@ -84,7 +91,7 @@ export class RouteTable {
 
   constructor(
     specs: readonly RouteSpec[], backends: ReadonlyMap<string, Backend>, readonly state: RoutingState, seed = 1,
-    remoteInFlight: (backendId: string) => number = () => 0,
+    remote: RemoteLoadView = NO_REMOTE_LOAD,
   ) {
     this.routes = specs.map((spec, i) => {
       const factory = policyFactory(spec.policy.type);
@@ -96,7 +103,7 @@ export class RouteTable {
         return b;
       };
       const shadow = spec.shadow ? { backends: spec.shadow.backends.map(lookup), fraction: spec.shadow.fraction } : undefined;
-      const route = new Route(this.breakers, remoteInFlight, spec.model, spec.aliases, spec.backends.map(lookup), factory.create(spec.policy.options, { seed: seed + i, state }),
+      const route = new Route(this.breakers, remote, spec.model, spec.aliases, spec.backends.map(lookup), factory.create(spec.policy.options, { seed: seed + i, state }),
         spec.retries, spec.slo, spec.admission, spec.arms, spec.sticky, shadow, seed + i);
       if (spec.tokenizerConfig) route.template = ChatTemplate.fromConfigFile(spec.tokenizerConfig);
       if (spec.tokenizerConfig && spec.tokenizer && route.backends.some((b) => b.kvCache)) {

@@ -14,6 +14,7 @@ import { LatencyModels } from '../routing/latency-model.js';
 import { RoutingLearner } from '../routing/learner.js';
 import { PrefixIndexes } from '../routing/prefix-index.js';
 import { Speculations } from '../routing/exact-prefix.js';
+import type { EngineReading } from '../state/types.js';
 import type { RoutingState } from '../routing/policy.js';
 import { RemoteLoad } from '../routing/remote-load.js';
 import { RouteTable } from '../routing/route-table.js';
@@ -46,11 +47,16 @@ export interface Gateway {
 
 export async function startGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const log: FastifyBaseLogger = pino({ level: opts.logLevel ?? process.env.SWITCHYARD_LOG_LEVEL ?? 'info', base: { pid: process.pid } });
+  // The reader of drain-on-read endpoints: worker 0, and with a shared store only the replica
+  // holding the store's lease (settled below, once the store is up; renewed every second).
+  const workerReads = opts.drainingReader ?? true;
+  const sharedStore = opts.store !== undefined || config.store.type === 'redis';
+  let elected = !sharedStore;
   const ctx: PluginContext = {
     configDir: path.dirname(path.resolve(config.file)),
     log,
     limits: { connectTimeoutMs: config.limits.upstreamConnectTimeoutMs, headersTimeoutMs: config.limits.upstreamHeadersTimeoutMs },
-    drainingReader: opts.drainingReader ?? true,
+    get drainingReader() { return workerReads && elected; },
   };
   const backends: Backend[] = [];
   for (const spec of config.backends) {
@@ -74,20 +80,36 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   });
   // Backends that see their engine's KV events retract evicted prefix chunks from the index.
   for (const b of backends) b.onPrefixRetraction?.((hashes) => state.prefixes.of(b.id).remove(hashes));
-  const routes = new RouteTable(config.routes, new Map(backends.map((b) => [b.id, b])), state, 1, (id) => remote.inFlight(id));
+  const routes = new RouteTable(config.routes, new Map(backends.map((b) => [b.id, b])), state, 1, remote);
+  const renewLease = async () => {
+    if (!sharedStore || !workerReads) return;
+    // With the store unreachable nobody can be elected: each replica then reads for itself
+    // (readings split between them beat none at all) until the store is back.
+    const held = store.status() === 'degraded' ? true : await store.lease('drain-reader', 3000);
+    if (held !== elected) log.info({ gateway: store.gatewayId }, held ? 'this gateway now reads the drain-on-read endpoints' : 'another gateway reads the drain-on-read endpoints');
+    elected = held;
+  };
+  await renewLease();
+  const leaseTimer = setInterval(() => void renewLease(), 1000);
+  leaseTimer.unref();
   await routes.ready();
   const metrics = new GatewayMetrics(backends);
   metrics.watchStore(store);
   const learner = new RoutingLearner(state, metrics, store, config.routing.bytesPerToken);
-  const lastPublished = new Map<string, { inFlight: number; at: number }>();
+  const lastPublished = new Map<string, { inFlight: number; at: number; readAt?: number }>();
   const publishLoad = () => {
     const now = Date.now();
     for (const b of backends) {
-      const inFlight = b.signals().inFlight;
+      const signals = b.signals();
+      const inFlight = signals.inFlight;
+      // The reader of a drain-on-read engine shares each new reading with the other replicas.
+      const reading = b.capabilities.loadReadByOne && ctx.drainingReader && signals.updatedAt > 0
+        ? { running: signals.running, waiting: signals.waiting, kvUsage: signals.kvUsage, prefixHitRate: signals.prefixHitRate, readAt: signals.updatedAt }
+        : undefined;
       const last = lastPublished.get(b.id);
-      if (last && last.inFlight === inFlight && now - last.at < 1000) continue;
-      lastPublished.set(b.id, { inFlight, at: now });
-      store.publishLoad({ gatewayId: store.gatewayId, backendId: b.id, inFlight, at: now });
+      if (last && last.inFlight === inFlight && now - last.at < 1000 && (reading === undefined || reading.readAt === last.readAt)) continue;
+      lastPublished.set(b.id, { inFlight, at: now, readAt: reading?.readAt });
+      store.publishLoad({ gatewayId: store.gatewayId, backendId: b.id, inFlight, at: now, ...(reading ? { engine: compactReading(reading) } : {}) });
     }
   };
   const loadTimer = setInterval(publishLoad, 100);
@@ -128,6 +150,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       await closed;
       clearInterval(sizer);
       clearInterval(loadTimer);
+      clearInterval(leaseTimer);
       await store.close();
       await routes.close();
       await Promise.allSettled(backends.map((b) => b.close()));
@@ -136,4 +159,14 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     return drained;
   };
   return { app, url, backends, routes, drain };
+}
+
+/** An engine reading without its unread (undefined) fields. */
+function compactReading(r: EngineReading): EngineReading {
+  const out: EngineReading = { readAt: r.readAt };
+  if (r.running !== undefined) out.running = r.running;
+  if (r.waiting !== undefined) out.waiting = r.waiting;
+  if (r.kvUsage !== undefined) out.kvUsage = r.kvUsage;
+  if (r.prefixHitRate !== undefined) out.prefixHitRate = r.prefixHitRate;
+  return out;
 }

@@ -2,13 +2,15 @@
  * The wire format of one stream entry: a batch of observations as compact JSON (field `j1`, so a
  * later format can take another field name and old readers skip it).
  *
- *   {"t":<base ms>,"b":[backend ids],"p":[[b, dt, shared, ...new hashes], …],"l":[[b, dt, inFlight(, gatewayId)], …]}
+ *   {"t":<base ms>,"b":[backend ids],"p":[[b, dt, shared, ...new hashes], …],"l":[[b, dt, inFlight(, gatewayId|null(, engine))], …]}
  *
  * - backend ids are interned per batch (`b` indexes into the table), times are deltas from `t`;
  * - prefix chains are delta-coded against the previous chain in the batch: `shared` leading
  *   hashes are copied from it and only the rest are sent. Requests that share a system prompt or a
  *   conversation history share their leading blocks, so a busy batch sends each common prefix once;
- * - a load row names its gateway only when it is not the entry's publisher.
+ * - a load row names its gateway only when it is not the entry's publisher (null: it is), and
+ *   carries the engine's own reading last when the publisher read one
+ *   (`{"r":running,"w":waiting,"k":kvUsage,"h":hitRate,"a":readAt dt}`, absent keys unread).
  * Hashes are below 2^53, so JSON numbers carry them exactly.
  */
 import type { LoadObservation, PrefixObservation } from './types.js';
@@ -24,7 +26,7 @@ interface WireBatch {
   t: number;
   b: string[];
   p?: number[][];
-  l?: (number | string)[][];
+  l?: (number | string | null | Record<string, number>)[][];
 }
 
 export function encodeBatch(batch: ObservationBatch, publisher: string): string {
@@ -50,8 +52,17 @@ export function encodeBatch(batch: ObservationBatch, publisher: string): string 
   }
   if (batch.loads.length > 0) {
     wire.l = batch.loads.map((obs) => {
-      const row: (number | string)[] = [intern(obs.backendId), obs.at - t, obs.inFlight];
-      if (obs.gatewayId !== publisher) row.push(obs.gatewayId);
+      const row: (number | string | null | Record<string, number>)[] = [intern(obs.backendId), obs.at - t, obs.inFlight];
+      if (obs.gatewayId !== publisher || obs.engine) row.push(obs.gatewayId !== publisher ? obs.gatewayId : null);
+      if (obs.engine) {
+        const e = obs.engine;
+        const wireEngine: Record<string, number> = { a: e.readAt - t };
+        if (e.running !== undefined) wireEngine.r = e.running;
+        if (e.waiting !== undefined) wireEngine.w = e.waiting;
+        if (e.kvUsage !== undefined) wireEngine.k = e.kvUsage;
+        if (e.prefixHitRate !== undefined) wireEngine.h = e.prefixHitRate;
+        row.push(wireEngine);
+      }
       return row;
     });
   }
@@ -90,11 +101,32 @@ export function decodeBatch(text: string, publisher: string): ObservationBatch {
   }
   const loads: LoadObservation[] = [];
   for (const row of rows(wire.l)) {
-    const gw = row.length > 3 ? row[3] : publisher;
+    const gw = row.length > 3 && row[3] !== null ? row[3] : publisher;
     if (!isFiniteNumber(row[1]) || !isFiniteNumber(row[2]) || typeof gw !== 'string') throw new Error('malformed batch: bad load row');
-    loads.push({ gatewayId: gw, backendId: backend(row[0]), inFlight: row[2], at: t + row[1] });
+    const obs: LoadObservation = { gatewayId: gw, backendId: backend(row[0]), inFlight: row[2], at: t + row[1] };
+    if (row.length > 4) obs.engine = decodeEngine(row[4], t);
+    loads.push(obs);
   }
   return { prefixes, loads };
+}
+
+function decodeEngine(v: unknown, t: number): NonNullable<LoadObservation['engine']> {
+  if (!isRecord(v) || !isFiniteNumber(v.a)) throw new Error('malformed batch: bad engine reading');
+  const e: NonNullable<LoadObservation['engine']> = { readAt: t + v.a };
+  const read = (k: string): number | undefined => {
+    if (v[k] === undefined) return undefined;
+    if (!isFiniteNumber(v[k])) throw new Error('malformed batch: bad engine reading');
+    return v[k] as number;
+  };
+  const running = read('r');
+  const waiting = read('w');
+  const kvUsage = read('k');
+  const prefixHitRate = read('h');
+  if (running !== undefined) e.running = running;
+  if (waiting !== undefined) e.waiting = waiting;
+  if (kvUsage !== undefined) e.kvUsage = kvUsage;
+  if (prefixHitRate !== undefined) e.prefixHitRate = prefixHitRate;
+  return e;
 }
 
 function rows(v: unknown): unknown[][] {

@@ -12,6 +12,8 @@ type Delivery = { from: MemoryStore; kind: 'prefix'; obs: PrefixObservation } | 
  */
 export class MemoryBus {
   private readonly members = new Set<MemoryStore>();
+  /** Leases by name: who holds each, until when. */
+  readonly leases = new Map<string, { holder: MemoryStore; until: number }>();
   private queue: Delivery[] = [];
   private draining: Promise<void> | null = null;
 
@@ -80,6 +82,16 @@ export class MemoryStore implements StateStore {
     if (!isLoadObservation(obs)) { this.dropped++; return; }
     this.published++;
     this.bus.post({ from: this, kind: 'load', obs });
+  }
+
+  /** As Redis does it: one holder per name on the bus, until it stops renewing for `ttlMs`. */
+  async lease(name: string, ttlMs: number): Promise<boolean> {
+    if (this.closed) return false;
+    const now = Date.now();
+    const held = this.bus.leases.get(name);
+    if (held && held.holder !== this && held.until > now) return false;
+    this.bus.leases.set(name, { holder: this, until: now + ttlMs });
+    return true;
   }
 
   async start(events: StateStoreEvents): Promise<void> {

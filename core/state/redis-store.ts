@@ -141,6 +141,25 @@ export class RedisStore implements StateStore {
     else this.invalid++;
   }
 
+  /**
+   * A lease is one key, `switchyard:<ns>:lease:<name>`, holding the holder's gateway id with a
+   * TTL: taken with SET NX PX, renewed (PEXPIRE) only by its holder, atomically in one script.
+   */
+  async lease(name: string, ttlMs: number): Promise<boolean> {
+    if (this.closing || this.writer.status !== 'ready') return false;
+    const script = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end " +
+      "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end return 0";
+    try {
+      const reply = await Promise.race([
+        this.writer.eval(script, 1, `switchyard:${this.namespace}:lease:${name}`, this.gatewayId, String(Math.ceil(ttlMs))),
+        sleep(this.opts.commandTimeoutMs).then(() => 0),
+      ]);
+      return reply === 1;
+    } catch {
+      return false;
+    }
+  }
+
   /** Connects (waiting at most ~one command timeout) and starts the flush timer and the reader. */
   async start(events: StateStoreEvents): Promise<void> {
     if (this.closing) throw new Error('state store: start() after close()');

@@ -14,12 +14,27 @@ export interface PrefixObservation {
   at: number;
 }
 
-/** "Replica `gatewayId` has `inFlight` requests on `backendId`." A gauge: the latest value wins. */
+/** What an engine said about its own load, as the gateway that read it saw it. */
+export interface EngineReading {
+  running?: number;
+  waiting?: number;
+  kvUsage?: number;
+  prefixHitRate?: number;
+  /** When the engine's numbers were read (ms since the epoch). */
+  readAt: number;
+}
+
+/**
+ * "Replica `gatewayId` has `inFlight` requests on `backendId`" — and, from the one replica that
+ * reads an engine's drain-on-read statistics, what the engine said (`engine`). A gauge: the
+ * latest value wins.
+ */
 export interface LoadObservation {
   gatewayId: string;
   backendId: string;
   inFlight: number;
   at: number;
+  engine?: EngineReading;
 }
 
 export interface StateStoreEvents {
@@ -54,6 +69,12 @@ export interface StateStore {
   publishLoad(obs: LoadObservation): void;
   /** Start delivering OTHER replicas' observations (never this replica's own). Resolves even when the backend is down. */
   start(events: StateStoreEvents): Promise<void>;
+  /**
+   * Takes or renews the lease `name` for `ttlMs`: true while this replica holds it. One holder at
+   * a time across the replicas sharing the store (the reader of an endpoint that drains on read);
+   * a holder that stops renewing loses it after `ttlMs`. False while the store is unreachable.
+   */
+  lease(name: string, ttlMs: number): Promise<boolean>;
   /** 'connected', or 'degraded' (serving on local state): for /ready and metrics. */
   status(): 'connected' | 'degraded';
   stats(): StateStoreStats;

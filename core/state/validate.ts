@@ -12,5 +12,14 @@ export function isPrefixObservation(obs: PrefixObservation): boolean {
 }
 
 export function isLoadObservation(obs: LoadObservation): boolean {
-  return typeof obs?.gatewayId === 'string' && typeof obs.backendId === 'string' && Number.isFinite(obs.inFlight) && Number.isFinite(obs.at);
+  return typeof obs?.gatewayId === 'string' && typeof obs.backendId === 'string' && Number.isFinite(obs.inFlight) && Number.isFinite(obs.at)
+    && (obs.engine === undefined || isEngineReading(obs.engine));
+}
+
+function isEngineReading(e: NonNullable<LoadObservation['engine']>): boolean {
+  if (typeof e !== 'object' || e === null || !Number.isFinite(e.readAt)) return false;
+  for (const k of ['running', 'waiting', 'kvUsage', 'prefixHitRate'] as const) {
+    if (e[k] !== undefined && !(Number.isFinite(e[k]) && (e[k] as number) >= 0)) return false;
+  }
+  return true;
 }

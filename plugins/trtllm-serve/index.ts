@@ -28,12 +28,13 @@ export class TrtllmServeBackend extends HttpBackend {
   constructor(spec: BackendSpec, ctx: PluginContext) {
     super(spec, ctx, readHttpOptions(spec.options, ctx));
     const kv = readKvEventsOption(spec.options.kv_events);
-    if (kv && ctx.drainingReader) {
+    if (kv) {
       const tracker = new KvTracker({ blockSize: kv.blockSize });
       // Live while polls succeed: a poll that fails, or a reader that stopped, leaves matching approximate.
       const state = { tracker, intervalMs: kv.intervalMs, lastOk: 0 } as NonNullable<TrtllmServeBackend['kv']>;
       state.view = new TrackedKvCache(tracker, {
-        live: () => Date.now() - state.lastOk < Math.max(2000, 4 * state.intervalMs),
+        // Only the reader polls (the endpoint drains): elsewhere matching is approximate.
+        live: () => this.ctx.drainingReader && Date.now() - state.lastOk < Math.max(2000, 4 * state.intervalMs),
         describe: () => ({ source: 'POST /kv_cache_events', last_poll_ok: state.lastOk ? new Date(state.lastOk).toISOString() : null, last_error: state.lastError }),
       });
       this.kv = state;
@@ -50,7 +51,7 @@ export class TrtllmServeBackend extends HttpBackend {
     if (!kv) return;
     let polling = false;
     kv.timer = setInterval(() => {
-      if (polling) return;
+      if (polling || !this.ctx.drainingReader) return;
       polling = true;
       this.pollKvEvents().finally(() => { polling = false; });
     }, kv.intervalMs);
@@ -84,6 +85,8 @@ export class TrtllmServeBackend extends HttpBackend {
       }
       if (this.source === 'prometheus') throw new Error(`GET /prometheus/metrics answered ${res.status}`);
       this.source = 'drained';
+      // One gateway process reads it and shares what it read (the state store's reader lease).
+      this.capabilities.loadReadByOne = true;
     }
     // The drained JSON page: one reader only, or iterations are stolen from each other.
     if (!this.ctx.drainingReader) return undefined;

@@ -52,6 +52,30 @@ export function runStoreContract(name: string, makeStores: (n: number) => Promis
       return { stores, recs };
     }
 
+    it('grants a lease to one replica at a time, renews it for its holder, and hands it on when the holder stops', async () => {
+      const { stores } = await replicas(3);
+      const name = `reader-${Date.now()}`;
+      const first = await Promise.all(stores.map((s) => s.lease(name, 400)));
+      expect(first.filter(Boolean)).toHaveLength(1);
+      const holder = first.indexOf(true);
+      // Renewed by its holder, refused to the others.
+      expect(await stores[holder]!.lease(name, 400)).toBe(true);
+      for (const [i, s] of stores.entries()) if (i !== holder) expect(await s.lease(name, 400)).toBe(false);
+      // The holder stops renewing: after the TTL another replica takes it.
+      await new Promise((r) => setTimeout(r, 500));
+      const next = (holder + 1) % stores.length;
+      expect(await stores[next]!.lease(name, 400)).toBe(true);
+      expect(await stores[holder]!.lease(name, 400)).toBe(false);
+    });
+
+    it('carries an engine reading with a load observation, exactly', async () => {
+      const { stores, recs } = await replicas(2);
+      const obs: LoadObservation = { gatewayId: stores[0]!.gatewayId, backendId: 'trt-a', inFlight: 2, at: Date.now(), engine: { running: 7, waiting: 3, kvUsage: 0.42, readAt: Date.now() - 5 } };
+      stores[0]!.publishLoad(obs);
+      await waitFor(() => recs[1]!.loads.some((l) => l.backendId === 'trt-a'), 'the load observation');
+      expect(recs[1]!.loads.find((l) => l.backendId === 'trt-a')).toEqual(obs);
+    });
+
     it('gives every replica its own gatewayId', async () => {
       const { stores } = await replicas(3);
       expect(new Set(stores.map((s) => s.gatewayId)).size).toBe(3);
