@@ -96,6 +96,18 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   const metrics = new GatewayMetrics(backends);
   metrics.watchStore(store);
   const learner = new RoutingLearner(state, metrics, store, config.routing.bytesPerToken);
+  // Exact routes check their tokens against each engine's own at startup (and then on requests).
+  for (const route of routes.routes) {
+    if (!route.tokenizer) continue;
+    for (const b of route.backends) {
+      if (!b.tokenize) continue;
+      route.tokenizer.encodeChatSegmented(TOKENIZER_SAMPLE).then(({ ids }) => {
+        learner.tokenizerChecks.maybeCheck(b, { model: route.engineModel(b), messages: TOKENIZER_SAMPLE }, ids, (report) => {
+          log.warn({ backend: b.id, route: route.model, ...report.lastMismatch }, 'the gateway tokenizes prompts differently from this engine: exact prefix matches will miss (check tokenizer_config / tokenizer)');
+        });
+      }, () => {});
+    }
+  }
   const lastPublished = new Map<string, { inFlight: number; at: number; readAt?: number }>();
   const publishLoad = () => {
     const now = Date.now();
@@ -160,6 +172,14 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   };
   return { app, url, backends, routes, drain };
 }
+
+/** A conversation every chat template renders: system, user, assistant, user. */
+const TOKENIZER_SAMPLE = [
+  { role: 'system' as const, content: 'You are a helpful assistant.' },
+  { role: 'user' as const, content: 'What is 1 + 1? Answer with a number.' },
+  { role: 'assistant' as const, content: '2' },
+  { role: 'user' as const, content: 'And 2 + 2, in words?' },
+];
 
 /** An engine reading without its unread (undefined) fields. */
 function compactReading(r: EngineReading): EngineReading {

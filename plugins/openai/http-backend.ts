@@ -42,7 +42,8 @@ export abstract class HttpBackend implements Backend {
     this.labels = spec.labels;
     this.base = new URL(spec.url);
     this.modelNames = spec.models ?? [];
-    this.capabilities = { embeddings: options.embeddings, kvEvents: false, cachedTokens: options.cachedTokens };
+    // Block size and capacity from the options until the engine reports its own (which wins).
+    this.capabilities = { embeddings: options.embeddings, kvEvents: false, cachedTokens: options.cachedTokens, blockSize: options.blockSize, kvCapacityTokens: options.kvCapacityTokens };
     this.pool = new Pool(this.base.origin, {
       connections: options.connections,
       pipelining: 1,

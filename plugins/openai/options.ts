@@ -15,6 +15,9 @@ export interface HttpBackendOptions {
   bodyTimeoutMs: number;
   /** How the engine reports cached prompt tokens; undefined: learned (core/routing/cached-tokens.ts). */
   cachedTokens?: 'reported' | 'unreported';
+  /** The engine's KV block size and capacity in tokens, for engines that do not report them (LMDeploy). */
+  blockSize?: number;
+  kvCapacityTokens?: number;
 }
 
 type Check = (v: unknown) => boolean;
@@ -34,6 +37,8 @@ const KEYS: Record<string, [Check, string]> = {
   discovery_timeout_ms: [positiveInt, 'a positive integer'],
   body_timeout_ms: [positiveInt, 'a positive integer'],
   cached_tokens: [(v) => v === 'reported' || v === 'unreported', 'reported or unreported'],
+  block_size: [positiveInt, 'a positive integer (tokens per KV block)'],
+  kv_capacity_tokens: [positiveInt, 'a positive integer (tokens the KV cache holds)'],
 };
 
 /** Messages naming each bad key; unknown keys are errors too. */
@@ -65,5 +70,7 @@ export function readHttpOptions(
     headersTimeoutMs: ctx.limits.headersTimeoutMs,
     bodyTimeoutMs: num('body_timeout_ms', 300_000),
     cachedTokens: options.cached_tokens === 'reported' || options.cached_tokens === 'unreported' ? options.cached_tokens : defaults.cachedTokens,
+    blockSize: typeof options.block_size === 'number' ? options.block_size : undefined,
+    kvCapacityTokens: typeof options.kv_capacity_tokens === 'number' ? options.kv_capacity_tokens : undefined,
   };
 }
