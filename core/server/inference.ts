@@ -166,8 +166,9 @@ async function dispatchWithRetries(
         if (err instanceof GatewayError) { breaker.onInconclusive(); throw err; }
         if (cancel.aborted) { breaker.onInconclusive(); throw new ClientGone('client disconnected before the upstream answered'); }
         const message = err instanceof Error ? err.message : String(err);
-        if (!isTransportError(err)) {
-          // The plugin failed before anything reached the engine: Switchyard's fault, not the backend's.
+        if (isLanguageError(err)) {
+          // A bug, or a body that broke the plugin (a RangeError from serialising it): Switchyard's
+          // fault or the request's, never the backend's.
           breaker.onInconclusive();
           throw new GatewayError('SY_ERR_INTERNAL', 'internal error', { cause: err });
         }
@@ -220,11 +221,14 @@ async function dispatchWithRetries(
   throw new GatewayError('SY_ERR_NO_HEALTHY_BACKEND', `no healthy backend for \`${route.model}\``, { headers: { 'retry-after': '1' } });
 }
 
-/** A failure of the connection or the exchange (undici's errors, Node's system errors), not a bug. */
-function isTransportError(err: unknown): boolean {
-  if (err instanceof undiciErrors.UndiciError) return true;
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^E[A-Z]+$/.test(code);
+/**
+ * JavaScript's own errors (TypeError, RangeError…) mean a bug or a request that broke the code
+ * handling it; everything else a plugin rejects with — undici's and Node's network errors, an
+ * in-process engine's failures — is the backend's.
+ */
+function isLanguageError(err: unknown): boolean {
+  return err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError
+    || err instanceof ReferenceError || err instanceof EvalError || err instanceof URIError;
 }
 
 function transportCode(err: unknown): string | undefined {
