@@ -6,6 +6,7 @@
 import type { Readable } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Cancel } from './cancel.js';
+import type { KvEvent } from '../routing/kv-tracker.js';
 
 export type Endpoint = 'chat' | 'completions' | 'embeddings';
 
@@ -149,6 +150,11 @@ export interface Backend {
    * (vLLM's `/tokenize`): the gateway checks its exact-routing tokens against them (optional).
    */
   tokenize?(body: Readonly<Record<string, unknown>>): Promise<ArrayLike<number>>;
+  /**
+   * KV-cache events another gateway replica read from this backend's engine (it drains them) and
+   * shared through the state store; an empty list is the reader's heartbeat (optional).
+   */
+  applySharedKvEvents?(events: readonly KvEvent[]): void;
   /** Active health (the engine's health endpoint); passive failures are core's circuit breaker. */
   health(): BackendHealth;
   close(): Promise<void>;
@@ -167,6 +173,11 @@ export interface PluginContext {
    * every use: it changes when the lease moves.
    */
   readonly drainingReader: boolean;
+  /**
+   * The drain-on-read reader shares the KV-cache events it read from a backend's engine with the
+   * other gateway replicas (through the state store); they arrive at applySharedKvEvents.
+   */
+  shareKvEvents?(backendId: string, events: readonly KvEvent[]): void;
 }
 
 export interface PluginLogger {

@@ -31,6 +31,7 @@
  * blocks are forgotten as if evicted (listeners hear them removed), so the picture errs toward
  * "not cached".
  */
+import type { WireKvEvent } from '../state/types.js';
 
 /** An engine's name for a block: a 64-bit integer, or bytes as a string (hex, base64…). */
 export type EngineBlockHash = bigint | string;
@@ -130,7 +131,7 @@ export class KvTracker {
   private size?: number;
   private capacity?: number;
   /** Counters for tests, /metrics and /admin. */
-  readonly stats = { events: 0, stored: 0, removed: 0, cleared: 0, gaps: 0, orphans: 0, unknownRemovals: 0, forgotten: 0 };
+  readonly stats = { events: 0, stored: 0, removed: 0, cleared: 0, gaps: 0, orphans: 0, unknownRemovals: 0, forgotten: 0, duplicates: 0 };
 
   constructor(opts: KvTrackerOptions = {}) {
     this.size = opts.blockSize;
@@ -165,6 +166,12 @@ export class KvTracker {
     for (const e of events) {
       this.stats.events++;
       if (e.eventId !== undefined) {
+        // At-least-once relays (the state store) may repeat events: an id already applied is
+        // skipped. An engine that restarted starts again from 0 or with `created`: that is a gap.
+        if (this.lastEventId !== undefined && e.eventId <= this.lastEventId && e.eventId !== 0 && e.type !== 'created') {
+          this.stats.duplicates++;
+          continue;
+        }
         if (this.lastEventId !== undefined && e.eventId !== this.lastEventId + 1) {
           this.stats.gaps++;
           this.clear('gap');
@@ -286,4 +293,20 @@ export class KvTracker {
     this.held.clear();
     for (const l of this.listeners) l.onCleared?.(reason);
   }
+}
+
+/** Events with their hashes as strings, for a relay that carries JSON (the state store). */
+export function toWire(events: readonly KvEvent[]): WireKvEvent[] {
+  const h = (x: EngineBlockHash): string => (typeof x === 'bigint' ? x.toString() : x);
+  return events.map((e): WireKvEvent => {
+    switch (e.type) {
+      case 'stored':
+        return { ...(e.eventId !== undefined ? { eventId: e.eventId } : {}), type: 'stored', parentHash: e.parentHash === null ? null : h(e.parentHash),
+          blocks: e.blocks.map((b) => ({ hash: h(b.hash), tokens: Array.from(b.tokens) })), ...(e.salt ? { salt: e.salt } : {}) };
+      case 'removed':
+        return { ...(e.eventId !== undefined ? { eventId: e.eventId } : {}), type: 'removed', hashes: e.hashes.map(h) };
+      default:
+        return e;
+    }
+  });
 }

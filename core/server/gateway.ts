@@ -15,6 +15,7 @@ import { RoutingLearner } from '../routing/learner.js';
 import { PrefixIndexes } from '../routing/prefix-index.js';
 import { Speculations } from '../routing/exact-prefix.js';
 import type { EngineReading } from '../state/types.js';
+import { toWire } from '../routing/kv-tracker.js';
 import type { RoutingState } from '../routing/policy.js';
 import { RemoteLoad } from '../routing/remote-load.js';
 import { RouteTable } from '../routing/route-table.js';
@@ -57,7 +58,10 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     log,
     limits: { connectTimeoutMs: config.limits.upstreamConnectTimeoutMs, headersTimeoutMs: config.limits.upstreamHeadersTimeoutMs },
     get drainingReader() { return workerReads && elected; },
+    shareKvEvents: (backendId, events) => sharing?.publishKvEvents({ backendId, events: toWire(events), at: Date.now() }),
   };
+  // Set once the store exists (backends are created first).
+  let sharing: StateStore | undefined;
   const backends: Backend[] = [];
   for (const spec of config.backends) {
     const plugin = opts.plugins?.get(spec.type) ?? (await resolvePlugin(spec.type, ctx.configDir));
@@ -74,10 +78,13 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   // path never waits on it, and with it gone each replica routes on what it knows.
   const store = opts.store ?? createStateStore(config.store, { log });
   const remote = new RemoteLoad();
+  const byId = new Map(backends.map((b) => [b.id, b]));
   await store.start({
     onPrefix: (obs) => state.prefixes.of(obs.backendId).insert(obs.hashes),
     onLoad: (obs) => remote.apply(obs),
+    onKvEvents: (obs) => byId.get(obs.backendId)?.applySharedKvEvents?.(obs.events),
   });
+  if (sharedStore) sharing = store;
   // Backends that see their engine's KV events retract evicted prefix chunks from the index.
   for (const b of backends) b.onPrefixRetraction?.((hashes) => state.prefixes.of(b.id).remove(hashes));
   const routes = new RouteTable(config.routes, new Map(backends.map((b) => [b.id, b])), state, 1, remote);

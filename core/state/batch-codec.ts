@@ -13,13 +13,16 @@
  *   (`{"r":running,"w":waiting,"k":kvUsage,"h":hitRate,"a":readAt dt}`, absent keys unread).
  * Hashes are below 2^53, so JSON numbers carry them exactly.
  */
-import type { LoadObservation, PrefixObservation } from './types.js';
+import type { KvEventsObservation, LoadObservation, PrefixObservation, WireKvEvent } from './types.js';
+import { isKvEventsObservation } from './validate.js';
 
 export const BATCH_FIELD = 'j1';
 
 export interface ObservationBatch {
   prefixes: PrefixObservation[];
   loads: LoadObservation[];
+  /** KV-cache events, as `"k":[[b, dt, [events]], …]` (the events' own JSON). */
+  kvEvents?: KvEventsObservation[];
 }
 
 interface WireBatch {
@@ -27,6 +30,7 @@ interface WireBatch {
   b: string[];
   p?: number[][];
   l?: (number | string | null | Record<string, number>)[][];
+  k?: [number, number, WireKvEvent[]][];
 }
 
 export function encodeBatch(batch: ObservationBatch, publisher: string): string {
@@ -36,7 +40,7 @@ export function encodeBatch(batch: ObservationBatch, publisher: string): string 
     if (i === undefined) ids.set(id, (i = ids.size));
     return i;
   };
-  const t = batch.prefixes[0]?.at ?? batch.loads[0]?.at ?? 0;
+  const t = batch.prefixes[0]?.at ?? batch.loads[0]?.at ?? batch.kvEvents?.[0]?.at ?? 0;
   const wire: WireBatch = { t, b: [] };
   if (batch.prefixes.length > 0) {
     let prev: number[] = [];
@@ -66,6 +70,7 @@ export function encodeBatch(batch: ObservationBatch, publisher: string): string 
       return row;
     });
   }
+  if (batch.kvEvents && batch.kvEvents.length > 0) wire.k = batch.kvEvents.map((obs) => [intern(obs.backendId), obs.at - t, obs.events]);
   wire.b = [...ids.keys()];
   return JSON.stringify(wire);
 }
@@ -107,7 +112,14 @@ export function decodeBatch(text: string, publisher: string): ObservationBatch {
     if (row.length > 4) obs.engine = decodeEngine(row[4], t);
     loads.push(obs);
   }
-  return { prefixes, loads };
+  const kvEvents: KvEventsObservation[] = [];
+  for (const row of rows(wire.k)) {
+    if (!isFiniteNumber(row[1]) || !Array.isArray(row[2])) throw new Error('malformed batch: bad kv-events row');
+    const obs: KvEventsObservation = { backendId: backend(row[0]), at: t + row[1], events: row[2] as WireKvEvent[] };
+    if (!isKvEventsObservation(obs)) throw new Error('malformed batch: bad kv events');
+    kvEvents.push(obs);
+  }
+  return kvEvents.length > 0 ? { prefixes, loads, kvEvents } : { prefixes, loads };
 }
 
 function decodeEngine(v: unknown, t: number): NonNullable<LoadObservation['engine']> {

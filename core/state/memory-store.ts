@@ -1,8 +1,9 @@
 import { newGatewayId } from './gateway-id.js';
-import { isLoadObservation, isPrefixObservation } from './validate.js';
-import type { LoadObservation, PrefixObservation, StateLogger, StateStore, StateStoreEvents, StateStoreStats } from './types.js';
+import { isKvEventsObservation, isLoadObservation, isPrefixObservation } from './validate.js';
+import type { KvEventsObservation, LoadObservation, PrefixObservation, StateLogger, StateStore, StateStoreEvents, StateStoreStats } from './types.js';
 
-type Delivery = { from: MemoryStore; kind: 'prefix'; obs: PrefixObservation } | { from: MemoryStore; kind: 'load'; obs: LoadObservation };
+type Delivery = { from: MemoryStore; kind: 'prefix'; obs: PrefixObservation } | { from: MemoryStore; kind: 'load'; obs: LoadObservation }
+  | { from: MemoryStore; kind: 'kv'; obs: KvEventsObservation };
 
 /**
  * An in-process stand-in for Redis: MemoryStores that share a bus see each other's observations,
@@ -94,6 +95,13 @@ export class MemoryStore implements StateStore {
     return true;
   }
 
+  publishKvEvents(obs: KvEventsObservation): void {
+    if (this.closed) return;
+    if (!isKvEventsObservation(obs)) { this.dropped++; return; }
+    this.published++;
+    this.bus.post({ from: this, kind: 'kv', obs });
+  }
+
   async start(events: StateStoreEvents): Promise<void> {
     if (this.closed) throw new Error('state store: start() after close()');
     this.events = events;
@@ -121,7 +129,8 @@ export class MemoryStore implements StateStore {
     this.applied++;
     try {
       if (d.kind === 'prefix') events.onPrefix(d.obs);
-      else events.onLoad(d.obs);
+      else if (d.kind === 'load') events.onLoad(d.obs);
+      else events.onKvEvents?.(d.obs);
     } catch (err) {
       // The consumer's bug, not the bus's: the other replicas still get their deliveries.
       this.log?.error({ err: err instanceof Error ? err.message : String(err) }, 'state store consumer threw');

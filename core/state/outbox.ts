@@ -1,5 +1,5 @@
 import type { ObservationBatch } from './batch-codec.js';
-import type { LoadObservation, PrefixObservation } from './types.js';
+import type { KvEventsObservation, LoadObservation, PrefixObservation } from './types.js';
 
 /**
  * What a replica has observed but not yet published. Prefix observations queue in order, bounded:
@@ -11,13 +11,15 @@ export class Outbox {
   private prefixes: PrefixObservation[] = [];
   private head = 0;
   private loads = new Map<string, LoadObservation>();
+  /** KV events queue in order, bounded like prefixes (a consumer sees a drop as an event-id gap). */
+  private kvEvents: KvEventsObservation[] = [];
   /** Prefix observations discarded because the outbox was full. */
   dropped = 0;
 
   constructor(private readonly maxPrefixes: number) {}
 
   get size(): number {
-    return this.prefixes.length - this.head + this.loads.size;
+    return this.prefixes.length - this.head + this.loads.size + this.kvEvents.length;
   }
 
   pushPrefix(obs: PrefixObservation): void {
@@ -27,6 +29,14 @@ export class Outbox {
       this.head += excess;
       this.dropped += excess;
       this.compact();
+    }
+  }
+
+  pushKvEvents(obs: KvEventsObservation): void {
+    this.kvEvents.push(obs);
+    if (this.kvEvents.length > this.maxPrefixes) {
+      this.dropped += this.kvEvents.length - this.maxPrefixes;
+      this.kvEvents = this.kvEvents.slice(-this.maxPrefixes);
     }
   }
 
@@ -42,7 +52,8 @@ export class Outbox {
     this.compact();
     const loads = [...this.loads.values()];
     this.loads.clear();
-    return { prefixes, loads };
+    const kvEvents = this.kvEvents.splice(0, maxPrefixes);
+    return { prefixes, loads, kvEvents };
   }
 
   /** Puts back a batch that could not be sent, ahead of what was published since. */
@@ -57,6 +68,7 @@ export class Outbox {
       const key = loadKey(obs);
       if (!this.loads.has(key)) this.loads.set(key, obs); // a newer value wins
     }
+    this.kvEvents = (batch.kvEvents ?? []).concat(this.kvEvents).slice(-this.maxPrefixes);
   }
 
   private compact(): void {

@@ -30,9 +30,9 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { BATCH_FIELD, decodeBatch, encodeBatch, type ObservationBatch } from './batch-codec.js';
 import { newGatewayId } from './gateway-id.js';
 import { Outbox } from './outbox.js';
-import { isLoadObservation, isPrefixObservation } from './validate.js';
+import { isKvEventsObservation, isLoadObservation, isPrefixObservation } from './validate.js';
 import { parseStreamInfo, placeCursor, type StreamInfo } from './stream-cursor.js';
-import type { LoadObservation, PrefixObservation, StateLogger, StateStore, StateStoreEvents, StateStoreStats } from './types.js';
+import type { KvEventsObservation, LoadObservation, PrefixObservation, StateLogger, StateStore, StateStoreEvents, StateStoreStats } from './types.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -138,6 +138,12 @@ export class RedisStore implements StateStore {
   publishLoad(obs: LoadObservation): void {
     if (this.closing) return;
     if (isLoadObservation(obs)) this.outbox.setLoad(obs);
+    else this.invalid++;
+  }
+
+  publishKvEvents(obs: KvEventsObservation): void {
+    if (this.closing) return;
+    if (isKvEventsObservation(obs)) this.outbox.pushKvEvents(obs);
     else this.invalid++;
   }
 
@@ -364,6 +370,7 @@ export class RedisStore implements StateStore {
       if (!events) return;
       for (const obs of batch.prefixes) this.deliver(() => events.onPrefix(obs));
       for (const obs of batch.loads) this.deliver(() => events.onLoad(obs));
+      for (const obs of batch.kvEvents ?? []) this.deliver(() => events.onKvEvents?.(obs));
     }
   }
 

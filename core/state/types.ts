@@ -37,9 +37,31 @@ export interface LoadObservation {
   engine?: EngineReading;
 }
 
+/**
+ * An engine's KV-cache events, as the one replica that drains them read them (trtllm-serve's
+ * /kv_cache_events), for the other replicas' trackers. Engine-neutral events (kv-tracker.ts), hashes
+ * as strings; an empty list is a heartbeat (the reader is alive and the engine quiet). In order per
+ * backend; the event ids let a consumer see what a full buffer dropped.
+ */
+export interface KvEventsObservation {
+  backendId: string;
+  events: WireKvEvent[];
+  at: number;
+}
+
+/** kv-tracker.ts's KvEvent with its hashes as strings (JSON carries them exactly). */
+export type WireKvEvent = { eventId?: number } & (
+  | { type: 'created'; numBlocks: number; blockSize?: number }
+  | { type: 'stored'; parentHash: string | null; blocks: Array<{ hash: string; tokens: number[] }>; salt?: string }
+  | { type: 'removed'; hashes: string[] }
+  | { type: 'cleared' }
+  | { type: 'updated' }
+);
+
 export interface StateStoreEvents {
   onPrefix(obs: PrefixObservation): void;
   onLoad(obs: LoadObservation): void;
+  onKvEvents?(obs: KvEventsObservation): void;
 }
 
 export interface StateStoreStats {
@@ -67,6 +89,8 @@ export interface StateStore {
   /** Fire-and-forget; never throws, never blocks; buffered (bounded) while the backend is unreachable. */
   publishPrefix(obs: PrefixObservation): void;
   publishLoad(obs: LoadObservation): void;
+  /** In order, bounded like prefixes (the oldest dropped while unreachable: consumers see the gap). */
+  publishKvEvents(obs: KvEventsObservation): void;
   /** Start delivering OTHER replicas' observations (never this replica's own). Resolves even when the backend is down. */
   start(events: StateStoreEvents): Promise<void>;
   /**

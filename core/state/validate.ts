@@ -1,4 +1,4 @@
-import type { LoadObservation, PrefixObservation } from './types.js';
+import type { KvEventsObservation, LoadObservation, PrefixObservation } from './types.js';
 
 /**
  * What a store accepts. Checked at publish so that one bad observation (a NaN time, a hash that is
@@ -20,6 +20,17 @@ function isEngineReading(e: NonNullable<LoadObservation['engine']>): boolean {
   if (typeof e !== 'object' || e === null || !Number.isFinite(e.readAt)) return false;
   for (const k of ['running', 'waiting', 'kvUsage', 'prefixHitRate'] as const) {
     if (e[k] !== undefined && !(Number.isFinite(e[k]) && (e[k] as number) >= 0)) return false;
+  }
+  return true;
+}
+
+export function isKvEventsObservation(obs: KvEventsObservation): boolean {
+  if (typeof obs?.backendId !== 'string' || !Number.isFinite(obs.at) || !Array.isArray(obs.events)) return false;
+  for (const e of obs.events) {
+    if (typeof e !== 'object' || e === null || typeof e.type !== 'string') return false;
+    if (e.eventId !== undefined && !Number.isSafeInteger(e.eventId)) return false;
+    if (e.type === 'stored' && !(Array.isArray(e.blocks) && e.blocks.every((b) => typeof b.hash === 'string' && Array.isArray(b.tokens)))) return false;
+    if (e.type === 'removed' && !(Array.isArray(e.hashes) && e.hashes.every((h) => typeof h === 'string'))) return false;
   }
   return true;
 }

@@ -12,7 +12,7 @@ import { readHttpOptions, validateHttpOptions } from '../openai/options.js';
 import { parseTrtllmError } from './errors.js';
 import { readTrtllmPrometheus, readTrtllmStats } from './load.js';
 import { readKvEvents } from './kv-events.js';
-import { KvTracker } from '../../core/routing/kv-tracker.js';
+import { KvTracker, type KvEvent } from '../../core/routing/kv-tracker.js';
 import { TrackedKvCache } from '../../core/routing/kv-cache-view.js';
 
 export class TrtllmServeBackend extends HttpBackend {
@@ -23,7 +23,11 @@ export class TrtllmServeBackend extends HttpBackend {
   private progress: string | undefined;
 
   /** The engine's KV cache per its events (`kv_events:` option), polled by the draining reader. */
-  private readonly kv?: { tracker: KvTracker; view: TrackedKvCache; intervalMs: number; lastOk: number; lastError?: string; timer?: NodeJS.Timeout };
+  private readonly kv?: {
+    tracker: KvTracker; view: TrackedKvCache; intervalMs: number; lastOk: number; lastError?: string; timer?: NodeJS.Timeout;
+    /** When this replica last shared (reader) or received (follower) events or a heartbeat. */
+    lastShared: number; lastReceived: number;
+  };
 
   constructor(spec: BackendSpec, ctx: PluginContext) {
     super(spec, ctx, readHttpOptions(spec.options, ctx));
@@ -31,11 +35,16 @@ export class TrtllmServeBackend extends HttpBackend {
     if (kv) {
       const tracker = new KvTracker({ blockSize: kv.blockSize });
       // Live while polls succeed: a poll that fails, or a reader that stopped, leaves matching approximate.
-      const state = { tracker, intervalMs: kv.intervalMs, lastOk: 0 } as NonNullable<TrtllmServeBackend['kv']>;
+      const state = { tracker, intervalMs: kv.intervalMs, lastOk: 0, lastShared: 0, lastReceived: 0 } as NonNullable<TrtllmServeBackend['kv']>;
+      const fresh = (t: number) => Date.now() - t < Math.max(3000, 4 * state.intervalMs);
       state.view = new TrackedKvCache(tracker, {
-        // Only the reader polls (the endpoint drains): elsewhere matching is approximate.
-        live: () => this.ctx.drainingReader && Date.now() - state.lastOk < Math.max(2000, 4 * state.intervalMs),
-        describe: () => ({ source: 'POST /kv_cache_events', last_poll_ok: state.lastOk ? new Date(state.lastOk).toISOString() : null, last_error: state.lastError }),
+        // The reader polls (the endpoint drains); the other replicas follow what it shares.
+        live: () => (this.ctx.drainingReader ? fresh(state.lastOk) : fresh(state.lastReceived)),
+        describe: () => ({
+          source: this.ctx.drainingReader ? 'POST /kv_cache_events (this replica reads it)' : 'shared by the replica that reads POST /kv_cache_events',
+          last_poll_ok: state.lastOk ? new Date(state.lastOk).toISOString() : null, last_error: state.lastError,
+          last_shared_received: state.lastReceived ? new Date(state.lastReceived).toISOString() : null,
+        }),
       });
       this.kv = state;
     }
@@ -63,12 +72,25 @@ export class TrtllmServeBackend extends HttpBackend {
     try {
       const res = await this.post('/kv_cache_events', {});
       if (res.status !== 200) throw new Error(`POST /kv_cache_events answered ${res.status}`);
-      kv.tracker.apply(readKvEvents(res.body));
+      const events = readKvEvents(res.body);
+      kv.tracker.apply(events);
       kv.lastOk = Date.now();
       kv.lastError = undefined;
+      // The other gateway replicas follow through the store: every batch, and a heartbeat a second.
+      if (events.length > 0 || kv.lastOk - kv.lastShared >= 1000) {
+        this.ctx.shareKvEvents?.(this.id, events);
+        kv.lastShared = kv.lastOk;
+      }
     } catch (err) {
       kv.lastError = err instanceof Error ? err.message : String(err);
     }
+  }
+
+  /** Events the reading replica shared: applied as if polled here (their ids catch what was lost). */
+  applySharedKvEvents(events: readonly KvEvent[]): void {
+    if (!this.kv || this.ctx.drainingReader) return;
+    this.kv.tracker.apply(events);
+    this.kv.lastReceived = Date.now();
   }
 
   async close(): Promise<void> {

@@ -203,3 +203,19 @@ describe('blockKey', () => {
     expect(blockKey(0, [0])).not.toBe(blockKey(0, [0, 0]));
   });
 });
+
+describe('KvTracker: events relayed at least once', () => {
+  it('skips an event id it has applied, but still sees an engine restart (id 0 or created) as a gap', async () => {
+    const { KvTracker } = await import('../../../core/routing/kv-tracker.js');
+    const t = new KvTracker({ blockSize: 2 });
+    const stored = (id: number, hash: string) => ({ eventId: id, type: 'stored' as const, parentHash: null, blocks: [{ hash, tokens: [id, id + 1] }] });
+    t.apply([stored(1, 'a'), stored(2, 'b')]);
+    t.apply([stored(2, 'b')]); // delivered twice
+    expect(t.stats.duplicates).toBe(1);
+    expect(t.stats.gaps).toBe(0);
+    expect(t.blocks).toBe(2);
+    t.apply([{ eventId: 0, type: 'created', numBlocks: 100 }]); // the engine restarted
+    expect(t.stats.gaps).toBe(1);
+    expect(t.blocks).toBe(0);
+  });
+});

@@ -4,7 +4,7 @@
  * throws or blocks, whatever the backend's state; close() is idempotent.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LoadObservation, PrefixObservation, StateStore, StateStoreEvents } from '../../../core/state/types.js';
+import type { KvEventsObservation, LoadObservation, PrefixObservation, StateStore, StateStoreEvents } from '../../../core/state/types.js';
 
 export interface Recorder extends StateStoreEvents {
   prefixes: PrefixObservation[];
@@ -74,6 +74,20 @@ export function runStoreContract(name: string, makeStores: (n: number) => Promis
       stores[0]!.publishLoad(obs);
       await waitFor(() => recs[1]!.loads.some((l) => l.backendId === 'trt-a'), 'the load observation');
       expect(recs[1]!.loads.find((l) => l.backendId === 'trt-a')).toEqual(obs);
+    });
+
+    it('delivers KV-event batches in order, hashes exact, to every other replica', async () => {
+      const { stores, recs } = await replicas(2);
+      const got: KvEventsObservation[] = [];
+      recs[1]!.onKvEvents = (obs) => { got.push(obs); };
+      const batches: KvEventsObservation[] = [
+        { backendId: 'trt', at: Date.now(), events: [{ eventId: 0, type: 'created', numBlocks: 4096, blockSize: 32 }] },
+        { backendId: 'trt', at: Date.now(), events: [{ eventId: 1, type: 'stored', parentHash: null, blocks: [{ hash: '18446744073709551557', tokens: [1, 2, 3] }] }, { eventId: 2, type: 'removed', hashes: ['18446744073709551557'] }] },
+        { backendId: 'trt', at: Date.now(), events: [] },
+      ];
+      for (const b of batches) stores[0]!.publishKvEvents(b);
+      await waitFor(() => got.length === 3, 'the KV-event batches');
+      expect(got).toEqual(batches);
     });
 
     it('gives every replica its own gatewayId', async () => {
