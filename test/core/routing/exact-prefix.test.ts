@@ -93,10 +93,10 @@ describe('prefix affinity on exact candidates', () => {
     const learner = new RoutingLearner(state, new GatewayMetrics([]));
     const record = learner.onDecision({ model: 'm' } as Route, pool[1], request, decision);
     expect(record.predictedCachedTokens).toBe(192);
-    // A new prompt sent to a: speculated there once its prefill is done (its first token), before any event.
+    // A new prompt sent to a: speculated there from dispatch, before any event (renewed at its first token).
     const fresh: RoutingRequest = { ...request, requestId: 's', tokens: new RequestTokens(Int32Array.from(range(70, 5000))) };
     const placed = learner.onDecision({ model: 'm' } as Route, pool[0], fresh, { backend: pool[0].backend, reason: 'test' });
-    expect(exactMatch(pool[0].backend.kvCache, state.speculation.of('a'), fresh.tokens)?.tokens).toBe(0);
+    expect(exactMatch(pool[0].backend.kvCache, state.speculation.of('a'), fresh.tokens)?.tokens).toBe(64);
     learner.prefilled(placed, true);
     expect(exactMatch(pool[0].backend.kvCache, state.speculation.of('a'), fresh.tokens)?.tokens).toBe(64);
   });
