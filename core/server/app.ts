@@ -76,8 +76,13 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     // Per-request access logs cost a large share of a proxy's throughput; errors and decisions
     // worth reading are logged where they happen, with the request id.
     logController: new LogController({ disableRequestLogging: true }),
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // A client's X-Request-Id is kept only when it is a sane id (it is logged, echoed and sent to
+    // the engine): at most 128 characters of letters, digits and . _ : -. Otherwise a fresh one.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
+    },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     return503OnClosing: false,
   });

@@ -15,8 +15,16 @@ import { UpstreamAnswer } from './upstream-answer.js';
 
 const PATHS = { chat: '/v1/chat/completions', completions: '/v1/completions', embeddings: '/v1/embeddings' } as const;
 
-/** Headers never forwarded upstream: hop-by-hop, and those undici sets itself. */
-const DROPPED = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect', 'te', 'authorization', 'accept-encoding']);
+/**
+ * Headers never forwarded upstream: hop-by-hop ones, those undici sets itself, and the client's
+ * credentials and proxy trail (Cookie, Proxy-Authorization, Forwarded, X-Forwarded-*, X-Real-IP):
+ * they are the client's business with the gateway, not the engine's, and a client must not be
+ * able to speak for the gateway's own position in the network.
+ */
+const DROPPED = new Set([
+  'host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect', 'te', 'authorization', 'accept-encoding',
+  'proxy-authorization', 'proxy-connection', 'cookie', 'forwarded', 'x-real-ip', 'x-request-id',
+]);
 
 export abstract class HttpBackend implements Backend {
   readonly id: string;
@@ -195,7 +203,7 @@ export abstract class HttpBackend implements Backend {
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': call.requestId, ...this.authHeaders() };
     for (const key in call.headers) {
       const v = call.headers[key];
-      if (typeof v === 'string' && !DROPPED.has(key) && !key.startsWith('x-switchyard-')) headers[key] = v;
+      if (typeof v === 'string' && !DROPPED.has(key) && !key.startsWith('x-switchyard-') && !key.startsWith('x-forwarded-')) headers[key] = v;
     }
     const { cancel } = call;
     if (cancel.reason) return Promise.reject(cancel.reason);
