@@ -22,6 +22,8 @@ import { RouteTable } from '../routing/route-table.js';
 import { createStateStore } from '../state/index.js';
 import type { StateStore } from '../state/types.js';
 import { buildApp } from './app.js';
+import { DrainDeadline } from './inference.js';
+import type { Cancel } from '../plugin/cancel.js';
 
 export interface GatewayOptions {
   /** Overrides config.listen.port (0 picks a free port). */
@@ -143,7 +145,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   const sizer = setInterval(sizeIndexes, 5000);
   sizer.unref();
   let draining = false;
-  const inFlight: { count: number; onIdle?: () => void } = { count: 0 };
+  const inFlight: { count: number; onIdle?: () => void; cancels: Set<Cancel> } = { count: 0, cancels: new Set() };
   const app = buildApp({ routes, learner, metrics, storeStatus: () => store.status(), bodyLimit: config.limits.bodyBytes, requestTimeoutMs: config.limits.requestTimeoutMs, clientStallTimeoutMs: config.limits.clientStallTimeoutMs, logger: log, isDraining: () => draining, inFlight });
   const host = opts.host ?? config.listen.host;
   await app.listen({ port: opts.port ?? config.listen.port, host });
@@ -162,7 +164,11 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
         const idle = new Promise<void>((resolve) => { inFlight.onIdle = resolve; });
         const deadline = new Promise<'deadline'>((resolve) => setTimeout(resolve, config.limits.drainTimeoutMs, 'deadline').unref());
         if ((await Promise.race([idle, deadline])) === 'deadline') {
-          log.warn({ inFlight: inFlight.count }, 'drain deadline reached; closing remaining connections');
+          // Cut what is left, but answer it: a stream gets an error event and [DONE], a request
+          // still waiting for its engine a 503 `draining`. Then, after a moment, the sockets.
+          log.warn({ inFlight: inFlight.count }, 'drain deadline reached; ending the requests still in flight');
+          for (const c of inFlight.cancels) c.cancel(new DrainDeadline());
+          await Promise.race([idle, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
           app.server.closeAllConnections();
         }
       }

@@ -23,8 +23,8 @@ export interface InferenceContext {
   learner: RoutingLearner;
   metrics: GatewayMetrics;
   isDraining: () => boolean;
-  /** In-flight requests of this process, for drain. */
-  inFlight: { count: number; onIdle?: () => void };
+  /** In-flight requests of this process, for drain: their count, and how to cut them at the deadline. */
+  inFlight: { count: number; onIdle?: () => void; cancels?: Set<Cancel> };
   /** A stream whose client takes nothing for this long is ended (its upstream aborted). */
   clientStallTimeoutMs: number;
 }
@@ -33,6 +33,16 @@ type Body = Record<string, unknown>;
 
 /** The client went away: nothing is left to answer, and nothing is an error. */
 class ClientGone extends Error {}
+
+/**
+ * The drain deadline came with this request still running: it is cut, but answered — 503
+ * `draining` before any byte, an error event and `[DONE]` in a stream that had begun.
+ */
+export class DrainDeadline extends Error {
+  constructor() {
+    super('the gateway is shutting down (drain deadline reached)');
+  }
+}
 
 /** Why a dispatch attempt failed before its first byte, and whether another candidate may help. */
 class AttemptFailure {
@@ -62,6 +72,7 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
   const onClose = () => { if (!reply.raw.writableFinished) cancel.cancel(new Error('client disconnected')); };
   reply.raw.once('close', onClose);
   ctx.inFlight.count++;
+  ctx.inFlight.cancels?.add(cancel);
   try {
     const { backend, record, upstream } = await dispatchWithRetries(route, candidates, endpoint, body, stream, req, cancel, ctx, receivedAt);
     if (route.shadow && Math.random() < route.shadow.fraction) sendShadow(route, endpoint, body, stream, req);
@@ -77,6 +88,9 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
       m.inFlight.dec();
     }
   } catch (err) {
+    if (cancel.reason instanceof DrainDeadline && !reply.sent && !reply.raw.headersSent) {
+      throw new GatewayError('SY_ERR_DRAINING', 'the gateway is shutting down', { headers: { 'retry-after': '1', connection: 'close' } });
+    }
     if (!(err instanceof ClientGone) && !cancel.aborted) throw err;
     // The upstream request was aborted with the client; there is no one to answer.
     req.log.info({ model }, 'client disconnected; upstream request aborted');
@@ -84,6 +98,7 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
     if (!reply.sent) reply.hijack();
   } finally {
     reply.raw.off('close', onClose);
+    ctx.inFlight.cancels?.delete(cancel);
     if (--ctx.inFlight.count === 0) ctx.inFlight.onIdle?.();
     // A finished request frees capacity: waiting requests may now meet their SLO somewhere.
     route.admission?.kick();
