@@ -3,7 +3,8 @@
  * /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /health, /ready, /metrics.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
+import { createServer, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RoutingLearner } from '../routing/learner.js';
@@ -53,13 +54,34 @@ function toGatewayError(err: FastifyError): GatewayError {
   return new GatewayError('SY_ERR_INTERNAL', 'internal error', { cause: err });
 }
 
-/** Before schema validation: a body too deep to serialise again never reaches a backend. */
+/** Before schema validation: a body that is missing, or too deep to serialise again, never reaches a backend. */
 function refuseDeepBodies(req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
+  if (req.body === undefined || req.body === null) {
+    // No body, or one without a content type (fastify leaves it unparsed).
+    done(new GatewayError('SY_ERR_UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json'));
+    return;
+  }
   if (nestsDeeperThan(req.body, MAX_JSON_DEPTH)) {
     done(new GatewayError('SY_ERR_INVALID_JSON', `the body nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays`));
     return;
   }
   done();
+}
+
+function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const name = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'SY_ERR_REQUEST_TIMEOUT'
+    : err.code === 'HPE_HEADER_OVERFLOW' ? 'SY_ERR_HEADERS_TOO_LARGE' : 'SY_ERR_BAD_REQUEST';
+  const message = name === 'SY_ERR_REQUEST_TIMEOUT' ? 'the request did not arrive whole in time'
+    : name === 'SY_ERR_HEADERS_TOO_LARGE' ? 'the request headers are too large' : 'the HTTP request is malformed';
+  const gerr = new GatewayError(name, message);
+  const body = JSON.stringify(gerr.body());
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(`HTTP/1.1 ${gerr.status} ${STATUS_CODES[gerr.status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
 export function buildApp(opts: AppOptions): FastifyInstance {
@@ -85,7 +107,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     return503OnClosing: false,
+    // Errors node:http meets before any handler runs (malformed HTTP, oversized headers, a request
+    // that did not arrive in time) are answered in the catalogue's shape too.
+    clientErrorHandler: answerClientError,
   });
+  // text/plain is not JSON: 415, not a string body that fails validation.
+  app.removeContentTypeParser('text/plain');
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const gerr = toGatewayError(err);

@@ -30,6 +30,9 @@ export const ERRORS = {
   SY_ERR_UPSTREAM_TIMEOUT: { status: 504, type: 'upstream_error', code: 'upstream_timeout', description: 'The engine sent no response headers within `limits.upstream_headers_timeout_ms`.' },
   SY_ERR_UPSTREAM_RATE_LIMITED: { status: 429, type: 'rate_limit_error', code: 'upstream_rate_limited', description: 'Every candidate engine answered 429.' },
   SY_ERR_STREAM_INTERRUPTED: { status: 502, type: 'upstream_error', code: 'stream_interrupted', description: 'The engine failed after the stream began; sent as an SSE error event before `[DONE]`.' },
+  SY_ERR_BAD_REQUEST: { status: 400, type: 'invalid_request_error', code: 'bad_request', description: 'The HTTP request itself is malformed (bad framing, headers or method).' },
+  SY_ERR_REQUEST_TIMEOUT: { status: 408, type: 'invalid_request_error', code: 'request_timeout', description: 'The request did not arrive whole within `limits.request_timeout_ms`.' },
+  SY_ERR_HEADERS_TOO_LARGE: { status: 431, type: 'invalid_request_error', code: 'headers_too_large', description: 'The request headers are larger than the server accepts.' },
   SY_ERR_INTERNAL: { status: 500, type: 'server_error', code: 'internal_error', description: 'A Switchyard bug; the log line with the request id has the details.' },
 } as const satisfies Record<string, ErrorDefinition>;
 
