@@ -78,6 +78,7 @@ export function trackerEvents(rank: number, events: readonly VllmKvEvent[]): KvE
   const out: KvEvent[] = [];
   for (const e of events) {
     if (e.type === 'cleared') {
+      // One tracker holds every rank: one rank's reset clears them all (errs toward "not cached").
       out.push({ type: 'cleared' });
     } else if (e.type === 'removed') {
       if (usable(e.medium) && (e.group ?? 0) === 0) out.push({ type: 'removed', hashes: e.hashes.map((h) => ranked(rank, h)) });
