@@ -149,7 +149,12 @@ export abstract class HttpBackend implements Backend {
         this.setHealth('unhealthy', `health check answered ${res.status}`);
       }
     } catch (err) {
-      this.setHealth('unhealthy', `health check failed: ${err instanceof Error ? err.message : String(err)}`);
+      // /ready shows the reason to anyone who asks: the kind of failure, never the engine's
+      // address (`connect ECONNREFUSED 10.0.0.5:8000`); the log line has the whole message.
+      const code = (err as { code?: unknown } | null)?.code;
+      const message = err instanceof Error ? err.message : String(err);
+      if (this.state.status !== 'unhealthy') this.ctx.log.warn({ backend: this.id, err: message }, 'health check failed');
+      this.setHealth('unhealthy', `health check failed${typeof code === 'string' ? ` (${code})` : ''}`);
     }
   }
 
