@@ -13,6 +13,7 @@
  */
 import type { KvCacheView } from '../plugin/types.js';
 import { blockKeys } from './kv-tracker.js';
+import { PerBackend } from './per-backend.js';
 
 export const SPECULATION_TTL_MS = 2000;
 
@@ -94,15 +95,8 @@ export function exactMatch(view: KvCacheView | undefined, speculation: Speculati
 }
 
 /** Every backend's speculation. */
-export class Speculations {
-  private readonly byBackend = new Map<string, Speculation>();
-
-  of(backendId: string): Speculation {
-    let s = this.byBackend.get(backendId);
-    if (!s) {
-      s = new Speculation();
-      this.byBackend.set(backendId, s);
-    }
-    return s;
+export class Speculations extends PerBackend<Speculation> {
+  constructor() {
+    super(() => new Speculation());
   }
 }

@@ -12,6 +12,7 @@ import type { Route } from './route-table.js';
 import { CachedTokenSource } from './cached-tokens.js';
 import { exactMatch } from './exact-prefix.js';
 import { TokenizerChecks } from './tokenizer-check.js';
+import { PerBackend } from './per-backend.js';
 import type { Backend } from '../plugin/types.js';
 
 /** What was known when a request left, kept until its outcome. */
@@ -22,9 +23,6 @@ export interface DispatchRecord {
   /** Requests ahead of it on that backend (gateway in-flight + engine waiting). */
   ahead: number;
   running: number;
-  /** Prefix chunks the index expected the backend to hold, and the prompt's chunk count. */
-  matchedChunks: number;
-  chunks: number;
   promptBytes: number;
   /** This request's uncached prompt tokens (its share of the backend's prefill backlog). */
   prefillTokens: number;
@@ -65,8 +63,9 @@ export class RoutingPrecision {
 }
 
 export class RoutingLearner {
+  /** Made with the backend's own reporting mode, on its first decision (cachedTokenSource). */
   private readonly cachedTokenSources = new Map<string, CachedTokenSource>();
-  private readonly precisions = new Map<string, RoutingPrecision>();
+  private readonly precisions = new PerBackend(() => new RoutingPrecision());
   /** The gateway's exact-routing tokens checked against the engines' own (where they tokenize). */
   readonly tokenizerChecks = new TokenizerChecks();
 
@@ -113,9 +112,6 @@ export class RoutingLearner {
       reason: decision.reason,
       ahead,
       running: chosen.signals.running ?? chosen.signals.inFlight,
-      // With an exact match, "matched" means a hit was predicted (the learner's guessed-hit test).
-      matchedChunks: exact ? (exact.tokens > 0 ? Math.max(1, matchedChunks) : 0) : matchedChunks,
-      chunks: key.hashes.length,
       promptBytes: key.bytes,
       prefillTokens,
       prefilled: false,
@@ -127,12 +123,7 @@ export class RoutingLearner {
 
   /** How right the router's cached-token predictions were for a backend. */
   precisionOf(backendId: string): RoutingPrecision {
-    let p = this.precisions.get(backendId);
-    if (!p) {
-      p = new RoutingPrecision();
-      this.precisions.set(backendId, p);
-    }
-    return p;
+    return this.precisions.of(backendId);
   }
 
   /** Where a backend's cached-token figures come from (engine-reported, or unknown). */
@@ -175,7 +166,7 @@ export class RoutingLearner {
       this.metrics.precisionReported.inc(labels, reported);
       this.metrics.precisionMatched.inc(labels, Math.min(predicted, reported));
     }
-    const cached = reported ?? (record.matchedChunks === 0 ? 0 : undefined);
+    const cached = reported ?? (record.predictedCachedTokens === 0 ? 0 : undefined);
     if (outcome.ttftMs !== undefined && cached !== undefined) {
       model.observeTtft({ uncachedTokens: Math.max(0, promptTokens - cached), ahead: record.ahead }, outcome.ttftMs);
     }

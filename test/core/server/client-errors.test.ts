@@ -1,6 +1,7 @@
 /**
  * Regression: errors produced before Switchyard's handler (malformed HTTP, 431, 408) came in
- * fastify's own shape or none, and text/plain or a body without a content type got 400, not 415.
+ * fastify's own shape or none, and text/plain or a body without a content type got 400, not 415;
+ * a connection that sent headers and never a body was held for ever.
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +48,13 @@ describe('errors before the handler are OpenAI-shaped', () => {
     const answer = await raw(`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
     expect(answer).toMatch(/^HTTP\/1\.1 431/);
     expect(codeOf(answer)).toBe('headers_too_large');
+  });
+
+  it('closes a connection that sends headers and then no body', async () => {
+    const t0 = Date.now();
+    const answer = await raw('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n');
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(codeOf(answer)).toBe('request_timeout');
   });
 
   it('answers a request that never finishes 408 request_timeout', async () => {

