@@ -201,6 +201,9 @@ function readRoutes(r: ConfigReader, doc: Obj, backends: BackendSpec[], configDi
       };
     }
     if (o.admission !== undefined) {
+      // Admission acts on decisions predicted to miss the SLO; a policy that never judges the SLO
+      // would leave it doing nothing, silently.
+      if (!factory.judgesSlo) throw new ConfigError(`${r.file}: ${at}.admission: policy ${type} never predicts an SLO miss, so admission would never act (use policy: { type: slo } with slo: targets, or drop admission:)`);
       const a = r.obj(o.admission, `${at}.admission`);
       r.known(a, `${at}.admission`, ['mode', 'max_queue', 'max_wait_ms']);
       spec.admission = {

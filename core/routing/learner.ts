@@ -10,7 +10,7 @@ import type { StateStore } from '../state/types.js';
 import { prefixKeyOf, type Candidate, type Decision, type RoutingRequest, type RoutingState } from './policy.js';
 import type { Route } from './route-table.js';
 import { CachedTokenSource } from './cached-tokens.js';
-import { exactMatch } from './exact-prefix.js';
+import { featuresOf, requestShape } from './features.js';
 import { TokenizerChecks } from './tokenizer-check.js';
 import { PerBackend } from './per-backend.js';
 import type { Backend } from '../plugin/types.js';
@@ -77,33 +77,32 @@ export class RoutingLearner {
   ) {}
 
   onDecision(route: Route, chosen: Candidate, request: RoutingRequest, decision: Decision): DispatchRecord {
+    const shape = requestShape(request, this.state, this.bytesPerToken);
+    // The features the policy computed for this candidate, or the same computation now (profiles
+    // that read load only): one formula for the match and for "requests ahead".
+    const f = decision.features ?? featuresOf(chosen, request, shape, this.state, this.bytesPerToken);
     const key = prefixKeyOf(request, this.state.chunkBytes);
-    const index = this.state.prefixes.of(chosen.backend.id);
-    const matchedChunks = index.match(key.hashes);
     if (key.hashes.length > 0) {
-      index.insert(key.hashes);
       // Other replicas only need news: a prefix this backend already held in full is not sent again.
-      if (matchedChunks < key.hashes.length) this.store?.publishPrefix({ backendId: chosen.backend.id, hashes: key.hashes, at: Date.now() });
+      const heldAll = !f.exact && f.match >= key.hashes.length;
+      this.state.prefixes.of(chosen.backend.id).insert(key.hashes);
+      if (!heldAll) this.store?.publishPrefix({ backendId: chosen.backend.id, hashes: key.hashes, at: Date.now() });
     }
-    // Exact where the backend's KV events are flowing: what they (and our unconfirmed placements)
-    // say it holds; the placement is then speculated until its `stored` event confirms it.
-    const speculation = this.state.speculation.of(chosen.backend.id);
-    const exact = exactMatch(chosen.backend.kvCache, speculation, request.tokens);
+    // Exact where the backend's KV events are flowing: the placement counts as held from dispatch
+    // (events come only after the engine computed the blocks), so the group's next request follows
+    // it instead of being sent elsewhere as cold. The speculation is renewed at the first token,
+    // so it lasts until the `stored` event confirms it.
     const blockSize = chosen.backend.kvCache?.blockSize;
-    // The placement counts as held from dispatch (events come only after the engine computed the
-    // blocks): the group's next request follows it instead of being sent elsewhere as cold. The
-    // speculation is renewed at the first token, so it lasts until the `stored` event confirms it.
     const placedKeys = request.tokens && blockSize !== undefined ? request.tokens.keys(blockSize) : undefined;
-    if (placedKeys) speculation.record(placedKeys);
+    if (placedKeys) this.state.speculation.of(chosen.backend.id).record(placedKeys);
     if (request.tokens && chosen.backend.tokenize) {
       this.tokenizerChecks.maybeCheck(chosen.backend, { ...request.body, model: route.engineModel(chosen.backend) }, request.tokens.ids);
     }
-    const predictedTokens = exact ? exact.tokens : (matchedChunks * this.state.chunkBytes) / this.bytesPerToken;
+    const predictedTokens = f.matchTokens;
     if (predictedTokens > 0) this.metrics.predictedCached.inc({ model: route.model, backend: chosen.backend.id }, predictedTokens);
     const latency = this.state.latency.of(chosen.backend.id);
-    const prefillTokens = Math.max(0, (request.tokens?.ids.length ?? key.bytes / this.bytesPerToken) - predictedTokens);
-    // What the policy saw ahead of it (predict.ts): requests there, counting unprefilled ones twice.
-    const ahead = chosen.signals.inFlight + (chosen.signals.waiting ?? 0) + latency.prefilling;
+    const prefillTokens = Math.max(0, shape.promptTokens - predictedTokens);
+    const ahead = f.ahead;
     latency.backlogTokens += prefillTokens;
     latency.prefilling++;
     return {

@@ -1,10 +1,12 @@
 /**
- * The routing-policy seam: one decision method, optional hooks, built by a factory keyed on
- * `policy: { type }`. Core hands a policy the route's candidates and never asks which policy it
- * holds. Every policy passes the shared contract suite (test/core/routing/policy-contract.ts).
+ * The routing-policy seam: one decision method, built by a factory keyed on `policy: { type }`.
+ * Core hands a policy the route's candidates and never asks which policy it holds. The built-in
+ * policies are profiles of one selection pipeline (pipeline.ts). Every policy passes the shared
+ * contract suite (test/core/routing/policy-contract.ts).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Backend, LoadSignals } from '../plugin/types.js';
+import type { Features } from './features.js';
 import type { LatencyModels } from './latency-model.js';
 import { prefixKey, type PrefixKey } from './prefix-key.js';
 import type { PrefixIndexes } from './prefix-index.js';
@@ -52,13 +54,14 @@ export interface Decision {
   predictedTtftMs?: number;
   /** False when the policy predicts the request's SLO cannot be met anywhere (admission decides). */
   meetsSlo?: boolean;
+  /** The chosen candidate's features, where the policy computed them (the learner reuses them). */
+  features?: Features;
 }
 
 export interface RoutingPolicy {
   readonly type: string;
   /** Picks a healthy candidate, or null when none is healthy. Must not throw on an empty list. */
   select(candidates: readonly Candidate[], request: RoutingRequest): Decision | null;
-  onOutcome?(backend: Backend, request: RoutingRequest, outcome: { ok: boolean; ttftMs?: number }): void;
 }
 
 /** What policies share: prefix indexes and latency models of every backend. */
@@ -79,6 +82,8 @@ export interface PolicyContext {
 
 export interface PolicyFactory {
   readonly type: string;
+  /** Its decisions judge the request's SLO (`meetsSlo`): a route's `admission:` needs such a policy. */
+  readonly judgesSlo?: boolean;
   /** Errors naming the option key; empty when valid. */
   validate(options: Record<string, unknown>): string[];
   create(options: Record<string, unknown>, ctx: PolicyContext): RoutingPolicy;

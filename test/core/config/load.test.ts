@@ -58,6 +58,8 @@ routes:
   const rejects: Array<[string, string, RegExp]> = [
     ['unknown plugin type', minimal.replace('type: vllm', 'type: tgi-fast'), /backends\[0\]\.type: expected one of vllm, lmdeploy, trtllm-serve, openai, trtllm or a module path/],
     ['unknown policy type', minimal.replace('backends: [a] }', 'backends: [a], policy: { type: lru } }'), /routes\[0\]\.policy\.type: expected one of round-robin, least-load, prefix-affinity, slo, got "lru"/],
+    ['admission on a policy that never judges the SLO', minimal.replace('backends: [a] }', 'backends: [a], policy: { type: prefix-affinity }, admission: { mode: shed } }'),
+      /routes\[0\]\.admission: policy prefix-affinity never predicts an SLO miss/],
     ['unknown backend in a route', minimal.replace('backends: [a] }', 'backends: [b] }'), /routes\[0\]\.backends\[0\]: expected a backend id \(a\), got "b"/],
     ['a typo in a top-level key', `${minimal}\nwokers: 2\n`, /\(top level\)\.wokers: expected one of the keys/],
     ['a bad url', minimal.replace('"http://127.0.0.1:8001"', '"ftp://x"'), /backends\[0\]\.url: expected an http:\/\/ or https:\/\/ URL/],

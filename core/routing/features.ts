@@ -1,0 +1,113 @@
+/**
+ * The selection pipeline's first stage: what the router knows about each candidate for one
+ * request — how much of the prompt it probably holds, how many requests are ahead there, whether
+ * one more such request fits its KV cache, and, once its latency model is fitted, the TTFT and
+ * TPOT the request would see there. Computed once per candidate per request (`FeatureSet`); the
+ * filters, objectives and pickers of every profile read them, and the learner reads the chosen
+ * candidate's at dispatch — one computation, one formula for "requests ahead".
+ */
+import { prefixKeyOf, type Candidate, type RoutingRequest, type RoutingState } from './policy.js';
+import { exactMatch } from './exact-prefix.js';
+import type { LoadSignals } from '../plugin/types.js';
+import type { BackendLatencyModel } from './latency-model.js';
+
+export interface Features {
+  c: Candidate;
+  /** In-flight requests (this gateway's and other replicas') plus the engine's own waiting queue. */
+  load: number;
+  /**
+   * Requests ahead of this one there: `load`, plus the gateway's own requests that have no first
+   * token yet counted a second time (their prefill is ahead of this one's).
+   */
+  ahead: number;
+  /**
+   * Leading prefix units the backend holds: engine blocks where its KV-cache events say so
+   * (`exact`), else the router's byte chunks (approximate, learned from its own placements).
+   */
+  match: number;
+  /** Units in the whole prompt, in the same unit as `match`. */
+  units: number;
+  /** Prompt tokens the backend holds (estimated from bytes when approximate). */
+  matchTokens: number;
+  /** The match comes from the engine's KV-cache events (plus unconfirmed placements of ours). */
+  exact: boolean;
+  /** Undefined while the backend's model has too few samples. */
+  ttftMs?: number;
+  /** The prefill work this request would cost that backend (ms of its time, queue excluded). */
+  prefillMs?: number;
+  tpotMs?: number;
+  /**
+   * False when one more request like this one would not fit the backend's KV cache beside the
+   * requests already there (the engine would queue it until a running one finishes); undefined
+   * when the engine does not report its capacity.
+   */
+  kvRoom?: boolean;
+}
+
+/** A candidate's load as every profile and the learner count it. */
+export function loadOf(signals: LoadSignals): number {
+  return signals.inFlight + (signals.waiting ?? 0);
+}
+
+/** Requests ahead of a new one on a backend (see Features.ahead). */
+export function aheadOf(signals: LoadSignals, model: BackendLatencyModel): number {
+  return loadOf(signals) + model.prefilling;
+}
+
+/** The request-wide facts every candidate's features are computed from. */
+export interface RequestShape {
+  /** Prompt tokens: exact on tokenized routes, estimated from the canonical prompt's bytes otherwise. */
+  promptTokens: number;
+  /** The KV the request will hold at its end: its prompt and every token it may generate. */
+  footprint: number;
+  /** The prompt's prefix-key chunks (approximate matching), and the first one's hash. */
+  chunks: readonly number[];
+  firstHash?: number;
+}
+
+export function requestShape(request: RoutingRequest, state: RoutingState, bytesPerToken: number): RequestShape {
+  const key = prefixKeyOf(request, state.chunkBytes);
+  const promptTokens = request.tokens?.ids.length ?? key.bytes / bytesPerToken;
+  const maxTokens = request.body.max_tokens ?? request.body.max_completion_tokens;
+  const footprint = promptTokens + (typeof maxTokens === 'number' && maxTokens > 0 ? maxTokens : 0);
+  return { promptTokens, footprint, chunks: key.hashes, firstHash: key.hashes[0] };
+}
+
+/** One candidate's features (the learner calls this for the chosen candidate of a profile that computed none). */
+export function featuresOf(c: Candidate, request: RoutingRequest, shape: RequestShape, state: RoutingState, bytesPerToken: number): Features {
+  const model = state.latency.of(c.backend.id);
+  const load = loadOf(c.signals);
+  const ahead = load + model.prefilling;
+  const exact = exactMatch(c.backend.kvCache, state.speculation.of(c.backend.id), request.tokens);
+  const n = shape.chunks.length;
+  let f: Features;
+  if (exact) {
+    f = { c, load, ahead, match: exact.blocks, units: exact.totalBlocks, matchTokens: exact.tokens, exact: true };
+  } else {
+    const chunks = n === 0 ? 0 : state.prefixes.of(c.backend.id).match(shape.chunks);
+    const chunkTokens = state.chunkBytes / bytesPerToken;
+    f = { c, load, ahead, match: chunks, units: n, matchTokens: Math.min(shape.promptTokens, chunks * chunkTokens), exact: false };
+  }
+  const capacity = c.backend.capabilities.kvCapacityTokens;
+  // Requests there are taken to be about this one's size: the gateway knows its own in flight,
+  // not what each holds. (A shared prefix is held once, so this errs toward "full".)
+  if (capacity) f.kvRoom = (c.signals.inFlight + 1) * shape.footprint <= capacity;
+  const uncachedTokens = Math.max(0, shape.promptTokens - f.matchTokens);
+  if (model.fitted) {
+    f.ttftMs = model.predictTtft({ uncachedTokens, ahead });
+    f.prefillMs = model.predictPrefill(uncachedTokens);
+  }
+  if (model.tpotFitted) f.tpotMs = model.predictTpot((c.signals.running ?? c.signals.inFlight) + 1);
+  return f;
+}
+
+/** Load only: what round-robin and least-load need, without touching prefix or latency state. */
+export function loadFeaturesOf(c: Candidate, state: RoutingState): Features {
+  const load = loadOf(c.signals);
+  return { c, load, ahead: load + state.latency.of(c.backend.id).prefilling, match: 0, units: 0, matchTokens: 0, exact: false };
+}
+
+/** `prefix 31/32 blocks (kv events)`: how much a candidate holds, and how the router knows. */
+export function matchNote(f: Features): string {
+  return `prefix ${f.match}/${f.units} blocks${f.exact ? ' (kv events)' : ''}`;
+}

@@ -1,0 +1,283 @@
+/**
+ * The stages profiles are built from: filters, objectives (predicted milliseconds) and pickers.
+ * Each is small and knows nothing of the profile it sits in.
+ */
+import { hashString } from './prefix-key.js';
+import { seededRandom, type RoutingRequest } from './policy.js';
+import { matchNote, type Features } from './features.js';
+import type { Filter, Objective, Pick, Picker, Selection } from './pipeline.js';
+
+// ---- filters -------------------------------------------------------------------------------
+
+/**
+ * The candidates with KV room for this request, or all of them when none has: a linear TTFT
+ * model cannot see that a backend whose KV cache is full will queue the request however short
+ * its prefill — the knee that makes piling a group's requests onto its prefix holder cost more
+ * than the cache saves when caches are small.
+ */
+export const kvRoom: Filter = {
+  name: 'kv-room',
+  apply(set, sel) {
+    const room = set.filter((f) => f.kvRoom !== false);
+    if (room.length === 0 || room.length === set.length) return set;
+    const full = set.length - room.length;
+    sel.notes.push(`${full} backend${full > 1 ? "s'" : "'s"} KV cache full`);
+    return room;
+  },
+};
+
+/**
+ * Bounded load: the candidates whose load — requests ahead, scaled by the backend's own per-token
+ * time so a faster GPU may carry more — is within 1.5× (+2 requests) of the lightest. A linear
+ * TTFT model has no knee: it cannot see the moment a backend's batch or KV cache fills and its
+ * queue starts to grow, so without this bound every request herds onto the backend it rates best.
+ */
+export const loadBound: Filter = {
+  name: 'load-bound',
+  apply(set) {
+    const weight = (f: Features) => (f.tpotMs !== undefined && f.tpotMs > 0 ? f.tpotMs : 1);
+    const scaled = set.map((f) => f.ahead * weight(f));
+    const least = Math.min(...scaled);
+    const slack = 2 * Math.min(...set.map(weight));
+    return set.filter((_, i) => scaled[i] <= least * 1.5 + slack);
+  },
+};
+
+/**
+ * Learn every backend before trusting comparisons: while some backend's latency model is not
+ * fitted, the set narrows to the unfitted ones among the least loaded (`sel.exploring`) — only
+ * while they are among the least loaded, since a TTFT is learned only when its answer ends and a
+ * slow backend sent everything meanwhile would be buried before its model exists. Otherwise the
+ * set narrows to the fitted backends, whose predictions compare.
+ */
+export const exploreUnfitted: Filter = {
+  name: 'explore-unfitted',
+  apply(set, sel) {
+    const unfitted = set.filter((f) => f.ttftMs === undefined);
+    if (unfitted.length === 0) return set;
+    const least = Math.min(...set.map((f) => f.ahead));
+    const explore = unfitted.filter((f) => f.ahead <= least + 1);
+    if (explore.length > 0) {
+      sel.exploring = true;
+      return explore;
+    }
+    return set.filter((f) => f.ttftMs !== undefined);
+  },
+};
+
+/**
+ * The candidates predicted to meet the request's TTFT and TPOT targets, with `headroom` (a
+ * prediction is a mean; real latencies spread around it). When none is, the set is kept and the
+ * decision says so: the route's admission queues or sheds it.
+ */
+export function meetsSlo(headroom: number): Filter {
+  return {
+    name: 'meets-slo',
+    apply(set, sel) {
+      const ttft = sel.request.slo?.ttftMs;
+      const tpot = sel.request.slo?.tpotMs;
+      if (sel.exploring || (ttft === undefined && tpot === undefined)) return set;
+      sel.sloJudged = true;
+      const meets = set.filter((f) =>
+        (ttft === undefined || (f.ttftMs !== undefined && f.ttftMs <= headroom * ttft)) &&
+        (tpot === undefined || f.tpotMs === undefined || f.tpotMs <= headroom * tpot));
+      if (meets.length > 0) return meets;
+      sel.sloMiss = true;
+      return set;
+    },
+  };
+}
+
+// ---- objectives (predicted ms; lower wins) -----------------------------------------------------
+
+/** The TTFT the request would see there: queue ahead plus its uncached prefill. */
+export const predictedTtft: Objective = { name: 'predicted ttft', cost: (f) => f.ttftMs };
+
+/**
+ * Among backends that meet the targets, the prefill time the request costs the backend (a cached
+ * prefix, or a faster GPU): meeting the SLO is the goal, and spending less on each request is what
+ * keeps the next ones meeting it. When none meets them, the best TTFT.
+ */
+export const sloCost: Objective = {
+  name: 'slo cost',
+  cost: (f, sel) => (sel.exploring ? undefined : sel.sloMiss ? f.ttftMs : f.prefillMs),
+};
+
+/** In-flight plus waiting requests (not milliseconds: round-robin and least-load compare counts). */
+export const load: Objective = { name: 'load', cost: (f) => f.load };
+
+// ---- pickers -------------------------------------------------------------------------------
+
+/** Each candidate in turn. */
+export function roundRobin(label = 'round-robin'): Picker {
+  let next = 0;
+  return {
+    pick(set) {
+      const f = set[next % set.length];
+      next = (next + 1) % 1_000_000_007;
+      return { f, reason: label, kind: label };
+    },
+  };
+}
+
+/**
+ * Power of two choices: two candidates sampled, the cheaper taken. Sampling two instead of
+ * scanning for the global minimum keeps several gateway processes (whose in-flight counts are
+ * each their own) from all herding onto the same momentarily idlest backend.
+ */
+export function powerOfTwo(seed: number, label: string): Picker {
+  const random = seededRandom(seed);
+  return {
+    pick(set, objective, sel) {
+      if (set.length === 1) return { f: set[0], reason: `${label}: only candidate`, kind: label };
+      const i = Math.floor(random() * set.length);
+      let j = Math.floor(random() * (set.length - 1));
+      if (j >= i) j++;
+      const cost = (f: Features) => objective?.cost(f, sel) ?? f.load;
+      const [a, b] = cost(set[i]) <= cost(set[j]) ? [set[i], set[j]] : [set[j], set[i]];
+      return { f: a, reason: `${label} ${cost(a)} vs ${cost(b)}`, kind: label };
+    },
+  };
+}
+
+/**
+ * The candidate of least cost (ties: the better predicted TTFT, then the longer match). When it
+ * holds none of the prompt, a cold prefix: the candidates that would cost about the same
+ * (within 10% — each backend's model is fitted on its own, so two replicas of one GPU never agree
+ * exactly, while an A10 and an H100 differ by 2× or more) and hold none of it are ranked by
+ * rendezvous hashing, so the group's next requests — from any gateway replica — find it in one
+ * place, not wherever a prediction's noise put it. While costs cannot be predicted, `fallback` picks.
+ */
+export function argmin(fallback: Picker): Picker {
+  return {
+    pick(set, objective, sel) {
+      if (!objective) return fallback.pick(set, objective, sel);
+      const costs: number[] = [];
+      for (const f of set) {
+        const c = objective.cost(f, sel);
+        if (c === undefined) return fallback.pick(set, objective, sel);
+        costs.push(c);
+      }
+      let best = 0;
+      for (let i = 1; i < set.length; i++) {
+        const d = costs[i] - costs[best];
+        if (d < -1e-9 || (Math.abs(d) <= 1e-9 && tieBreak(set[i], set[best]) < 0)) best = i;
+      }
+      const pick = set[best];
+      const detail = costNote(pick);
+      if (pick.match > 0) {
+        return { f: pick, reason: `${matchNote(pick)}, ${detail}`, kind: 'prefix' };
+      }
+      // Holders passed over (busy, or their KV cache full) make this a spread, not a cold prefix.
+      const spread = sel.held === true;
+      const alike = set.filter((f, i) => f.match === 0 && Math.abs(costs[i] - costs[best]) <= 0.1 * Math.max(1, costs[best]));
+      const f = alike.length > 1 ? rendezvousPick(alike, coldHash(sel)) : pick;
+      const how = alike.length > 1 ? `rendezvous among ${alike.length}, ${costNote(f)}` : detail;
+      return spread
+        ? { f, reason: `spread: ${how} beats the prefix holders`, kind: 'spread' }
+        : { f, reason: alike.length > 1 ? `cold: ${how}` : detail, kind: 'cold' };
+    },
+  };
+}
+
+function tieBreak(a: Features, b: Features): number {
+  const t = (a.ttftMs ?? 0) - (b.ttftMs ?? 0);
+  if (Math.abs(t) > 1e-9) return t;
+  return b.matchTokens - a.matchTokens;
+}
+
+function costNote(f: Features): string {
+  if (f.ttftMs === undefined) return `${f.ahead} ahead`;
+  return `predicted ttft ${Math.round(f.ttftMs)} ms${f.tpotMs !== undefined ? `, tpot ${Math.round(f.tpotMs)} ms` : ''}`;
+}
+
+export interface CacheAwareOptions {
+  /** Balance mode when max − min load > `balanceAbs` and max > `balanceRel` · min. */
+  balanceAbs: number;
+  balanceRel: number;
+  /** Follow the longest match when it covers more than this share of the prompt. */
+  matchThreshold: number;
+  /** On a miss: rendezvous among the least loaded (one place for a new prefix, from every replica), or simply the least loaded. */
+  onMiss: 'rendezvous' | 'least-load';
+}
+
+/**
+ * SGLang's cache-aware rule (used by the product's profiles while latency models are unfitted):
+ * balance when the load is skewed, else follow the longest match above a match rate, else place
+ * the prefix as a miss.
+ */
+export function cacheAware(opts: CacheAwareOptions): Picker {
+  return {
+    pick(set, _objective, sel) {
+      const loads = set.map((f) => f.ahead);
+      const max = Math.max(...loads);
+      const min = Math.min(...loads);
+      const least = () => set.reduce((a, b) => (b.ahead < a.ahead ? b : a));
+      if (max - min > opts.balanceAbs && max > opts.balanceRel * min) {
+        return { f: least(), reason: `load: imbalance ${max} vs ${min}`, kind: 'load' };
+      }
+      const rate = (f: Features) => (f.units > 0 ? f.match / f.units : 0);
+      const bestRate = Math.max(...set.map(rate));
+      if (bestRate > opts.matchThreshold) {
+        const f = set.filter((x) => rate(x) === bestRate).reduce((a, b) => (b.ahead < a.ahead ? b : a));
+        return { f, reason: matchNote(f), kind: 'prefix' };
+      }
+      if (opts.onMiss === 'least-load') return { f: least(), reason: `miss: least loaded (${min} ahead)`, kind: 'cold' };
+      const pool = set.filter((f) => f.ahead <= min + 1);
+      return { f: rendezvousPick(pool, coldHash(sel)), reason: `cold: rendezvous among ${pool.length}`, kind: 'cold' };
+    },
+  };
+}
+
+/** A picker whose reasons and kind say the set is being explored ("learning; …"), over another picker. */
+export function whileExploring(exploring: Picker, otherwise: Picker): Picker {
+  return {
+    pick(set, objective, sel) {
+      if (!sel.exploring) return otherwise.pick(set, objective, sel);
+      const p = exploring.pick(set, objective, sel);
+      return { ...p, reason: `learning; ${p.reason}`, kind: 'learning' };
+    },
+  };
+}
+
+// ---- rendezvous hashing ------------------------------------------------------------------------
+
+const backendHashes = new Map<string, number>();
+function backendHash(id: string): number {
+  let h = backendHashes.get(id);
+  if (h === undefined) {
+    h = hashString(id);
+    backendHashes.set(id, h);
+  }
+  return h;
+}
+
+/** Rendezvous (highest random weight) score of a backend for a prefix: a 32-bit mix of both. */
+function rendezvous(prefixHash: number, id: string): number {
+  let x = (prefixHash % 0x7fffffff) ^ (backendHash(id) % 0x7fffffff);
+  x = Math.imul(x ^ (x >>> 16), 0x45d9f3b);
+  x = Math.imul(x ^ (x >>> 16), 0x45d9f3b);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+function rendezvousPick(set: readonly Features[], prefixHash: number): Features {
+  let pick = set[0];
+  let top = -1;
+  for (const f of set) {
+    const score = rendezvous(prefixHash, f.c.backend.id);
+    if (score > top) {
+      top = score;
+      pick = f;
+    }
+  }
+  return pick;
+}
+
+/** The prefix's first chunk; a prompt shorter than one chunk shares nothing, and its own hash still spreads such prompts evenly and the same way on every replica. */
+function coldHash(sel: Selection): number {
+  return sel.shape?.firstHash ?? shortPromptHash(sel.request);
+}
+
+function shortPromptHash(request: RoutingRequest): number {
+  return hashString(JSON.stringify(request.body.messages ?? request.body.prompt ?? ''));
+}
