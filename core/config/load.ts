@@ -13,10 +13,11 @@ import type { BackendSpec } from '../plugin/types.js';
 import { ConfigError, ConfigReader, substituteEnv, type Obj } from './reader.js';
 import type { GatewayConfig, RouteSpec, SimulatedEngine } from './types.js';
 import { ChatTemplate } from '../tokenizer/tokenizer.js';
+import { readAuth, readMetrics } from './auth.js';
 
 export { ConfigError };
 
-const TOP_KEYS = ['listen', 'workers', 'store', 'limits', 'routing', 'backends', 'routes'] as const;
+const TOP_KEYS = ['listen', 'workers', 'store', 'limits', 'routing', 'backends', 'routes', 'auth', 'metrics'] as const;
 const BACKEND_KEYS = ['id', 'type', 'url', 'models', 'labels', 'sim'];
 const SIM_FACES = { vllm: 'vllm', lmdeploy: 'lmdeploy', 'trtllm-serve': 'trtllm-serve' } as const;
 
@@ -36,15 +37,20 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   const store = r.optObj(doc, 'store', 'store');
   const storeType = r.oneOf(store, 'type', 'store', ['memory', 'redis'] as const, 'memory');
   const limits = r.optObj(doc, 'limits', 'limits');
-  r.known(limits, 'limits', ['body_bytes', 'drain_timeout_ms', 'upstream_connect_timeout_ms', 'upstream_headers_timeout_ms', 'request_timeout_ms', 'client_stall_timeout_ms']);
+  r.known(limits, 'limits', ['body_bytes', 'drain_timeout_ms', 'upstream_connect_timeout_ms', 'upstream_headers_timeout_ms', 'request_timeout_ms', 'client_stall_timeout_ms', 'max_in_flight_per_client']);
 
   const routing = r.optObj(doc, 'routing', 'routing');
   r.known(routing, 'routing', ['chunk_bytes', 'bytes_per_token']);
   const { backends, simulated } = await readBackends(r, doc, path.dirname(path.resolve(file)));
   const routes = readRoutes(r, doc, backends, path.dirname(path.resolve(file)));
+  const auth = readAuth(r, doc, new Set(routes.flatMap((route) => [route.model, ...route.aliases])));
+  // A gateway anyone may use listens on loopback unless told otherwise; one with keys, everywhere.
+  const defaultHost = auth && auth.keys.length > 0 ? '0.0.0.0' : '127.0.0.1';
   return {
     file,
-    listen: { host: r.str(listen, 'host', 'listen', '0.0.0.0'), port: r.int(listen, 'port', 'listen', 8080, 0, 65535) },
+    listen: { host: r.str(listen, 'host', 'listen', defaultHost), port: r.int(listen, 'port', 'listen', 8080, 0, 65535) },
+    auth,
+    metrics: readMetrics(r, doc),
     workers: r.int(doc, 'workers', '(top level)', 1, 1, 256),
     store: storeType === 'redis' ? { type: 'redis', url: r.str(store, 'url', 'store') } : { type: 'memory' },
     limits: {
@@ -54,6 +60,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
       upstreamHeadersTimeoutMs: r.int(limits, 'upstream_headers_timeout_ms', 'limits', 600_000, 1),
       requestTimeoutMs: r.int(limits, 'request_timeout_ms', 'limits', 30_000, 1),
       clientStallTimeoutMs: r.int(limits, 'client_stall_timeout_ms', 'limits', 60_000, 1),
+      maxInFlightPerClient: r.int(limits, 'max_in_flight_per_client', 'limits', 1024),
     },
     routing: {
       chunkBytes: r.int(routing, 'chunk_bytes', 'routing', 256, 16, 65_536),

@@ -41,9 +41,37 @@ export interface RouteSpec {
   tokenizer?: string;
 }
 
+/** One API key of `auth.keys`: who it is, what it may use, how much. */
+export interface ApiKeySpec {
+  id: string;
+  /** The key's SHA-256, hex: the key itself is never kept past loading. */
+  sha256: string;
+  /** Public model names (or aliases) the key may use; undefined: every model. */
+  models?: string[];
+  /** Requests and tokens per minute, requests in flight; undefined: unlimited. */
+  limits: { rpm?: number; tpm?: number; concurrency?: number };
+  /** Orders the slo admission queue. */
+  priority: 'high' | 'normal' | 'low';
+}
+
+/** The `auth:` section. With no keys, inference is open to anyone who reaches the port. */
+export interface AuthSpec {
+  keys: ApiKeySpec[];
+  /** SHA-256 (hex) of each admin key: /admin/*, and /metrics unless metrics.public. */
+  adminKeys: string[];
+  /** With a shared limit store (Redis) unreachable: limit per process ('open') or refuse ('closed'). */
+  onStoreFailure: 'open' | 'closed';
+  /** Addresses or CIDR ranges whose X-Forwarded-For is believed. */
+  trustedProxies: string[];
+}
+
 export interface GatewayConfig {
   file: string;
+  /** host: 127.0.0.1 unless the config names one (or has auth keys: 0.0.0.0). */
   listen: { host: string; port: number };
+  auth?: AuthSpec;
+  /** public: /metrics answers without an admin key (default false when auth is configured). */
+  metrics: { public: boolean };
   workers: number;
   store: { type: 'memory' } | { type: 'redis'; url: string };
   limits: {
@@ -55,6 +83,8 @@ export interface GatewayConfig {
     requestTimeoutMs: number;
     /** A stream whose client takes nothing for this long is ended and its upstream aborted. */
     clientStallTimeoutMs: number;
+    /** Requests in flight per client address when no API keys are configured (0: no cap). */
+    maxInFlightPerClient: number;
   };
   routing: {
     /** Prefix-key chunk size in bytes of canonical prompt. */

@@ -43,7 +43,8 @@ routes:
 
   it('fills defaults', async () => {
     const config = await loadConfig(file(minimal), {});
-    expect(config).toMatchObject({ listen: { host: '0.0.0.0', port: 8080 }, workers: 1, store: { type: 'memory' } });
+    expect(config).toMatchObject({ listen: { host: '127.0.0.1', port: 8080 }, workers: 1, store: { type: 'memory' }, metrics: { public: false } });
+    expect(config.auth).toBeUndefined();
     expect(config.routes[0]).toMatchObject({ policy: { type: 'least-load' }, retries: 1, aliases: [] });
   });
 
