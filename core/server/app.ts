@@ -9,6 +9,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RoutingLearner } from '../routing/learner.js';
 import type { RouteTable } from '../routing/route-table.js';
+import type { Tenants } from '../auth/tenants.js';
 import { GatewayError } from './errors.js';
 import { handleInference, type InferenceContext } from './inference.js';
 import { chatBodySchema, completionBodySchema, embeddingBodySchema } from './schemas.js';
@@ -28,6 +29,8 @@ export interface AppOptions {
   inFlight: InferenceContext['inFlight'];
   /** 'connected' or 'degraded' (a degraded store does not make the gateway unready). */
   storeStatus?: () => string;
+  /** API keys, admin keys and limits (core/auth); without it everything is open. */
+  tenants?: Tenants;
 }
 
 function toGatewayError(err: FastifyError): GatewayError {
@@ -126,9 +129,13 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     void reply.code(gerr.status).send(gerr.body());
   });
 
+  const tenants = opts.tenants;
+  // Keys are checked before the body is read: an unknown caller costs no parsing.
+  if (tenants) app.addHook('onRequest', async (req) => tenants.guard(req));
+
   const ctx: InferenceContext = {
     routes: opts.routes, learner: opts.learner, metrics: opts.metrics, isDraining: opts.isDraining, inFlight: opts.inFlight,
-    clientStallTimeoutMs: opts.clientStallTimeoutMs ?? 60_000,
+    clientStallTimeoutMs: opts.clientStallTimeoutMs ?? 60_000, tenants,
   };
   app.post('/v1/chat/completions', { schema: { body: chatBodySchema }, preValidation: refuseDeepBodies }, async (req, reply) => {
     await handleInference('chat', req, reply, ctx);
@@ -143,9 +150,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     return reply;
   });
 
-  app.get('/v1/models', async () => {
+  app.get('/v1/models', async (req) => {
     const created = Math.floor(Date.now() / 1000);
-    const data = opts.routes.routes.flatMap((route) => {
+    const data = opts.routes.routes.filter((route) => tenants?.mayUse(req, route) ?? true).flatMap((route) => {
       const engines = [...new Set(route.backends.map((b) => (b.simulated ? `${b.engine} (simulated)` : b.engine)))];
       return [route.model, ...route.aliases].map((id) => ({
         id, object: 'model', created, owned_by: engines.join(', '),

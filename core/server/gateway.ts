@@ -24,6 +24,7 @@ import type { StateStore } from '../state/types.js';
 import { buildApp } from './app.js';
 import { DrainDeadline } from './inference.js';
 import type { Cancel } from '../plugin/cancel.js';
+import { createTenants } from '../auth/index.js';
 
 export interface GatewayOptions {
   /** Overrides config.listen.port (0 picks a free port). */
@@ -146,13 +147,19 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   sizer.unref();
   let draining = false;
   const inFlight: { count: number; onIdle?: () => void; cancels: Set<Cancel> } = { count: 0, cancels: new Set() };
-  const app = buildApp({ routes, learner, metrics, storeStatus: () => store.status(), bodyLimit: config.limits.bodyBytes, requestTimeoutMs: config.limits.requestTimeoutMs, clientStallTimeoutMs: config.limits.clientStallTimeoutMs, logger: log, isDraining: () => draining, inFlight });
+  const tenants = await createTenants(config, metrics.registry, log);
+  const app = buildApp({ routes, learner, metrics, tenants, storeStatus: () => store.status(), bodyLimit: config.limits.bodyBytes, requestTimeoutMs: config.limits.requestTimeoutMs, clientStallTimeoutMs: config.limits.clientStallTimeoutMs, logger: log, isDraining: () => draining, inFlight });
   const host = opts.host ?? config.listen.host;
   await app.listen({ port: opts.port ?? config.listen.port, host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.listen.port;
   const url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
   log.info({ url, routes: routes.routes.map((r) => r.model), backends: backends.map((b) => b.id) }, 'switchyard listening');
+  if (tenants.open) {
+    log.warn({ url, host }, config.auth
+      ? 'auth has no keys: every model is open to anyone who can reach this address'
+      : 'no auth: section: every model, /admin and /metrics are open to anyone who can reach this address');
+  }
 
   let drained: Promise<void> | undefined;
   const drain = () => {
@@ -177,6 +184,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       clearInterval(loadTimer);
       clearInterval(leaseTimer);
       await store.close();
+      await tenants.close();
       await routes.close();
       await Promise.allSettled(backends.map((b) => b.close()));
       log.info('switchyard drained');

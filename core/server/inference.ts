@@ -17,6 +17,7 @@ import type { ArmOutcome } from '../routing/ab.js';
 import { sendShadow } from './shadow.js';
 import { Cancel } from '../plugin/cancel.js';
 import type { CircuitBreaker } from '../routing/breaker.js';
+import type { Admission, Tenants } from '../auth/tenants.js';
 
 export interface InferenceContext {
   routes: RouteTable;
@@ -27,6 +28,8 @@ export interface InferenceContext {
   inFlight: { count: number; onIdle?: () => void; cancels?: Set<Cancel> };
   /** A stream whose client takes nothing for this long is ended (its upstream aborted). */
   clientStallTimeoutMs: number;
+  /** Keys' model access, limits and priorities (core/auth). */
+  tenants?: Tenants;
 }
 
 type Body = Record<string, unknown>;
@@ -55,7 +58,9 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
   const body = req.body as Body;
   const model = body.model as string;
   const route = ctx.routes.resolve(model);
-  if (!route) throw new GatewayError('SY_ERR_MODEL_NOT_FOUND', `The model \`${model}\` does not exist.`, { param: 'model' });
+  if (!route || ctx.tenants?.mayUse(req, route) === false) {
+    throw new GatewayError('SY_ERR_MODEL_NOT_FOUND', `The model \`${model}\` does not exist or you do not have access to it.`, { param: 'model' });
+  }
   const filter = endpoint === 'embeddings' ? (b: Backend) => b.capabilities.embeddings : undefined;
   const arm = route.arms.pick(body, req.headers);
   let candidates = route.candidates(filter, arm.name);
@@ -68,6 +73,8 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
   const stream = body.stream === true && endpoint !== 'embeddings';
   const clientWantsUsage = isObject(body.stream_options) && body.stream_options.include_usage === true;
 
+  const admission = await ctx.tenants?.admit(req, route, body);
+  if (admission) for (const [name, value] of Object.entries(admission.headers)) reply.raw.setHeader(name, value);
   const cancel = new Cancel();
   const onClose = () => { if (!reply.raw.writableFinished) cancel.cancel(new Error('client disconnected')); };
   reply.raw.once('close', onClose);
@@ -81,7 +88,7 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
     m.inFlight.inc();
     try {
       // dispatchWithRetries hands back only answers below 400; every one of them is relayed.
-      const outcome = await relayReply(upstream.reply, reply, { stream, clientWantsUsage, backend, overheadMs, receivedAt, m, ctx, req, record });
+      const outcome = await relayReply(upstream.reply, reply, { stream, clientWantsUsage, backend, overheadMs, receivedAt, m, ctx, req, record, admission });
       route.arms.record(arm.name, outcome);
       ctx.metrics.observeArm(route.model, arm.name, outcome);
     } finally {
@@ -97,6 +104,8 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
     ctx.metrics.requests.inc({ model: route.model, backend: 'none', engine: 'none', status: 'client-gone' });
     if (!reply.sent) reply.hijack();
   } finally {
+    admission?.settle(undefined);
+    admission?.release();
     reply.raw.off('close', onClose);
     ctx.inFlight.cancels?.delete(cancel);
     if (--ctx.inFlight.count === 0) ctx.inFlight.onIdle?.();
@@ -152,7 +161,8 @@ async function dispatchWithRetries(
       let decision = route.policy.select(open, routingRequest);
       if (!decision) break;
       if (decision.meetsSlo === false && route.admission) {
-        const priority = Number(req.headers['x-priority'] ?? 0) || 0;
+        // A key's priority, when keys are configured (a client cannot promote itself by header).
+        const priority = ctx.tenants?.priorityOf(req) ?? (Number(req.headers['x-priority'] ?? 0) || 0);
         decision = await route.admission.admit(decision, priority, () =>
           route.policy.select(route.candidates().filter((c) => !tried.has(c.backend.id)), routingRequest));
       }
@@ -273,6 +283,7 @@ interface RelayContext {
   m: RouteMetrics;
   ctx: InferenceContext;
   req: FastifyRequest;
+  admission?: Admission;
 }
 
 async function relayReply(upstream: DispatchReply, reply: FastifyReply, r: RelayContext): Promise<ArmOutcome> {
@@ -296,6 +307,7 @@ async function relayAnswer(upstream: DispatchReply, reply: FastifyReply, r: Rela
     const text = await readAll(upstream);
     const usage = readUsage(text);
     observeUsage(r.m, usage);
+    r.admission?.settle(usage);
     r.ctx.learner.onOutcome(r.record, { usage });
     const e2eMs = performance.now() - r.receivedAt;
     r.m.e2e.observe(e2eMs / 1000);
@@ -340,6 +352,7 @@ async function relayAnswer(upstream: DispatchReply, reply: FastifyReply, r: Rela
     }
   }
   observeUsage(r.m, outcome.usage);
+  r.admission?.settle(outcome.usage, outcome.contentEvents);
   if (outcome.end === 'done') r.ctx.learner.onOutcome(r.record, { usage: outcome.usage, ttftMs, tpotMs });
   return { ok: outcome.end === 'done', ttftMs, tpotMs, e2eMs: end - r.receivedAt, completionTokens: outcome.usage?.completion_tokens };
 }

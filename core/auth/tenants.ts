@@ -1,0 +1,200 @@
+/**
+ * Tenants, as one stage of the request path with three hooks:
+ *
+ * - `guard` (fastify onRequest, before the body is read): /v1/* needs a tenant key when keys are
+ *   configured; /admin/* an admin key, and /metrics too unless `metrics.public`, whenever an
+ *   `auth:` section exists. 401 `invalid_api_key` otherwise.
+ * - `mayUse` / `admit` (the inference handler, once the model is known): the key's models, then
+ *   its limits in one atomic take; without keys, the per-address in-flight cap. The admission it
+ *   returns carries the rate-limit headers for the answer, `settle` (the engine's usage corrects
+ *   the token estimate charged up front) and `release` (the in-flight slot).
+ * - `priorityOf`: the key's priority for the slo admission queue.
+ */
+import type { FastifyRequest } from 'fastify';
+import type { ApiKeySpec, AuthSpec } from '../config/types.js';
+import { GatewayError } from '../server/errors.js';
+import type { Usage } from '../server/sse-relay.js';
+import { ClientAddress } from './client-address.js';
+import { KeyRing, presentedKey, tenantRing } from './keys.js';
+import type { KeyLimits, LimitStore, TakeResult } from './limit-store.js';
+import { rateLimitHeaders, retryAfterSeconds } from './rate-headers.js';
+import type { UsageMetrics } from './usage-metrics.js';
+
+/** A route as the tenants stage sees it: its public names. */
+export interface NamedRoute {
+  model: string;
+  aliases: readonly string[];
+}
+
+export interface Admission {
+  /** x-ratelimit-* for the answer (empty without limits). */
+  headers: Record<string, string>;
+  /** The answer's usage (undefined when the engine sent none; `completionGuess` then counts). */
+  settle(usage: Usage | undefined, completionGuess?: number): void;
+  /** Frees the in-flight slot; idempotent. */
+  release(): void;
+}
+
+export interface TenantsOptions {
+  auth: AuthSpec | undefined;
+  metricsPublic: boolean;
+  limits: LimitStore;
+  usage: UsageMetrics;
+  /** Without keys: requests in flight per client address (0: no cap). */
+  maxInFlightPerClient: number;
+  bytesPerToken: number;
+  log: { warn(obj: Record<string, unknown>, msg: string): void };
+}
+
+const PRIORITY = { high: 1, normal: 0, low: -1 } as const;
+
+const MISSING_KEY = "You didn't provide an API key. Send it as `Authorization: Bearer <key>` or as the `x-api-key` header.";
+
+export class Tenants {
+  private readonly keys: KeyRing<ApiKeySpec>;
+  private readonly admins: KeyRing<true>;
+  private readonly address: ClientAddress;
+  private readonly callers = new WeakMap<FastifyRequest, ApiKeySpec>();
+  private readonly perAddress = new Map<string, number>();
+  private seq = 0;
+  private readonly leasePrefix = `${process.pid}.${Date.now().toString(36)}`;
+
+  constructor(private readonly opts: TenantsOptions) {
+    this.keys = tenantRing(opts.auth?.keys ?? []);
+    this.admins = new KeyRing((opts.auth?.adminKeys ?? []).map((sha256) => ({ sha256, value: true as const })));
+    this.address = new ClientAddress(opts.auth?.trustedProxies ?? []);
+  }
+
+  /** Whether inference is open to anyone (no `auth.keys`). */
+  get open(): boolean {
+    return this.keys.size === 0;
+  }
+
+  guard(req: FastifyRequest): void {
+    const path = req.url.split('?')[0]!;
+    if (path.startsWith('/v1/')) {
+      if (this.open) return;
+      const key = presentedKey(req.headers);
+      const found = this.keys.find(key);
+      if (!found) throw unauthorized(key === undefined ? MISSING_KEY : 'Incorrect API key provided.');
+      this.callers.set(req, found);
+      return;
+    }
+    if (!this.opts.auth) return;
+    const adminOnly = path === '/admin' || path.startsWith('/admin/') || (path === '/metrics' && !this.opts.metricsPublic);
+    if (!adminOnly) return;
+    const key = presentedKey(req.headers);
+    if (!this.admins.find(key)) throw unauthorized(key === undefined ? `${path} needs an admin key (auth.admin_keys). ${MISSING_KEY}` : 'Incorrect admin key provided.');
+  }
+
+  /** May this request's key use this route (any of its names)? */
+  mayUse(req: FastifyRequest, route: NamedRoute): boolean {
+    const models = this.callers.get(req)?.models;
+    return models === undefined || models.includes(route.model) || route.aliases.some((a) => models.includes(a));
+  }
+
+  /** The key's queue priority (high 1, normal 0, low -1); undefined without keys. */
+  priorityOf(req: FastifyRequest): number | undefined {
+    const key = this.callers.get(req);
+    return key ? PRIORITY[key.priority] : undefined;
+  }
+
+  /** Admits the request against its key's limits (or its address's cap), or throws 429. */
+  async admit(req: FastifyRequest, route: NamedRoute, body: Record<string, unknown>): Promise<Admission> {
+    const key = this.callers.get(req);
+    if (!key) return this.admitAddress(req);
+    const { limits } = key;
+    const limited = limits.rpm !== undefined || limits.tpm !== undefined || limits.concurrency !== undefined;
+    const estimate = this.estimatePromptTokens(req, body);
+    const lease = `${this.leasePrefix}.${++this.seq}`;
+    const result: TakeResult = limited ? await this.opts.limits.take(key.id, limits, estimate, lease) : { allowed: true, retryAfterMs: 0 };
+    const headers = rateLimitHeaders(result);
+    if (!result.allowed) {
+      this.opts.usage.limited.inc({ key: key.id, limit: result.refusedBy ?? 'rpm' });
+      throw new GatewayError('SY_ERR_RATE_LIMITED', refusal(key.id, limits, result), { headers: { ...headers, 'retry-after': retryAfterSeconds(result.retryAfterMs) } });
+    }
+    this.opts.usage.requests.inc({ key: key.id, model: route.model });
+    let settled = false;
+    let released = limits.concurrency === undefined;
+    return {
+      headers,
+      settle: (usage, completionGuess = 0) => {
+        if (settled) return;
+        settled = true;
+        this.opts.usage.observe(key.id, route.model, usage);
+        if (limits.tpm === undefined) return;
+        const spent = usage && typeof usage.prompt_tokens === 'number'
+          ? usage.prompt_tokens + (usage.completion_tokens ?? completionGuess)
+          : estimate + completionGuess;
+        this.background(this.opts.limits.charge(key.id, limits, spent - estimate));
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        this.background(this.opts.limits.release(key.id, lease));
+      },
+    };
+  }
+
+  close(): Promise<void> {
+    return this.opts.limits.close();
+  }
+
+  private admitAddress(req: FastifyRequest): Admission {
+    const cap = this.opts.maxInFlightPerClient;
+    const none: Admission = { headers: {}, settle: () => {}, release: () => {} };
+    if (cap <= 0) return none;
+    const who = this.address.of(req.socket.remoteAddress, req.headers);
+    const n = this.perAddress.get(who) ?? 0;
+    if (n >= cap) {
+      this.opts.usage.limited.inc({ key: '-', limit: 'client_in_flight' });
+      throw new GatewayError('SY_ERR_RATE_LIMITED', `too many requests in flight from this address (limits.max_in_flight_per_client: ${cap})`, { headers: { 'retry-after': '1' } });
+    }
+    this.perAddress.set(who, n + 1);
+    let released = false;
+    return {
+      ...none,
+      release: () => {
+        if (released) return;
+        released = true;
+        const left = (this.perAddress.get(who) ?? 1) - 1;
+        if (left <= 0) this.perAddress.delete(who);
+        else this.perAddress.set(who, left);
+      },
+    };
+  }
+
+  /** The prompt's tokens before any tokenizer: its bytes (the body's length) over bytes per token. */
+  private estimatePromptTokens(req: FastifyRequest, body: Record<string, unknown>): number {
+    const length = Number(req.headers['content-length']);
+    const bytes = Number.isFinite(length) && length > 0 ? length : textLength(body, 0);
+    return Math.max(1, Math.ceil(bytes / this.opts.bytesPerToken));
+  }
+
+  /** Settling and releasing never hold up an answer; a failure is the guarded store's to count. */
+  private background(p: Promise<void>): void {
+    p.catch((err: unknown) => this.opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'rate-limit bookkeeping failed'));
+  }
+}
+
+function unauthorized(message: string): GatewayError {
+  return new GatewayError('SY_ERR_INVALID_API_KEY', message, { headers: { 'www-authenticate': 'Bearer' } });
+}
+
+function refusal(id: string, limits: KeyLimits, result: TakeResult): string {
+  const wait = retryAfterSeconds(result.retryAfterMs);
+  switch (result.refusedBy) {
+    case 'concurrency': return `Rate limit reached for key ${id}: ${limits.concurrency} requests in flight. Retry when one finishes.`;
+    case 'tpm': return `Rate limit reached for key ${id}: ${limits.tpm} tokens per minute. Retry in ${wait}s.`;
+    default: return `Rate limit reached for key ${id}: ${limits.rpm} requests per minute. Retry in ${wait}s.`;
+  }
+}
+
+/** Characters of text in a parsed body (a body sent without content-length). */
+function textLength(v: unknown, depth: number): number {
+  if (typeof v === 'string') return v.length;
+  if (depth > 64 || typeof v !== 'object' || v === null) return 0;
+  let n = 0;
+  for (const x of Array.isArray(v) ? v : Object.values(v)) n += textLength(x, depth + 1);
+  return n;
+}

@@ -1,0 +1,23 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { KeyRing, presentedKey } from '../../../core/auth/keys.js';
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+describe('keys', () => {
+  it('reads Authorization: Bearer, else x-api-key', () => {
+    expect(presentedKey({ authorization: 'Bearer sk-1' })).toBe('sk-1');
+    expect(presentedKey({ authorization: 'bearer  sk-1 ' })).toBe('sk-1');
+    expect(presentedKey({ 'x-api-key': 'sk-2' })).toBe('sk-2');
+    expect(presentedKey({ authorization: 'Basic abc', 'x-api-key': 'sk-2' })).toBe('sk-2');
+    expect(presentedKey({ authorization: 'Bearer' })).toBeUndefined();
+    expect(presentedKey({})).toBeUndefined();
+  });
+
+  it('finds a key by its digest', () => {
+    const ring = new KeyRing([{ sha256: sha('alpha'), value: 'a' }, { sha256: sha('beta'), value: 'b' }]);
+    expect(ring.find('beta')).toBe('b');
+    expect(ring.find('gamma')).toBeUndefined();
+    expect(ring.find(undefined)).toBeUndefined();
+  });
+});
