@@ -29,6 +29,8 @@ export interface NamedRoute {
 export interface Admission {
   /** x-ratelimit-* for the answer (empty without limits). */
   headers: Record<string, string>;
+  /** One more streamed content event (about a token): charged in small batches as the stream goes. */
+  streamed(): void;
   /** The answer's usage (undefined when the engine sent none; `completionGuess` then counts). */
   settle(usage: Usage | undefined, completionGuess?: number): void;
   /** Frees the in-flight slot; idempotent. */
@@ -116,8 +118,19 @@ export class Tenants {
     this.opts.usage.requests.inc({ key: key.id, model: route.model });
     let settled = false;
     let released = limits.concurrency === undefined;
+    // Tokens charged so far, and streamed ones not yet: a long stream counts while it runs (in
+    // batches of about 1% of the tpm, so a stream costs the store a hundred calls at most).
+    let charged = estimate;
+    let unsent = 0;
+    const batch = Math.max(16, Math.ceil((limits.tpm ?? 0) / 100));
     return {
       headers,
+      streamed: () => {
+        if (settled || limits.tpm === undefined || ++unsent < batch) return;
+        charged += unsent;
+        this.background(this.opts.limits.charge(key.id, limits, unsent));
+        unsent = 0;
+      },
       settle: (usage, completionGuess = 0) => {
         if (settled) return;
         settled = true;
@@ -126,7 +139,7 @@ export class Tenants {
         const spent = usage && typeof usage.prompt_tokens === 'number'
           ? usage.prompt_tokens + (usage.completion_tokens ?? completionGuess)
           : estimate + completionGuess;
-        this.background(this.opts.limits.charge(key.id, limits, spent - estimate));
+        if (spent !== charged) this.background(this.opts.limits.charge(key.id, limits, spent - charged));
       },
       release: () => {
         if (released) return;
@@ -142,7 +155,7 @@ export class Tenants {
 
   private admitAddress(req: FastifyRequest): Admission {
     const cap = this.opts.maxInFlightPerClient;
-    const none: Admission = { headers: {}, settle: () => {}, release: () => {} };
+    const none: Admission = { headers: {}, streamed: () => {}, settle: () => {}, release: () => {} };
     if (cap <= 0) return none;
     const who = this.address.of(req.socket.remoteAddress, req.headers);
     const n = this.perAddress.get(who) ?? 0;

@@ -325,6 +325,7 @@ async function relayAnswer(upstream: DispatchReply, reply: FastifyReply, r: Rela
     isClientGone: () => res.destroyed || res.writableEnded,
     stallTimeoutMs: r.ctx.clientStallTimeoutMs,
     onFirstToken: () => r.ctx.learner.prefilled(r.record, true),
+    onContent: r.admission?.streamed,
   });
   if (outcome.end === 'client-gone') {
     // Abort the upstream at once: an orphaned generation holds a GPU slot.

@@ -51,6 +51,8 @@ interface RelayOptions {
    */
   stallTimeoutMs?: number;
   onFirstToken?: () => void;
+  /** Each content event relayed (about one token each): limits charge completion tokens as they stream. */
+  onContent?: () => void;
 }
 
 export async function relaySse(upstream: Readable, res: ServerResponse, opts: RelayOptions): Promise<RelayOutcome> {
@@ -171,6 +173,7 @@ function observe(e: SseEvent, out: RelayOutcome, opts: RelayOptions): boolean {
       }
       out.lastTokenAt = t;
       out.contentEvents++;
+      opts.onContent?.();
     }
   }
   if (isObject(chunk.usage)) {

@@ -4,7 +4,7 @@ import type { Gateway } from '../../../core/server/gateway.js';
 import { startEngine, startTestGateway } from '../server/gateway-helpers.js';
 
 // Tenants end to end: a gateway with API keys in front of emulated engines, over real HTTP.
-const KEYS = { a: 'sk-team-a-0123456789', b: 'sk-team-b-0123456789', tokens: 'sk-tokens-0123456789', one: 'sk-one-at-a-time-0123', admin: 'sk-admin-0123456789' };
+const KEYS = { stream: 'sk-streamer-0123456789', a: 'sk-team-a-0123456789', b: 'sk-team-b-0123456789', tokens: 'sk-tokens-0123456789', one: 'sk-one-at-a-time-0123', admin: 'sk-admin-0123456789' };
 const RATE_HEADERS = ['x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests', 'x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'];
 
 function expectOpenAiError(body: unknown, code: string): void {
@@ -28,6 +28,7 @@ describe('tenants: API keys, model access, limits, usage', () => {
           { id: 'team-b', key: KEYS.b },
           { id: 'tokens', key: KEYS.tokens, limits: { rpm: 1000, tpm: 100 } },
           { id: 'one', key: KEYS.one, limits: { rpm: 1000, tpm: 1_000_000, concurrency: 1 } },
+          { id: 'streamer', key: KEYS.stream, limits: { tpm: 600 } },
         ],
         admin_keys: [KEYS.admin],
       },
@@ -155,6 +156,26 @@ describe('tenants: API keys, model access, limits, usage', () => {
       if (status !== 200) await new Promise((r) => setTimeout(r, 50));
     }
     expect(status).toBe(200);
+  });
+
+  it('tpm: completion tokens count while a stream runs, not only at its end', async () => {
+    const remainingTokens = async () => {
+      const res = await chat(bearer(KEYS.stream), { max_tokens: 1 });
+      await res.arrayBuffer();
+      return Number(res.headers.get('x-ratelimit-remaining-tokens'));
+    };
+    const before = await remainingTokens();
+    const res = await chat(bearer(KEYS.stream), { max_tokens: 20_000, ignore_eos: true, stream: true });
+    const reader = res.body!.getReader();
+    let events = 0;
+    const decoder = new TextDecoder();
+    while (events < 250) events += (decoder.decode((await reader.read()).value).match(/^data: \{/gm) ?? []).length;
+    const during = await remainingTokens();
+    expect((await reader.read()).done).toBe(false); // still streaming: its usage is not in yet
+    await reader.cancel();
+    // The stream's prompt and the small request cost ~30 estimated tokens each (the bucket
+    // refills 10 a second); the 250+ tokens streamed so far are charged on top.
+    expect(before - during).toBeGreaterThan(150);
   });
 
   it('counts usage per key id and model, never the key', async () => {
