@@ -17,13 +17,14 @@ const PATHS = { chat: '/v1/chat/completions', completions: '/v1/completions', em
 
 /**
  * Headers never forwarded upstream: hop-by-hop ones, those undici sets itself, and the client's
- * credentials and proxy trail (Cookie, Proxy-Authorization, Forwarded, X-Forwarded-*, X-Real-IP):
+ * credentials and proxy trail (Authorization and X-Api-Key — a gateway API key —, Cookie,
+ * Proxy-Authorization, Forwarded, X-Forwarded-*, X-Real-IP):
  * they are the client's business with the gateway, not the engine's, and a client must not be
  * able to speak for the gateway's own position in the network.
  */
 const DROPPED = new Set([
   'host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect', 'te', 'authorization', 'accept-encoding',
-  'proxy-authorization', 'proxy-connection', 'cookie', 'forwarded', 'x-real-ip', 'x-request-id',
+  'proxy-authorization', 'proxy-connection', 'cookie', 'forwarded', 'x-real-ip', 'x-request-id', 'x-api-key',
 ]);
 
 export abstract class HttpBackend implements Backend {

@@ -41,11 +41,11 @@ describe('headers the engine gets, and the request id', () => {
   it('keeps the client\'s credentials and proxy trail from the engine, and passes the rest', async () => {
     const res = await post({
       cookie: 'session=secret', 'proxy-authorization': 'Basic abc', 'x-forwarded-for': '10.0.0.1', 'x-forwarded-host': 'evil',
-      forwarded: 'for=10.0.0.1', 'x-real-ip': '10.0.0.1', 'x-custom-trace': 'kept',
+      forwarded: 'for=10.0.0.1', 'x-real-ip': '10.0.0.1', 'x-custom-trace': 'kept', authorization: 'Bearer sk-gateway-key', 'x-api-key': 'sk-gateway-key',
     });
     expect(res.status).toBe(200);
     await res.arrayBuffer();
-    for (const h of ['cookie', 'proxy-authorization', 'x-forwarded-for', 'x-forwarded-host', 'forwarded', 'x-real-ip']) expect(seen[h], h).toBeUndefined();
+    for (const h of ['cookie', 'proxy-authorization', 'x-forwarded-for', 'x-forwarded-host', 'forwarded', 'x-real-ip', 'authorization', 'x-api-key']) expect(seen[h], h).toBeUndefined();
     expect(seen['x-custom-trace']).toBe('kept');
   });
 
