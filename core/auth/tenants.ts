@@ -73,7 +73,9 @@ export class Tenants {
   }
 
   guard(req: FastifyRequest): void {
-    const path = req.url.split('?')[0]!;
+    // The route matched, not the raw URL: the router decodes percent-escapes (`/%61dmin/routing`
+    // is /admin/routing), so a guard on the raw path could be walked around.
+    const path = req.routeOptions.url ?? req.url.split('?')[0]!;
     if (path.startsWith('/v1/')) {
       if (this.open) return;
       const key = presentedKey(req.headers);

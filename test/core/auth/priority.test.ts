@@ -17,7 +17,7 @@ describe('key priority', () => {
     maxInFlightPerClient: 0, bytesPerToken: 4, log: { warn: () => {} },
   });
   const request = (key: string | undefined) => ({
-    url: '/v1/chat/completions', headers: { 'x-priority': '100', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    url: '/v1/chat/completions', routeOptions: { url: '/v1/chat/completions' }, headers: { 'x-priority': '100', ...(key ? { authorization: `Bearer ${key}` } : {}) },
   }) as unknown as FastifyRequest;
   const key = (id: string, priority: 'high' | 'normal' | 'low') => ({ id, sha256: sha(id), limits: {}, priority });
 

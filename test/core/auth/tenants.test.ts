@@ -83,6 +83,14 @@ describe('tenants: API keys, model access, limits, usage', () => {
       expect((await fetch(`${gw.url}${path}`, { headers: bearer(KEYS.admin) })).status).toBe(200);
       expect((await fetch(`${gw.url}${path}`, { headers: { 'x-api-key': KEYS.admin } })).status).toBe(200);
     }
+    // Regression: the guard read the raw URL, and the router decodes percent-escapes.
+    for (const path of ['/%61dmin/routing', '/%6detrics', '/admin/routing?x=1']) {
+      expect((await fetch(`${gw.url}${path}`)).status, path).toBe(401);
+    }
+    const escaped = await fetch(`${gw.url}/%761/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }),
+    });
+    expect(escaped.status).toBe(401);
     expect((await fetch(`${gw.url}/health`)).status).toBe(200);
     expect((await fetch(`${gw.url}/ready`)).status).toBe(200);
     // An admin key is not a tenant key.
