@@ -16,6 +16,5 @@ export function tokenRequest(blocks: number, id = 'r'): RoutingRequest {
 export function exactCandidate(id: string, request: RoutingRequest, held: number, signals: Partial<LoadSignals> = {}, treeBlocks = held): Candidate {
   const c = candidate(id, true, signals);
   const keys = new Set(request.tokens!.keys(BLOCK).slice(0, held));
-  c.backend.kvCache = { blockSize: BLOCK, live: () => true, holds: (k) => keys.has(k), describe: () => ({ blocks: treeBlocks }) };
-  return c;
+  return { ...c, backend: { ...c.backend, kvCache: { blockSize: BLOCK, live: () => true, holds: (k) => keys.has(k), describe: () => ({ blocks: treeBlocks }) } } };
 }

@@ -106,8 +106,8 @@ describe('llmd-precise', () => {
   it('scores 0 where no KV events are live', () => {
     const policy = llmdPreciseFactory.create({}, policyContext(1));
     const r = tokenRequest(10);
-    const a = exactCandidate('a', r, 10, { waiting: 0 });
-    a.backend.kvCache = { ...a.backend.kvCache!, live: () => false };
+    const held = exactCandidate('a', r, 10, { waiting: 0 });
+    const a = { ...held, backend: { ...held.backend, kvCache: { ...held.backend.kvCache!, live: () => false } } };
     const d = policy.select([a, candidate('b', true, { waiting: 0, kvUsage: 0.5 })], r);
     expect(d?.reason).toMatch(/precise-prefix 0\.00/);
     expect(d?.backend.id).toBe('a'); // kv-cache 1 vs 0.5
