@@ -15,10 +15,10 @@ export async function createTenants(config: GatewayConfig, registry: Registry, l
   const auth = config.auth;
   const limited = auth?.keys.some((k) => Object.values(k.limits).some((v) => v !== undefined)) ?? false;
   let limits: LimitStore = new MemoryLimitStore();
-  if (limited && config.store.type === 'redis') {
+  if (auth && limited && config.store.type === 'redis') {
     const shared = new RedisLimitStore({ url: config.store.url });
     await shared.start();
-    limits = new GuardedLimitStore(shared, auth!.onStoreFailure, (op) => usage.storeFailures.inc({ op }), log);
+    limits = new GuardedLimitStore(shared, auth.onStoreFailure, (op) => usage.storeFailures.inc({ op }), log);
   }
   return new Tenants({
     auth, metricsPublic: config.metrics.public, limits, usage, log,

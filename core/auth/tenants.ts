@@ -10,6 +10,7 @@
  *   the token estimate charged up front) and `release` (the in-flight slot).
  * - `priorityOf`: the key's priority for the slo admission queue.
  */
+import { randomBytes } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { ApiKeySpec, AuthSpec } from '../config/types.js';
 import { GatewayError } from '../server/errors.js';
@@ -59,12 +60,18 @@ export class Tenants {
   private readonly callers = new WeakMap<FastifyRequest, ApiKeySpec>();
   private readonly perAddress = new Map<string, number>();
   private seq = 0;
-  private readonly leasePrefix = `${process.pid}.${Date.now().toString(36)}`;
+  /** In-flight leases are named per process (the store may be shared by many gateways). */
+  private readonly leasePrefix = randomBytes(9).toString('base64url');
 
   constructor(private readonly opts: TenantsOptions) {
     this.keys = tenantRing(opts.auth?.keys ?? []);
     this.admins = new KeyRing((opts.auth?.adminKeys ?? []).map((sha256) => ({ sha256, value: true as const })));
     this.address = new ClientAddress(opts.auth?.trustedProxies ?? []);
+  }
+
+  /** Whether any path is guarded (an `auth:` section exists). */
+  get guarding(): boolean {
+    return this.opts.auth !== undefined;
   }
 
   /** Whether inference is open to anyone (no `auth.keys`). */

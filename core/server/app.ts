@@ -131,7 +131,17 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 
   const tenants = opts.tenants;
   // Keys are checked before the body is read: an unknown caller costs no parsing.
-  if (tenants) app.addHook('onRequest', async (req) => tenants.guard(req));
+  if (tenants?.guarding) {
+    app.addHook('onRequest', (req, _reply, done) => {
+      try {
+        tenants.guard(req);
+      } catch (err) {
+        done(err as Error);
+        return;
+      }
+      done();
+    });
+  }
 
   const ctx: InferenceContext = {
     routes: opts.routes, learner: opts.learner, metrics: opts.metrics, isDraining: opts.isDraining, inFlight: opts.inFlight,
