@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 
 export class ClientAddress {
   private readonly trusted = new BlockList();
-  private readonly any: boolean;
+  private readonly hasProxies: boolean;
 
   /** `ranges`: addresses and CIDR ranges, validated at config load. */
   constructor(ranges: readonly string[]) {
@@ -19,12 +19,12 @@ export class ClientAddress {
       if (bits === undefined) this.trusted.addAddress(address, type);
       else this.trusted.addSubnet(address, Number(bits), type);
     }
-    this.any = ranges.length > 0;
+    this.hasProxies = ranges.length > 0;
   }
 
   of(peer: string | undefined, headers: IncomingHttpHeaders): string {
     const direct = normalize(peer ?? 'unknown');
-    if (!this.any || !this.isTrusted(direct)) return direct;
+    if (!this.hasProxies || !this.isTrusted(direct)) return direct;
     const raw = headers['x-forwarded-for'];
     const hops = (Array.isArray(raw) ? raw.join(',') : raw ?? '').split(',').map((h) => normalize(h.trim())).filter((h) => h !== '');
     for (let i = hops.length - 1; i >= 0; i--) {
