@@ -1,5 +1,5 @@
 /** `switchyard bench scenario NAME [--quick] [--json FILE] [--report DIR]` */
-export const SCENARIOS = ['routing', 'engines-ab', 'slo-capacity', 'overhead', 'in-process'] as const;
+export const SCENARIOS = ['routing', 'engines-ab', 'slo-capacity', 'overhead', 'in-process', 'league'] as const;
 
 export async function runScenarioCli(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -24,6 +24,7 @@ export async function runScenarioCli(argv: string[]): Promise<number> {
       const { runInProcessScenario } = await import('./in-process.js');
       return runInProcessScenario(rest);
     }
+    case 'league': return (await import('../league/cli.js')).runLeagueScenario(rest);
     default:
       process.stderr.write(`switchyard bench scenario: unknown scenario '${name ?? ''}' (have: ${SCENARIOS.join(', ')})\n`);
       return 2;
