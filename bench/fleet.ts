@@ -10,8 +10,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import yaml from 'js-yaml';
+import { defineCommand, parseCommandLine, usageFailure } from '../core/cli/args.js';
 import { spawnSelf } from '../core/cli/self.js';
 
 export interface Fleet {
@@ -71,9 +71,24 @@ export async function startFleet(config: string | Record<string, unknown>, opts:
   return fleet;
 }
 
+const FLEET = defineCommand({
+  command: 'switchyard bench fleet',
+  usage: `usage: switchyard bench fleet --config FILE
+
+Runs \`switchyard serve --config FILE\` in a child process, as the benchmark scenarios do (the
+replicas of its sim: backends are the gateway's children), until Ctrl-C stops them all.
+
+options:
+  --config FILE    the gateway config (required)
+  -h, --help       this text`,
+  options: { config: { type: 'string' } },
+});
+
 export async function runFleetCli(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' } } });
-  if (!values.config) throw new Error('usage: switchyard bench fleet --config FILE');
+  const parsed = parseCommandLine(FLEET, argv);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
+  if (!values.config) return usageFailure(FLEET, '--config FILE is required');
   const fleet = await startFleet(values.config, { logLevel: 'info' });
   process.stdout.write(`fleet up: gateway at ${fleet.url} (Ctrl-C stops the gateway and every replica)\n`);
   await new Promise<void>((resolve) => fleet.child.once('exit', () => resolve()));

@@ -3,7 +3,7 @@
  * `switchyard bench calibrate --fit --profile NAME [--fix key,…]`
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { defineCommand, parseCommandLine } from '../../core/cli/args.js';
 import { loadProfile } from '../../core/engine/profiles.js';
 import { Tokenizer } from '../../core/tokenizer/tokenizer.js';
 import { calibrateTable, formatTable, worstErrorPct, type TableResult } from './calibrate.js';
@@ -13,29 +13,42 @@ import { TABLE_WORKLOADS, findTable } from './tables.js';
 const USAGE = `usage: switchyard bench calibrate --table ID|all [--tolerance PCT] [--time-scale X]
                                   [--requests-per-client N] [--json FILE]
        switchyard bench calibrate --fit --profile NAME [--fix stepPerPrefillTokenMs,…] [--iterations N]
+
+Replays published throughput tables against the emulated engines and prints published vs measured.
+
+options:
+  --table ID|all             a published table (repeatable), or all of them
+  --tolerance PCT            exit 1 if any cell is off by more than PCT percent
+  --time-scale X             model time runs X times faster than real time (default 10)
+  --requests-per-client N    requests each client sends per concurrency level (default 3)
+  --json FILE                write published, measured and error per cell
+  --fit                      search a profile's step-time coefficients against its tables instead
+  --profile NAME             the profile to fit (with --fit)
+  --fix K,…                  coefficients --fit keeps as they are
+  --iterations N             search iterations for --fit (default 300)
+  -h, --help                 this text
 tables: ${Object.keys(TABLE_WORKLOADS).join(', ')}`;
 
+const CALIBRATE = defineCommand({
+  command: 'switchyard bench calibrate',
+  usage: USAGE,
+  options: {
+    table: { type: 'string', multiple: true },
+    tolerance: { type: 'string' },
+    'time-scale': { type: 'string', default: '10' },
+    'requests-per-client': { type: 'string', default: '3' },
+    json: { type: 'string' },
+    fit: { type: 'boolean', default: false },
+    profile: { type: 'string' },
+    fix: { type: 'string', default: '' },
+    iterations: { type: 'string', default: '300' },
+  },
+});
+
 export async function runCalibrateCli(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      table: { type: 'string', multiple: true },
-      tolerance: { type: 'string' },
-      'time-scale': { type: 'string', default: '10' },
-      'requests-per-client': { type: 'string', default: '3' },
-      json: { type: 'string' },
-      fit: { type: 'boolean', default: false },
-      profile: { type: 'string' },
-      fix: { type: 'string', default: '' },
-      iterations: { type: 'string', default: '300' },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const parsed = parseCommandLine(CALIBRATE, argv);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   if (values.fit) return runFit(values.profile, values.fix, Number(values.iterations));
   const ids = (values.table ?? []).flatMap((t) => (t === 'all' ? Object.keys(TABLE_WORKLOADS) : [t]));
   if (ids.length === 0) throw new Error(`--table is required\n${USAGE}`);

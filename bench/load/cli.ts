@@ -3,7 +3,7 @@
  * or misspelt flag is an error, not ignored) and checked together, so a run that could not mean
  * what was typed never starts.
  */
-import { parseArgs } from 'node:util';
+import { defineCommand, parseStrict, usageFailure, wantsHelp } from '../../core/cli/args.js';
 import type { SloConfig } from './metrics.js';
 import { formatResult, gitSha, resultJson, writeJson, writeReportDir } from './report.js';
 import { runLoad, type LoadLevel, type LoadOptions, type LoadResult } from './runner.js';
@@ -35,6 +35,7 @@ results:
   --json FILE                 vLLM-compatible result keys plus switchyard_* (an array for a sweep)
   --report DIR                DIR/index.html (charts) and DIR/results.json
   --save-detailed             per-request arrays in the JSON (ttfts, itls, latencies, errors, backends)
+  -h, --help                  this text
 OPENAI_API_KEY, when set, is sent as a bearer token.`;
 
 export class BenchArgsError extends Error {
@@ -59,6 +60,8 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   ...WORKLOAD_ARG_OPTIONS,
 } as const;
+
+const BENCH_RUN = defineCommand({ command: 'switchyard bench run', usage: BENCH_RUN_USAGE, options: OPTIONS });
 
 function int(flag: string, text: string, min: number): number {
   const n = Number(text);
@@ -114,7 +117,7 @@ function levelsFrom(v: Record<string, string | boolean | undefined>, traceTimed:
 export function parseBenchRunArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): BenchRunArgs | 'help' {
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
+    ({ values } = parseStrict(BENCH_RUN, argv));
   } catch (err) {
     throw new BenchArgsError(err instanceof Error ? err.message : String(err));
   }
@@ -151,11 +154,10 @@ export function parseBenchRunArgs(argv: string[], env: NodeJS.ProcessEnv = proce
 export async function runBenchCli(argv: string[]): Promise<number> {
   let args: BenchRunArgs | 'help';
   try {
-    args = parseBenchRunArgs(argv);
+    args = wantsHelp(argv) ? 'help' : parseBenchRunArgs(argv);
   } catch (err) {
     if (!(err instanceof Error) || !/ArgsError$/.test(err.name)) throw err;
-    process.stderr.write(`switchyard bench run: ${err.message}\nrun 'switchyard bench run --help' for the flags\n`);
-    return 2;
+    return usageFailure(BENCH_RUN, err.message);
   }
   if (args === 'help') {
     process.stdout.write(`${BENCH_RUN_USAGE}\n`);

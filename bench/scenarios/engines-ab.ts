@@ -9,8 +9,8 @@
  * emulated a10 profiles it reproduces bench/data/published-tables.json.
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { loadProfile } from '../../core/engine/profiles.js';
+import { defineCommand, parseCommandLine } from '../../core/cli/args.js';
 import { Tokenizer } from '../../core/tokenizer/tokenizer.js';
 import { findTable } from '../calibrate/tables.js';
 import { freePort, startFleet } from '../fleet.js';
@@ -20,15 +20,33 @@ import { fmt, table, writeReport } from './common.js';
 
 const FACE: Record<string, 'vllm' | 'trtllm-serve'> = { vllm: 'vllm', trtllm: 'trtllm-serve' };
 
+const SPEC = defineCommand({
+  command: 'switchyard bench scenario engines-ab',
+  usage: `usage: switchyard bench scenario engines-ab [options]
+
+Engine arm A vs arm B (the published grps-trtllm tables' shape): total-token throughput per
+concurrency, directly against each engine, through the gateway, and through one A/B route.
+
+options:
+  --quick                    the short table only, concurrency 1 and 4, 2 requests per client
+  --tables ID,…              published tables (default a10-qwen2.5-7b-short,a10-qwen2.5-7b-long)
+  --concurrency N,…          concurrency levels (default the table's own)
+  --requests-per-client N    (default 3; --quick 2)
+  --time-scale X             model time runs X times faster than real time (default 20)
+  --json FILE                results as JSON
+  --report DIR               DIR/index.html with charts, and DIR/results.json
+  -h, --help                 this text`,
+  options: {
+    quick: { type: 'boolean', default: false }, json: { type: 'string' }, report: { type: 'string' },
+    tables: { type: 'string' }, concurrency: { type: 'string' }, 'time-scale': { type: 'string', default: '20' },
+    'requests-per-client': { type: 'string' },
+  },
+});
+
 export async function runEnginesAbScenario(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: 'boolean', default: false }, json: { type: 'string' }, report: { type: 'string' },
-      tables: { type: 'string' }, concurrency: { type: 'string' }, 'time-scale': { type: 'string', default: '20' },
-      'requests-per-client': { type: 'string' },
-    },
-  });
+  const parsed = parseCommandLine(SPEC, argv);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const quick = values.quick!;
   const tableIds = (values.tables ?? (quick ? 'a10-qwen2.5-7b-short' : 'a10-qwen2.5-7b-short,a10-qwen2.5-7b-long')).split(',');
   const timeScale = Number(values['time-scale']);

@@ -6,23 +6,43 @@
  * throughput at each concurrency, in one run, with the difference.
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { defineCommand, parseCommandLine } from '../../core/cli/args.js';
 import { Tokenizer } from '../../core/tokenizer/tokenizer.js';
 import { freePort, startFleet } from '../fleet.js';
 import { runLoad } from '../load/runner.js';
 import { fmt, table, writeReport } from './common.js';
 
+const SPEC = defineCommand({
+  command: 'switchyard bench scenario in-process',
+  usage: `usage: switchyard bench scenario in-process [options]
+
+The same engine-model profile in the gateway process (type: trtllm) and over HTTP (the
+trtllm-serve face): TTFT and throughput per concurrency, with the difference.
+
+options:
+  --quick                  concurrency 1 and 4, 256 input and 16 output tokens, 8 prompts per level
+  --profile NAME           engine-model profile (default a10-qwen2.5-7b-trtllm)
+  --concurrency N,…        (default 1,2,4,8,16)
+  --input-len N            prompt tokens (default 1200)
+  --output-len N           output tokens (default 190)
+  --prompts-per-level N    (default 32)
+  --time-scale X           model time runs X times faster than real time (default 5; --quick 20)
+  --json FILE              results as JSON
+  --report DIR             DIR/index.html with charts, and DIR/results.json
+  -h, --help               this text`,
+  options: {
+    quick: { type: 'boolean', default: false }, json: { type: 'string' }, report: { type: 'string' },
+    profile: { type: 'string', default: 'a10-qwen2.5-7b-trtllm' },
+    concurrency: { type: 'string' }, 'time-scale': { type: 'string' },
+    'input-len': { type: 'string', default: '1200' }, 'output-len': { type: 'string', default: '190' },
+    'prompts-per-level': { type: 'string' },
+  },
+});
+
 export async function runInProcessScenario(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: 'boolean', default: false }, json: { type: 'string' }, report: { type: 'string' },
-      profile: { type: 'string', default: 'a10-qwen2.5-7b-trtllm' },
-      concurrency: { type: 'string' }, 'time-scale': { type: 'string' },
-      'input-len': { type: 'string', default: '1200' }, 'output-len': { type: 'string', default: '190' },
-      'prompts-per-level': { type: 'string' },
-    },
-  });
+  const parsed = parseCommandLine(SPEC, argv);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const quick = values.quick!;
   const levels = (values.concurrency ?? (quick ? '1,4' : '1,2,4,8,16')).split(',').map(Number);
   const timeScale = Number(values['time-scale'] ?? (quick ? 20 : 5));

@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { parseArgs } from 'node:util';
+import { defineCommand, parseCommandLine } from '../../core/cli/args.js';
 import { Tokenizer } from '../../core/tokenizer/tokenizer.js';
 import { freePort, startFleet } from '../fleet.js';
 import { runLoad } from '../load/runner.js';
@@ -20,25 +20,61 @@ import { fmt, scrapeDecisions, scrapePrecision, scrapePrefixCounters, table, wri
 const POLICIES = ['round-robin', 'least-load', 'prefix-affinity', 'slo'];
 const BLOCK = 16; // vLLM's block size, the a10-qwen2.5-7b-vllm profile's
 
+const SPEC = defineCommand({
+  command: 'switchyard bench scenario routing',
+  usage: `usage: switchyard bench scenario routing [options]
+
+N emulated vLLM replicas behind the gateway, the shared-prefix workload once per routing policy:
+prefix hit rate (the engines' own counters) vs the workload's oracle, TTFT/TPOT, throughput,
+goodput, imbalance. Latencies in model ms (real ms × time scale). --quick: a smaller run.
+
+options:
+  --quick                  2 replicas, 4 groups × 3 prompts, round-robin vs prefix-affinity, time scale 50
+  --policies P,…           routing policies to compare (default ${POLICIES.join(',')}); <type>+exact
+                           follows the replicas' KV events
+  --exact                  round-robin, prefix-affinity and prefix-affinity+exact
+  --replicas N             emulated vLLM replicas (default 4)
+  --groups N               prompt groups sharing a system prompt (default 64)
+  --prompts-per-group N    (default 16)
+  --system-len N           system-prompt tokens (default 2048)
+  --question-len N         question tokens (default 128)
+  --output-len N           output tokens (default 256)
+  --concurrency N          closed-loop clients (default 4 per replica)
+  --rate R[,R…]            open (Poisson) loop at R requests/s instead; several rates: the highest
+                           rate at which --attainment % of requests meet --slo, per policy
+  --attainment PCT         (default 95)
+  --slo ttft=MS,tpot=MS    the SLO, model ms (default ttft=2000,tpot=100)
+  --kv-fraction F          the replicas' KV caches hold F of all groups' prefixes (default 0.33)
+  --kv-plus-running        plus the room the running sequences take
+  --zipf S                 skew group popularity (Zipf exponent S)
+  --mixed                  half the replicas model an H100
+  --gateways N[,N…]        gateway processes sharing a redis-server (default 1)
+  --time-scale X           model time runs X times faster than real time (default 20; --quick 50)
+  --seed S                 (default 1)
+  --json FILE              results as JSON
+  --report DIR             DIR/index.html with charts, and DIR/results.json
+  -h, --help               this text`,
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'string' }, report: { type: 'string' },
+    policies: { type: 'string' },
+    replicas: { type: 'string' },
+    groups: { type: 'string' }, 'prompts-per-group': { type: 'string' },
+    'system-len': { type: 'string' }, 'question-len': { type: 'string' }, 'output-len': { type: 'string' },
+    concurrency: { type: 'string' }, 'kv-fraction': { type: 'string', default: '0.33' },
+    'kv-plus-running': { type: 'boolean', default: false },
+    'time-scale': { type: 'string' }, seed: { type: 'string', default: '1' },
+    zipf: { type: 'string' }, gateways: { type: 'string', default: '1' },
+    mixed: { type: 'boolean', default: false }, rate: { type: 'string' }, attainment: { type: 'string', default: '95' },
+    slo: { type: 'string', default: 'ttft=2000,tpot=100' },
+    exact: { type: 'boolean', default: false },
+  },
+});
+
 export async function runRoutingScenario(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: 'boolean', default: false },
-      json: { type: 'string' }, report: { type: 'string' },
-      policies: { type: 'string' },
-      replicas: { type: 'string' },
-      groups: { type: 'string' }, 'prompts-per-group': { type: 'string' },
-      'system-len': { type: 'string' }, 'question-len': { type: 'string' }, 'output-len': { type: 'string' },
-      concurrency: { type: 'string' }, 'kv-fraction': { type: 'string', default: '0.33' },
-      'kv-plus-running': { type: 'boolean', default: false },
-      'time-scale': { type: 'string' }, seed: { type: 'string', default: '1' },
-      zipf: { type: 'string' }, gateways: { type: 'string', default: '1' },
-      mixed: { type: 'boolean', default: false }, rate: { type: 'string' }, attainment: { type: 'string', default: '95' },
-      slo: { type: 'string', default: 'ttft=2000,tpot=100' },
-      exact: { type: 'boolean', default: false },
-    },
-  });
+  const parsed = parseCommandLine(SPEC, argv);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const quick = values.quick!;
   const replicas = Number(values.replicas ?? (quick ? 2 : 4));
   const groups = Number(values.groups ?? (quick ? 4 : 64));

@@ -5,7 +5,7 @@
  * gateway; the search doubles the rate until the SLO breaks, then bisects.
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { defineCommand, parseCommandLine } from '../../core/cli/args.js';
 import { Tokenizer } from '../../core/tokenizer/tokenizer.js';
 import { freePort, startFleet } from '../fleet.js';
 import { runLoad } from '../load/runner.js';
@@ -19,16 +19,38 @@ const ARMS: Record<string, { face: 'vllm' | 'trtllm-serve' | 'lmdeploy'; profile
 
 interface Probe { rate: number; p90TtftMs: number; meanTpotMs: number; tokS: number; ok: boolean }
 
+const SPEC = defineCommand({
+  command: 'switchyard bench scenario slo-capacity',
+  usage: `usage: switchyard bench scenario slo-capacity [options]
+
+Per engine arm, the highest Poisson request rate that keeps p90 TTFT ≤ --ttft and mean TPOT ≤
+--tpot (model ms), found by doubling then bisecting.
+
+options:
+  --quick                  3 probes of 12 prompts, 256 input and 16 output tokens
+  --arms A,…               of ${Object.keys(ARMS).join(', ')} (default vllm,trtllm)
+  --ttft MS                p90 TTFT limit, model ms (default 1000)
+  --tpot MS                mean TPOT limit, model ms (default 60)
+  --input-len N            prompt tokens (default 1024)
+  --output-len N           output tokens (default 128)
+  --probes N               rates tried per arm (default 8)
+  --prompts-per-probe N    (default 64)
+  --time-scale X           model time runs X times faster than real time (default 10; --quick 20)
+  --json FILE              results as JSON
+  --report DIR             DIR/index.html with charts, and DIR/results.json
+  -h, --help               this text`,
+  options: {
+    quick: { type: 'boolean', default: false }, json: { type: 'string' }, report: { type: 'string' },
+    arms: { type: 'string', default: 'vllm,trtllm' }, ttft: { type: 'string', default: '1000' }, tpot: { type: 'string', default: '60' },
+    'input-len': { type: 'string', default: '1024' }, 'output-len': { type: 'string', default: '128' },
+    'time-scale': { type: 'string' }, probes: { type: 'string' }, 'prompts-per-probe': { type: 'string' },
+  },
+});
+
 export async function runSloCapacityScenario(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: 'boolean', default: false }, json: { type: 'string' }, report: { type: 'string' },
-      arms: { type: 'string', default: 'vllm,trtllm' }, ttft: { type: 'string', default: '1000' }, tpot: { type: 'string', default: '60' },
-      'input-len': { type: 'string', default: '1024' }, 'output-len': { type: 'string', default: '128' },
-      'time-scale': { type: 'string' }, probes: { type: 'string' }, 'prompts-per-probe': { type: 'string' },
-    },
-  });
+  const parsed = parseCommandLine(SPEC, argv);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const quick = values.quick!;
   const timeScale = Number(values['time-scale'] ?? (quick ? 20 : 10));
   const ttft = Number(values.ttft);

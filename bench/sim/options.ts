@@ -93,7 +93,8 @@ export const SIM_USAGE = `usage: switchyard sim --engine vllm|lmdeploy|trtllm-se
                            "endpoint": "tcp://*:5557", "replay_endpoint": "tcp://*:5558"}' publishes
                            the engine's KV-cache events over ZMQ as vLLM does (port 0: any free one)
   --tokenizer-threads N    tokenizer worker threads (default 1)
-  --log                    fastify request logging`;
+  --log                    fastify request logging
+  -h, --help               this text`;
 
 const VALUE_FLAGS = new Set(['engine', 'release', 'profile', 'profile-file', 'port', 'host', 'time-scale', 'model',
   'replica-name', 'error-rate', 'stall-after', 'crash-after', 'error-after', 'slow-start', 'tokenizer-threads', 'frontend-overhead-ms', 'num-gpu-blocks', 'kv-events-config']);
@@ -117,7 +118,7 @@ function readFlags(argv: string[]): Map<string, string> {
   const flags = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (!arg.startsWith('--')) throw new SimArgsError(`unexpected argument "${arg}"\n${SIM_USAGE}`);
+    if (!arg.startsWith('--')) throw new SimArgsError(`unexpected argument "${arg}"`);
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq === -1 ? undefined : eq);
     if (BOOLEAN_FLAGS.has(name)) {
@@ -125,7 +126,7 @@ function readFlags(argv: string[]): Map<string, string> {
       flags.set(name, 'true');
       continue;
     }
-    if (!VALUE_FLAGS.has(name)) throw new SimArgsError(`unknown flag --${name}\n${SIM_USAGE}`);
+    if (!VALUE_FLAGS.has(name)) throw new SimArgsError(`unknown flag --${name}`);
     let value: string | undefined;
     if (eq !== -1) value = arg.slice(eq + 1);
     else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) value = argv[++i];
@@ -140,7 +141,7 @@ function readFlags(argv: string[]): Map<string, string> {
 export function parseSimArgs(argv: string[]): SimOptions {
   const flags = readFlags(argv);
   const engine = flags.get('engine');
-  if (engine === undefined) throw new SimArgsError(`--engine is required\n${SIM_USAGE}`);
+  if (engine === undefined) throw new SimArgsError('--engine is required');
   if (!isSimEngine(engine)) throw new SimArgsError(`--engine: expected one of ${SIM_ENGINES.join(', ')}, got "${engine}"`);
   const profile = flags.get('profile');
   if (profile === undefined) throw new SimArgsError(`--profile is required (e.g. a10-qwen2.5-7b-${engine === 'trtllm-serve' ? 'trtllm' : engine})`);

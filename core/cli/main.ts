@@ -1,18 +1,48 @@
 /**
  * The `switchyard` command: one entry, subcommands `serve`, `check-config`, `sim` and `bench`.
+ * Every command and subcommand answers `--help`/`-h` (core/cli/args.ts); bench modules are
+ * imported lazily so that core never depends on bench at load time.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../util/package-root.js';
+import { usageFailure, wantsHelp } from './args.js';
 
 const USAGE = `usage: switchyard <command> [options]
+
 commands:
-  serve [--config FILE] [--port N]                            run the gateway (default config: conf/gateway.yaml)
-  check-config FILE                                           validate a gateway config
-  sim --engine vllm|lmdeploy|trtllm-serve --profile NAME …   run one emulated engine replica
-  bench calibrate --table ID|all [--tolerance PCT]             check the engine model against published tables
-  bench run --base-url URL --model NAME …                       the load generator
-  bench scenario NAME [--quick] [--json FILE] [--report DIR]    routing, …
-  bench fleet --config FILE                                     a gateway with its emulated replicas, until Ctrl-C
-run a command with --help for its options`;
+  serve [--config FILE] [--port N]      run the gateway (default config: conf/gateway.yaml)
+  check-config FILE                     validate a gateway config and print its routes
+  sim --engine ENGINE --profile NAME    run one emulated engine replica (vllm, lmdeploy, trtllm-serve)
+  bench calibrate --table ID|all        check the engine model against published tables
+  bench run --base-url URL --model M    the load generator
+  bench scenario NAME [--quick]         a benchmark scenario with its own fleet (bench scenario --help lists them)
+  bench fleet --config FILE             a gateway with its emulated replicas, until Ctrl-C
+
+options:
+  -h, --help                            this text; after a command, that command's options
+  -V, --version                         the version
+
+switchyard help COMMAND … is the same as switchyard COMMAND … --help`;
+
+const BENCH_USAGE = `usage: switchyard bench <subcommand> [options]
+
+subcommands:
+  calibrate --table ID|all              check the engine model against published tables
+  run --base-url URL --model M          the load generator
+  scenario NAME [--quick]               a benchmark scenario with its own fleet (bench scenario --help lists them)
+  fleet --config FILE                   a gateway with its emulated replicas, until Ctrl-C
+
+options:
+  -h, --help                            this text; after a subcommand, its options`;
+
+/** The version in package.json. */
+export function version(): string {
+  const pkg: unknown = JSON.parse(readFileSync(path.join(packageRoot(import.meta.url), 'package.json'), 'utf8'));
+  const v = typeof pkg === 'object' && pkg !== null && 'version' in pkg ? pkg.version : undefined;
+  return typeof v === 'string' ? v : 'unknown';
+}
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -27,38 +57,62 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'sim': {
       const { runSimCli } = await import('../../bench/sim/main.js');
-      await runSimCli(rest);
-      return 0;
+      return runSimCli(rest);
     }
-    case 'bench': {
-      const [sub, ...args] = rest;
-      if (sub === 'calibrate') {
-        const { runCalibrateCli } = await import('../../bench/calibrate/cli.js');
-        return runCalibrateCli(args);
-      }
-      if (sub === 'run') {
-        const { runBenchCli } = await import('../../bench/load/cli.js');
-        return runBenchCli(args);
-      }
-      if (sub === 'scenario') {
-        const { runScenarioCli } = await import('../../bench/scenarios/cli.js');
-        return runScenarioCli(args);
-      }
-      if (sub === 'fleet') {
-        const { runFleetCli } = await import('../../bench/fleet.js');
-        return runFleetCli(args);
-      }
-      process.stderr.write(`switchyard bench: unknown subcommand '${sub ?? ''}'\n${USAGE}\n`);
+    case 'bench':
+      return runBench(rest);
+    case 'help':
+      return rest.length === 0 ? help() : main([...rest, '--help']);
+    case '--help':
+    case '-h':
+      return help();
+    case '--version':
+    case '-V':
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    case undefined:
+      process.stderr.write(`${USAGE}\n`);
       return 2;
+    default:
+      return usageFailure({ command: 'switchyard', usage: USAGE },
+        command.startsWith('-') ? `Unknown option '${command}'` : `unknown command '${command}'`);
+  }
+}
+
+function help(): number {
+  process.stdout.write(`${USAGE}\n`);
+  return 0;
+}
+
+async function runBench(argv: string[]): Promise<number> {
+  const [sub, ...args] = argv;
+  switch (sub) {
+    case 'calibrate': {
+      const { runCalibrateCli } = await import('../../bench/calibrate/cli.js');
+      return runCalibrateCli(args);
+    }
+    case 'run': {
+      const { runBenchCli } = await import('../../bench/load/cli.js');
+      return runBenchCli(args);
+    }
+    case 'scenario': {
+      const { runScenarioCli } = await import('../../bench/scenarios/cli.js');
+      return runScenarioCli(args);
+    }
+    case 'fleet': {
+      const { runFleetCli } = await import('../../bench/fleet.js');
+      return runFleetCli(args);
     }
     case undefined:
-    case '--help':
-    case 'help':
-      process.stdout.write(`${USAGE}\n`);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`switchyard: unknown command '${command}'\n${USAGE}\n`);
+      process.stderr.write(`${BENCH_USAGE}\n`);
       return 2;
+    default:
+      if (wantsHelp([sub])) {
+        process.stdout.write(`${BENCH_USAGE}\n`);
+        return 0;
+      }
+      return usageFailure({ command: 'switchyard bench', usage: BENCH_USAGE },
+        sub.startsWith('-') ? `Unknown option '${sub}'` : `unknown subcommand '${sub}'`);
   }
 }
 

@@ -8,15 +8,43 @@
  */
 import cluster from 'node:cluster';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
 import { startGateway } from '../server/gateway.js';
 import { startSimulated } from '../server/simulated.js';
 import { packageRoot } from '../util/package-root.js';
+import { defineCommand, parseCommandLine, usageFailure } from './args.js';
 import { watchParent } from './self.js';
 
 export const DEFAULT_CONFIG = path.join(packageRoot(import.meta.url), 'conf', 'gateway.yaml');
+
+const SERVE = defineCommand({
+  command: 'switchyard serve',
+  usage: `usage: switchyard serve [--config FILE] [--port N]
+
+Runs the gateway until SIGTERM or SIGINT, then drains (limits.drain_timeout_ms).
+
+options:
+  --config FILE    the gateway config (default: the embedded conf/gateway.yaml, all engines simulated)
+  --port N         listen on port N instead of the config's listen.port (also: PORT=N)
+  -h, --help       this text
+
+From npm: npm start -- --port N (npm keeps flags before the -- for itself).`,
+  options: { config: { type: 'string' }, port: { type: 'string' } },
+});
+
+const CHECK_CONFIG = defineCommand({
+  command: 'switchyard check-config',
+  usage: `usage: switchyard check-config FILE
+
+Loads and validates a gateway config as serve would, without starting anything, and prints its
+backends and routes. Exit 1 with the error (file, path in it, what was expected) if it is invalid.
+
+options:
+  -h, --help       this text`,
+  options: {},
+  positionals: { min: 1, max: 1, name: 'FILE' },
+});
 
 function portOverride(flag: string | undefined): number | undefined {
   const raw = flag ?? process.env.PORT;
@@ -34,7 +62,13 @@ function onSignals(handler: (signal: NodeJS.Signals) => void): void {
 }
 
 export async function runServe(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, port: { type: 'string' } } });
+  // `npm start --port N`: npm takes --port as its own (npm_config_port=true) and passes N alone.
+  if (process.env.npm_config_port !== undefined && argv.length === 1 && /^\d+$/.test(argv[0])) {
+    return usageFailure(SERVE, `Unexpected argument '${argv[0]}': npm kept --port for itself; use npm start -- --port ${argv[0]}`);
+  }
+  const parsed = parseCommandLine(SERVE, argv);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const file = values.config ?? DEFAULT_CONFIG;
   const config = await loadConfig(file);
   const port = portOverride(values.port);
@@ -87,8 +121,9 @@ async function runPrimary(config: GatewayConfig, stopSims: () => Promise<void>):
 }
 
 export async function runCheckConfig(argv: string[]): Promise<number> {
-  const file = argv[0];
-  if (!file) throw new Error('usage: switchyard check-config FILE');
+  const parsed = parseCommandLine(CHECK_CONFIG, argv);
+  if (typeof parsed === 'number') return parsed;
+  const file = parsed.positionals[0];
   const config = await loadConfig(file);
   process.stdout.write(
     `${file}: ok — ${config.backends.length} backends (${config.simulated.length} simulated), ` +
