@@ -8,7 +8,7 @@
 import { GatewayMetrics } from '../../core/metrics/gateway-metrics.js';
 import { runPoint } from './harness.js';
 import { resolveProfiles, type LeagueProfile } from './profiles.js';
-import { goodput, summarise, workloadBound, type Goodput, type PointSummary } from './stats.js';
+import { ATTAINMENT, goodput, summarise, workloadBound, type Goodput, type PointSummary } from './stats.js';
 import type { Workload } from './workload.js';
 import { buildWorkload, type WorkloadName } from './workloads.js';
 
@@ -33,7 +33,7 @@ export interface ProfileResult {
   peer: boolean;
   exact: boolean;
   sweeps: Array<{ seed: number; points: PointSummary[]; goodput: Goodput }>;
-  /** Over seeds; a seed whose lowest rate failed counts as 0. */
+  /** Over seeds; a seed whose lowest rate failed counts as 0. Sweep points include the bisections. */
   goodput: Spread;
   /** One point per seed at the workload's reference rate. */
   reference: PointSummary[];
@@ -82,13 +82,37 @@ function point(w: Workload, profile: LeagueProfile, rate: number, seed: number):
   return { summary, order };
 }
 
+/** Bisections of the bracket between the last rate met and the first missed: ×1.5 steps → ~5%. */
+const BISECTIONS = 3;
+
+/**
+ * The ladder's rates upward until the attainment falls below 95%, then the bracket between the
+ * last rate met and the first missed bisected (geometrically) — goodput to about 5% at about half
+ * the runs of a fine ladder. Quick runs try every rate of the ladder and no more (tests).
+ */
 function sweep(w: Workload, profile: LeagueProfile, seed: number, rates: readonly number[], quick: boolean): PointSummary[] {
   const points: PointSummary[] = [];
-  for (const rate of [...rates].sort((a, b) => a - b)) {
+  const run = (rate: number) => {
     const p = point(w, profile, rate, seed).summary;
     points.push(p);
-    // Past the first failing rate the sweep has said what it can; quick runs every rate (tests).
-    if (!quick && p.attainment < 0.95) break;
+    return p.attainment >= ATTAINMENT;
+  };
+  let lo: number | undefined;
+  let hi: number | undefined;
+  for (const rate of [...rates].sort((a, b) => a - b)) {
+    if (run(rate)) lo = rate;
+    else {
+      hi = rate;
+      if (!quick) break;
+    }
+  }
+  if (quick || lo === undefined || hi === undefined) return points;
+  let [met, missed]: [number, number] = [lo, hi];
+  for (let i = 0; i < BISECTIONS; i++) {
+    const mid = Number(Math.sqrt(met * missed).toPrecision(3));
+    if (mid <= met || mid >= missed) break;
+    if (run(mid)) met = mid;
+    else missed = mid;
   }
   return points;
 }

@@ -69,6 +69,6 @@ export function loadMooncake(o: BuildOptions, file = MOONCAKE_TRACE): Workload {
     fleet: Array.from({ length: n }, (_, i) => ({ id: `r${i}`, profile: 'h100-llama3-8b-vllm', numBlocks, maxModelLen: 262_144 })),
     notes: `${requests.length} of ${all.length} trace requests (first hash id ≡ ${slice} mod ${sample})${o.quick ? ', first 6 blocks each' : ''}, 512-token hash blocks; ${n} × h100 with ${numBlocks * 16} KV tokens each`,
     requests, nativeRate: (requests.length - 1) / (span / 1000),
-    rates: o.quick ? [4, 12] : [4, 5, 6, 8, 10, 12, 15, 19, 24, 30, 38],
+    rates: o.quick ? [4, 12] : [4, 6, 9, 13, 20, 30, 45],
   };
 }

@@ -68,9 +68,10 @@ svg .label{font-size:12px}svg .legend{font-size:10px}svg .grid{stroke:#eef0f3}sv
 table{border-collapse:collapse;font-variant-numeric:tabular-nums}td,th{padding:3px 8px;border-bottom:1px solid #e5e7eb;text-align:right}td:first-child,th:first-child{text-align:left}
 .note{color:#6b7280;font-size:12px}`;
 
-/** p90 TTFT (median over seeds) at each rate a profile's sweeps reached. */
+/** p90 TTFT (median over seeds) at each ladder rate a profile's sweeps reached (bisections left out). */
 function ttftChart(w: WorkloadResult): string {
-  const rates = [...new Set(w.profiles.flatMap((p) => p.sweeps.flatMap((s) => s.points.map((x) => x.rate))))].sort((a, b) => a - b);
+  const reached = new Set(w.profiles.flatMap((p) => p.sweeps.flatMap((s) => s.points.map((x) => x.rate))));
+  const rates = [...w.rates].filter((r) => reached.has(r)).sort((a, b) => a - b);
   return lineChart({
     title: `${w.name}: TTFT p90 against rate`, categories: rates.map(String), xLabel: 'request rate (req/s, open loop)', yLabel: 'ms', width: 760, height: 340,
     series: w.profiles.map((p) => ({

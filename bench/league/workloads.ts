@@ -70,7 +70,7 @@ function w1(o: BuildOptions): Workload {
     name: 'W1', title: 'llm-d shared prefix (scaled)', fleet: fleet(o.quick ? 2 : 4, H100, blocks), slo: TIGHT, arrivals: 'poisson',
     notes: `${groups} groups × ${perGroup} prompts, system ${system}, question ${question}, output ${output}; ${o.quick ? 2 : 4} × h100 with ${blocks * 16} KV tokens each (a third of all prefixes)`,
     requests: sharedPrefix({ groups, perGroup, system, question, output, seed: o.seed }),
-    rates: o.quick ? [2, 6] : ladder(4, 1.25, 14),
+    rates: o.quick ? [2, 6] : ladder(8, 1.5, 8),
   };
 }
 
@@ -87,7 +87,7 @@ function w2(o: BuildOptions, zipfS?: number): Workload {
     name: zipfS ? 'W2z' : 'W2', title: `prefill-heavy shared prefix${zipfS ? `, Zipf s=${zipfS} groups` : ''}`, fleet: fleet(n, H100, blocks), slo: TIGHT, arrivals: 'poisson',
     notes: `${groups} groups, ${groups * perGroup} requests${zipfS ? ` (group ~ Zipf s=${zipfS})` : ''}, system ${system}, question ${question}, output ${output}; ${n} × h100 with ${blocks * 16} KV tokens each`,
     requests: sharedPrefix({ groups, perGroup, system, question, output, seed: o.seed, zipfS }),
-    rates: o.quick ? [3, 9] : ladder(6, 1.25, 14),
+    rates: o.quick ? [3, 9] : ladder(8, 1.5, 8),
   };
 }
 
@@ -134,7 +134,7 @@ function w3(o: BuildOptions): Workload {
   return {
     name: 'W3', title: 'multi-turn conversations', fleet: fleet(n, H100, blocks), slo: TIGHT, arrivals: 'sessions',
     notes: `${users} users × ${rounds} rounds, system ${system} (shared), history ${history}, question ${question}, answer ${answer}, think ~exp(2 s); ${n} × h100 with ${blocks * 16} KV tokens each`,
-    requests, rates: o.quick ? [2, 6] : ladder(2, 1.25, 14),
+    requests, rates: o.quick ? [2, 6] : ladder(4, 1.5, 8),
   };
 }
 
@@ -159,7 +159,7 @@ function w5(o: BuildOptions): Workload {
   return {
     name: 'W5', title: 'mixed fleet (A10 + H100), Zipf groups', fleet: o.quick ? [replicas[0], replicas[2]] : replicas, slo: TIGHT, arrivals: 'poisson',
     notes: `${groups} groups (Zipf s=1.1), ${total} requests, prefix ~logN(1200) 150..6000, own part ~logN(300) 50..2000, output ${output}; ${o.quick ? '1 × a10 + 1 × h100' : '2 × a10 + 2 × h100'}, profiles' own KV`,
-    requests, rates: o.quick ? [2, 6] : ladder(4, 1.25, 14),
+    requests, rates: o.quick ? [2, 6] : ladder(4, 1.5, 8),
   };
 }
 
