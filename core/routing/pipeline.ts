@@ -39,6 +39,8 @@ export interface Filter {
 /** The cost of sending the request to a candidate — lower wins; undefined while it cannot be predicted. */
 export interface Objective {
   readonly name: string;
+  /** Called once with the filtered set before any cost: an objective that normalises across candidates (a benchmark's scorers) computes here. */
+  prepare?(set: readonly Features[], sel: Selection): void;
   cost(f: Features, sel: Selection): number | undefined;
 }
 
@@ -83,6 +85,7 @@ export class PipelinePolicy implements RoutingPolicy {
       : healthy.map((c) => loadFeaturesOf(c, state));
     sel.held = set.some((f) => f.match > 0);
     for (const filter of profile.filters) set = filter.apply(set, sel);
+    profile.objective?.prepare?.(set, sel);
     const pick = profile.picker.pick(set, profile.objective, sel);
     let reason = sel.notes.length > 0 ? `${pick.reason}; ${sel.notes.join('; ')}` : pick.reason;
     let kind = pick.kind;
