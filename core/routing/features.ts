@@ -94,7 +94,7 @@ export function featuresOf(c: Candidate, request: RoutingRequest, shape: Request
   if (capacity) f.kvRoom = (c.signals.inFlight + 1) * shape.footprint <= capacity;
   const uncachedTokens = Math.max(0, shape.promptTokens - f.matchTokens);
   if (model.fitted) {
-    f.ttftMs = model.predictTtft({ uncachedTokens, ahead });
+    f.ttftMs = model.predictTtft({ uncachedTokens, ahead, backlogTokens: model.backlogTokens });
     f.prefillMs = model.predictPrefill(uncachedTokens);
   }
   if (model.tpotFitted) f.tpotMs = model.predictTpot((c.signals.running ?? c.signals.inFlight) + 1);

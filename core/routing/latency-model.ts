@@ -2,7 +2,7 @@
  * Per-backend online latency models, fitted from observed outcomes by recursive least squares
  * with forgetting (so a backend whose behaviour drifts is re-learned):
  *
- *   TTFT ≈ b + a·(uncached prompt tokens) + w·(requests ahead of it)     [ms]
+ *   TTFT ≈ b + a·(uncached prompt tokens + prefill backlog ahead) + w·(requests ahead)   [ms]
  *   TPOT ≈ c + d·(sequences running beside it)                            [ms]
  *
  * One model per backend, so mixed fleets (an A10 and an H100, vLLM and TensorRT-LLM) each get
@@ -45,6 +45,12 @@ export class OnlineLinearModel {
 export interface TtftFeatures {
   uncachedTokens: number;
   ahead: number;
+  /**
+   * Uncached prompt tokens of the requests ahead that have no first token yet: the prefill work
+   * this one waits behind. A prefill-bound engine's queue is measured in tokens, not requests — a
+   * prefix holder with four short (cached) prompts ahead is not as busy as one with four cold ones.
+   */
+  backlogTokens?: number;
 }
 
 export class BackendLatencyModel {
@@ -73,7 +79,7 @@ export class BackendLatencyModel {
   /** Predicted TTFT in ms; coefficients clamped at 0 so noise never makes work look free. */
   predictTtft(f: TtftFeatures): number {
     const [b, a, w] = this.ttft.theta;
-    return Math.max(0, b) + Math.max(0, a) * (f.uncachedTokens / 1000) + Math.max(0, w) * f.ahead;
+    return Math.max(0, b) + Math.max(0, a) * ((f.uncachedTokens + (f.backlogTokens ?? 0)) / 1000) + Math.max(0, w) * f.ahead;
   }
 
   /** The backend's own time to prefill this many tokens (no queue), in ms. */
@@ -87,7 +93,7 @@ export class BackendLatencyModel {
   }
 
   observeTtft(f: TtftFeatures, ttftMs: number): void {
-    this.ttft.update([1, f.uncachedTokens / 1000, f.ahead], ttftMs);
+    this.ttft.update([1, (f.uncachedTokens + (f.backlogTokens ?? 0)) / 1000, f.ahead], ttftMs);
   }
 
   observeTpot(running: number, tpotMs: number): void {

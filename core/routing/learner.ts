@@ -22,6 +22,8 @@ export interface DispatchRecord {
   reason: string;
   /** Requests ahead of it on that backend (gateway in-flight + engine waiting). */
   ahead: number;
+  /** Uncached prompt tokens of this gateway's requests there still awaiting a first token, when it left. */
+  backlogTokens: number;
   running: number;
   promptBytes: number;
   /** This request's uncached prompt tokens (its share of the backend's prefill backlog). */
@@ -103,6 +105,7 @@ export class RoutingLearner {
     const latency = this.state.latency.of(chosen.backend.id);
     const prefillTokens = Math.max(0, shape.promptTokens - predictedTokens);
     const ahead = f.ahead;
+    const backlogTokens = latency.backlogTokens;
     latency.backlogTokens += prefillTokens;
     latency.prefilling++;
     return {
@@ -110,6 +113,7 @@ export class RoutingLearner {
       model: route.model,
       reason: decision.reason,
       ahead,
+      backlogTokens,
       running: chosen.signals.running ?? chosen.signals.inFlight,
       promptBytes: key.bytes,
       prefillTokens,
@@ -167,7 +171,7 @@ export class RoutingLearner {
     }
     const cached = reported ?? (record.predictedCachedTokens === 0 ? 0 : undefined);
     if (outcome.ttftMs !== undefined && cached !== undefined) {
-      model.observeTtft({ uncachedTokens: Math.max(0, promptTokens - cached), ahead: record.ahead }, outcome.ttftMs);
+      model.observeTtft({ uncachedTokens: Math.max(0, promptTokens - cached), ahead: record.ahead, backlogTokens: record.backlogTokens }, outcome.ttftMs);
     }
     if (outcome.tpotMs !== undefined) model.observeTpot(record.running, outcome.tpotMs);
   }
