@@ -27,23 +27,6 @@ export const kvRoom: Filter = {
 };
 
 /**
- * Bounded load: the candidates whose load — requests ahead, scaled by the backend's own per-token
- * time so a faster GPU may carry more — is within 1.5× (+2 requests) of the lightest. A linear
- * TTFT model has no knee: it cannot see the moment a backend's batch or KV cache fills and its
- * queue starts to grow, so without this bound every request herds onto the backend it rates best.
- */
-export const loadBound: Filter = {
-  name: 'load-bound',
-  apply(set) {
-    const weight = (f: Features) => (f.tpotMs !== undefined && f.tpotMs > 0 ? f.tpotMs : 1);
-    const scaled = set.map((f) => f.ahead * weight(f));
-    const least = Math.min(...scaled);
-    const slack = 2 * Math.min(...set.map(weight));
-    return set.filter((_, i) => scaled[i] <= least * 1.5 + slack);
-  },
-};
-
-/**
  * Learn every backend before trusting comparisons: while some backend's latency model is not
  * fitted, the set narrows to the unfitted ones among the least loaded (`sel.exploring`) — only
  * while they are among the least loaded, since a TTFT is learned only when its answer ends and a
@@ -90,17 +73,25 @@ export function meetsSlo(headroom: number): Filter {
 
 // ---- objectives (predicted ms; lower wins) -----------------------------------------------------
 
-/** The TTFT the request would see there: queue ahead plus its uncached prefill. */
-export const predictedTtft: Objective = { name: 'predicted ttft', cost: (f) => f.ttftMs };
+/**
+ * The request's predicted TTFT there plus the prefill work it adds there: what it waits, and what
+ * everyone queued behind it waits for it. TTFT alone is myopic — an idle backend that must
+ * prefill the whole prompt looks as good as a prefix holder with a short queue, and every such
+ * choice stores the prefix twice and spends a cold prefill the fleet pays for at the next peak
+ * (league W1, 1 seed: goodput 45 → 50 req/s, hit rate 47 → 59% of prompt tokens).
+ */
+export const ttftPlusWork: Objective = {
+  name: 'predicted ttft + prefill work',
+  cost: (f) => (f.ttftMs === undefined || f.prefillMs === undefined ? undefined : f.ttftMs + f.prefillMs),
+};
 
 /**
- * Among backends that meet the targets, the prefill time the request costs the backend (a cached
- * prefix, or a faster GPU): meeting the SLO is the goal, and spending less on each request is what
- * keeps the next ones meeting it. When none meets them, the best TTFT.
+ * Among backends that meet the targets, the same cost (TTFT plus the prefill work it adds); when
+ * none meets them, the best TTFT.
  */
 export const sloCost: Objective = {
   name: 'slo cost',
-  cost: (f, sel) => (sel.exploring ? undefined : sel.sloMiss ? f.ttftMs : f.prefillMs),
+  cost: (f, sel) => (sel.exploring || f.ttftMs === undefined ? undefined : sel.sloMiss ? f.ttftMs : f.ttftMs + (f.prefillMs ?? 0)),
 };
 
 /** In-flight plus waiting requests (not milliseconds: round-robin and least-load compare counts). */

@@ -3,9 +3,10 @@
  * there costs more than the cache saves — decided in predicted milliseconds of TTFT from each
  * backend's online latency model (latency-model.ts), not by weights.
  *
- * - Warm (some backend holds a prefix): the least predicted TTFT among the backends with KV room
- *   and within the load bound wins. A saturated holder loses to an idle one, and the prefix then
- *   spreads to a second backend (the learner records it there too).
+ * - Warm (some backend holds a prefix): among the backends with KV room, the least predicted TTFT
+ *   plus the prefill work the request adds there wins (stages.ts, ttftPlusWork). A saturated
+ *   holder loses to an idle one, and the prefix then spreads to a second backend (the learner
+ *   records it there too).
  * - Cold (no backend holds any of it): rendezvous hashing among the backends that would serve it
  *   alike, so gateway replicas that never talk still send a new prefix to the same place.
  * - Before a backend's model has enough samples: SGLang's cache-aware thresholds (balance when
@@ -13,7 +14,7 @@
  */
 import type { PolicyFactory } from '../policy.js';
 import { pipelinePolicy } from '../pipeline.js';
-import { argmin, cacheAware, kvRoom, loadBound, predictedTtft } from '../stages.js';
+import { argmin, cacheAware, kvRoom, ttftPlusWork } from '../stages.js';
 
 const NUMERIC = { bytes_per_token: 4, balance_abs_threshold: 32, balance_rel_threshold: 1.5, match_threshold: 0.3 };
 type Option = keyof typeof NUMERIC;
@@ -31,7 +32,7 @@ export const prefixAffinityFactory: PolicyFactory = {
     });
     return pipelinePolicy({
       type: 'prefix-affinity', features: 'full', bytesPerToken: opt('bytes_per_token'),
-      filters: [kvRoom, loadBound], objective: predictedTtft, picker: argmin(thresholds),
+      filters: [kvRoom], objective: ttftPlusWork, picker: argmin(thresholds),
     }, ctx);
   },
 };

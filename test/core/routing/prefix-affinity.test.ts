@@ -36,6 +36,32 @@ describe('prefix-affinity', () => {
     expect(spread.size).toBe(4);
   });
 
+  it('keeps a group on its prefix holder while the wait there costs less than the wait plus the cold prefill elsewhere', () => {
+    const state = routingState();
+    const policy = prefixAffinityFactory.create({}, { seed: 1, state });
+    // TTFT = 20 ms + 100 ms per 1k uncached tokens + 150 ms per request ahead, on both.
+    for (const id of ['a', 'b']) {
+      const m = state.latency.of(id);
+      for (let i = 0; i < 40; i++) {
+        const uncachedTokens = (i % 5) * 800;
+        const ahead = i % 7;
+        m.observeTtft({ uncachedTokens, ahead }, 20 + 0.1 * uncachedTokens + 150 * ahead);
+      }
+    }
+    const long = 'You are a meticulous assistant. '.repeat(500); // 16 KB ≈ 4,000 tokens: a 400 ms cold prefill
+    const r = req(long, 'question');
+    state.prefixes.of('a').insert(prefixKeyOf(r, state.chunkBytes).hashes);
+    // Three ahead on the holder: its TTFT (~470 ms) is worse than the idle backend's (~420 ms), but
+    // the idle one would also spend 400 ms of prefill the holder does not: the holder wins.
+    const three = policy.select([candidate('a', true, { inFlight: 3 }), candidate('b', true, { inFlight: 0 })], req(long, 'question'));
+    expect(three?.backend.id).toBe('a');
+    expect(three?.kind).toBe('prefix');
+    // Six ahead (~920 ms): waiting there now costs more than the cold prefill elsewhere.
+    const six = policy.select([candidate('a', true, { inFlight: 6 }), candidate('b', true, { inFlight: 0 })], req(long, 'question'));
+    expect(six?.backend.id).toBe('b');
+    expect(six?.kind).toBe('spread');
+  });
+
   it('leaves a saturated prefix holder when the latency model says waiting costs more than the cache saves', () => {
     const state = routingState();
     const policy = prefixAffinityFactory.create({}, { seed: 1, state });
