@@ -84,6 +84,8 @@ function point(w: Workload, profile: LeagueProfile, rate: number, seed: number):
 
 /** Bisections of the bracket between the last rate met and the first missed: ×1.5 steps → ~5%. */
 const BISECTIONS = 3;
+/** Steps past the ladder's top a sweep may climb (×1.5 each: up to ~11× the top). */
+const MAX_EXTENSIONS = 6;
 
 /**
  * The ladder's rates upward until the attainment falls below 95%, then the bracket between the
@@ -99,12 +101,20 @@ function sweep(w: Workload, profile: LeagueProfile, seed: number, rates: readonl
   };
   let lo: number | undefined;
   let hi: number | undefined;
-  for (const rate of [...rates].sort((a, b) => a - b)) {
+  const ladder = [...rates].sort((a, b) => a - b);
+  for (const rate of ladder) {
     if (run(rate)) lo = rate;
     else {
       hi = rate;
       if (!quick) break;
     }
+  }
+  // Every rate of the ladder met: climb on (×1.5) until one is missed, so no profile's goodput is
+  // reported as "at least the ladder's top" while another's is measured.
+  for (let k = 0; !quick && hi === undefined && lo !== undefined && k < MAX_EXTENSIONS; k++) {
+    const rate = Number((lo * 1.5).toPrecision(3));
+    if (run(rate)) lo = rate;
+    else hi = rate;
   }
   if (quick || lo === undefined || hi === undefined) return points;
   let [met, missed]: [number, number] = [lo, hi];

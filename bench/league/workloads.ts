@@ -93,16 +93,18 @@ function w2(o: BuildOptions, zipfS?: number): Workload {
 
 /**
  * W3 — multi-round QA (production-stack's multi-round-qa: 320 users × 10 rounds, shared system
- * prompt 1000, user history 20000, answer 100), scaled: 60 users × 5 rounds, history 3000,
+ * prompt 1000, user history 20000, answer 100), scaled: 240 users × 5 rounds, history 3000,
  * question 100, answer 100. A turn's prompt is the system prompt, the user's history, every
  * earlier question and answer, and the new question; the engine answers the scripted answer, so
  * the next turn's prompt holds the engine's own output. Sessions start as a Poisson process; a
  * user's next turn is sent when the previous answer ends plus an exponential think time (mean
  * 2 s) — the rate is sessions/s × rounds, and an overloaded fleet slows its users down.
- * KV: 72k tokens a replica, 4 replicas.
+ * KV: 72k tokens a replica, 4 replicas (a third of the users' histories at their longest). The
+ * users are enough to overload the fleet: with fewer, their think times cap the load below what
+ * any profile can carry, and every goodput reads as the ladder's top.
  */
 function w3(o: BuildOptions): Workload {
-  const [users, rounds, system, history, question, answer, blocks] = o.quick ? [6, 3, 300, 600, 40, 24, 400] : [60, 5, 1000, 3000, 100, 100, 4500];
+  const [users, rounds, system, history, question, answer, blocks] = o.quick ? [6, 3, 300, 600, 40, 24, 400] : [240, 5, 1000, 3000, 100, 100, 4500];
   const random = rng(o.seed);
   const shared = new Segment(randomIds(random, system));
   const requests: LeagueRequest[] = [];

@@ -16,7 +16,11 @@ import type { PolicyFactory } from '../policy.js';
 import { pipelinePolicy } from '../pipeline.js';
 import { argmin, cacheAware, kvRoom, ttftPlusWork } from '../stages.js';
 
-const NUMERIC = { bytes_per_token: 4, balance_abs_threshold: 32, balance_rel_threshold: 1.5, match_threshold: 0.3 };
+// The fallback's thresholds: SGLang's rel 1.5 and match 0.3 (REFERENCE §2.1, CLI defaults), but
+// balance past 8 requests apart, not SGLang's 64: the fallback decides a fresh gateway's first
+// requests, and at a high rate a hot group's burst piled 64 deep on its holder before any latency
+// model existed (league W2z, 140 req/s: 94 of 1,024 requests missed the SLO at 32 apart, 37 at 8).
+const NUMERIC = { bytes_per_token: 4, balance_abs_threshold: 8, balance_rel_threshold: 1.5, match_threshold: 0.3 };
 type Option = keyof typeof NUMERIC;
 
 export const prefixAffinityFactory: PolicyFactory = {
