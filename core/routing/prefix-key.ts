@@ -63,13 +63,19 @@ export function canonicalPrompt(body: Readonly<Record<string, unknown>>): string
   return parts.join('');
 }
 
+/** The most messages a chat template is rendered for on the event loop (the tokenizer pool's bound for the same). */
+export const RENDER_MAX_MESSAGES = 256;
+
 /**
  * The text a request's key is computed over: the rendered chat template where the route has one
  * and the body is a chat, else the canonical serialisation. A body the template cannot render (a
  * shape the engine would reject too) falls back to the canonical form rather than failing here.
  */
 export function promptText(body: Readonly<Record<string, unknown>>, template?: ChatTemplate): string {
-  if (template && Array.isArray(body.messages)) {
+  // Rendering runs on the event loop at ~30 µs a message: a conversation of 100k messages would
+  // stop every other request for 3 s. Past RENDER_MAX_MESSAGES the key is the canonical form (the
+  // route's exact tokenization renders such bodies in its worker threads instead).
+  if (template && Array.isArray(body.messages) && body.messages.length <= RENDER_MAX_MESSAGES) {
     try {
       const kwargs = body.chat_template_kwargs;
       return template.render(body.messages as ChatMessage[], {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalPrompt, prefixKey, promptText } from '../../../core/routing/prefix-key.js';
+import { canonicalPrompt, prefixKey, promptText, RENDER_MAX_MESSAGES } from '../../../core/routing/prefix-key.js';
 import { ChatTemplate, qwenDefaultPaths } from '../../../core/tokenizer/tokenizer.js';
 import { BackendPrefixIndex } from '../../../core/routing/prefix-index.js';
 
@@ -66,5 +66,12 @@ describe('prefix key over the rendered chat template (route tokenizer_config)', 
     expect(() => template.render(odd.messages as never)).toThrow();
     expect(promptText(odd, template)).toBe(canonicalPrompt(odd));
     expect(promptText({ prompt: 'plain completion' }, template)).toBe('plain completion');
+  });
+
+  it('keys a conversation of more than 256 messages on the canonical form: no render of 100k messages on the event loop', () => {
+    const turns = (n: number) => ({ messages: Array.from({ length: n }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: `turn ${i}` })) });
+    expect(promptText(turns(RENDER_MAX_MESSAGES), template)).toContain('<|im_start|>');
+    const big = turns(100_000);
+    expect(promptText(big, template)).toBe(canonicalPrompt(big));
   });
 });
