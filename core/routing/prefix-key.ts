@@ -55,7 +55,13 @@ export function canonicalPrompt(body: Readonly<Record<string, unknown>>): string
   const parts: string[] = [];
   if (Array.isArray(body.tools) && body.tools.length > 0) parts.push(`${RS}tools${US}${JSON.stringify(body.tools)}`);
   if (Array.isArray(body.messages)) {
-    for (const m of body.messages as Array<Record<string, unknown>>) {
+    for (const item of body.messages as unknown[]) {
+      // Only chat bodies are schema-checked: an embeddings body may carry any `messages`.
+      if (item === null || typeof item !== 'object') {
+        parts.push(`${RS}${JSON.stringify(item) ?? ''}`);
+        continue;
+      }
+      const m = item as Record<string, unknown>;
       parts.push(`${RS}${String(m.role)}${US}${textOf(m.content)}`);
       if (m.tool_calls !== undefined) parts.push(`${US}${JSON.stringify(m.tool_calls)}`);
     }

@@ -83,7 +83,7 @@ function answerClientError(err: Error & { code?: string }, socket: Duplex): void
     socket.destroy();
     return;
   }
-  socket.end(`HTTP/1.1 ${gerr.status} ${STATUS_CODES[gerr.status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+  socket.end(`HTTP/1.1 ${gerr.status} ${STATUS_CODES[gerr.status]}\r\ncontent-type: application/json; charset=utf-8\r\nx-content-type-options: nosniff\r\n` +
     `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
@@ -127,6 +127,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.setNotFoundHandler((req, reply) => {
     const gerr = new GatewayError('SY_ERR_ROUTE_NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`);
     void reply.code(gerr.status).send(gerr.body());
+  });
+
+  // No browser may sniff an answer (an error body echoing input included) into something it runs.
+  app.addHook('onRequest', (_req, reply, done) => {
+    reply.header('x-content-type-options', 'nosniff');
+    done();
   });
 
   const tenants = opts.tenants;

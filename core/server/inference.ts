@@ -2,6 +2,7 @@
  * One inference request end to end: resolve the route, pick a backend, dispatch with retries
  * before the first byte, relay the answer, learn from the outcome.
  */
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errors as undiciErrors } from 'undici';
 import type { GatewayMetrics, RouteMetrics } from '../metrics/gateway-metrics.js';
@@ -317,7 +318,8 @@ async function relayAnswer(upstream: DispatchReply, reply: FastifyReply, r: Rela
   }
   reply.hijack();
   const res = reply.raw;
-  res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  // Headers the hooks set on the reply (x-content-type-options, …) go out with the hijacked stream's.
+  res.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
   res.flushHeaders();
   const outcome = await relaySse(upstream.body, res, {
     stripUsage: !r.clientWantsUsage,

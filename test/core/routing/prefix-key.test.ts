@@ -47,6 +47,12 @@ describe('backend prefix index', () => {
   });
 });
 
+describe('canonical prompt of bodies no schema checked', () => {
+  it('keys an embeddings body whose messages hold null and numbers instead of throwing (fuzz case 1509: a 500)', () => {
+    expect(canonicalPrompt({ input: '', messages: [{ role: 'user', content: 'x' }, null, 3] })).toBe('\u001euser\u001fx\u001enull\u001e3');
+  });
+});
+
 describe('prefix key over the rendered chat template (route tokenizer_config)', () => {
   const template = ChatTemplate.fromConfigFile(qwenDefaultPaths().tokenizerConfigPath);
   const messages = [{ role: 'system', content: 'You are terse. '.repeat(100) }, { role: 'user', content: 'hello' }];
