@@ -142,7 +142,7 @@ function readRoutes(r: ConfigReader, doc: Obj, backends: BackendSpec[], configDi
   return list.map((item, i) => {
     const at = `routes[${i}]`;
     const o = r.obj(item, at);
-    r.known(o, at, ['model', 'aliases', 'backends', 'arms', 'sticky', 'shadow', 'policy', 'retries', 'slo', 'admission', 'tokenizer_config', 'tokenizer']);
+    r.known(o, at, ['model', 'aliases', 'backends', 'arms', 'sticky', 'shadow', 'policy', 'retries', 'slo', 'admission', 'timeouts', 'tokenizer_config', 'tokenizer']);
     const model = r.str(o, 'model', at);
     const aliases = r.strings(o, 'aliases', at) ?? [];
     for (const name of [model, ...aliases]) {
@@ -198,7 +198,16 @@ function readRoutes(r: ConfigReader, doc: Obj, backends: BackendSpec[], configDi
     const options = Object.fromEntries(Object.entries(p).filter(([k]) => k !== 'type'));
     const problems = factory.validate(options);
     if (problems.length > 0) throw new ConfigError(`${r.file}: ${at}.policy: ${problems.join('; ')}`);
-    const spec: RouteSpec = { model, aliases, backends: ids, arms, sticky, shadow, policy: { type, options }, retries: r.int(o, 'retries', at, 1, 0, 10) };
+    const t = r.optObj(o, 'timeouts', `${at}.timeouts`);
+    r.known(t, `${at}.timeouts`, ['first_token_ms', 'stall_ms', 'total_ms']);
+    // A hung engine must not hold a client forever: a first token within 2 min (a long queue and
+    // a 100k-token prefill), no 60 s silence mid-stream, 30 min in all (SGLang's request timeout).
+    const timeouts = {
+      firstTokenMs: r.int(t, 'first_token_ms', `${at}.timeouts`, 120_000, 1),
+      stallMs: r.int(t, 'stall_ms', `${at}.timeouts`, 60_000, 1),
+      totalMs: r.int(t, 'total_ms', `${at}.timeouts`, 1_800_000, 1),
+    };
+    const spec: RouteSpec = { model, aliases, backends: ids, arms, sticky, shadow, policy: { type, options }, retries: r.int(o, 'retries', at, 1, 0, 10), timeouts };
     if (o.slo !== undefined) {
       const slo = r.obj(o.slo, `${at}.slo`);
       r.known(slo, `${at}.slo`, ['ttft_ms', 'tpot_ms']);

@@ -10,6 +10,7 @@ import type { Backend, DispatchReply, Endpoint } from '../plugin/types.js';
 import type { Route, RouteTable } from '../routing/route-table.js';
 import type { Candidate, RoutingRequest } from '../routing/policy.js';
 import { GatewayError, type ErrorName } from './errors.js';
+import { UpstreamDeadlines } from './deadlines.js';
 import { relaySse, type Usage } from './sse-relay.js';
 import { readUsage } from './answer-usage.js';
 import { tokenizeForRouting } from './request-tokens.js';
@@ -77,6 +78,8 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
   const admission = await ctx.tenants?.admit(req, route, body);
   if (admission) for (const [name, value] of Object.entries(admission.headers)) reply.raw.setHeader(name, value);
   const cancel = new Cancel();
+  const deadlines = new UpstreamDeadlines(route.timeouts, cancel);
+  deadlines.start();
   const onClose = () => { if (!reply.raw.writableFinished) cancel.cancel(new Error('client disconnected')); };
   reply.raw.once('close', onClose);
   ctx.inFlight.count++;
@@ -89,7 +92,7 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
     m.inFlight.inc();
     try {
       // dispatchWithRetries hands back only answers below 400; every one of them is relayed.
-      const outcome = await relayReply(upstream.reply, reply, { stream, clientWantsUsage, backend, overheadMs, receivedAt, m, ctx, req, record, admission });
+      const outcome = await relayReply(upstream.reply, reply, { stream, clientWantsUsage, backend, overheadMs, receivedAt, m, ctx, req, record, admission, deadlines, cancel });
       route.arms.record(arm.name, outcome);
       ctx.metrics.observeArm(route.model, arm.name, outcome);
     } finally {
@@ -99,12 +102,19 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
     if (cancel.reason instanceof DrainDeadline && !reply.sent && !reply.raw.headersSent) {
       throw new GatewayError('SY_ERR_DRAINING', 'the gateway is shutting down', { headers: { 'retry-after': '1', connection: 'close' } });
     }
+    // A deadline gave up on the engine before the answer began: its error is the answer.
+    if (cancel.reason instanceof GatewayError && !reply.sent && !reply.raw.headersSent) {
+      req.log.warn({ model, code: cancel.reason.errorName }, cancel.reason.message);
+      ctx.metrics.upstreamErrors.inc({ backend: 'none', kind: 'timeout' });
+      throw cancel.reason;
+    }
     if (!(err instanceof ClientGone) && !cancel.aborted) throw err;
     // The upstream request was aborted with the client; there is no one to answer.
     req.log.info({ model }, 'client disconnected; upstream request aborted');
     ctx.metrics.requests.inc({ model: route.model, backend: 'none', engine: 'none', status: 'client-gone' });
     if (!reply.sent) reply.hijack();
   } finally {
+    deadlines.clear();
     admission?.settle(undefined);
     admission?.release();
     reply.raw.off('close', onClose);
@@ -285,6 +295,8 @@ interface RelayContext {
   ctx: InferenceContext;
   req: FastifyRequest;
   admission?: Admission;
+  deadlines: UpstreamDeadlines;
+  cancel: Cancel;
 }
 
 async function relayReply(upstream: DispatchReply, reply: FastifyReply, r: RelayContext): Promise<ArmOutcome> {
@@ -321,13 +333,17 @@ async function relayAnswer(upstream: DispatchReply, reply: FastifyReply, r: Rela
   // Headers the hooks set on the reply (x-content-type-options, …) go out with the hijacked stream's.
   res.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
   res.flushHeaders();
+  r.deadlines.streamStarted();
+  const onContent = r.admission?.streamed;
   const outcome = await relaySse(upstream.body, res, {
     stripUsage: !r.clientWantsUsage,
     now: () => performance.now(),
     isClientGone: () => res.destroyed || res.writableEnded,
     stallTimeoutMs: r.ctx.clientStallTimeoutMs,
     onFirstToken: () => r.ctx.learner.prefilled(r.record, true),
-    onContent: r.admission?.streamed,
+    onContent: onContent ? () => { r.deadlines.token(); onContent(); } : () => r.deadlines.token(),
+    // The stream's own error when a deadline cut it (first token, stall, whole request).
+    interruption: () => (r.cancel.reason instanceof GatewayError ? r.cancel.reason : undefined),
   });
   if (outcome.end === 'client-gone') {
     // Abort the upstream at once: an orphaned generation holds a GPU slot.

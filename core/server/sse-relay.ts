@@ -53,6 +53,8 @@ interface RelayOptions {
   onFirstToken?: () => void;
   /** Each content event relayed (about one token each): limits charge completion tokens as they stream. */
   onContent?: () => void;
+  /** Why the upstream was cut, when the gateway cut it (a deadline): sent as the stream's error event. */
+  interruption?: () => GatewayError | undefined;
 }
 
 export async function relaySse(upstream: Readable, res: ServerResponse, opts: RelayOptions): Promise<RelayOutcome> {
@@ -105,7 +107,8 @@ export async function relaySse(upstream: Readable, res: ServerResponse, opts: Re
   }
   if (out.end !== 'done') {
     if (out.end === 'truncated') out.error = 'the engine closed the stream before [DONE]';
-    const failure = new GatewayError('SY_ERR_STREAM_INTERRUPTED', `upstream stream failed: ${out.error}`);
+    const failure = opts.interruption?.() ?? new GatewayError('SY_ERR_STREAM_INTERRUPTED', `upstream stream failed: ${out.error}`);
+    if (failure.errorName !== 'SY_ERR_STREAM_INTERRUPTED') out.error = failure.message;
     await write(Buffer.concat([errorEvent(failure), DONE]));
   }
   return out;

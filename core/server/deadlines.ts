@@ -1,0 +1,72 @@
+/**
+ * Upstream deadlines of one request, past the response headers' (undici's headersTimeout): its
+ * first streamed token, the longest stall between tokens, and the whole request. Each cancels the
+ * request with its own catalogue error, which the client gets as the answer (before the first
+ * byte) or as the stream's error event before `[DONE]` (after it).
+ *
+ * One timer at a time, re-armed lazily: a token only writes a timestamp, and the stall timer,
+ * when it fires early, sleeps again for what is left — the relay's per-token path stays a store.
+ */
+import type { Cancel } from '../plugin/cancel.js';
+import { GatewayError } from './errors.js';
+
+export interface DeadlineSpec {
+  firstTokenMs: number;
+  stallMs: number;
+  totalMs: number;
+}
+
+export class UpstreamDeadlines {
+  private total: NodeJS.Timeout | undefined;
+  private phase: NodeJS.Timeout | undefined;
+  private lastTokenAt = 0;
+  private tokens = false;
+
+  constructor(private readonly spec: DeadlineSpec, private readonly cancel: Cancel) {}
+
+  /** Arms the whole-request deadline (from the request's arrival). */
+  start(): void {
+    this.total = setTimeout(() => this.fire('SY_ERR_DEADLINE_EXCEEDED', `the request took longer than ${this.spec.totalMs} ms`), this.spec.totalMs);
+    this.total.unref();
+  }
+
+  /** The stream's headers arrived: its first token is due within `firstTokenMs`. */
+  streamStarted(): void {
+    this.arm(this.spec.firstTokenMs, () => this.fire('SY_ERR_FIRST_TOKEN_TIMEOUT', `the engine sent no token within ${this.spec.firstTokenMs} ms`));
+  }
+
+  /** A token (any content event) arrived: from now on, no stall may last `stallMs`. */
+  token(): void {
+    this.lastTokenAt = performance.now();
+    if (!this.tokens) {
+      this.tokens = true;
+      this.armStall(this.spec.stallMs);
+    }
+  }
+
+  private armStall(ms: number): void {
+    this.arm(ms, () => {
+      const idle = performance.now() - this.lastTokenAt;
+      if (idle >= this.spec.stallMs) this.fire('SY_ERR_UPSTREAM_STALLED', `the engine sent nothing for ${this.spec.stallMs} ms mid-stream`);
+      else this.armStall(this.spec.stallMs - idle);
+    });
+  }
+
+  private arm(ms: number, fn: () => void): void {
+    clearTimeout(this.phase);
+    this.phase = setTimeout(fn, Math.max(1, ms));
+    this.phase.unref();
+  }
+
+  private fire(name: 'SY_ERR_DEADLINE_EXCEEDED' | 'SY_ERR_FIRST_TOKEN_TIMEOUT' | 'SY_ERR_UPSTREAM_STALLED', message: string): void {
+    this.clear();
+    this.cancel.cancel(new GatewayError(name, message));
+  }
+
+  /** The request ended: no deadline outlives it. */
+  clear(): void {
+    clearTimeout(this.total);
+    clearTimeout(this.phase);
+    this.total = this.phase = undefined;
+  }
+}
