@@ -165,8 +165,9 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   const drain = () => {
     drained ??= (async () => {
       draining = true;
-      // Stop accepting connections; idle keep-alive connections close now, busy ones when done.
-      const closed = app.close();
+      // The listener stays open while requests are in flight: a request that arrives meanwhile
+      // (a load balancer that has not seen /ready turn 503 yet) is answered 503 `draining` with
+      // `connection: close`, not refused. Once they are done, stop accepting and close.
       if (inFlight.count > 0) {
         const idle = new Promise<void>((resolve) => { inFlight.onIdle = resolve; });
         const deadline = new Promise<'deadline'>((resolve) => setTimeout(resolve, config.limits.drainTimeoutMs, 'deadline').unref());
@@ -179,7 +180,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
           app.server.closeAllConnections();
         }
       }
-      await closed;
+      await app.close();
       clearInterval(sizer);
       clearInterval(loadTimer);
       clearInterval(leaseTimer);

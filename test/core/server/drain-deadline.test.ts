@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimServer } from '../../../bench/sim/server.js';
+import { Agent } from 'undici';
 import { startEngine, startTestGateway } from './gateway-helpers.js';
 
 describe('the drain deadline', () => {
@@ -16,7 +17,7 @@ describe('the drain deadline', () => {
     await engine?.close();
   });
 
-  it('ends a running stream with an error event and [DONE], and answers a waiting request 503 draining', async () => {
+  it('answers a new connection 503 draining, ends a running stream with an error event and [DONE], and answers a waiting request 503 draining', async () => {
     const gw = await startTestGateway({
       listen: { host: '127.0.0.1', port: 0 },
       limits: { drain_timeout_ms: 300 },
@@ -34,6 +35,16 @@ describe('the drain deadline', () => {
     const whole = ask(false); // still generating when the deadline comes
     await new Promise((r) => setTimeout(r, 100));
     const drained = gw.drain();
+    // A request on a new connection while the drain runs: 503 draining, not connection refused
+    // (the listener stays open until the in-flight requests are done).
+    const fresh = new Agent();
+    const late = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, dispatcher: fresh,
+      body: JSON.stringify({ model: 'qwen', max_tokens: 1, messages: [{ role: 'user', content: 'late' }] }),
+    } as RequestInit);
+    expect(late.status).toBe(503);
+    expect(((await late.json()) as { error: { code: string } }).error.code).toBe('draining');
+    await fresh.close();
     let text = new TextDecoder().decode(first.value);
     for (;;) {
       const { done, value } = await reader.read();
