@@ -98,6 +98,11 @@ export class Tenants {
     if (!this.admins.find(key)) throw unauthorized(key === undefined ? `${path} needs an admin key (auth.admin_keys). ${MISSING_KEY}` : 'Incorrect admin key provided.');
   }
 
+  /** The id of the key this request came with (never the key); undefined without keys. */
+  keyIdOf(req: FastifyRequest): string | undefined {
+    return this.callers.get(req)?.id;
+  }
+
   /** May this request's key use this route (any of its names)? */
   mayUse(req: FastifyRequest, route: NamedRoute): boolean {
     const models = this.callers.get(req)?.models;

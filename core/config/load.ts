@@ -17,7 +17,7 @@ import { readAuth, readMetrics } from './auth.js';
 
 export { ConfigError };
 
-const TOP_KEYS = ['listen', 'workers', 'store', 'limits', 'routing', 'backends', 'routes', 'auth', 'metrics'] as const;
+const TOP_KEYS = ['listen', 'workers', 'store', 'limits', 'routing', 'backends', 'routes', 'auth', 'metrics', 'access_log'] as const;
 const BACKEND_KEYS = ['id', 'type', 'url', 'models', 'labels', 'sim'];
 const SIM_FACES = { vllm: 'vllm', lmdeploy: 'lmdeploy', 'trtllm-serve': 'trtllm-serve' } as const;
 
@@ -51,6 +51,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     listen: { host: r.str(listen, 'host', 'listen', defaultHost), port: r.int(listen, 'port', 'listen', 8080, 0, 65535) },
     auth,
     metrics: readMetrics(r, doc),
+    accessLog: readAccessLog(r, doc),
     workers: r.int(doc, 'workers', '(top level)', 1, 1, 256),
     store: storeType === 'redis' ? { type: 'redis', url: r.str(store, 'url', 'store') } : { type: 'memory' },
     limits: {
@@ -271,4 +272,12 @@ function readPackagedPath(value: string, where: string, configDir: string, what:
     file = found;
   }
   return file;
+}
+
+function readAccessLog(r: ConfigReader, doc: Obj): GatewayConfig['accessLog'] {
+  const o = r.optObj(doc, 'access_log', 'access_log');
+  r.known(o, 'access_log', ['sample_rate']);
+  const sampleRate = r.num(o, 'sample_rate', 'access_log', 1, 0);
+  if (sampleRate > 1) r.fail('access_log.sample_rate', 'a fraction from 0 to 1', sampleRate);
+  return { sampleRate };
 }

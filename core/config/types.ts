@@ -74,6 +74,8 @@ export interface GatewayConfig {
   auth?: AuthSpec;
   /** public: /metrics answers without an admin key (default false when auth is configured). */
   metrics: { public: boolean };
+  /** One line per request; successful ones sampled at this rate (0 turns them off), failures always. */
+  accessLog: { sampleRate: number };
   workers: number;
   store: { type: 'memory' } | { type: 'redis'; url: string };
   limits: {

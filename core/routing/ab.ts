@@ -51,6 +51,10 @@ export interface ArmOutcome {
   tpotMs?: number;
   e2eMs: number;
   completionTokens?: number;
+  /** For the access log (arms compare latencies only). */
+  promptTokens?: number;
+  cachedTokens?: number;
+  status?: number | string;
 }
 
 class ArmStats {

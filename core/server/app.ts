@@ -2,6 +2,7 @@
  * The HTTP front door: fastify, JSON-schema-checked bodies, one error catalogue, and the routes
  * /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /health, /ready, /metrics.
  */
+import { AccessLog } from './access-log.js';
 import { randomUUID } from 'node:crypto';
 import { createServer, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -31,6 +32,8 @@ export interface AppOptions {
   storeStatus?: () => string;
   /** API keys, admin keys and limits (core/auth); without it everything is open. */
   tenants?: Tenants;
+  /** Successful requests' access lines are sampled at this rate (failures always logged); default 1. */
+  accessLogSampleRate?: number;
 }
 
 function toGatewayError(err: FastifyError): GatewayError {
@@ -151,7 +154,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 
   const ctx: InferenceContext = {
     routes: opts.routes, learner: opts.learner, metrics: opts.metrics, isDraining: opts.isDraining, inFlight: opts.inFlight,
-    clientStallTimeoutMs: opts.clientStallTimeoutMs ?? 60_000, tenants,
+    clientStallTimeoutMs: opts.clientStallTimeoutMs ?? 60_000, tenants, accessLog: new AccessLog(opts.accessLogSampleRate ?? 1),
   };
   app.post('/v1/chat/completions', { schema: { body: chatBodySchema }, preValidation: refuseDeepBodies }, async (req, reply) => {
     await handleInference('chat', req, reply, ctx);

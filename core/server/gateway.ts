@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import pino from 'pino';
+import pino, { type DestinationStream } from 'pino';
 import type { GatewayConfig } from '../config/types.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import { resolvePlugin } from '../plugin/registry.js';
@@ -31,6 +31,8 @@ export interface GatewayOptions {
   port?: number;
   host?: string;
   logLevel?: string;
+  /** Where log lines go (default stdout); embedding and tests. */
+  logDestination?: DestinationStream;
   /** This process reads drain-on-read engine endpoints (one process of a worker group). */
   drainingReader?: boolean;
   /** A state store to use instead of the one the config describes (tests: replicas on one bus). */
@@ -50,7 +52,7 @@ export interface Gateway {
 }
 
 export async function startGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
-  const log: FastifyBaseLogger = pino({ level: opts.logLevel ?? process.env.SWITCHYARD_LOG_LEVEL ?? 'info', base: { pid: process.pid } });
+  const log: FastifyBaseLogger = pino({ level: opts.logLevel ?? process.env.SWITCHYARD_LOG_LEVEL ?? 'info', base: { pid: process.pid } }, opts.logDestination);
   // The reader of drain-on-read endpoints: worker 0, and with a shared store only the replica
   // holding the store's lease (settled below, once the store is up; renewed every second).
   const workerReads = opts.drainingReader ?? true;
@@ -148,7 +150,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   let draining = false;
   const inFlight: { count: number; onIdle?: () => void; cancels: Set<Cancel> } = { count: 0, cancels: new Set() };
   const tenants = await createTenants(config, metrics.registry, log);
-  const app = buildApp({ routes, learner, metrics, tenants, storeStatus: () => store.status(), bodyLimit: config.limits.bodyBytes, requestTimeoutMs: config.limits.requestTimeoutMs, clientStallTimeoutMs: config.limits.clientStallTimeoutMs, logger: log, isDraining: () => draining, inFlight });
+  const app = buildApp({ routes, learner, metrics, tenants, storeStatus: () => store.status(), bodyLimit: config.limits.bodyBytes, requestTimeoutMs: config.limits.requestTimeoutMs, clientStallTimeoutMs: config.limits.clientStallTimeoutMs, accessLogSampleRate: config.accessLog.sampleRate, logger: log, isDraining: () => draining, inFlight });
   const host = opts.host ?? config.listen.host;
   await app.listen({ port: opts.port ?? config.listen.port, host });
   const address = app.server.address();

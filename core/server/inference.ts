@@ -11,6 +11,7 @@ import type { Route, RouteTable } from '../routing/route-table.js';
 import type { Candidate, RoutingRequest } from '../routing/policy.js';
 import { GatewayError, type ErrorName } from './errors.js';
 import { UpstreamDeadlines } from './deadlines.js';
+import { AccessLog, type AccessRecord } from './access-log.js';
 import { relaySse, type Usage } from './sse-relay.js';
 import { readUsage } from './answer-usage.js';
 import { tokenizeForRouting } from './request-tokens.js';
@@ -32,6 +33,7 @@ export interface InferenceContext {
   clientStallTimeoutMs: number;
   /** Keys' model access, limits and priorities (core/auth). */
   tenants?: Tenants;
+  accessLog?: AccessLog;
 }
 
 type Body = Record<string, unknown>;
@@ -77,6 +79,7 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
 
   const admission = await ctx.tenants?.admit(req, route, body);
   if (admission) for (const [name, value] of Object.entries(admission.headers)) reply.raw.setHeader(name, value);
+  const access: AccessRecord = { model: route.model, key: ctx.tenants?.keyIdOf(req), arm: arm.name, status: 0, stream };
   const cancel = new Cancel();
   const deadlines = new UpstreamDeadlines(route.timeouts, cancel);
   deadlines.start();
@@ -92,13 +95,19 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
     m.inFlight.inc();
     try {
       // dispatchWithRetries hands back only answers below 400; every one of them is relayed.
+      access.backend = backend.id;
+      access.reason = record.reason;
       const outcome = await relayReply(upstream.reply, reply, { stream, clientWantsUsage, backend, overheadMs, receivedAt, m, ctx, req, record, admission, deadlines, cancel });
+      Object.assign(access, { status: outcome.status ?? 200, ttftMs: outcome.ttftMs, promptTokens: outcome.promptTokens, completionTokens: outcome.completionTokens, cachedTokens: outcome.cachedTokens });
       route.arms.record(arm.name, outcome);
       ctx.metrics.observeArm(route.model, arm.name, outcome);
     } finally {
       m.inFlight.dec();
     }
   } catch (err) {
+    const refused = err instanceof GatewayError ? err : cancel.reason instanceof GatewayError ? cancel.reason : undefined;
+    access.status = cancel.aborted && !refused ? 'client-gone' : refused?.status ?? 500;
+    access.error = refused?.body().error.code ?? (cancel.aborted ? undefined : 'internal_error');
     if (cancel.reason instanceof DrainDeadline && !reply.sent && !reply.raw.headersSent) {
       throw new GatewayError('SY_ERR_DRAINING', 'the gateway is shutting down', { headers: { 'retry-after': '1', connection: 'close' } });
     }
@@ -114,6 +123,7 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
     ctx.metrics.requests.inc({ model: route.model, backend: 'none', engine: 'none', status: 'client-gone' });
     if (!reply.sent) reply.hijack();
   } finally {
+    ctx.accessLog?.write(req, access, performance.now() - receivedAt);
     deadlines.clear();
     admission?.settle(undefined);
     admission?.release();
@@ -326,7 +336,7 @@ async function relayAnswer(upstream: DispatchReply, reply: FastifyReply, r: Rela
     r.m.e2e.observe(e2eMs / 1000);
     r.m.requests(String(upstream.status)).inc();
     reply.code(upstream.status).headers(headers).header('content-type', 'application/json').send(text);
-    return { ok: true, e2eMs, completionTokens: usage?.completion_tokens };
+    return { ok: true, e2eMs, completionTokens: usage?.completion_tokens, promptTokens: usage?.prompt_tokens, cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? undefined, status: upstream.status };
   }
   reply.hijack();
   const res = reply.raw;
@@ -373,7 +383,11 @@ async function relayAnswer(upstream: DispatchReply, reply: FastifyReply, r: Rela
   observeUsage(r.m, outcome.usage);
   r.admission?.settle(outcome.usage, outcome.contentEvents);
   if (outcome.end === 'done') r.ctx.learner.onOutcome(r.record, { usage: outcome.usage, ttftMs, tpotMs });
-  return { ok: outcome.end === 'done', ttftMs, tpotMs, e2eMs: end - r.receivedAt, completionTokens: outcome.usage?.completion_tokens };
+  return {
+    ok: outcome.end === 'done', ttftMs, tpotMs, e2eMs: end - r.receivedAt, completionTokens: outcome.usage?.completion_tokens,
+    promptTokens: outcome.usage?.prompt_tokens, cachedTokens: outcome.usage?.prompt_tokens_details?.cached_tokens ?? undefined,
+    status: outcome.end === 'done' ? 200 : outcome.end,
+  };
 }
 
 /** Read an answer whole (error bodies, non-streamed answers): the plugin's collector where it has one. */
