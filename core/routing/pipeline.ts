@@ -2,7 +2,7 @@
  * One selection pipeline behind every routing profile:
  *
  *   features per candidate (features.ts, computed once)
- *     → filters (healthy, KV room, explore unfitted, meets SLO — stages.ts)
+ *     → filters (healthy, KV room, meets SLO — stages.ts)
  *     → one objective, in predicted milliseconds
  *     → a picker (argmin with rendezvous for a cold prefix, power of two choices, round-robin)
  *
@@ -22,8 +22,6 @@ export interface Selection {
   readonly notes: string[];
   /** Some healthy candidate holds part of the prompt (before any filter passed it over). */
   held?: boolean;
-  /** Set by the explore filter: the set is backends still being learned; no costs compare yet. */
-  exploring?: boolean;
   /** Set by the meets-SLO filter when no candidate is predicted to meet the request's targets. */
   sloMiss?: boolean;
   /** The request's targets were given (route or headers) and a meets-SLO filter judged them. */

@@ -27,28 +27,6 @@ export const kvRoom: Filter = {
 };
 
 /**
- * Learn every backend before trusting comparisons: while some backend's latency model is not
- * fitted, the set narrows to the unfitted ones among the least loaded (`sel.exploring`) — only
- * while they are among the least loaded, since a TTFT is learned only when its answer ends and a
- * slow backend sent everything meanwhile would be buried before its model exists. Otherwise the
- * set narrows to the fitted backends, whose predictions compare.
- */
-export const exploreUnfitted: Filter = {
-  name: 'explore-unfitted',
-  apply(set, sel) {
-    const unfitted = set.filter((f) => f.ttftMs === undefined);
-    if (unfitted.length === 0) return set;
-    const least = Math.min(...set.map((f) => f.ahead));
-    const explore = unfitted.filter((f) => f.ahead <= least + 1);
-    if (explore.length > 0) {
-      sel.exploring = true;
-      return explore;
-    }
-    return set.filter((f) => f.ttftMs !== undefined);
-  },
-};
-
-/**
  * The candidates predicted to meet the request's TTFT and TPOT targets, with `headroom` (a
  * prediction is a mean; real latencies spread around it). When none is, the set is kept and the
  * decision says so: the route's admission queues or sheds it.
@@ -59,7 +37,9 @@ export function meetsSlo(headroom: number): Filter {
     apply(set, sel) {
       const ttft = sel.request.slo?.ttftMs;
       const tpot = sel.request.slo?.tpotMs;
-      if (sel.exploring || (ttft === undefined && tpot === undefined)) return set;
+      // Nothing is judged before every candidate's latency model is fitted: a request must not be
+      // shed or queued on a guess.
+      if ((ttft === undefined && tpot === undefined) || set.some((f) => f.ttftMs === undefined)) return set;
       sel.sloJudged = true;
       const meets = set.filter((f) =>
         (ttft === undefined || (f.ttftMs !== undefined && f.ttftMs <= headroom * ttft)) &&
@@ -83,15 +63,6 @@ export function meetsSlo(headroom: number): Filter {
 export const ttftPlusWork: Objective = {
   name: 'predicted ttft + prefill work',
   cost: (f) => (f.ttftMs === undefined || f.prefillMs === undefined ? undefined : f.ttftMs + f.prefillMs),
-};
-
-/**
- * Among backends that meet the targets, the same cost (TTFT plus the prefill work it adds); when
- * none meets them, the best TTFT.
- */
-export const sloCost: Objective = {
-  name: 'slo cost',
-  cost: (f, sel) => (sel.exploring || f.ttftMs === undefined ? undefined : sel.sloMiss ? f.ttftMs : f.ttftMs + (f.prefillMs ?? 0)),
 };
 
 /** In-flight plus waiting requests (not milliseconds: round-robin and least-load compare counts). */
@@ -216,17 +187,6 @@ export function cacheAware(opts: CacheAwareOptions): Picker {
       if (opts.onMiss === 'least-load') return { f: least(), reason: `miss: least loaded (${min} ahead)`, kind: 'cold' };
       const pool = set.filter((f) => f.ahead <= min + 1);
       return { f: rendezvousPick(pool, coldHash(sel)), reason: `cold: rendezvous among ${pool.length}`, kind: 'cold' };
-    },
-  };
-}
-
-/** A picker whose reasons and kind say the set is being explored ("learning; …"), over another picker. */
-export function whileExploring(exploring: Picker, otherwise: Picker): Picker {
-  return {
-    pick(set, objective, sel) {
-      if (!sel.exploring) return otherwise.pick(set, objective, sel);
-      const p = exploring.pick(set, objective, sel);
-      return { ...p, reason: `learning; ${p.reason}`, kind: 'learning' };
     },
   };
 }
