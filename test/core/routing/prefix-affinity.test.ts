@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { prefixAffinityFactory } from '../../../core/routing/policies/prefix-affinity.js';
-import { prefixKeyOf, type RoutingRequest } from '../../../core/routing/policy.js';
+import { prefixKeyOf, type RoutingRequest, type RoutingState } from '../../../core/routing/policy.js';
 import { candidate, runPolicyContract, routingState } from './policy-contract.js';
 
 runPolicyContract(prefixAffinityFactory);
@@ -8,6 +8,18 @@ runPolicyContract(prefixAffinityFactory);
 const system = 'You are a meticulous assistant. '.repeat(200); // ~6.4 KB shared system prompt
 function req(system: string, question: string, id = 'r'): RoutingRequest {
   return { requestId: id, model: 'm', headers: {}, body: { messages: [{ role: 'system', content: system }, { role: 'user', content: question }] } };
+}
+
+/** Both backends learned: TTFT = 20 ms + 100 ms per 1k uncached tokens + 150 ms per request ahead. */
+function teachBoth(state: RoutingState): void {
+  for (const id of ['a', 'b']) {
+    const m = state.latency.of(id);
+    for (let i = 0; i < 40; i++) {
+      const uncachedTokens = (i % 5) * 800;
+      const ahead = i % 7;
+      m.observeTtft({ uncachedTokens, ahead }, 20 + 0.1 * uncachedTokens + 150 * ahead);
+    }
+  }
 }
 
 describe('prefix-affinity', () => {
@@ -39,15 +51,7 @@ describe('prefix-affinity', () => {
   it('keeps a group on its prefix holder while the wait there costs less than the wait plus the cold prefill elsewhere', () => {
     const state = routingState();
     const policy = prefixAffinityFactory.create({}, { seed: 1, state });
-    // TTFT = 20 ms + 100 ms per 1k uncached tokens + 150 ms per request ahead, on both.
-    for (const id of ['a', 'b']) {
-      const m = state.latency.of(id);
-      for (let i = 0; i < 40; i++) {
-        const uncachedTokens = (i % 5) * 800;
-        const ahead = i % 7;
-        m.observeTtft({ uncachedTokens, ahead }, 20 + 0.1 * uncachedTokens + 150 * ahead);
-      }
-    }
+    teachBoth(state);
     const long = 'You are a meticulous assistant. '.repeat(500); // 16 KB ≈ 4,000 tokens: a 400 ms cold prefill
     const r = req(long, 'question');
     state.prefixes.of('a').insert(prefixKeyOf(r, state.chunkBytes).hashes);
@@ -65,15 +69,7 @@ describe('prefix-affinity', () => {
   it('leaves a saturated prefix holder when the latency model says waiting costs more than the cache saves', () => {
     const state = routingState();
     const policy = prefixAffinityFactory.create({}, { seed: 1, state });
-    // Both backends learned: TTFT = 20 ms + 100 ms per 1k uncached tokens + 150 ms per request ahead.
-    for (const id of ['a', 'b']) {
-      const m = state.latency.of(id);
-      for (let i = 0; i < 40; i++) {
-        const uncachedTokens = (i % 5) * 800;
-        const ahead = i % 7;
-        m.observeTtft({ uncachedTokens, ahead }, 20 + 0.1 * uncachedTokens + 150 * ahead);
-      }
-    }
+    teachBoth(state);
     const r = req(system, 'question');
     state.prefixes.of('a').insert(prefixKeyOf(r, state.chunkBytes).hashes);
     const idleHolder = policy.select([candidate('a', true, { inFlight: 0 }), candidate('b', true, { inFlight: 0 })], req(system, 'question'));
