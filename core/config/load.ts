@@ -37,7 +37,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   const store = r.optObj(doc, 'store', 'store');
   const storeType = r.oneOf(store, 'type', 'store', ['memory', 'redis'] as const, 'memory');
   const limits = r.optObj(doc, 'limits', 'limits');
-  r.known(limits, 'limits', ['body_bytes', 'drain_timeout_ms', 'upstream_connect_timeout_ms', 'upstream_headers_timeout_ms', 'request_timeout_ms', 'client_stall_timeout_ms', 'max_in_flight_per_client']);
+  r.known(limits, 'limits', ['body_bytes', 'drain_timeout_ms', 'upstream_connect_timeout_ms', 'upstream_headers_timeout_ms', 'request_timeout_ms', 'client_stall_timeout_ms', 'max_in_flight_per_client', 'max_connections']);
 
   const routing = r.optObj(doc, 'routing', 'routing');
   r.known(routing, 'routing', ['chunk_bytes', 'bytes_per_token']);
@@ -62,6 +62,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
       requestTimeoutMs: r.int(limits, 'request_timeout_ms', 'limits', 30_000, 1),
       clientStallTimeoutMs: r.int(limits, 'client_stall_timeout_ms', 'limits', 60_000, 1),
       maxInFlightPerClient: r.int(limits, 'max_in_flight_per_client', 'limits', 1024),
+      maxConnections: r.int(limits, 'max_connections', 'limits', 8192),
     },
     routing: {
       chunkBytes: r.int(routing, 'chunk_bytes', 'routing', 256, 16, 65_536),

@@ -86,6 +86,8 @@ export interface GatewayConfig {
     /** A client must send its whole request (headers and body) within this long, or gets 408. */
     requestTimeoutMs: number;
     /** A stream whose client takes nothing for this long is ended and its upstream aborted. */
+    /** Open client connections per process; 0: no cap. */
+    maxConnections: number;
     clientStallTimeoutMs: number;
     /** Requests in flight per client address when no API keys are configured (0: no cap). */
     maxInFlightPerClient: number;

@@ -152,6 +152,9 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   const tenants = await createTenants(config, metrics.registry, log);
   const app = buildApp({ routes, learner, metrics, tenants, storeStatus: () => store.status(), bodyLimit: config.limits.bodyBytes, requestTimeoutMs: config.limits.requestTimeoutMs, clientStallTimeoutMs: config.limits.clientStallTimeoutMs, accessLogSampleRate: config.accessLog.sampleRate, logger: log, isDraining: () => draining, inFlight });
   const host = opts.host ?? config.listen.host;
+  // A cap on open client connections per process (file descriptors are finite; a proxied stream
+  // holds an upstream socket too): past it, node:http closes new connections at once.
+  if (config.limits.maxConnections > 0) app.server.maxConnections = config.limits.maxConnections;
   await app.listen({ port: opts.port ?? config.listen.port, host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.listen.port;
