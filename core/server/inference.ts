@@ -114,7 +114,7 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
     // A deadline gave up on the engine before the answer began: its error is the answer.
     if (cancel.reason instanceof GatewayError && !reply.sent && !reply.raw.headersSent) {
       req.log.warn({ model, code: cancel.reason.errorName }, cancel.reason.message);
-      ctx.metrics.upstreamErrors.inc({ backend: 'none', kind: 'timeout' });
+      ctx.metrics.upstreamErrors.inc({ backend: access.backend ?? 'none', kind: 'timeout' });
       throw cancel.reason;
     }
     if (!(err instanceof ClientGone) && !cancel.aborted) throw err;
