@@ -278,7 +278,9 @@ function readPackagedPath(value: string, where: string, configDir: string, what:
 function readAccessLog(r: ConfigReader, doc: Obj): GatewayConfig['accessLog'] {
   const o = r.optObj(doc, 'access_log', 'access_log');
   r.known(o, 'access_log', ['sample_rate']);
-  const sampleRate = r.num(o, 'sample_rate', 'access_log', 1, 0);
+  // Off for successes unless asked: a line per request cost 18% of one process's requests/s on the
+  // overhead bench (6,181 against 7,548 req/s, 3 interleaved runs). Failures are always logged.
+  const sampleRate = r.num(o, 'sample_rate', 'access_log', 0, 0);
   if (sampleRate > 1) r.fail('access_log.sample_rate', 'a fraction from 0 to 1', sampleRate);
   return { sampleRate };
 }

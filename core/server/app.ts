@@ -32,7 +32,7 @@ export interface AppOptions {
   storeStatus?: () => string;
   /** API keys, admin keys and limits (core/auth); without it everything is open. */
   tenants?: Tenants;
-  /** Successful requests' access lines are sampled at this rate (failures always logged); default 1. */
+  /** Successful requests' access lines are sampled at this rate (failures always logged); default 0. */
   accessLogSampleRate?: number;
 }
 
@@ -154,7 +154,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 
   const ctx: InferenceContext = {
     routes: opts.routes, learner: opts.learner, metrics: opts.metrics, isDraining: opts.isDraining, inFlight: opts.inFlight,
-    clientStallTimeoutMs: opts.clientStallTimeoutMs ?? 60_000, tenants, accessLog: new AccessLog(opts.accessLogSampleRate ?? 1),
+    clientStallTimeoutMs: opts.clientStallTimeoutMs ?? 60_000, tenants, accessLog: new AccessLog(opts.accessLogSampleRate ?? 0),
   };
   app.post('/v1/chat/completions', { schema: { body: chatBodySchema }, preValidation: refuseDeepBodies }, async (req, reply) => {
     await handleInference('chat', req, reply, ctx);
