@@ -14,6 +14,7 @@ import { ConfigError, ConfigReader, substituteEnv, type Obj } from './reader.js'
 import type { GatewayConfig, RouteSpec, SimulatedEngine } from './types.js';
 import { ChatTemplate } from '../tokenizer/tokenizer.js';
 import { readAuth, readMetrics } from './auth.js';
+import { DEFAULT_DEADLINES } from '../server/deadlines.js';
 
 export { ConfigError };
 
@@ -202,12 +203,10 @@ function readRoutes(r: ConfigReader, doc: Obj, backends: BackendSpec[], configDi
     if (problems.length > 0) throw new ConfigError(`${r.file}: ${at}.policy: ${problems.join('; ')}`);
     const t = r.optObj(o, 'timeouts', `${at}.timeouts`);
     r.known(t, `${at}.timeouts`, ['first_token_ms', 'stall_ms', 'total_ms']);
-    // A hung engine must not hold a client forever: a first token within 2 min (a long queue and
-    // a 100k-token prefill), no 60 s silence mid-stream, 30 min in all (SGLang's request timeout).
     const timeouts = {
-      firstTokenMs: r.int(t, 'first_token_ms', `${at}.timeouts`, 120_000, 1),
-      stallMs: r.int(t, 'stall_ms', `${at}.timeouts`, 60_000, 1),
-      totalMs: r.int(t, 'total_ms', `${at}.timeouts`, 1_800_000, 1),
+      firstTokenMs: r.int(t, 'first_token_ms', `${at}.timeouts`, DEFAULT_DEADLINES.firstTokenMs, 1),
+      stallMs: r.int(t, 'stall_ms', `${at}.timeouts`, DEFAULT_DEADLINES.stallMs, 1),
+      totalMs: r.int(t, 'total_ms', `${at}.timeouts`, DEFAULT_DEADLINES.totalMs, 1),
     };
     const spec: RouteSpec = { model, aliases, backends: ids, arms, sticky, shadow, policy: { type, options }, retries: r.int(o, 'retries', at, 1, 0, 10), timeouts };
     if (o.slo !== undefined) {

@@ -8,8 +8,6 @@
  */
 import { prefixKeyOf, type Candidate, type RoutingRequest, type RoutingState } from './policy.js';
 import { exactMatch } from './exact-prefix.js';
-import type { LoadSignals } from '../plugin/types.js';
-import type { BackendLatencyModel } from './latency-model.js';
 
 export interface Features {
   c: Candidate;
@@ -44,16 +42,6 @@ export interface Features {
   kvRoom?: boolean;
 }
 
-/** A candidate's load as every profile and the learner count it. */
-export function loadOf(signals: LoadSignals): number {
-  return signals.inFlight + (signals.waiting ?? 0);
-}
-
-/** Requests ahead of a new one on a backend (see Features.ahead). */
-export function aheadOf(signals: LoadSignals, model: BackendLatencyModel): number {
-  return loadOf(signals) + model.prefilling;
-}
-
 /** The request-wide facts every candidate's features are computed from. */
 export interface RequestShape {
   /** Prompt tokens: exact on tokenized routes, estimated from the canonical prompt's bytes otherwise. */
@@ -76,17 +64,13 @@ export function requestShape(request: RoutingRequest, state: RoutingState, bytes
 /** One candidate's features (the learner calls this for the chosen candidate of a profile that computed none). */
 export function featuresOf(c: Candidate, request: RoutingRequest, shape: RequestShape, state: RoutingState, bytesPerToken: number): Features {
   const model = state.latency.of(c.backend.id);
-  const load = loadOf(c.signals);
-  const ahead = load + model.prefilling;
+  const f = loadFeaturesOf(c, state);
   const exact = exactMatch(c.backend.kvCache, state.speculation.of(c.backend.id), request.tokens);
-  const n = shape.chunks.length;
-  let f: Features;
   if (exact) {
-    f = { c, load, ahead, match: exact.blocks, units: exact.totalBlocks, matchTokens: exact.tokens, exact: true };
-  } else {
-    const chunks = n === 0 ? 0 : state.prefixes.of(c.backend.id).match(shape.chunks);
-    const chunkTokens = state.chunkBytes / bytesPerToken;
-    f = { c, load, ahead, match: chunks, units: n, matchTokens: Math.min(shape.promptTokens, chunks * chunkTokens), exact: false };
+    Object.assign(f, { match: exact.blocks, units: exact.totalBlocks, matchTokens: exact.tokens, exact: true });
+  } else if (shape.chunks.length > 0) {
+    const chunks = state.prefixes.of(c.backend.id).match(shape.chunks);
+    Object.assign(f, { match: chunks, units: shape.chunks.length, matchTokens: Math.min(shape.promptTokens, (chunks * state.chunkBytes) / bytesPerToken) });
   }
   const capacity = c.backend.capabilities.kvCapacityTokens;
   // Requests there are taken to be about this one's size: the gateway knows its own in flight,
@@ -94,16 +78,16 @@ export function featuresOf(c: Candidate, request: RoutingRequest, shape: Request
   if (capacity) f.kvRoom = (c.signals.inFlight + 1) * shape.footprint <= capacity;
   const uncachedTokens = Math.max(0, shape.promptTokens - f.matchTokens);
   if (model.fitted) {
-    f.ttftMs = model.predictTtft({ uncachedTokens, ahead, backlogTokens: model.backlogTokens });
+    f.ttftMs = model.predictTtft({ uncachedTokens, ahead: f.ahead, backlogTokens: model.backlogTokens });
     f.prefillMs = model.predictPrefill(uncachedTokens);
   }
   if (model.tpotFitted) f.tpotMs = model.predictTpot((c.signals.running ?? c.signals.inFlight) + 1);
   return f;
 }
 
-/** Load only: what round-robin and least-load need, without touching prefix or latency state. */
+/** Load only: what round-robin and least-load need, without touching prefix state; the start of every candidate's features. */
 export function loadFeaturesOf(c: Candidate, state: RoutingState): Features {
-  const load = loadOf(c.signals);
+  const load = c.signals.inFlight + (c.signals.waiting ?? 0);
   return { c, load, ahead: load + state.latency.of(c.backend.id).prefilling, match: 0, units: 0, matchTokens: 0, exact: false };
 }
 

@@ -12,6 +12,7 @@ import type { Candidate, RoutingPolicy, RoutingState } from './policy.js';
 import { ChatTemplate } from '../tokenizer/tokenizer.js';
 import { TokenizerPool } from '../tokenizer/pool.js';
 import { NO_REMOTE_LOAD, type RemoteLoadView } from './remote-load.js';
+import { DEFAULT_DEADLINES } from '../server/deadlines.js';
 
 export class Route {
   readonly admission?: AdmissionQueue;
@@ -20,7 +21,7 @@ export class Route {
   readonly shadow?: { backends: Backend[]; fraction: number };
   readonly retryBudget = new RetryBudget();
   /** Upstream deadlines past the response headers (ms); the route's `timeouts:`. */
-  timeouts: RouteSpec['timeouts'] = { firstTokenMs: 120_000, stallMs: 60_000, totalMs: 1_800_000 };
+  timeouts: RouteSpec['timeouts'] = DEFAULT_DEADLINES;
   /** The model's chat template, when prefix keys are computed over the rendered prompt. */
   template?: ChatTemplate;
   /**
@@ -107,7 +108,7 @@ export class RouteTable {
       const shadow = spec.shadow ? { backends: spec.shadow.backends.map(lookup), fraction: spec.shadow.fraction } : undefined;
       const route = new Route(this.breakers, remote, spec.model, spec.aliases, spec.backends.map(lookup), factory.create(spec.policy.options, { seed: seed + i, state }),
         spec.retries, spec.slo, spec.admission, spec.arms, spec.sticky, shadow, seed + i);
-      if (spec.timeouts) route.timeouts = spec.timeouts;
+      route.timeouts = spec.timeouts;
       if (spec.tokenizerConfig) route.template = ChatTemplate.fromConfigFile(spec.tokenizerConfig);
       if (spec.tokenizerConfig && spec.tokenizer && route.backends.some((b) => b.kvCache)) {
         const key = `${spec.tokenizer}\u0000${spec.tokenizerConfig}`;

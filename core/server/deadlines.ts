@@ -16,6 +16,12 @@ export interface DeadlineSpec {
   totalMs: number;
 }
 
+/**
+ * A hung engine must not hold a client forever: a first token within 2 min (a long queue and a
+ * 100k-token prefill), no 60 s silence mid-stream, 30 min in all (SGLang's request timeout).
+ */
+export const DEFAULT_DEADLINES: Readonly<DeadlineSpec> = { firstTokenMs: 120_000, stallMs: 60_000, totalMs: 1_800_000 };
+
 export class UpstreamDeadlines {
   private total: NodeJS.Timeout | undefined;
   private phase: NodeJS.Timeout | undefined;

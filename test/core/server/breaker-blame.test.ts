@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimServer } from '../../../bench/sim/server.js';
 import type { Gateway } from '../../../core/server/gateway.js';
-import { startEngine, startTestGateway } from './gateway-helpers.js';
+import { startReplicaPair } from './gateway-helpers.js';
 
 /** JSON text of a value nested `depth` arrays deep (JSON.stringify itself overflows on it). */
 function nested(depth: number): string {
@@ -20,16 +20,11 @@ describe('breaker blame: a client cannot open the breakers', () => {
   let gw: Gateway;
 
   beforeAll(async () => {
-    [a, b] = await Promise.all([startEngine('vllm'), startEngine('vllm')]);
-    gw = await startTestGateway({
-      listen: { host: '127.0.0.1', port: 0 },
-      // Health checks rarely, so only the passive path (the breaker) could eject a backend.
-      backends: [{ id: 'a', type: 'vllm', url: a.url, health_interval_ms: 60_000 }, { id: 'b', type: 'vllm', url: b.url, health_interval_ms: 60_000 }],
-      routes: [
-        { model: 'qwen', backends: ['a', 'b'], policy: { type: 'prefix-affinity' }, retries: 1 },
-        { model: 'qwen-rr', backends: ['a', 'b'], policy: { type: 'round-robin' }, retries: 1 },
-      ],
-    });
+    // Health checks run rarely, so only the passive path (the breaker) could eject a backend.
+    ({ a, b, gw } = await startReplicaPair([
+      { model: 'qwen', backends: ['a', 'b'], policy: { type: 'prefix-affinity' }, retries: 1 },
+      { model: 'qwen-rr', backends: ['a', 'b'], policy: { type: 'round-robin' }, retries: 1 },
+    ]));
   });
   afterAll(async () => {
     await gw?.drain();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimServer } from '../../../bench/sim/server.js';
 import type { Gateway } from '../../../core/server/gateway.js';
-import { startEngine, startTestGateway } from './gateway-helpers.js';
+import { startReplicaPair } from './gateway-helpers.js';
 
 describe('failover', () => {
   let a: SimServer;
@@ -9,13 +9,8 @@ describe('failover', () => {
   let gw: Gateway;
 
   beforeAll(async () => {
-    [a, b] = await Promise.all([startEngine('vllm'), startEngine('vllm')]);
-    gw = await startTestGateway({
-      listen: { host: '127.0.0.1', port: 0 },
-      // Health checks rarely, so the passive path (retry, then the breaker) is what acts.
-      backends: [{ id: 'a', type: 'vllm', url: a.url, health_interval_ms: 60_000 }, { id: 'b', type: 'vllm', url: b.url, health_interval_ms: 60_000 }],
-      routes: [{ model: 'qwen', backends: ['a', 'b'], policy: { type: 'round-robin' }, retries: 1 }],
-    });
+    // Health checks run rarely, so the passive path (retry, then the breaker) is what acts.
+    ({ a, b, gw } = await startReplicaPair([{ model: 'qwen', backends: ['a', 'b'], policy: { type: 'round-robin' }, retries: 1 }]));
   });
   afterAll(async () => {
     await gw?.drain();

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimServer } from '../../../bench/sim/server.js';
 import type { Gateway } from '../../../core/server/gateway.js';
 import { seededRandom } from '../../../core/routing/policy.js';
-import { startEngine, startTestGateway } from './gateway-helpers.js';
+import { startReplicaPair } from './gateway-helpers.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261202);
 const CASES = 2000;
@@ -106,12 +106,7 @@ describe('fuzz: generated requests never take the gateway down', () => {
   let gw: Gateway;
 
   beforeAll(async () => {
-    [a, b] = await Promise.all([startEngine('vllm'), startEngine('vllm')]);
-    gw = await startTestGateway({
-      listen: { host: '127.0.0.1', port: 0 },
-      backends: [{ id: 'a', type: 'vllm', url: a.url, health_interval_ms: 60_000 }, { id: 'b', type: 'vllm', url: b.url, health_interval_ms: 60_000 }],
-      routes: [{ model: 'qwen', backends: ['a', 'b'], policy: { type: 'prefix-affinity' }, retries: 1 }],
-    });
+    ({ a, b, gw } = await startReplicaPair([{ model: 'qwen', backends: ['a', 'b'], policy: { type: 'prefix-affinity' }, retries: 1 }]));
   });
   afterAll(async () => {
     await gw?.drain();

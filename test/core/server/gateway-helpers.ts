@@ -36,6 +36,20 @@ export async function startTestGateway(doc: unknown): Promise<Gateway> {
   return startGateway(config, { port: 0, host: '127.0.0.1', logLevel: 'silent' });
 }
 
+/**
+ * Two emulated vLLM replicas, `a` and `b`, behind a gateway with these routes. Health checks run
+ * rarely, so only the passive path (retries, the breaker) acts on a failing replica.
+ */
+export async function startReplicaPair(routes: unknown[]): Promise<{ a: SimServer; b: SimServer; gw: Gateway }> {
+  const [a, b] = await Promise.all([startEngine('vllm'), startEngine('vllm')]);
+  const gw = await startTestGateway({
+    listen: { host: '127.0.0.1', port: 0 },
+    backends: [{ id: 'a', type: 'vllm', url: a.url, health_interval_ms: 60_000 }, { id: 'b', type: 'vllm', url: b.url, health_interval_ms: 60_000 }],
+    routes,
+  });
+  return { a, b, gw };
+}
+
 export interface SseRead {
   status: number;
   headers: Headers;
