@@ -10,7 +10,6 @@
  * for a trtllm backend.
  */
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
 import { Engine, isQueueFull } from '../../core/engine/engine.js';
 import { loadProfile } from '../../core/engine/profiles.js';
 import type { EngineProfile, EngineResponse, EngineSnapshot } from '../../core/engine/types.js';
@@ -23,10 +22,12 @@ import { StreamDecoder } from '../../core/tokenizer/stream-decoder.js';
 import { buildOutputTokenPool } from '../../core/tokenizer/word-pool.js';
 import { parseOpenAiError } from '../openai/errors.js';
 import { readTrtllmOptions, validateTrtllmOptions, type TrtllmOptions } from './options.js';
-import { createPromptBuilder } from './prompt/stylers.js';
-import { PromptError, type PromptBuilder } from './prompt/types.js';
-import { readParams, RequestError } from './request.js';
-import { Responder } from './respond.js';
+import { createPromptBuilder } from '../text-engine/prompt/stylers.js';
+import { PromptError, type PromptBuilder } from '../text-engine/prompt/types.js';
+import { readParams, RequestError } from '../text-engine/request.js';
+import { Responder } from '../text-engine/respond.js';
+import { buildPromptInput } from '../text-engine/prompt-input.js';
+import { errorReply } from '../text-engine/error-reply.js';
 import { blockStartChunks } from './prefix-links.js';
 import { KvFollower } from './kv-follower.js';
 import { TrackedKvCache } from '../../core/routing/kv-cache-view.js';
@@ -202,26 +203,9 @@ export class TrtllmBackend implements Backend {
   private async generate(call: DispatchCall): Promise<DispatchReply> {
     const params = readParams(call.body, call.endpoint === 'chat');
     const tokenizer = this.pool!.tokenizer;
-    let ids: number[];
-    let text: string | undefined; // the prompt text, where there is one
-    let stopWords: string[] = [];
-    if (params.messages && this.opts.promptStyle === 'template') {
-      // The model's own template, rendered and encoded in one trip to a tokenizer worker: a long
-      // conversation never holds the event loop.
-      const chat = await this.pool!.encodeChat(params.messages, { tools: params.tools, addGenerationPrompt: true, chatTemplateKwargs: params.chatTemplateKwargs });
-      ids = Array.from(chat.ids);
-      text = chat.prompt;
-    } else if (params.messages) {
-      const built = this.builder!.build(params.messages, { tools: params.tools, addGenerationPrompt: true, chatTemplateKwargs: params.chatTemplateKwargs });
-      stopWords = built.stopWords;
-      ids = Array.from(await this.pool!.encode(built.prompt, { addSpecialTokens: false }));
-      text = built.prompt;
-    } else if (params.prompt !== undefined) {
-      ids = Array.from(await this.pool!.encode(params.prompt, { addSpecialTokens: false }));
-      text = params.prompt;
-    } else {
-      ids = params.promptTokenIds!;
-    }
+    const input = await buildPromptInput(this.pool!, this.builder!, params);
+    let ids = input.ids;
+    const { text, stopWords } = input;
     const blockStarts = this.exactBlockStarts(call, text, ids);
     ids = [...this.opts.prefixTokensId, ...ids, ...this.opts.suffixTokensId];
     const maxLen = this.profile!.maxModelLen;
@@ -314,13 +298,6 @@ export class TrtllmBackend implements Backend {
     this.runtime?.close();
     await this.pool?.close();
   }
-}
-
-function errorReply(status: number, message: string, param: string | null): DispatchReply {
-  const type = status === 404 ? 'NotFoundError' : status === 429 ? 'RateLimitError' : status >= 500 ? 'ServiceUnavailableError' : 'BadRequestError';
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (status === 429 || status === 503) headers['retry-after'] = '1';
-  return { status, headers, body: Readable.from([JSON.stringify({ error: { message, type, param, code: status } })]) };
 }
 
 const plugin: BackendPlugin = {

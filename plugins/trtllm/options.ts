@@ -5,8 +5,8 @@
  *   executor: tensorrt-llm     # TensorRT-LLM's Executor over `engine_dir` (TRTLLM_ROOT builds only)
  */
 import { hasTensorRtLlm } from '../../core/engine/engine.js';
-import { PROMPT_STYLES, isPromptStyle } from './prompt/stylers.js';
-import type { PromptStyle } from './prompt/types.js';
+import { PROMPT_STYLES, isPromptStyle } from '../text-engine/prompt/stylers.js';
+import type { PromptStyle } from '../text-engine/prompt/types.js';
 import type { ForcedToken } from '../../core/tokenizer/tokenizer.js';
 
 export interface TrtllmOptions {

@@ -1,5 +1,6 @@
 /**
- * Shared shapes for the in-process TensorRT-LLM plugin's prompt builders, and the request
+ * Shared shapes for the prompt builders of the text-engine plugins (in-process TensorRT-LLM,
+ * Triton, TGI, DeepSpeed-MII), and the request
  * validation every styler needs (tools, messages, assistant tool calls).
  *
  * A builder turns an OpenAI chat request into one prompt string that the plugin then encodes
@@ -34,7 +35,7 @@ export interface BuiltPrompt {
   stopWords: string[];
 }
 
-/** What the trtllm plugin holds per model: builds the prompt for one chat request. */
+/** What a text-engine plugin holds per model: builds the prompt for one chat request. */
 export interface PromptBuilder {
   readonly style: PromptStyle;
   build(messages: readonly ChatMessage[], opts?: PromptBuildOptions): BuiltPrompt;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { qwen25Styler } from '../../../../plugins/trtllm/prompt/qwen.js';
-import { newToolCallId, parseToolCalls } from '../../../../plugins/trtllm/output/tool-calls.js';
-import { parsePythonKwargs } from '../../../../plugins/trtllm/output/python-args.js';
+import { qwen25Styler } from '../../../../plugins/text-engine/prompt/qwen.js';
+import { newToolCallId, parseToolCalls } from '../../../../plugins/text-engine/output/tool-calls.js';
+import { parsePythonKwargs } from '../../../../plugins/text-engine/output/python-args.js';
 import type { ChatMessage } from '../../../../core/tokenizer/tokenizer.js';
 import { counterIds, QUESTION, TOOL_RESULT } from '../fixtures.js';
 

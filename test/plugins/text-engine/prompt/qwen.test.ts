@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { internlm2Styler, qwen25Styler, qwenStyler } from '../../../../plugins/trtllm/prompt/qwen.js';
-import { PromptError } from '../../../../plugins/trtllm/prompt/types.js';
+import { internlm2Styler, qwen25Styler, qwenStyler } from '../../../../plugins/text-engine/prompt/qwen.js';
+import { PromptError } from '../../../../plugins/text-engine/prompt/types.js';
 import type { ChatMessage } from '../../../../core/tokenizer/tokenizer.js';
 import { ASK, QUESTION, ROUND_TRIP, SYSTEM_AND_USER, TOOL_RESULT, WEATHER_TOOL, WEATHER_TOOL_COMPACT } from '../fixtures.js';
 

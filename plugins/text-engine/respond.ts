@@ -1,8 +1,13 @@
 /**
- * Turns the engine's token responses for one request into the OpenAI wire format: SSE chunks as
- * tokens arrive (role chunk, content or tool-call deltas, the finish chunk, usage when asked,
- * [DONE]) or one JSON body at the end. Text never splits a UTF-8 character or shows part of a stop
- * string (OutputStream); finish_reason is what really happened — stop, length, tool_calls, abort.
+ * Turns one engine answer into the OpenAI wire format: SSE chunks as output arrives (role chunk,
+ * content or tool-call deltas, the finish chunk, usage when asked, [DONE]) or one JSON body at the
+ * end. Text never splits a UTF-8 character or shows part of a stop string (OutputStream);
+ * finish_reason is what really happened — stop, length, tool_calls, abort.
+ *
+ * One path for every engine that generates text from a prompt: the in-process engine feeds token
+ * ids (`onResponse`), the HTTP text engines (Triton, TGI, DeepSpeed-MII) feed the text they answer
+ * (`pushText`) and end it with the counts they report, if any; what they do not report is counted
+ * with the model's tokenizer.
  */
 import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
@@ -12,9 +17,12 @@ import { OutputStream, ToolCallStreamer, type StreamDelta } from './output/strea
 import { parseToolCalls, type ToolCallFormat } from './output/tool-calls.js';
 import type { GenerationParams } from './request.js';
 
-type Finish = 'stop' | 'length' | 'abort' | 'tool_calls';
+/** How the engine's generation ended, before stop strings and tool calls are looked at. */
+export type EngineEnd = 'stop' | 'length' | 'abort';
 
-function finishOf(reason: EngineFinish): Finish {
+type Finish = EngineEnd | 'tool_calls';
+
+function finishOf(reason: EngineFinish): EngineEnd {
   if (reason === 'length') return 'length';
   if (reason === 'cancelled' || reason === 'error') return 'abort';
   return 'stop';
@@ -24,11 +32,21 @@ export interface ResponderOptions {
   params: GenerationParams;
   model: string;
   promptTokens: number;
-  decoder: StreamDecoder;
+  /** Token ids to text, for an engine that answers in ids; an engine that answers in text has none. */
+  decoder?: StreamDecoder;
   stops: string[];
   toolFormat: ToolCallFormat;
   /** The engine request to cancel when a stop string ends the answer. */
   cancel: () => void;
+  /** Tokens in a piece of output text, for an engine that answers in text and reports no count. */
+  countTokens?: (text: string) => number;
+}
+
+/** What an engine that answers in text reports at the end; an absent count is counted here. */
+export interface EngineCounts {
+  promptTokens?: number;
+  completionTokens?: number;
+  cachedTokens?: number;
 }
 
 export class Responder {
@@ -38,7 +56,10 @@ export class Responder {
   private readonly output: OutputStream;
   private readonly tools?: ToolCallStreamer;
   private text = '';
+  /** The engine's own output text, stop strings included (text engines' completion count). */
+  private rawText = '';
   private completionTokens = 0;
+  private promptTokens: number;
   private cachedTokens = 0;
   private started = false;
   private done = false;
@@ -47,6 +68,7 @@ export class Responder {
 
   constructor(private readonly o: ResponderOptions) {
     this.id = `${o.params.chat ? 'chatcmpl' : 'cmpl'}-${randomUUID().replace(/-/g, '')}`;
+    this.promptTokens = o.promptTokens;
     this.output = new OutputStream(o.decoder, o.stops);
     if (o.params.parseTools && o.params.stream) this.tools = new ToolCallStreamer();
     this.finished = new Promise((resolve) => { this.resolveFinished = resolve; });
@@ -57,6 +79,7 @@ export class Responder {
     return this.finished;
   }
 
+  /** The in-process engine's response batch for this request: token ids. */
   onResponse(r: EngineResponse): void {
     if (this.done) return;
     // The engine's own count of prompt tokens served from its KV cache (reused blocks).
@@ -68,7 +91,44 @@ export class Responder {
     if (delta.stopped !== null && !r.isFinal) {
       this.o.cancel(); // the final (cancelled) response follows; it ends the answer as 'stop'
     }
-    if (r.isFinal) this.finish(r.finishReason);
+    if (r.isFinal) this.finish(finishOf(r.finishReason));
+  }
+
+  /**
+   * The next piece of a text engine's output. When a stop string ends the answer, the engine's
+   * request is cancelled (`cancel`) and the caller ends it: `end('stop')`.
+   */
+  pushText(text: string): void {
+    if (this.done || text === '') return;
+    this.rawText += text;
+    const delta = this.output.pushText(text);
+    if (delta.text) this.emitText(delta.text);
+    if (delta.stopped !== null) this.o.cancel();
+  }
+
+  /** Whether a stop string has ended the output (the rest of the engine's answer is discarded). */
+  get stopped(): boolean {
+    return this.output.stopped !== null;
+  }
+
+  /** A text engine's answer is over; counts it did not report come from the tokenizer. */
+  end(reason: EngineEnd, counts: EngineCounts = {}): void {
+    if (this.done) return;
+    if (counts.promptTokens !== undefined) this.promptTokens = counts.promptTokens;
+    if (counts.cachedTokens !== undefined) this.cachedTokens = counts.cachedTokens;
+    this.completionTokens = counts.completionTokens ?? this.o.countTokens?.(this.rawText) ?? 0;
+    this.finish(reason);
+  }
+
+  /**
+   * The engine failed after the answer began: the body ends with the error, which the gateway's
+   * relay turns into its stream-interrupted error (a streamed answer) or a failed read.
+   */
+  fail(err: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.body.destroy(err);
+    this.resolveFinished();
   }
 
   private emitText(text: string): void {
@@ -78,10 +138,10 @@ export class Responder {
     for (const d of deltas) this.chunk(d, null);
   }
 
-  private finish(reason: EngineFinish): void {
-    const end = this.output.finish(finishOf(reason));
+  private finish(reason: EngineEnd): void {
+    const end = this.output.finish(reason);
     if (end.text) this.emitText(end.text);
-    let finish: Finish = end.stopped !== null ? 'stop' : finishOf(reason);
+    let finish: Finish = end.stopped !== null ? 'stop' : reason;
     if (this.o.params.stream) {
       if (this.tools) {
         const t = this.tools.finish(finish);
@@ -100,9 +160,9 @@ export class Responder {
 
   private usage(): Record<string, unknown> {
     return {
-      prompt_tokens: this.o.promptTokens,
+      prompt_tokens: this.promptTokens,
       completion_tokens: this.completionTokens,
-      total_tokens: this.o.promptTokens + this.completionTokens,
+      total_tokens: this.promptTokens + this.completionTokens,
       prompt_tokens_details: { cached_tokens: this.cachedTokens },
     };
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { llama3Styler } from '../../../../plugins/trtllm/prompt/llama.js';
-import { PromptError } from '../../../../plugins/trtllm/prompt/types.js';
+import { llama3Styler } from '../../../../plugins/text-engine/prompt/llama.js';
+import { PromptError } from '../../../../plugins/text-engine/prompt/types.js';
 import { ASK, QUESTION, ROUND_TRIP, SYSTEM_AND_USER, WEATHER_TOOL } from '../fixtures.js';
 
 describe('llama3 styler', () => {

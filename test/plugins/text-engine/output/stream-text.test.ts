@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { StreamDecoder } from '../../../../core/tokenizer/stream-decoder.js';
 import { Tokenizer } from '../../../../core/tokenizer/tokenizer.js';
-import { heldSuffixLength, OutputStream, ToolCallStreamer } from '../../../../plugins/trtllm/output/stream-text.js';
-import type { StreamDelta, ToolCallDelta } from '../../../../plugins/trtllm/output/stream-text.js';
-import { parseToolCalls } from '../../../../plugins/trtllm/output/tool-calls.js';
+import { heldSuffixLength, OutputStream, ToolCallStreamer } from '../../../../plugins/text-engine/output/stream-text.js';
+import type { StreamDelta, ToolCallDelta } from '../../../../plugins/text-engine/output/stream-text.js';
+import { parseToolCalls } from '../../../../plugins/text-engine/output/tool-calls.js';
 
 const ID = /^call_[A-Za-z0-9]{24}$/;
 const REPLACEMENT = '\uFFFD';

@@ -5,8 +5,8 @@ import {
   isPromptStyle,
   PROMPT_STYLES,
   templatePromptBuilder,
-} from '../../../../plugins/trtllm/prompt/stylers.js';
-import type { PromptStyle } from '../../../../plugins/trtllm/prompt/stylers.js';
+} from '../../../../plugins/text-engine/prompt/stylers.js';
+import type { PromptStyle } from '../../../../plugins/text-engine/prompt/stylers.js';
 import type { ChatMessage } from '../../../../core/tokenizer/tokenizer.js';
 import { ASK, ROUND_TRIP, SYSTEM_AND_USER, WEATHER_TOOL } from '../fixtures.js';
 

@@ -43,7 +43,8 @@ export class OutputStream {
   private stoppedBy: string | null = null;
   private readonly stops: readonly string[];
 
-  constructor(private readonly decoder: StreamDecoder, stop: readonly string[] = []) {
+  /** `decoder` turns token ids into text; engines that answer in text (over HTTP) need none. */
+  constructor(private readonly decoder: StreamDecoder | undefined, stop: readonly string[] = []) {
     this.stops = [...new Set(stop.filter((s) => s !== ''))];
   }
 
@@ -53,8 +54,14 @@ export class OutputStream {
 
   /** Text that can no longer be part of a stop string. Nothing more once a stop string hit. */
   push(ids: ArrayLike<number>): OutputDelta {
+    if (this.decoder === undefined) throw new Error('OutputStream: token ids need a decoder');
+    return this.pushText(this.stoppedBy === null ? this.decoder.push(ids) : '');
+  }
+
+  /** The same for an engine that answers in text: `text` is the next piece of its output. */
+  pushText(text: string): OutputDelta {
     if (this.stoppedBy !== null) return { text: '', stopped: this.stoppedBy };
-    this.pending += this.decoder.push(ids);
+    this.pending += text;
     return { text: this.release(false), stopped: this.stoppedBy };
   }
 
@@ -62,7 +69,7 @@ export class OutputStream {
   finish<R extends string>(reason: R): OutputEnd<R> {
     let text = '';
     if (this.stoppedBy === null) {
-      this.pending += this.decoder.flush();
+      if (this.decoder !== undefined) this.pending += this.decoder.flush();
       text = this.release(true);
     }
     const stopped = this.stoppedBy;

@@ -1,5 +1,5 @@
 /**
- * Conversations shared by the trtllm prompt and output tests: grps-trtllm's get_current_weather
+ * Conversations shared by the text-engine prompt and output tests: grps-trtllm's get_current_weather
  * function-calling round trip (shared/seeds/001: user asks, model calls, tool answers, model replies).
  */
 import type { ChatMessage } from '../../../core/tokenizer/tokenizer.js';

@@ -1,5 +1,5 @@
 /**
- * Prompt builders for the in-process TensorRT-LLM plugin. The model's own chat template is the
+ * Prompt builders for the text-engine plugins (trtllm, triton-trtllm, tgi, deepspeed-mii). The model's own chat template is the
  * default; the built-in stylers (grps-trtllm's families, REFERENCE §1.6) are for models whose
  * tokenizer_config has no template or a wrong one.
  */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chatglm3CallCode, chatglm3Styler, glm4Styler } from '../../../../plugins/trtllm/prompt/glm.js';
+import { chatglm3CallCode, chatglm3Styler, glm4Styler } from '../../../../plugins/text-engine/prompt/glm.js';
 import { ASK, QUESTION, ROUND_TRIP, SYSTEM_AND_USER, TOOL_RESULT, WEATHER_FUNCTION_INDENTED, WEATHER_TOOL } from '../fixtures.js';
 
 /** The function list ChatGLM3 sees: an array of bare function objects, 4-space indented. */
