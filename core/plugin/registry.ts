@@ -4,14 +4,17 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import deepspeedMii from '../../plugins/deepspeed-mii/index.js';
 import lmdeploy from '../../plugins/lmdeploy/index.js';
 import openai from '../../plugins/openai/index.js';
+import tgi from '../../plugins/tgi/index.js';
+import tritonTrtllm from '../../plugins/triton-trtllm/index.js';
 import trtllmServe from '../../plugins/trtllm-serve/index.js';
 import trtllm from '../../plugins/trtllm/index.js';
 import vllm from '../../plugins/vllm/index.js';
 import type { BackendPlugin } from './types.js';
 
-const BUILTIN: ReadonlyMap<string, BackendPlugin> = new Map([vllm, lmdeploy, trtllmServe, openai, trtllm].map((p) => [p.type, p]));
+const BUILTIN: ReadonlyMap<string, BackendPlugin> = new Map([vllm, lmdeploy, trtllmServe, openai, trtllm, tritonTrtllm, tgi, deepspeedMii].map((p) => [p.type, p]));
 
 export function builtinPluginTypes(): string[] {
   return [...BUILTIN.keys()];

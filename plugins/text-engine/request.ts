@@ -73,7 +73,7 @@ const optInt = (body: Record<string, unknown>, key: string, min: number): number
 };
 
 export function readParams(body: Record<string, unknown>, chat: boolean): GenerationParams {
-  if ((body.n ?? 1) !== 1) throw new RequestError('n: only n=1 is supported by the in-process engine', 'n');
+  if ((body.n ?? 1) !== 1) throw new RequestError('n: only n=1 is supported', 'n');
   const stopField = body.stop;
   const stop = stopField === undefined || stopField === null ? [] : typeof stopField === 'string' ? [stopField] : stopField;
   if (!Array.isArray(stop) || !stop.every((s) => typeof s === 'string')) throw new RequestError('stop: expected a string or a list of strings', 'stop');
@@ -109,7 +109,7 @@ export function readParams(body: Record<string, unknown>, chat: boolean): Genera
   } else if (Array.isArray(body.prompt) && body.prompt.every((t) => Number.isInteger(t))) {
     params.promptTokenIds = body.prompt as number[];
   } else {
-    throw new RequestError('prompt: the in-process engine takes one prompt (a string or a list of token ids)', 'prompt');
+    throw new RequestError('prompt: one prompt per request (a string or a list of token ids)', 'prompt');
   }
   return params;
 }

@@ -38,11 +38,9 @@ export interface ResponderOptions {
   toolFormat: ToolCallFormat;
   /** The engine request to cancel when a stop string ends the answer. */
   cancel: () => void;
-  /** Tokens in a piece of output text, for an engine that answers in text and reports no count. */
-  countTokens?: (text: string) => number;
 }
 
-/** What an engine that answers in text reports at the end; an absent count is counted here. */
+/** What an engine that answers in text reports at the end (the caller counts what it does not). */
 export interface EngineCounts {
   promptTokens?: number;
   completionTokens?: number;
@@ -111,12 +109,17 @@ export class Responder {
     return this.output.stopped !== null;
   }
 
-  /** A text engine's answer is over; counts it did not report come from the tokenizer. */
-  end(reason: EngineEnd, counts: EngineCounts = {}): void {
+  /** Everything the text engine answered so far, stop strings included: what its completion count covers. */
+  get engineText(): string {
+    return this.rawText;
+  }
+
+  /** A text engine's answer is over, with its completion tokens (the engine's count or the tokenizer's). */
+  end(reason: EngineEnd, counts: EngineCounts & { completionTokens: number }): void {
     if (this.done) return;
     if (counts.promptTokens !== undefined) this.promptTokens = counts.promptTokens;
     if (counts.cachedTokens !== undefined) this.cachedTokens = counts.cachedTokens;
-    this.completionTokens = counts.completionTokens ?? this.o.countTokens?.(this.rawText) ?? 0;
+    this.completionTokens = counts.completionTokens;
     this.finish(reason);
   }
 

@@ -57,7 +57,7 @@ routes:
   });
 
   const rejects: Array<[string, string, RegExp]> = [
-    ['unknown plugin type', minimal.replace('type: vllm', 'type: tgi-fast'), /backends\[0\]\.type: expected one of vllm, lmdeploy, trtllm-serve, openai, trtllm or a module path/],
+    ['unknown plugin type', minimal.replace('type: vllm', 'type: tgi-fast'), /backends\[0\]\.type: expected one of vllm, lmdeploy, trtllm-serve, openai, trtllm, triton-trtllm, tgi, deepspeed-mii or a module path/],
     ['unknown policy type', minimal.replace('backends: [a] }', 'backends: [a], policy: { type: lru } }'), /routes\[0\]\.policy\.type: expected one of round-robin, least-load, prefix-affinity, slo, got "lru"/],
     ['admission on a policy that never judges the SLO', minimal.replace('backends: [a] }', 'backends: [a], policy: { type: prefix-affinity }, admission: { mode: shed } }'),
       /routes\[0\]\.admission: policy prefix-affinity never predicts an SLO miss/],

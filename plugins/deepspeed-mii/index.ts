@@ -1,0 +1,106 @@
+/**
+ * `type: deepspeed-mii` — DeepSpeed-MII's RESTful gateway (`mii.serve(…, enable_restful_api=True)`):
+ * `POST /mii/{deployment_name}` with the client's `generate` keywords as JSON
+ * (`{"prompts": [...], "max_length", "max_new_tokens", …}`), answering a JSON list with one
+ * `Response` per prompt: `{generated_text, prompt_length, generated_length, finish_reason}`;
+ * health at `GET /healthz`. Shapes as deepspeedai/DeepSpeed-MII v0.3.3 writes them
+ * (mii/grpc_related/restful_gateway.py, mii/batching/data_classes.py Response, mii/config.py
+ * GenerateParamsConfig, mii/constants.py GenerationFinishReason).
+ *
+ * Non-streamed only: the REST gateway calls `client.generate(**data)` without a streaming
+ * function and returns the whole list, so a streamed request gets its SSE answer in one go once
+ * the engine has answered (time to first token = the whole generation). No load endpoint: the
+ * backend's load is what this gateway has in flight there. Usage is the engine's own counts.
+ *
+ * MII bounds a generation by `max_length` (prompt + output, default 1024) before `max_new_tokens`,
+ * so a request with max_tokens sends both, max_length from the prompt's count here; one without
+ * sends neither (MII's defaults). Flask-RESTful answers every failure (a refused parameter too)
+ * with 500 `{"message": "Internal Server Error"}`.
+ */
+import type { EngineLoad } from '../../core/plugin/engine-load.js';
+import type { BackendPlugin, BackendSpec, PluginContext } from '../../core/plugin/types.js';
+import { flatErrorShape, stringErrorShape, type ErrorShape } from '../openai/errors.js';
+import { readHttpOptions, validateHttpOptions } from '../openai/options.js';
+import { TextEngineBackend, type EngineOutput, type TextRequest } from '../text-engine/http-text-backend.js';
+import { readTextEngineOptions, TEXT_ENGINE_KEYS, validateTextEngineOptions } from '../text-engine/options.js';
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export class DeepspeedMiiBackend extends TextEngineBackend {
+  readonly engine = 'deepspeed-mii';
+  protected readonly streams = false;
+  // Flask-RESTful's {"message": "..."} (flat), or {"error": "..."} from a proxy in front.
+  protected readonly errorShapes: readonly ErrorShape[] = [flatErrorShape, stringErrorShape];
+  private readonly deployment: string;
+
+  constructor(spec: BackendSpec, ctx: PluginContext) {
+    const deployment = typeof spec.options.deployment === 'string' ? spec.options.deployment : spec.models?.[0] ?? '';
+    super({ ...spec, models: spec.models ?? [deployment] }, ctx,
+      readHttpOptions(spec.options, ctx, { healthPath: '/healthz', loadIntervalMs: 0 }), readTextEngineOptions(spec.options, ctx.configDir));
+    this.deployment = deployment;
+  }
+
+  protected async readLoad(): Promise<EngineLoad | undefined> {
+    return undefined;
+  }
+
+  protected engineRequest(req: TextRequest): { path: string; body: Record<string, unknown> } {
+    const { params } = req;
+    const s = params.sampling;
+    const body: Record<string, unknown> = { prompts: [req.prompt] };
+    if (params.maxTokens !== undefined) {
+      body.max_new_tokens = params.maxTokens;
+      body.max_length = req.promptTokens + params.maxTokens;
+    }
+    // MII's temperature must be > 0; OpenAI's 0 is greedy decoding (do_sample false).
+    if (s.temperature !== undefined) {
+      if (s.temperature > 0) body.temperature = s.temperature;
+      else body.do_sample = false;
+    }
+    if (s.topP !== undefined) body.top_p = s.topP;
+    if (s.topK !== undefined) body.top_k = s.topK;
+    if (req.stop.length > 0) body.stop = req.stop;
+    if (params.ignoreEos) body.ignore_eos = true;
+    if (params.minTokens > 0) body.min_new_tokens = params.minTokens;
+    return { path: `/mii/${encodeURIComponent(this.deployment)}`, body };
+  }
+
+  protected readAnswer(body: string): EngineOutput {
+    const list = JSON.parse(body) as unknown;
+    const r = Array.isArray(list) && isRecord(list[0]) ? list[0] : {};
+    const reason = r.finish_reason;
+    const counts = {
+      ...(typeof r.prompt_length === 'number' ? { promptTokens: r.prompt_length } : {}),
+      ...(typeof r.generated_length === 'number' ? { completionTokens: r.generated_length } : {}),
+    };
+    return {
+      text: typeof r.generated_text === 'string' ? r.generated_text : '',
+      end: reason === 'length' ? 'length' : reason === 'stop' ? 'stop' : undefined,
+      counts,
+    };
+  }
+
+  protected readEvent(): EngineOutput | undefined {
+    return undefined; // never streams
+  }
+}
+
+const plugin: BackendPlugin = {
+  type: 'deepspeed-mii',
+  validate: (options) => {
+    const problems = [...validateHttpOptions(options, [...TEXT_ENGINE_KEYS, 'deployment']), ...validateTextEngineOptions(options)];
+    if (options.deployment !== undefined && (typeof options.deployment !== 'string' || options.deployment === '')) {
+      problems.push('deployment: expected the MII deployment name (mii.serve(deployment_name=…))');
+    }
+    return problems;
+  },
+  create: (spec, ctx) => {
+    if (spec.options.deployment === undefined && !spec.models?.length) {
+      throw new Error(`backend ${spec.id}: deepspeed-mii needs \`deployment:\` (the MII deployment name) or \`models:\``);
+    }
+    return new DeepspeedMiiBackend(spec, ctx);
+  },
+};
+export default plugin;

@@ -1,0 +1,134 @@
+/**
+ * `type: triton-trtllm` — a TensorRT-LLM model served by Triton Inference Server's
+ * tensorrtllm_backend, through Triton's generate extension: `POST /v2/models/{model}/generate`
+ * and `/generate_stream` (SSE). The request is the ensemble's inputs by name
+ * (triton-inference-server/tensorrtllm_backend v0.17.0:
+ * all_models/inflight_batcher_llm/ensemble/config.pbtxt; README.md "Query the server with the
+ * Triton generate endpoint"): text_input, max_tokens, bad_words, stop_words, end_id, pad_id,
+ * stream, sampling. Each answer is `{"model_name", "model_version", "text_output", …}`: text only,
+ * no token counts and no finish reason, so usage is counted with the model's tokenizer (prompt:
+ * the rendered prompt; completion: the text) and `length` is told from max_tokens.
+ *
+ *   - id: triton-1
+ *     type: triton-trtllm
+ *     url: http://10.0.0.5:8000
+ *     model: ensemble                         # the Triton model (default ensemble; or tensorrt_llm_bls)
+ *     metrics_url: http://10.0.0.5:8002/metrics   # default: the url's host, port 8002
+ *     tokenizer_json: …  tokenizer_config: …   # plugins/text-engine/options.ts
+ *
+ * Not supported by the ensemble and refused or ignored: n > 1 (refused), ignore_eos, stop_token_ids.
+ */
+import { request } from 'undici';
+import type { EngineLoad } from '../../core/plugin/engine-load.js';
+import type { BackendPlugin, BackendSpec, PluginContext } from '../../core/plugin/types.js';
+import { stringErrorShape, type ErrorShape } from '../openai/errors.js';
+import { readHttpOptions, validateHttpOptions } from '../openai/options.js';
+import { TextEngineBackend, type EngineOutput, type TextRequest } from '../text-engine/http-text-backend.js';
+import { readTextEngineOptions, TEXT_ENGINE_KEYS, validateTextEngineOptions } from '../text-engine/options.js';
+import { readTritonLoad } from './load.js';
+
+const KEYS = ['model', 'metrics_url', 'default_max_tokens'];
+
+/** The ensemble needs max_tokens; a request without one gets this many. */
+const DEFAULT_MAX_TOKENS = 1024;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A TYPE_STRING output of one element comes back as a string, or as a one-element list. */
+function textOf(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) return v.filter((s) => typeof s === 'string').join('');
+  return '';
+}
+
+export class TritonTrtllmBackend extends TextEngineBackend {
+  readonly engine = 'triton-trtllm';
+  protected readonly streams = true;
+  // Triton's HTTP frontend writes every error as {"error": "<message>"} (server: src/http_server.cc),
+  // before the stream and inside it.
+  protected readonly errorShapes: readonly ErrorShape[] = [stringErrorShape];
+  private readonly tritonModel: string;
+  private readonly metricsUrl: URL;
+  private readonly defaultMaxTokens: number;
+
+  constructor(spec: BackendSpec, ctx: PluginContext) {
+    const tritonModel = typeof spec.options.model === 'string' ? spec.options.model : 'ensemble';
+    super({ ...spec, models: spec.models ?? [tritonModel] }, ctx,
+      readHttpOptions(spec.options, ctx, { healthPath: '/v2/health/ready' }), readTextEngineOptions(spec.options, ctx.configDir));
+    this.tritonModel = tritonModel;
+    const base = new URL(spec.url);
+    this.metricsUrl = new URL(typeof spec.options.metrics_url === 'string' ? spec.options.metrics_url : `${base.protocol}//${base.hostname}:8002/metrics`);
+    this.defaultMaxTokens = typeof spec.options.default_max_tokens === 'number' ? spec.options.default_max_tokens : DEFAULT_MAX_TOKENS;
+  }
+
+  protected async readLoad(): Promise<EngineLoad | undefined> {
+    const res = await request(this.metricsUrl, {
+      method: 'GET', headersTimeout: this.options.healthTimeoutMs, bodyTimeout: this.options.healthTimeoutMs,
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`GET ${this.metricsUrl.pathname} answered ${res.statusCode}`);
+    return readTritonLoad(text);
+  }
+
+  protected engineRequest(req: TextRequest): { path: string; body: Record<string, unknown> } {
+    const { params } = req;
+    const s = params.sampling;
+    const body: Record<string, unknown> = {
+      text_input: req.prompt,
+      max_tokens: params.maxTokens ?? this.defaultMaxTokens,
+      // An empty string is "none" (README); a list is one string per word.
+      bad_words: '',
+      stop_words: req.stop.length > 0 ? req.stop : '',
+      end_id: req.endId,
+      pad_id: req.padId,
+      // Non-streamed answers repeat the prompt unless told not to.
+      exclude_input_in_output: true,
+      stream: req.stream,
+    };
+    if (s.temperature !== undefined) body.temperature = s.temperature;
+    if (s.topP !== undefined) body.top_p = s.topP;
+    if (s.topK !== undefined) body.top_k = s.topK;
+    if (s.seed !== undefined) body.random_seed = s.seed;
+    if (s.repetitionPenalty !== undefined) body.repetition_penalty = s.repetitionPenalty;
+    if (s.presencePenalty !== undefined) body.presence_penalty = s.presencePenalty;
+    if (s.frequencyPenalty !== undefined) body.frequency_penalty = s.frequencyPenalty;
+    if (params.minTokens > 0) body.min_length = params.minTokens;
+    const model = encodeURIComponent(this.tritonModel);
+    return { path: `/v2/models/${model}/${req.stream ? 'generate_stream' : 'generate'}`, body };
+  }
+
+  protected readAnswer(body: string): EngineOutput {
+    const o = JSON.parse(body) as unknown;
+    if (isRecord(o) && typeof o.error === 'string') return { text: '', error: { status: 500, body } };
+    return { text: isRecord(o) ? textOf(o.text_output) : '' };
+  }
+
+  protected readEvent(data: string): EngineOutput | undefined {
+    let o: unknown;
+    try {
+      o = JSON.parse(data);
+    } catch {
+      return undefined;
+    }
+    if (!isRecord(o)) return undefined;
+    // An error after the 200 (the model failed the request): {"error": "..."}.
+    if (typeof o.error === 'string') return { text: '', error: { status: 500, body: data } };
+    return { text: textOf(o.text_output) };
+  }
+}
+
+const plugin: BackendPlugin = {
+  type: 'triton-trtllm',
+  validate: (options) => {
+    const problems = [...validateHttpOptions(options, [...TEXT_ENGINE_KEYS, ...KEYS]), ...validateTextEngineOptions(options)];
+    if (options.model !== undefined && (typeof options.model !== 'string' || options.model === '')) problems.push('model: expected the Triton model name (ensemble, tensorrt_llm_bls, …)');
+    if (options.metrics_url !== undefined && !(typeof options.metrics_url === 'string' && URL.canParse(options.metrics_url))) problems.push('metrics_url: expected a URL, e.g. http://10.0.0.5:8002/metrics');
+    const dmt = options.default_max_tokens;
+    if (dmt !== undefined && !(typeof dmt === 'number' && Number.isInteger(dmt) && dmt > 0)) problems.push('default_max_tokens: expected a positive integer');
+    return problems;
+  },
+  create: (spec, ctx) => new TritonTrtllmBackend(spec, ctx),
+};
+export default plugin;
