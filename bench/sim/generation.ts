@@ -101,6 +101,8 @@ export class GenerationService {
   readonly engine: Engine;
   private readonly active = new Map<number, GenerationStream>();
   private readonly completedListeners: Array<(done: CompletedRequest) => void> = [];
+  /** Sim-only: answers queued over HTTP (POST /sim/script), each the output of the next request. */
+  private readonly scripted: string[] = [];
 
   constructor(private readonly opts: GenerationServiceOptions) {
     this.engine = new Engine(
@@ -131,6 +133,16 @@ export class GenerationService {
     this.completedListeners.push(listener);
   }
 
+  /**
+   * Sim-only: the next requests answer these texts, in order (then end of sequence) instead of
+   * the engine model's words, so a test can make any face answer a tool call. Timing is still
+   * the engine model's. Returns how many answers are queued.
+   */
+  script(answers: readonly string[]): number {
+    this.scripted.push(...answers);
+    return this.scripted.length;
+  }
+
   /** Tokenizes, sleeps the front-end overhead (none by default), enqueues. Rejects with GenerationError or on abort. */
   async start(req: GenerationRequest, signal?: AbortSignal): Promise<GenerationStream> {
     if (req.n !== undefined && req.n !== 1) {
@@ -156,6 +168,7 @@ export class GenerationService {
     if (overheadMs > 0) await sleep(overheadMs, undefined, { signal });
     signal?.throwIfAborted();
 
+    const scripted = this.scripted.shift();
     let id: number;
     try {
       id = this.engine.enqueue({
@@ -168,6 +181,7 @@ export class GenerationService {
         streaming: true,
         priority: req.priority ?? 0.5,
         seed: normalizeSeed(req.seed),
+        scriptedOutput: scripted === undefined ? undefined : this.opts.pool.tokenizer.encode(scripted, { addSpecialTokens: false }),
       });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);

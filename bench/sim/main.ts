@@ -28,7 +28,8 @@ export async function runSimCli(argv: string[]): Promise<number> {
   }
   const sim = await startSim(options);
   const replica = options.replicaName ?? `${options.engine}-${sim.port}`;
-  console.log(`sim ${options.engine} ${options.release} ${options.profile} listening on ${sim.url} (time scale ${options.timeScale}, replica ${replica})`);
+  const metrics = sim.metricsUrl === undefined ? '' : `, metrics on ${sim.metricsUrl}`;
+  console.log(`sim ${options.engine} ${options.release} ${options.profile} listening on ${sim.url} (time scale ${options.timeScale}, replica ${replica}${metrics})`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;

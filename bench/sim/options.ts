@@ -1,13 +1,13 @@
 /**
  * Options of `switchyard sim`: one emulated engine replica (an Engine on a real clock plus the HTTP
- * face of vLLM, LMDeploy or trtllm-serve).
+ * face of vLLM, LMDeploy, trtllm-serve, Triton's tensorrtllm_backend, TGI or DeepSpeed-MII).
  */
 import { FaultConfigError, NO_FAULTS, parseErrorRates, parseTokenCount } from './faults.js';
 import type { FaultConfig } from './faults.js';
 import { SIM_RELEASES, newestRelease } from './faces/releases.js';
 import { parseKvEventsConfig, type KvEventsConfig } from './kv-events/vllm-face-events.js';
 
-export const SIM_ENGINES = ['vllm', 'lmdeploy', 'trtllm-serve'] as const;
+export const SIM_ENGINES = ['vllm', 'lmdeploy', 'trtllm-serve', 'triton-trtllm', 'tgi', 'deepspeed-mii'] as const;
 export type SimEngine = (typeof SIM_ENGINES)[number];
 
 export interface SimOptions {
@@ -49,6 +49,8 @@ export interface SimOptions {
    * request, front-end included (xinference, grps). Only calibration against those tables wants it.
    */
   calibrationOverhead: boolean;
+  /** Triton's `--metrics-port`: Prometheus metrics on their own port (default 8002; 0 picks a free one). */
+  metricsPort?: number;
   /** Override the profile's KV capacity (vLLM --num-gpu-blocks-override). */
   numGpuBlocks?: number;
   /** Override the profile's prefix caching (vLLM --enable-prefix-caching / --no-enable-prefix-caching). */
@@ -57,8 +59,17 @@ export interface SimOptions {
   kvEvents?: KvEventsConfig;
 }
 
-/** Each engine's default port: vLLM and trtllm-serve 8000, LMDeploy 23333 (REFERENCE §1.1). */
-export const DEFAULT_PORTS: Record<SimEngine, number> = { vllm: 8000, lmdeploy: 23333, 'trtllm-serve': 8000 };
+/**
+ * Each engine's default port: vLLM and trtllm-serve 8000, LMDeploy 23333 (REFERENCE §1.1); Triton's
+ * HTTP 8000 (metrics 8002); TGI's launcher 3000 (launcher/src/main.rs); MII's restful_api_port
+ * 51080 (mii/config.py).
+ */
+export const DEFAULT_PORTS: Record<SimEngine, number> = {
+  vllm: 8000, lmdeploy: 23333, 'trtllm-serve': 8000, 'triton-trtllm': 8000, tgi: 3000, 'deepspeed-mii': 51080,
+};
+
+/** Triton's default metrics port. */
+export const TRITON_METRICS_PORT = 8002;
 
 export class SimArgsError extends Error {
   constructor(message: string) {
@@ -67,13 +78,15 @@ export class SimArgsError extends Error {
   }
 }
 
-export const SIM_USAGE = `usage: switchyard sim --engine vllm|lmdeploy|trtllm-serve --profile NAME [options]
+export const SIM_USAGE = `usage: switchyard sim --engine vllm|lmdeploy|trtllm-serve|triton-trtllm|tgi|deepspeed-mii --profile NAME [options]
   --release R              the engine release to mirror (default the newest): vllm ${SIM_RELEASES.vllm.join('|')},
-                           lmdeploy ${SIM_RELEASES.lmdeploy.join('|')}, trtllm-serve ${SIM_RELEASES['trtllm-serve'].join('|')}
+                           lmdeploy ${SIM_RELEASES.lmdeploy.join('|')}, trtllm-serve ${SIM_RELEASES['trtllm-serve'].join('|')},
+                           triton-trtllm ${SIM_RELEASES['triton-trtllm'].join('|')}, tgi ${SIM_RELEASES.tgi.join('|')}, deepspeed-mii ${SIM_RELEASES['deepspeed-mii'].join('|')}
   --port N                 listen port (default: the engine's own; 0 picks a free one)
   --host H                 listen address (default 127.0.0.1)
   --time-scale X           model time runs X times faster than real time (default 1)
-  --model NAME             served model name (default: the profile's model)
+  --model NAME             served model name (default: the profile's model; MII's deployment name)
+  --metrics-port N         triton-trtllm: Prometheus metrics port (default 8002; 0 picks a free one)
   --replica-name S         x-sim-replica header value (default <engine>-<port>)
   --profile-file PATH      profiles file to read
   --error-rate S:P[,S:P]   answer with HTTP status S with probability P, e.g. 503:0.1,429:0.05
@@ -97,9 +110,15 @@ export const SIM_USAGE = `usage: switchyard sim --engine vllm|lmdeploy|trtllm-se
   -h, --help               this text`;
 
 const VALUE_FLAGS = new Set(['engine', 'release', 'profile', 'profile-file', 'port', 'host', 'time-scale', 'model',
-  'replica-name', 'error-rate', 'stall-after', 'crash-after', 'error-after', 'slow-start', 'tokenizer-threads', 'frontend-overhead-ms', 'num-gpu-blocks', 'kv-events-config']);
+  'replica-name', 'error-rate', 'stall-after', 'crash-after', 'error-after', 'slow-start', 'tokenizer-threads', 'frontend-overhead-ms', 'num-gpu-blocks', 'kv-events-config',
+  'metrics-port']);
 const BOOLEAN_FLAGS = new Set(['fail-health', 'log', 'enable-prompt-tokens-details', 'enable-force-include-usage', 'enable-prefix-caching',
   'no-enable-prefix-caching', 'calibration-overhead', 'return-perf-metrics']);
+
+/** The engine part of a profile name to suggest: Triton serves TensorRT-LLM; TGI and MII have no profiles of their own. */
+function exampleProfileEngine(engine: SimEngine): string {
+  return engine === 'trtllm-serve' || engine === 'triton-trtllm' ? 'trtllm' : engine === 'tgi' || engine === 'deepspeed-mii' ? 'vllm' : engine;
+}
 
 function isSimEngine(value: string): value is SimEngine {
   return (SIM_ENGINES as readonly string[]).includes(value);
@@ -144,7 +163,7 @@ export function parseSimArgs(argv: string[]): SimOptions {
   if (engine === undefined) throw new SimArgsError('--engine is required');
   if (!isSimEngine(engine)) throw new SimArgsError(`--engine: expected one of ${SIM_ENGINES.join(', ')}, got "${engine}"`);
   const profile = flags.get('profile');
-  if (profile === undefined) throw new SimArgsError(`--profile is required (e.g. a10-qwen2.5-7b-${engine === 'trtllm-serve' ? 'trtllm' : engine})`);
+  if (profile === undefined) throw new SimArgsError(`--profile is required (e.g. a10-qwen2.5-7b-${exampleProfileEngine(engine)})`);
 
   const portText = flags.get('port');
   const port = portText === undefined
@@ -199,6 +218,13 @@ export function parseSimArgs(argv: string[]): SimOptions {
   if (overhead !== undefined) {
     if (options.calibrationOverhead) throw new SimArgsError('--frontend-overhead-ms and --calibration-overhead: give one, not both');
     options.frontendOverheadMs = number('frontend-overhead-ms', overhead, (n) => n >= 0, 'milliseconds ≥ 0');
+  }
+  const metricsPort = flags.get('metrics-port');
+  if (metricsPort !== undefined) {
+    if (engine !== 'triton-trtllm') throw new SimArgsError('--metrics-port is a Triton setting (--engine triton-trtllm)');
+    options.metricsPort = number('metrics-port', metricsPort, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port number 0..65535');
+  } else if (engine === 'triton-trtllm') {
+    options.metricsPort = port === 0 ? 0 : TRITON_METRICS_PORT;
   }
   const blocks = flags.get('num-gpu-blocks');
   if (blocks !== undefined) options.numGpuBlocks = number('num-gpu-blocks', blocks, (n) => Number.isInteger(n) && n > 0, 'a positive integer');

@@ -16,8 +16,11 @@ import { TokenizerPool } from '../../core/tokenizer/pool.js';
 import { buildOutputTokenPool } from '../../core/tokenizer/word-pool.js';
 import { BodyParseError, pyJson, unixNow } from './faces/common.js';
 import type { Face, FaceContext } from './faces/common.js';
+import { createDeepspeedMiiFace } from './faces/deepspeed-mii.js';
 import { createLmdeployFace } from './faces/lmdeploy.js';
 import { SIM_RELEASES } from './faces/releases.js';
+import { createTgiFace } from './faces/tgi.js';
+import { createTritonTrtllmFace } from './faces/triton-trtllm.js';
 import { createTrtllmServeFace } from './faces/trtllm-serve.js';
 import { createVllmFace } from './faces/vllm.js';
 import { FaultConfigError, FaultController } from './faults.js';
@@ -28,6 +31,8 @@ export interface SimServer {
   url: string;
   port: number;
   engine: Engine;
+  /** Where a face with a metrics listener of its own (Triton) serves it: `http://host:port/metrics`. */
+  metricsUrl?: string;
   /** Where the vLLM face publishes its KV events (with --kv-events-config). */
   kvEvents?: { endpoint: string; replayEndpoint: string | null };
   /** Closes the server (dropping open connections), then the engine (joining its threads) and the tokenizer pool. */
@@ -38,6 +43,9 @@ const FACES: Record<SimEngine, (ctx: FaceContext) => Face> = {
   vllm: createVllmFace,
   lmdeploy: createLmdeployFace,
   'trtllm-serve': createTrtllmServeFace,
+  'triton-trtllm': createTritonTrtllmFace,
+  tgi: createTgiFace,
+  'deepspeed-mii': createDeepspeedMiiFace,
 };
 
 /** Large enough for long-context prompts (a 128k-token prompt is ~0.5 MB of text). */
@@ -86,6 +94,15 @@ function registerSimRoutes(app: FastifyInstance, ctx: FaceContext): void {
   });
   app.get('/sim/info', async (_req, reply) => reply.type('application/json').send(pyJson(info())));
   app.get('/sim/faults', async (_req, reply) => reply.type('application/json').send(pyJson(ctx.faults.config)));
+  // Sim-only: queue scripted answers, {"answers": ["text", …]}; each is the next request's output.
+  app.post('/sim/script', async (request, reply) => {
+    const body = request.body as { answers?: unknown } | undefined;
+    const answers = body?.answers;
+    if (!Array.isArray(answers) || !answers.every((a) => typeof a === 'string')) {
+      return reply.code(400).type('application/json').send(pyJson({ error: 'expected {"answers": ["text", ...]} (sim-only scripted answers)' }));
+    }
+    return reply.type('application/json').send(pyJson({ queued: ctx.generation.script(answers), simulated: true }));
+  });
   app.post('/sim/faults', async (request, reply) => {
     if (request.body instanceof BodyParseError) throw new FaultConfigError(`the fault settings must be JSON: ${request.body.message}`);
     return reply.type('application/json').send(pyJson(ctx.faults.update(request.body ?? {})));
@@ -167,14 +184,24 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
   face.register(app);
 
   let kvEvents: VllmFaceEvents | undefined;
+  // Triton serves its metrics on their own port (8002 by default).
+  const metricsApp = face.registerMetrics ? Fastify({ logger: options.logger, forceCloseConnections: true }) : undefined;
   try {
     await app.listen({ port: options.port, host: options.host });
+    if (metricsApp && face.registerMetrics) {
+      metricsApp.addHook('onRequest', async (_req, reply) => {
+        reply.raw.setHeader('x-sim-replica', ctx.replicaName);
+      });
+      face.registerMetrics(metricsApp);
+      await metricsApp.listen({ port: options.metricsPort ?? 0, host: options.host });
+    }
     if (options.kvEvents) {
       kvEvents = await VllmFaceEvents.start(generation.engine, options.kvEvents, options.host, vllmKvLayoutOf(options.release));
       ctx.kvEventEndpoints = { endpoint: kvEvents.publisher.endpoint, replayEndpoint: kvEvents.publisher.replayEndpoint };
     }
   } catch (err) {
     await app.close();
+    await metricsApp?.close();
     generation.close();
     await pool.close();
     throw err;
@@ -183,14 +210,17 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
   if (options.replicaName === undefined) ctx.replicaName = `${options.engine}-${port}`;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   let closing: Promise<void> | undefined;
+  const base = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}`;
   return {
-    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    url: `${base}:${port}`,
     port,
+    metricsUrl: metricsApp ? `${base}:${(metricsApp.server.address() as AddressInfo).port}/metrics` : undefined,
     engine: generation.engine,
     kvEvents: ctx.kvEventEndpoints,
     close() {
       closing ??= (async () => {
         await app.close();
+        await metricsApp?.close();
         await kvEvents?.close();
         generation.close();
         await pool.close();

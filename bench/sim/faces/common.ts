@@ -1,5 +1,5 @@
 /**
- * What the three engine faces share: the context they run in, request-body readers that report
+ * What the engine faces share: the context they run in, request-body readers that report
  * problems per field (each face renders them in its own error shape), ids, and a JSON writer with
  * Python's formatting where an engine's bytes depend on it.
  */
@@ -40,6 +40,8 @@ export interface EngineFailure {
 /** One engine dialect. */
 export interface Face {
   register(app: FastifyInstance): void;
+  /** Routes of a second listener on `--metrics-port` (Triton serves its Prometheus metrics there). */
+  registerMetrics?(app: FastifyInstance): void;
   engineFailure: EngineFailure;
   /** The engine's own error response for `status` (fault injection, unexpected failures). */
   sendError(reply: FastifyReply, status: number, message: string): FastifyReply;

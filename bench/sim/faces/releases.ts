@@ -11,6 +11,12 @@
  * - trtllm-serve "1.2": NVIDIA/TensorRT-LLM main of 2026 (tensorrt_llm/serve/openai_server.py,
  *   postprocess_handlers.py, metrics/collector.py); the newest release on PyPI is 1.2.1, so the
  *   Prometheus page's iteration-level series may be newer than any tag.
+ * - Triton tensorrtllm_backend "0.17": triton-inference-server/tensorrtllm_backend tag v0.17.0, the
+ *   last release whose source is in that repository (all_models/inflight_batcher_llm/ensemble,
+ *   inflight_batcher_llm/src/custom_metrics_reporter/); later releases live in NVIDIA/TensorRT-LLM
+ *   triton_backend/. Triton's own HTTP frontend (generate extension, health) as its docs describe it.
+ * - TGI "3.3": huggingface/text-generation-inference v3.3.7 (router/src/lib.rs, server.rs).
+ * - DeepSpeed-MII "0.3": deepspeedai/DeepSpeed-MII v0.3.3 (mii/grpc_related/restful_gateway.py).
  */
 import type { SimEngine } from '../options.js';
 
@@ -78,6 +84,9 @@ export const SIM_RELEASES: Record<SimEngine, readonly string[]> = {
   vllm: Object.keys(VLLM_RELEASES),
   lmdeploy: ['0.16'],
   'trtllm-serve': ['1.2'],
+  'triton-trtllm': ['0.17'],
+  tgi: ['3.3'],
+  'deepspeed-mii': ['0.3'],
 };
 
 export function newestRelease(engine: SimEngine): string {
