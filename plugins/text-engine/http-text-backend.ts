@@ -166,9 +166,12 @@ export abstract class TextEngineBackend extends HttpBackend {
         params: req.params, model: String(call.body.model ?? this.models()[0]), promptTokens: req.promptTokens,
         stops: req.stop, toolFormat: this.text.promptStyle, cancel: () => aborter.abort(new StopReached()),
       });
-      void responder.whenFinished().then(settle);
-      // A reader that goes away (client gone) stops the engine's generation too.
-      responder.body.once('close', () => aborter.abort(new Error('the client went away')));
+      // In flight until the answer's body closes: read to its end, or dropped by a reader that
+      // went away — which stops the engine's generation too.
+      responder.body.once('close', () => {
+        aborter.abort(new Error('the answer was closed'));
+        settle();
+      });
       if (req.stream) return await this.relayStream(res.body, req, responder, aborter.signal);
       const out = this.readAnswer(await res.body.text(), req);
       if (out.error) {
