@@ -219,7 +219,7 @@ export abstract class TextEngineBackend extends HttpBackend {
                 } else {
                   started = true;
                   resolve(this.engineError(out.error.status, out.error.body));
-                  responder.fail(new Error('the engine refused the request'));
+                  responder.discard();
                 }
                 return;
               }

@@ -123,6 +123,14 @@ export class Responder {
     this.finish(reason);
   }
 
+  /** The answer will never be read (the engine refused the request before any output): drop it. */
+  discard(): void {
+    if (this.done) return;
+    this.done = true;
+    this.body.destroy();
+    this.resolveFinished();
+  }
+
   /**
    * The engine failed after the answer began: the body ends with the error, which the gateway's
    * relay turns into its stream-interrupted error (a streamed answer) or a failed read.

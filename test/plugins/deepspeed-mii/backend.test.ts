@@ -14,4 +14,4 @@ runBackendContract(deepspeedMii, {
   options: { deployment: MODEL },
 });
 
-runClientSuite({ type: 'deepspeed-mii', face, streams: false, reportsCompletionTokens: true, options: () => ({ deployment: MODEL }) });
+runClientSuite({ type: 'deepspeed-mii', face, streams: false, reportsCompletionTokens: true, refusesPastContext: false, options: () => ({ deployment: MODEL }) });

@@ -44,6 +44,8 @@ export interface ClientSuiteTarget {
    * generated (TGI, MII); else the plugin counts the answer's text (Triton), which has none.
    */
   reportsCompletionTokens: boolean;
+  /** The engine refuses a prompt + max_tokens past its context with a message of its own (MII shortens the budget instead). */
+  refusesPastContext: boolean;
   /** The backend's options, given the started face. */
   options(sim: SimServer): Record<string, unknown>;
 }
@@ -163,6 +165,37 @@ export function runClientSuite(target: ClientSuiteTarget): void {
       const second = await client.chat.completions.create({ model: MODEL, messages, tools: [weatherTool], stop: ['STOPHERE'] });
       expect(second.choices[0].finish_reason).toBe('stop');
       expect(second.choices[0].message.content).toBe('The weather in Beijing is sunny. ');
+    });
+
+    if (target.refusesPastContext) {
+      it("passes the engine's refusal on as an OpenAI error with the engine's message, streamed or not", async () => {
+        for (const stream of [false, true]) {
+          const res = await fetch(`${gw.url}/v1/chat/completions`, {
+            method: 'POST', headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 10_000_000, stream }),
+          });
+          expect(res.status, `stream: ${stream}`).toBe(400);
+          const body = await res.json() as { error: { message: string; type: string } };
+          expect(body.error.message).toMatch(/max|exceed/i);
+        }
+      });
+    }
+
+    it('ends an answer the engine fails midway with an error, and answers a later request', async () => {
+      const faults = (patch: unknown) => fetch(`${sim.url}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) });
+      expect((await faults({ errorAfter: 2 })).status).toBe(200);
+      try {
+        // Streamed by the engine: the gateway's error event after the first tokens; answered whole
+        // (MII): the engine's 500 before any byte.
+        await expect((async () => {
+          const stream = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 20, stream: true });
+          for await (const chunk of stream) void chunk;
+        })()).rejects.toThrow(target.streams ? /stream|interrupted|failed/i : /500|Internal Server Error/);
+      } finally {
+        await faults({ errorAfter: null });
+      }
+      const res = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
+      expect(res.usage?.completion_tokens).toBe(2);
     });
 
     it('answers 400 naming the field for a field the engine cannot take', async () => {
