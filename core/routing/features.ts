@@ -1,8 +1,7 @@
 /**
  * The selection pipeline's first stage: what the router knows about each candidate for one
- * request — how much of the prompt it probably holds, how many requests are ahead there, whether
- * one more such request fits its KV cache, and, once its latency model is fitted, the TTFT and
- * TPOT the request would see there. Computed once per candidate per request (`FeatureSet`); the
+ * request — how much of the prompt it probably holds, how many requests are ahead there, and,
+ * once its latency model is fitted, the TTFT and TPOT the request would see there. Computed once per candidate per request (`FeatureSet`); the
  * filters, objectives and pickers of every profile read them, and the learner reads the chosen
  * candidate's at dispatch — one computation, one formula for "requests ahead".
  */
@@ -34,20 +33,12 @@ export interface Features {
   /** The prefill work this request would cost that backend (ms of its time, queue excluded). */
   prefillMs?: number;
   tpotMs?: number;
-  /**
-   * False when one more request like this one would not fit the backend's KV cache beside the
-   * requests already there (the engine would queue it until a running one finishes); undefined
-   * when the engine does not report its capacity.
-   */
-  kvRoom?: boolean;
 }
 
 /** The request-wide facts every candidate's features are computed from. */
 export interface RequestShape {
   /** Prompt tokens: exact on tokenized routes, estimated from the canonical prompt's bytes otherwise. */
   promptTokens: number;
-  /** The KV the request will hold at its end: its prompt and every token it may generate. */
-  footprint: number;
   /** The prompt's prefix-key chunks (approximate matching), and the first one's hash. */
   chunks: readonly number[];
   firstHash?: number;
@@ -56,9 +47,7 @@ export interface RequestShape {
 export function requestShape(request: RoutingRequest, state: RoutingState, bytesPerToken: number): RequestShape {
   const key = prefixKeyOf(request, state.chunkBytes);
   const promptTokens = request.tokens?.ids.length ?? key.bytes / bytesPerToken;
-  const maxTokens = request.body.max_tokens ?? request.body.max_completion_tokens;
-  const footprint = promptTokens + (typeof maxTokens === 'number' && maxTokens > 0 ? maxTokens : 0);
-  return { promptTokens, footprint, chunks: key.hashes, firstHash: key.hashes[0] };
+  return { promptTokens, chunks: key.hashes, firstHash: key.hashes[0] };
 }
 
 /** One candidate's features (the learner calls this for the chosen candidate of a profile that computed none). */
@@ -72,10 +61,6 @@ export function featuresOf(c: Candidate, request: RoutingRequest, shape: Request
     const chunks = state.prefixes.of(c.backend.id).match(shape.chunks);
     Object.assign(f, { match: chunks, units: shape.chunks.length, matchTokens: Math.min(shape.promptTokens, (chunks * state.chunkBytes) / bytesPerToken) });
   }
-  const capacity = c.backend.capabilities.kvCapacityTokens;
-  // Requests there are taken to be about this one's size: the gateway knows its own in flight,
-  // not what each holds. (A shared prefix is held once, so this errs toward "full".)
-  if (capacity) f.kvRoom = (c.signals.inFlight + 1) * shape.footprint <= capacity;
   const uncachedTokens = Math.max(0, shape.promptTokens - f.matchTokens);
   if (model.fitted) {
     f.ttftMs = model.predictTtft({ uncachedTokens, ahead: f.ahead, backlogTokens: model.backlogTokens });

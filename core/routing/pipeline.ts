@@ -2,7 +2,7 @@
  * One selection pipeline behind every routing profile:
  *
  *   features per candidate (features.ts, computed once)
- *     → filters (healthy, KV room, meets SLO — stages.ts)
+ *     → filters (meets SLO — stages.ts)
  *     → one objective, in predicted milliseconds
  *     → a picker (argmin with rendezvous for a cold prefix, power of two choices, round-robin)
  *

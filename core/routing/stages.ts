@@ -10,23 +10,6 @@ import type { Filter, Objective, Pick, Picker, Selection } from './pipeline.js';
 // ---- filters -------------------------------------------------------------------------------
 
 /**
- * The candidates with KV room for this request, or all of them when none has: a linear TTFT
- * model cannot see that a backend whose KV cache is full will queue the request however short
- * its prefill — the knee that makes piling a group's requests onto its prefix holder cost more
- * than the cache saves when caches are small.
- */
-export const kvRoom: Filter = {
-  name: 'kv-room',
-  apply(set, sel) {
-    const room = set.filter((f) => f.kvRoom !== false);
-    if (room.length === 0 || room.length === set.length) return set;
-    const full = set.length - room.length;
-    sel.notes.push(`${full} backend${full > 1 ? "s'" : "'s"} KV cache full`);
-    return room;
-  },
-};
-
-/**
  * The candidates predicted to meet the request's TTFT and TPOT targets, with `headroom` (a
  * prediction is a mean; real latencies spread around it). When none is, the set is kept and the
  * decision says so: the route's admission queues or sheds it.
@@ -54,15 +37,18 @@ export function meetsSlo(headroom: number): Filter {
 // ---- objectives (predicted ms; lower wins) -----------------------------------------------------
 
 /**
- * The request's predicted TTFT there plus the prefill work it adds there: what it waits, and what
- * everyone queued behind it waits for it. TTFT alone is myopic — an idle backend that must
- * prefill the whole prompt looks as good as a prefix holder with a short queue, and every such
- * choice stores the prefix twice and spends a cold prefill the fleet pays for at the next peak
- * (league W1, 1 seed: goodput 45 → 50 req/s, hit rate 47 → 59% of prompt tokens).
+ * The delay the request adds, in predicted milliseconds: its own TTFT there, plus the prefill work
+ * it costs that backend once for itself and once for every request there it holds up (queued
+ * prefills wait for it; running decodes share their steps with its prefill chunks). TTFT alone is
+ * myopic — an idle backend that must prefill the whole prompt looks as good as a prefix holder
+ * with a short queue, and every such choice stores the prefix twice and spends a cold prefill the
+ * fleet pays for at the next peak (league W1, 1 seed: goodput 45 → 50 req/s, hit rate 47 → 59%);
+ * counting the work once understated it where the holder was busy and the spread backend was too
+ * (W1, 3 seeds: median 50.6 → 52.8 req/s once the KV-room filter, which it made redundant, went).
  */
 export const ttftPlusWork: Objective = {
-  name: 'predicted ttft + prefill work',
-  cost: (f) => (f.ttftMs === undefined || f.prefillMs === undefined ? undefined : f.ttftMs + f.prefillMs),
+  name: 'predicted ttft + prefill work × (1 + load)',
+  cost: (f) => (f.ttftMs === undefined || f.prefillMs === undefined ? undefined : f.ttftMs + f.prefillMs * (1 + f.load)),
 };
 
 /** In-flight plus waiting requests (not milliseconds: round-robin and least-load compare counts). */
@@ -130,7 +116,7 @@ export function argmin(fallback: Picker): Picker {
       if (pick.match > 0) {
         return { f: pick, reason: `${matchNote(pick)}, ${detail}`, kind: 'prefix' };
       }
-      // Holders passed over (busy, or their KV cache full) make this a spread, not a cold prefix.
+      // Holders passed over (busy) make this a spread, not a cold prefix.
       const spread = sel.held === true;
       const alike = set.filter((f, i) => f.match === 0 && Math.abs(costs[i] - costs[best]) <= 0.1 * Math.max(1, costs[best]));
       const f = alike.length > 1 ? rendezvousPick(alike, coldHash(sel)) : pick;
@@ -171,24 +157,38 @@ export interface CacheAwareOptions {
 export function cacheAware(opts: CacheAwareOptions): Picker {
   return {
     pick(set, _objective, sel) {
-      const loads = set.map((f) => f.ahead);
+      const load = capacityWeighted(set);
+      const loads = set.map(load);
       const max = Math.max(...loads);
       const min = Math.min(...loads);
-      const least = () => set.reduce((a, b) => (b.ahead < a.ahead ? b : a));
+      const least = () => set.reduce((a, b) => (load(b) < load(a) ? b : a));
       if (max - min > opts.balanceAbs && max > opts.balanceRel * min) {
         return { f: least(), reason: `load: imbalance ${max} vs ${min}`, kind: 'load' };
       }
       const rate = (f: Features) => (f.units > 0 ? f.match / f.units : 0);
       const bestRate = Math.max(...set.map(rate));
       if (bestRate > opts.matchThreshold) {
-        const f = set.filter((x) => rate(x) === bestRate).reduce((a, b) => (b.ahead < a.ahead ? b : a));
+        const f = set.filter((x) => rate(x) === bestRate).reduce((a, b) => (load(b) < load(a) ? b : a));
         return { f, reason: matchNote(f), kind: 'prefix' };
       }
       if (opts.onMiss === 'least-load') return { f: least(), reason: `miss: least loaded (${min} ahead)`, kind: 'cold' };
-      const pool = set.filter((f) => f.ahead <= min + 1);
+      const pool = set.filter((f) => load(f) <= min + 1);
       return { f: rendezvousPick(pool, coldHash(sel)), reason: `cold: rendezvous among ${pool.length}`, kind: 'cold' };
     },
   };
+}
+
+/**
+ * Requests ahead, scaled by the backend's share of the set's KV capacity where every candidate
+ * reports one: before latency can be predicted, the capacity an engine reports is the only sign
+ * that an A10 beside an H100 serves a fraction of its requests (scaled to the set's mean, so a
+ * homogeneous fleet compares plain counts).
+ */
+function capacityWeighted(set: readonly Features[]): (f: Features) => number {
+  const caps = set.map((f) => f.c.backend.capabilities.kvCapacityTokens ?? 0);
+  if (caps.some((c) => !(c > 0))) return (f) => f.ahead;
+  const mean = caps.reduce((a, b) => a + b, 0) / caps.length;
+  return (f) => (f.ahead * mean) / f.c.backend.capabilities.kvCapacityTokens!;
 }
 
 // ---- rendezvous hashing ------------------------------------------------------------------------

@@ -3,24 +3,33 @@
  * there costs more than the cache saves — decided in predicted milliseconds of TTFT from each
  * backend's online latency model (latency-model.ts), not by weights.
  *
- * - Warm (some backend holds a prefix): among the backends with KV room, the least predicted TTFT
- *   plus the prefill work the request adds there wins (stages.ts, ttftPlusWork). A saturated
- *   holder loses to an idle one, and the prefix then spreads to a second backend (the learner
- *   records it there too).
+ * - Warm (some backend holds a prefix): the least predicted TTFT plus the prefill work the
+ *   request adds there, counted for itself and for each request it holds up there, wins
+ *   (stages.ts, ttftPlusWork). A saturated holder loses to an idle one, and the prefix then
+ *   spreads to a second backend (the learner records it there too).
  * - Cold (no backend holds any of it): rendezvous hashing among the backends that would serve it
  *   alike, so gateway replicas that never talk still send a new prefix to the same place.
  * - Before a backend's model has enough samples: SGLang's cache-aware thresholds (balance when
- *   max−min load > abs and max > rel·min; else follow the longest match above a match rate).
+ *   max−min load > abs and max > rel·min; else follow the longest match above a match rate), with
+ *   loads scaled by each backend's reported KV capacity.
  */
 import type { PolicyFactory } from '../policy.js';
 import { pipelinePolicy } from '../pipeline.js';
-import { argmin, cacheAware, kvRoom, ttftPlusWork } from '../stages.js';
+import { argmin, cacheAware, ttftPlusWork } from '../stages.js';
 
-// The fallback's thresholds: SGLang's rel 1.5 and match 0.3 (REFERENCE §2.1, CLI defaults), but
-// balance past 8 requests apart, not SGLang's 64: the fallback decides a fresh gateway's first
-// requests, and at a high rate a hot group's burst piled 64 deep on its holder before any latency
-// model existed (league W2z, 140 req/s: 94 of 1,024 requests missed the SLO at 32 apart, 37 at 8).
-const NUMERIC = { bytes_per_token: 4, balance_abs_threshold: 8, balance_rel_threshold: 1.5, match_threshold: 0.3 };
+/**
+ * The fallback's thresholds, SGLang's defaults (REFERENCE §2.1, its CLI): balance past 64 apart
+ * and 1.5×, follow a match over 0.3. Balancing sooner (past 8, as an earlier version did) moved a
+ * fresh gateway's requests off their prefix holders while every backend was still prefilling its
+ * first prompts, and paid a cold prefill for each (league, 3 seeds: W2 median 120.0 → 133.0 req/s,
+ * W2z 155.9 → 183.5); what it guarded against — a mixed fleet's slow replicas piling up — is
+ * now the capacity scaling's job (W5 38.3 → 70.2 req/s).
+ */
+export const FALLBACK = { balanceAbs: 64, balanceRel: 1.5, matchThreshold: 0.3 } as const;
+
+const NUMERIC = {
+  bytes_per_token: 4, balance_abs_threshold: FALLBACK.balanceAbs, balance_rel_threshold: FALLBACK.balanceRel, match_threshold: FALLBACK.matchThreshold,
+};
 type Option = keyof typeof NUMERIC;
 
 export const prefixAffinityFactory: PolicyFactory = {
@@ -36,7 +45,7 @@ export const prefixAffinityFactory: PolicyFactory = {
     });
     return pipelinePolicy({
       type: 'prefix-affinity', features: 'full', bytesPerToken: opt('bytes_per_token'),
-      filters: [kvRoom], objective: ttftPlusWork, picker: argmin(thresholds),
+      filters: [], objective: ttftPlusWork, picker: argmin(thresholds),
     }, ctx);
   },
 };

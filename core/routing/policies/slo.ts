@@ -9,7 +9,8 @@
  */
 import type { PolicyFactory } from '../policy.js';
 import { pipelinePolicy } from '../pipeline.js';
-import { argmin, cacheAware, kvRoom, meetsSlo, ttftPlusWork } from '../stages.js';
+import { argmin, cacheAware, meetsSlo, ttftPlusWork } from '../stages.js';
+import { FALLBACK } from './prefix-affinity.js';
 
 export const sloFactory: PolicyFactory = {
   type: 'slo',
@@ -23,10 +24,9 @@ export const sloFactory: PolicyFactory = {
     type: 'slo', features: 'full',
     bytesPerToken: typeof options.bytes_per_token === 'number' ? options.bytes_per_token : 4,
     // A prediction is a mean; `headroom` keeps the spread of real latencies around it inside the target.
-    filters: [kvRoom, meetsSlo(typeof options.headroom === 'number' ? options.headroom : 0.8)],
+    filters: [meetsSlo(typeof options.headroom === 'number' ? options.headroom : 0.8)],
     objective: ttftPlusWork,
-    // Until every latency model is fitted: prefix-affinity's cache-aware thresholds (SGLang's rel
-    // 1.5 and match 0.3, balance past 8 apart), and no SLO is judged.
-    picker: argmin(cacheAware({ balanceAbs: 8, balanceRel: 1.5, matchThreshold: 0.3, onMiss: 'rendezvous' })),
+    // Until every latency model is fitted: prefix-affinity's cache-aware thresholds, and no SLO is judged.
+    picker: argmin(cacheAware({ ...FALLBACK, onMiss: 'rendezvous' })),
   }, ctx),
 };

@@ -80,21 +80,23 @@ describe('prefix-affinity', () => {
     expect(busyHolder?.kind).toBe('spread');
   });
 
-  it('passes over a prefix holder whose KV cache would not hold one more such request', () => {
-    // ~1.6k prompt tokens + 256 out ≈ 1.9k per request: 'c' (2 in flight, 4k tokens of KV) would
-    // queue it until one of its requests ends; 'a' has room and serves it at once.
+  it('counts a cold prefill once for the request and once for each request it holds up where it runs', () => {
     const state = routingState();
     const policy = prefixAffinityFactory.create({}, { seed: 1, state });
-    const r = { ...req(system, 'What is a KV cache?'), body: { ...req(system, 'What is a KV cache?').body, max_tokens: 256 } };
-    state.prefixes.of('c').insert(prefixKeyOf(r, state.chunkBytes).hashes);
-    const tight = policy.select([candidate('a', true, { inFlight: 1 }, 4000), candidate('c', true, { inFlight: 2 }, 4000)], r);
-    expect(tight?.backend.id).toBe('a');
-    expect(tight?.reason).toMatch(/1 backend's KV cache full$/);
-    // With room (or no capacity reported), the holder keeps it.
-    expect(policy.select([candidate('a', true, { inFlight: 1 }, 40_000), candidate('c', true, { inFlight: 2 }, 40_000)], r)?.backend.id).toBe('c');
-    expect(policy.select([candidate('a', true, { inFlight: 1 }), candidate('c', true, { inFlight: 2 })], r)?.backend.id).toBe('c');
-    // When every backend is full, the choice is made as if none were.
-    expect(policy.select([candidate('a', true, { inFlight: 3 }, 4000), candidate('c', true, { inFlight: 2 }, 4000)], r)?.backend.id).toBe('c');
+    teachBoth(state);
+    const long = 'You are a meticulous assistant. '.repeat(500); // ≈ 4,000 tokens: a 400 ms cold prefill
+    const r = req(long, 'question');
+    state.prefixes.of('a').insert(prefixKeyOf(r, state.chunkBytes).hashes);
+    // Seven ahead on the holder (~1,070 ms). An idle backend serves it in ~420 ms plus its 400 ms
+    // prefill (820): the request spreads.
+    const idle = policy.select([candidate('a', true, { inFlight: 7 }), candidate('b', true, { inFlight: 0 })], r);
+    expect(idle?.backend.id).toBe('b');
+    expect(idle?.kind).toBe('spread');
+    // One request there already: its TTFT is 570 ms, and the prefill delays that request too
+    // (570 + 2 × 400 = 1,370): the holder keeps it. Counted once, the prefill (970) would have spread it.
+    const busy = policy.select([candidate('a', true, { inFlight: 7 }), candidate('b', true, { inFlight: 1 })], r);
+    expect(busy?.backend.id).toBe('a');
+    expect(busy?.kind).toBe('prefix');
   });
 
   it('counts a request still waiting for its first token as load: arrivals that come together spread', () => {

@@ -32,34 +32,26 @@ describe('slo policy', () => {
     expect(d?.kind).not.toMatch(/^slo/);
   });
 
-  it('does not bury an unfitted backend: past 8 requests apart the least loaded serves, and a prefix it holds brings it work', () => {
+  it('does not bury an unfitted backend: before latency is fitted, loads are scaled by reported KV capacity', () => {
     // A slow backend learns slowly (a TTFT arrives when its answer ends): it must get work to
-    // learn from, but never so much that it is buried before its model exists.
+    // learn from, but never so much that it is buried before its model exists. Its small KV
+    // capacity is the only sign of its speed until then.
     const state = routingState();
     teach(state, 'h100', [20, 60, 60], [6, 0.05]);
     const policy = sloFactory.create({}, { seed: 1, state });
-    const busy = policy.select([candidate('a10', true, { inFlight: 12 }), candidate('h100', true, { inFlight: 2 })], req({ ttftMs: 1000 }));
+    // 12 against 2 is within SGLang's 64 apart as plain counts; scaled by capacity (10k against
+    // 150k tokens: 96 against 1.1), the A10 is the busier by far and the H100 serves.
+    const busy = policy.select([candidate('a10', true, { inFlight: 12 }, 10_000), candidate('h100', true, { inFlight: 2 }, 150_000)], req({ ttftMs: 1000 }));
     expect(busy?.backend.id).toBe('h100');
     expect(busy?.kind).toBe('load');
+    const alike = policy.select([candidate('a10', true, { inFlight: 12 }, 80_000), candidate('h100', true, { inFlight: 2 }, 80_000)], req({ ttftMs: 1000 }));
+    expect(alike?.kind).toBe('cold');
+    // A prefix it holds still brings it work.
     const r = req({ ttftMs: 1000 });
     state.prefixes.of('a10').insert(prefixKeyOf(r, state.chunkBytes).hashes);
-    const held = policy.select([candidate('a10', true, { inFlight: 3 }), candidate('h100', true, { inFlight: 2 })], req({ ttftMs: 1000 }));
+    const held = policy.select([candidate('a10', true, { inFlight: 3 }, 10_000), candidate('h100', true, { inFlight: 2 }, 150_000)], req({ ttftMs: 1000 }));
     expect(held?.backend.id).toBe('a10');
     expect(held?.kind).toBe('prefix');
-  });
-
-  it('does not take a prefix holder whose KV cache is full, however cheap its prefill', () => {
-    const state = routingState();
-    teach(state, 'a', [80, 400, 30], [28, 0.3]);
-    teach(state, 'b', [80, 400, 30], [28, 0.3]);
-    const r = { ...req({ ttftMs: 5000 }), body: { ...req().body, max_tokens: 256 } };
-    state.prefixes.of('a').insert(prefixKeyOf(r, state.chunkBytes).hashes);
-    const policy = sloFactory.create({}, { seed: 1, state });
-    // ~1k prompt tokens + 256 out: 'a' holds 3 and has 4k tokens of KV, so a 4th would queue.
-    const d = policy.select([candidate('a', true, { inFlight: 3 }, 4000), candidate('b', true, { inFlight: 2 }, 4000)], r);
-    expect(d?.backend.id).toBe('b');
-    expect(d?.reason).toMatch(/KV cache full/);
-    expect(policy.select([candidate('a', true, { inFlight: 3 }, 40_000), candidate('b', true, { inFlight: 2 }, 40_000)], r)?.backend.id).toBe('a');
   });
 
   it('places a prefix nobody holds by rendezvous among alike backends, the same from every replica', () => {
