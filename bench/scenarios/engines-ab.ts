@@ -7,6 +7,13 @@
  * Little's law puts each arm at exactly c — see below; the route's own /admin/ab comparison is
  * printed beside them). On the
  * emulated a10 profiles it reproduces bench/data/published-tables.json.
+ *
+ * The Triton arm (the first table's TensorRT-LLM profile): the same engine model served three ways
+ * through one gateway — the trtllm-serve face (OpenAI in the engine's server), the Triton face
+ * (tensorrtllm_backend's generate_stream: the gateway renders the prompt, shapes the answer and
+ * counts usage itself) and in process (no HTTP hop to an engine) — with TTFT and throughput side
+ * by side: which hop costs what. EvalScope's comparison drives TensorRT-LLM through Triton's
+ * ensemble this way.
  */
 import { writeFileSync } from 'node:fs';
 import { loadProfile } from '../../core/engine/profiles.js';
@@ -15,6 +22,7 @@ import { Tokenizer } from '../../core/tokenizer/tokenizer.js';
 import { findTable } from '../calibrate/tables.js';
 import { freePort, startFleet } from '../fleet.js';
 import { runLoad } from '../load/runner.js';
+import { spawnSim } from '../sim/spawn.js';
 import { lineChart } from '../load/svg.js';
 import { fmt, table, writeReport } from './common.js';
 
@@ -29,6 +37,7 @@ concurrency, directly against each engine, through the gateway, and through one 
 
 options:
   --quick                    the short table only, concurrency 1 and 4, 2 requests per client
+  --no-triton-arm            skip the Triton arm (trtllm-serve face vs Triton face vs in process)
   --tables ID,…              published tables (default a10-qwen2.5-7b-short,a10-qwen2.5-7b-long)
   --concurrency N,…          concurrency levels (default the table's own)
   --requests-per-client N    (default 3; --quick 2)
@@ -39,7 +48,7 @@ options:
   options: {
     quick: { type: 'boolean', default: false }, json: { type: 'string' }, report: { type: 'string' },
     tables: { type: 'string' }, concurrency: { type: 'string' }, 'time-scale': { type: 'string', default: '20' },
-    'requests-per-client': { type: 'string' },
+    'requests-per-client': { type: 'string' }, 'no-triton-arm': { type: 'boolean', default: false },
   },
 });
 
@@ -159,6 +168,11 @@ export async function runEnginesAbScenario(argv: string[]): Promise<number> {
     } finally {
       await fleet.stop();
     }
+    if (id === tableIds[0] && !values['no-triton-arm'] && workload.profiles.trtllm !== undefined) {
+      const triton = await runTritonArm({ profile: workload.profiles.trtllm, levels, perClient, timeScale, tokenizer, inputLen: workload.promptTokens, outputLen: workload.outputTokens });
+      out.push({ table: id, triton_arm: triton.json });
+      allRows.push(...triton.rows.map((r) => [`${id} ${r[0]}`, ...r.slice(1)]));
+    }
   }
   process.stdout.write(`\nworst direct cell vs published: ${fmt(worst)}% (${worst <= 15 ? 'within' : 'OUTSIDE'} ±15%)\n`);
   const json = { scenario: 'engines-ab', timeScale, worst_error_pct: worst, tables: out };
@@ -167,6 +181,83 @@ export async function runEnginesAbScenario(argv: string[]): Promise<number> {
     writeReport(values.report, 'Engine A/B on the published grps-trtllm workloads', ['row', ...allRows[0].slice(1).map((_, i) => `col ${i + 1}`)], allRows, [], json, charts);
   }
   return 0;
+}
+
+interface TritonArmOptions {
+  profile: string;
+  levels: number[];
+  perClient: number;
+  timeScale: number;
+  tokenizer: Tokenizer;
+  inputLen: number;
+  outputLen: number;
+}
+
+const TRITON_ARMS = ['trtllm-serve face', 'Triton face', 'in process'] as const;
+
+/**
+ * One TensorRT-LLM profile through one gateway three ways (see the header): total tokens/s and
+ * mean TTFT per concurrency, in model time. The Triton face runs in its own process, as the
+ * trtllm-serve face does; the in-process engine inside the gateway.
+ */
+async function runTritonArm(o: TritonArmOptions): Promise<{ rows: Array<Array<string | number>>; json: Record<string, unknown> }> {
+  const [servePort, tritonPort, metricsPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const triton = await spawnSim(['--engine', 'triton-trtllm', '--profile', o.profile, '--port', String(tritonPort), '--metrics-port', String(metricsPort),
+    '--host', '127.0.0.1', '--time-scale', String(o.timeScale), '--replica-name', 'triton']);
+  try {
+    const fleet = await startFleet({
+      listen: { host: '127.0.0.1', port: 0 },
+      backends: [
+        { id: 'serve', type: 'trtllm-serve', models: ['m'], sim: { profile: o.profile, port: servePort, time_scale: o.timeScale } },
+        { id: 'triton', type: 'triton-trtllm', url: `http://127.0.0.1:${tritonPort}`, models: ['m'], metrics_url: `http://127.0.0.1:${metricsPort}/metrics` },
+        { id: 'inproc', type: 'trtllm', executor: 'model', profile: o.profile, time_scale: o.timeScale, models: ['m'] },
+      ],
+      routes: [{ model: 'serve', backends: ['serve'] }, { model: 'triton', backends: ['triton'] }, { model: 'inproc', backends: ['inproc'] }],
+    });
+    try {
+      const models = ['serve', 'triton', 'inproc'];
+      const tokensPerS: number[][] = [];
+      const ttftMs: number[][] = [];
+      for (const model of models) {
+        const tps: number[] = [];
+        const ttft: number[] = [];
+        for (const c of o.levels) {
+          const { levels: [level] } = await runLoad({
+            target: { baseUrl: fleet.url, model }, workload: { kind: 'fixed', inputLen: o.inputLen, outputLen: o.outputLen },
+            levels: [{ kind: 'closed', concurrency: c }], numPrompts: c * o.perClient, warmup: c, seed: 1, ignoreEos: true,
+            tokenizer: o.tokenizer, progress: false,
+          });
+          // Real time × time scale = model time.
+          tps.push(level.metrics.totalTokenThroughput / o.timeScale);
+          ttft.push(level.metrics.ttft.mean * o.timeScale);
+        }
+        tokensPerS.push(tps);
+        ttftMs.push(ttft);
+      }
+      const rows: Array<Array<string | number>> = [];
+      for (const [i, name] of TRITON_ARMS.entries()) {
+        rows.push([`${name} tokens/s`, ...tokensPerS[i].map((v) => fmt(v, 2))]);
+        rows.push([`${name} TTFT ms`, ...ttftMs[i].map((v) => fmt(v, 1))]);
+      }
+      const pct = (b: number, a: number) => `${b >= a ? '+' : ''}${fmt(100 * (b / a - 1))}%`;
+      rows.push(['Triton vs trtllm-serve tokens/s', ...tokensPerS[1].map((v, j) => pct(v, tokensPerS[0][j]))]);
+      rows.push(['in process vs trtllm-serve tokens/s', ...tokensPerS[2].map((v, j) => pct(v, tokensPerS[0][j]))]);
+      process.stdout.write(`
+Triton arm: ${o.profile} through one gateway, ${o.inputLen} in / ${o.outputLen} out, closed loop `
+        + `(SIMULATED engine; model time, time scale ${o.timeScale})
+`);
+      process.stdout.write(`${table(['row', ...o.levels.map(String)], rows)}
+`);
+      return {
+        rows,
+        json: { profile: o.profile, concurrency: o.levels, arms: Object.fromEntries(TRITON_ARMS.map((name, i) => [name, { tokens_per_s: tokensPerS[i], ttft_ms: ttftMs[i] }])) },
+      };
+    } finally {
+      await fleet.stop();
+    }
+  } finally {
+    await triton.stop();
+  }
 }
 
 interface AbReport {
