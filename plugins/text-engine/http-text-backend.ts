@@ -173,7 +173,7 @@ export abstract class TextEngineBackend extends HttpBackend {
         settle();
       });
       if (req.stream) return await this.relayStream(res.body, req, responder, aborter.signal);
-      const out = this.readAnswer(await res.body.text(), req);
+      const out = this.readWhole(await res.body.text(), req);
       if (out.error) {
         settle();
         return this.engineError(out.error.status, out.error.body);
@@ -242,6 +242,15 @@ export abstract class TextEngineBackend extends HttpBackend {
       };
       read().catch(failed);
     });
+  }
+
+  /** The whole answer; one that is not the engine's JSON is the engine's failure, not a bug here. */
+  private readWhole(body: string, req: TextRequest): EngineOutput {
+    try {
+      return this.readAnswer(body, req);
+    } catch (err) {
+      throw new Error(`${this.engine} answered 200 with a body it should not have (${err instanceof Error ? err.message : String(err)}): ${body.slice(0, 200)}`);
+    }
   }
 
   /** Ends the answer with the engine's counts, else the tokenizer's, and its finish reason, else the count's. */
