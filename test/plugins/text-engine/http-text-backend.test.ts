@@ -3,7 +3,10 @@
  * emulated faces do not produce — an engine error event after output, a 200 that is not JSON,
  * Triton's error event before any output.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -16,6 +19,8 @@ const ctx: PluginContext = { configDir: process.cwd(), log: pino({ level: 'silen
 
 /** What the upstream answers to the next POST: status, content type, body. */
 let next: { status: number; type: string; body: string } = { status: 200, type: 'application/json', body: '{}' };
+/** The last request body the upstream got. */
+let lastBody: Record<string, unknown> = {};
 let server: Server;
 let url: string;
 const backends: Backend[] = [];
@@ -26,8 +31,12 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('');
       return;
     }
-    req.resume();
-    req.on('end', () => res.writeHead(next.status, { 'content-type': next.type }).end(next.body));
+    let raw = '';
+    req.on('data', (chunk: Buffer) => { raw += chunk.toString(); });
+    req.on('end', () => {
+      lastBody = JSON.parse(raw) as Record<string, unknown>;
+      res.writeHead(next.status, { 'content-type': next.type }).end(next.body);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -117,4 +126,26 @@ it('counts a Triton answer with the tokenizer and tells length from max_tokens',
   const short = JSON.parse(await text((await b.dispatch(chat(false))).body)) as { choices: Array<{ finish_reason: string }>; usage: { completion_tokens: number } };
   expect(short.usage.completion_tokens).toBe(2);
   expect(short.choices[0].finish_reason).toBe('stop');
+});
+
+it("sends Triton the end id, pad id and stop words of the model's generation_config.json, the options overriding", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-genconfig-'));
+  const file = path.join(dir, 'generation_config.json');
+  // Qwen2.5's: two end-of-sequence tokens, <|im_end|> and <|endoftext|>.
+  writeFileSync(file, JSON.stringify({ eos_token_id: [151645, 151643], pad_token_id: 151643 }));
+  next = { status: 200, type: 'application/json', body: '{"model_name":"ensemble","model_version":"1","text_output":" fine"}' };
+  const create = async (extra: Record<string, unknown>) => {
+    const b = tritonTrtllm.create({ id: 't', type: 'triton-trtllm', url, models: ['m'], labels: {}, simulated: false,
+      options: { load_interval_ms: 0, tokenizer_parallelism: 0, metrics_url: `${url}/metrics`, generation_config: file, ...extra } }, ctx);
+    await b.start();
+    backends.push(b);
+    return b;
+  };
+  const fromFile = await create({});
+  await text((await fromFile.dispatch({ ...chat(false), body: { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, stop: ['END'] } })).body);
+  expect(lastBody).toMatchObject({ end_id: 151645, pad_id: 151643, stop_words: ['END', '<|endoftext|>'], max_tokens: 4, exclude_input_in_output: true, stream: false });
+  expect(String(lastBody.text_input)).toContain('<|im_start|>assistant');
+  const overridden = await create({ end_id: 7, pad_id: 8, stop_words: ['Observation:'] });
+  await text((await overridden.dispatch(chat(false))).body);
+  expect(lastBody).toMatchObject({ end_id: 7, pad_id: 8, stop_words: ['<|im_end|>', '<|endoftext|>', 'Observation:'] });
 });
