@@ -17,6 +17,12 @@
  *     tokenizer_json: …  tokenizer_config: …   # plugins/text-engine/options.ts
  *
  * Not supported by the ensemble and refused or ignored: n > 1 (refused), ignore_eos, stop_token_ids.
+ *
+ * A quirk of the ensemble's streamed text: its postprocessing model decodes each response's new
+ * tokens on their own (postprocessing/1/model.py), so a character split across tokens arrives as
+ * U+FFFD and a SentencePiece tokenizer's word-leading space can go missing. The text is passed on
+ * as Triton wrote it (stop strings and tool calls are still found across events); non-streamed
+ * answers are decoded whole and have neither problem.
  */
 import { request } from 'undici';
 import type { EngineLoad } from '../../core/plugin/engine-load.js';
