@@ -25,13 +25,16 @@ options:
   --profiles P,…         default: ${defaultProfileNames().join(', ')}; any name +exact runs it with token ids and KV events
   --seeds N              seeds per point (default 3; --quick 1)
   --rates R,…            request rates (req/s) for every workload instead of its own ladder
+  --gateways N           gateway processes sharing a store, clients spread over them round-robin
+                         (each with its own routing state; load every 100 ms, placements at the
+                         store's 50 ms flush, as with Redis); default 1
   --json FILE            results as JSON
   --report FILE.html     the HTML report (a directory: DIR/index.html)
   -h, --help             this text`;
 
 const OPTIONS = {
   quick: { type: 'boolean', default: false }, workloads: { type: 'string' }, profiles: { type: 'string' },
-  seeds: { type: 'string' }, rates: { type: 'string' }, json: { type: 'string' }, report: { type: 'string' },
+  seeds: { type: 'string' }, rates: { type: 'string' }, gateways: { type: 'string' }, json: { type: 'string' }, report: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -60,12 +63,13 @@ export async function runLeagueScenario(argv: string[]): Promise<number> {
   }
   const seeds = Number(values.seeds ?? (quick ? 1 : 3));
   const rates = list(values.rates)?.map(Number);
-  if (!(Number.isInteger(seeds) && seeds >= 1) || rates?.some((r) => !(r > 0))) {
-    process.stderr.write('league: --seeds takes a positive integer and --rates positive numbers\n');
+  const gateways = Number(values.gateways ?? 1);
+  if (!(Number.isInteger(seeds) && seeds >= 1) || !(Number.isInteger(gateways) && gateways >= 1) || rates?.some((r) => !(r > 0))) {
+    process.stderr.write('league: --seeds and --gateways take a positive integer, --rates positive numbers\n');
     return 2;
   }
   const result = runLeague({
-    quick, workloads: workloads as WorkloadName[], profiles: list(values.profiles), seeds, rates,
+    quick, workloads: workloads as WorkloadName[], profiles: list(values.profiles), seeds, rates, gateways,
     log: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(`${leagueText(result)}\n`);

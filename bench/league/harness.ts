@@ -19,8 +19,9 @@ import { RoutingLearner, type DispatchRecord } from '../../core/routing/learner.
 import { PerBackend } from '../../core/routing/per-backend.js';
 import { PrefixIndexes } from '../../core/routing/prefix-index.js';
 import type { PrefixKey } from '../../core/routing/prefix-key.js';
-import type { RoutingRequest, RoutingState } from '../../core/routing/policy.js';
-import { NO_REMOTE_LOAD } from '../../core/routing/remote-load.js';
+import type { RoutingPolicy, RoutingRequest, RoutingState } from '../../core/routing/policy.js';
+import { RemoteLoad } from '../../core/routing/remote-load.js';
+import type { PrefixObservation } from '../../core/state/types.js';
 import { Route } from '../../core/routing/route-table.js';
 import type { EngineResponse } from '../../core/engine/types.js';
 import type { LeagueProfile } from './profiles.js';
@@ -47,6 +48,8 @@ export interface RunInput {
   rate: number;
   seed: number;
   metrics: GatewayMetrics;
+  /** Gateway processes sharing a store (default 1). */
+  gateways?: number;
 }
 
 /** What requests keep between runs: their prefix keys and block keys cost the same every time. */
@@ -62,25 +65,69 @@ function tokensOf(req: LeagueRequest): RequestTokens {
   return t;
 }
 
+/**
+ * One gateway process: its own routing state (prefix index, latency models, speculation), policy,
+ * route and learner, as each replica of a deployment has. With several, each sees its own
+ * requests in flight and the others' through the shared store's load observations (published
+ * every 100 ms, as core/server/gateway.ts does), and learns the others' placements through their
+ * prefix observations (delivered at the store's next flush, 50 ms: core/state/redis-store.ts).
+ */
+interface Gateway {
+  state: RoutingState;
+  route: Route;
+  policy: RoutingPolicy;
+  learner: RoutingLearner;
+  remote: RemoteLoad;
+  /** Requests in flight per replica, sent by this gateway. */
+  inFlight: Int32Array;
+}
+
+/** How often gateways publish their in-flight counts, and how long an observation takes to reach the others (model ms). */
+const LOAD_PUBLISH_MS = 100;
+const STORE_FLUSH_MS = 50;
+
 export function runPoint(input: RunInput): RunRecords {
   const { workload: w, profile, seed } = input;
   const n = w.requests.length;
   let now = 0;
   const replicas = w.fleet.map((spec) => new Replica(spec, profile.exact));
-  // Speculative placements lapse in model time, not in the harness's wall time.
-  const speculation = new PerBackend(() => new Speculation(SPECULATION_TTL_MS, 200_000, () => now)) as Speculations;
-  const state: RoutingState = { prefixes: new PrefixIndexes(), latency: new LatencyModels(), speculation, chunkBytes: CHUNK_BYTES };
-  for (const r of replicas) state.prefixes.setCapacityTokens(r.spec.id, r.backend.capabilities.kvCapacityTokens!, CHUNK_BYTES, BYTES_PER_TOKEN);
-  const policy = profile.factory.create(profile.options, { seed, state });
-  const route = new Route(new Breakers(), NO_REMOTE_LOAD, LEAGUE_MODEL, [], replicas.map((r) => r.backend), policy, 0,
-    undefined, undefined, [], undefined, undefined, seed);
-  const learner = new RoutingLearner(state, input.metrics, undefined, BYTES_PER_TOKEN);
+  const shared: Array<{ at: number; from: number; obs: PrefixObservation }> = [];
+  const gateways: Gateway[] = Array.from({ length: input.gateways ?? 1 }, (_, g) => {
+    // Speculative placements lapse in model time, not in the harness's wall time.
+    const speculation = new PerBackend(() => new Speculation(SPECULATION_TTL_MS, 200_000, () => now)) as Speculations;
+    const state: RoutingState = { prefixes: new PrefixIndexes(), latency: new LatencyModels(), speculation, chunkBytes: CHUNK_BYTES };
+    for (const r of replicas) state.prefixes.setCapacityTokens(r.spec.id, r.backend.capabilities.kvCapacityTokens!, CHUNK_BYTES, BYTES_PER_TOKEN);
+    const policy = profile.factory.create(profile.options, { seed: seed + 7919 * g, state });
+    const remote = new RemoteLoad(3000, () => now);
+    const route = new Route(new Breakers(), remote, LEAGUE_MODEL, [], replicas.map((r) => r.backend), policy, 0,
+      undefined, undefined, [], undefined, undefined, seed);
+    const store = { publishPrefix: (obs: PrefixObservation) => shared.push({ at: Math.ceil((now + 1e-9) / STORE_FLUSH_MS) * STORE_FLUSH_MS, from: g, obs }) };
+    const learner = new RoutingLearner(state, input.metrics, (input.gateways ?? 1) > 1 ? store : undefined, BYTES_PER_TOKEN);
+    return { state, route, policy, learner, remote, inFlight: new Int32Array(replicas.length) };
+  });
+  let nextLoadPublish = 0;
+  /** What the store has delivered by `now`: prefix observations past their flush, load every 100 ms. */
+  const deliver = () => {
+    if (gateways.length === 1) return;
+    while (shared.length > 0 && shared[0].at <= now) {
+      const { from, obs } = shared.shift()!;
+      gateways.forEach((gw, g) => { if (g !== from) gw.state.prefixes.of(obs.backendId).insert(obs.hashes); });
+    }
+    if (now < nextLoadPublish) return;
+    const at = Math.floor(now / LOAD_PUBLISH_MS) * LOAD_PUBLISH_MS;
+    nextLoadPublish = at + LOAD_PUBLISH_MS;
+    gateways.forEach((from, g) => replicas.forEach((r, k) => {
+      const obs = { gatewayId: `g${g}`, backendId: r.spec.id, inFlight: from.inFlight[k], at };
+      gateways.forEach((gw, h) => { if (h !== g) gw.remote.apply(obs); });
+    }));
+  };
 
   const rec: RunRecords = {
     arrival: arrivalTimes(w, input.rate, seed), firstToken: new Float64Array(n).fill(NaN), finish: new Float64Array(n).fill(NaN),
     promptTokens: new Float64Array(n), cachedTokens: new Float64Array(n), completionTokens: new Float64Array(n), replica: new Int16Array(n).fill(-1),
   };
   const records: Array<DispatchRecord | undefined> = new Array(n);
+  const sentBy = new Int16Array(n);
   const follower = new Int32Array(n).fill(-1);
   w.requests.forEach((r) => { if (r.after) follower[r.after.index] = r.index; });
   const arrivals = new ArrivalQueue();
@@ -88,17 +135,23 @@ export function runPoint(input: RunInput): RunRecords {
 
   const arrive = (i: number) => {
     const req = w.requests[i];
-    for (const r of replicas) r.refreshSignals(now);
+    // Clients reach the gateways round-robin (a load balancer in front of them).
+    const g = i % gateways.length;
+    const gw = gateways[g];
+    deliver();
+    for (const [k, r] of replicas.entries()) r.refreshSignals(now, gw.inFlight[k]);
     const rr: RoutingRequest = {
       requestId: `q${i}`, model: LEAGUE_MODEL, body: bodyOf(req), headers: {}, slo: w.slo,
       prefix: prefixKeys.get(req), tokens: profile.exact ? tokensOf(req) : undefined,
     };
-    const candidates = route.candidates();
-    const decision = policy.select(candidates, rr);
+    const candidates = gw.route.candidates();
+    const decision = gw.policy.select(candidates, rr);
     if (!decision) throw new Error(`league: ${profile.name} chose no replica`);
     const k = replicas.findIndex((r) => r.backend === decision.backend);
     const chosen = candidates[k];
-    records[i] = learner.onDecision(route, chosen, rr, decision);
+    records[i] = gw.learner.onDecision(gw.route, chosen, rr, decision);
+    sentBy[i] = g;
+    gw.inFlight[k]++;
     if (rr.prefix) prefixKeys.set(req, rr.prefix);
     const replica = replicas[k];
     if (!replica.pending && replica.engine.nowMs() < now) replica.engine.advanceTo(now);
@@ -118,23 +171,24 @@ export function runPoint(input: RunInput): RunRecords {
       if (Number.isNaN(rec.firstToken[i])) {
         rec.firstToken[i] = r.timeMs;
         rec.cachedTokens[i] = r.cachedTokens ?? 0;
-        learner.prefilled(records[i]!, true);
+        gateways[sentBy[i]].learner.prefilled(records[i]!, true);
       }
       rec.completionTokens[i] += r.tokens.length;
     }
     if (!r.isFinal) return;
     replica.byEngineId.delete(r.requestId);
     replica.inFlight--;
+    gateways[sentBy[i]].inFlight[rec.replica[i]]--;
     if (r.timings) rec.cachedTokens[i] = r.timings.cachedTokens;
     const done = r.finishReason === 'length' || r.finishReason === 'end-id';
     if (!done) {
-      learner.prefilled(records[i]!);
+      gateways[sentBy[i]].learner.prefilled(records[i]!);
       return;
     }
     rec.finish[i] = r.timeMs;
     const out = rec.completionTokens[i];
     const ttftMs = rec.firstToken[i] - rec.arrival[i];
-    learner.onOutcome(records[i]!, {
+    gateways[sentBy[i]].learner.onOutcome(records[i]!, {
       usage: { prompt_tokens: rec.promptTokens[i], completion_tokens: out, prompt_tokens_details: { cached_tokens: rec.cachedTokens[i] } },
       ttftMs, tpotMs: out > 1 ? (rec.finish[i] - rec.firstToken[i]) / (out - 1) : undefined,
     });

@@ -17,6 +17,8 @@ export interface LeagueOptions {
   workloads: readonly WorkloadName[];
   profiles?: readonly string[];
   seeds: number;
+  /** Gateway processes sharing a store, each sent every n-th request (default 1). */
+  gateways?: number;
   /** Overrides every workload's rate ladder. */
   rates?: readonly number[];
   log?: (line: string) => void;
@@ -59,6 +61,7 @@ export interface WorkloadResult {
 export interface LeagueResult {
   quick: boolean;
   seeds: number;
+  gateways: number;
   workloads: WorkloadResult[];
   wallMs: number;
 }
@@ -73,10 +76,10 @@ export function spread(values: readonly number[]): Spread {
 /** One process-wide metrics registry: the learner writes to it; nothing reads it here. */
 let metrics: GatewayMetrics | undefined;
 
-function point(w: Workload, profile: LeagueProfile, rate: number, seed: number): { summary: PointSummary; order: number[] } {
+function point(w: Workload, profile: LeagueProfile, rate: number, seed: number, gateways: number): { summary: PointSummary; order: number[] } {
   metrics ??= new GatewayMetrics([]);
   const t0 = performance.now();
-  const rec = runPoint({ workload: w, profile, rate, seed, metrics });
+  const rec = runPoint({ workload: w, profile, rate, seed, metrics, gateways });
   const summary = summarise(w, rec, rate, seed, performance.now() - t0);
   const order = Array.from(rec.arrival.keys()).sort((a, b) => rec.arrival[a] - rec.arrival[b] || a - b);
   return { summary, order };
@@ -92,10 +95,10 @@ const MAX_EXTENSIONS = 6;
  * last rate met and the first missed bisected (geometrically) — goodput to about 5% at about half
  * the runs of a fine ladder. Quick runs try every rate of the ladder and no more (tests).
  */
-function sweep(w: Workload, profile: LeagueProfile, seed: number, rates: readonly number[], quick: boolean): PointSummary[] {
+function sweep(w: Workload, profile: LeagueProfile, seed: number, rates: readonly number[], quick: boolean, gateways: number): PointSummary[] {
   const points: PointSummary[] = [];
   const run = (rate: number) => {
-    const p = point(w, profile, rate, seed).summary;
+    const p = point(w, profile, rate, seed, gateways).summary;
     points.push(p);
     return p.attainment >= ATTAINMENT;
   };
@@ -149,7 +152,7 @@ export function runWorkload(name: WorkloadName, o: LeagueOptions): WorkloadResul
   const results = new Map<LeagueProfile, ProfileResult>();
   for (const profile of ordered) {
     const sweeps = seeds.map((seed) => {
-      const points = sweep(workloadOf(seed), profile, seed, rates, o.quick);
+      const points = sweep(workloadOf(seed), profile, seed, rates, o.quick, o.gateways ?? 1);
       const g = goodput(points);
       log(`${name} ${profile.name} seed ${seed}: goodput ${g.rate === undefined ? '–' : `${g.atLeast ? '≥ ' : ''}${g.rate.toFixed(2)}`} req/s (${g.note}; ${(points.reduce((s, p) => s + p.wallMs, 0) / 1000).toFixed(1)} s)`);
       return { seed, points, goodput: g };
@@ -165,7 +168,7 @@ export function runWorkload(name: WorkloadName, o: LeagueOptions): WorkloadResul
   for (const profile of ordered) {
     const r = results.get(profile)!;
     for (const seed of seeds) {
-      const { summary, order } = point(workloadOf(seed), profile, referenceRate, seed);
+      const { summary, order } = point(workloadOf(seed), profile, referenceRate, seed, o.gateways ?? 1);
       r.reference.push(summary);
       if (!orders.has(seed)) orders.set(seed, order);
     }
@@ -184,5 +187,5 @@ export function runLeague(o: LeagueOptions): LeagueResult {
     o.log?.(`${name} done in ${(r.wallMs / 1000).toFixed(1)} s`);
     return r;
   });
-  return { quick: o.quick, seeds: o.seeds, workloads, wallMs: performance.now() - t0 };
+  return { quick: o.quick, seeds: o.seeds, gateways: o.gateways ?? 1, workloads, wallMs: performance.now() - t0 };
 }

@@ -83,10 +83,10 @@ export class Replica {
     this.backend = new ReplicaBackend(spec.id, this.profile, this.tracker && new TrackedKvCache(this.tracker));
   }
 
-  /** Load signals as a gateway would read them at `now`: its own in-flight count and the engine's gauges. */
-  refreshSignals(now: number): void {
+  /** Load signals as a gateway would read them at `now`: its own in-flight count (all of them when it is the only gateway) and the engine's gauges. */
+  refreshSignals(now: number, inFlight = this.inFlight): void {
     const s = this.engine.snapshot();
-    this.backend.current = { inFlight: this.inFlight, running: s.running, waiting: s.waiting, kvUsage: s.kvUsage, updatedAt: now };
+    this.backend.current = { inFlight, running: s.running, waiting: s.waiting, kvUsage: s.kvUsage, updatedAt: now };
   }
 
   /** Runs the engine's next iteration; its results are delivered when it ends (`pending.at`). */

@@ -55,7 +55,7 @@ export function workloadText(w: WorkloadResult): string {
 
 export function leagueText(r: LeagueResult): string {
   return [
-    `League (${r.quick ? 'quick' : 'full'}, ${r.seeds} seed${r.seeds > 1 ? 's' : ''}; virtual time, engine model; goodput = highest rate with ≥ 95% of requests meeting both SLOs, median over seeds; reference columns are means over seeds at the reference load)`,
+    `League (${r.quick ? 'quick' : 'full'}, ${r.seeds} seed${r.seeds > 1 ? 's' : ''}${r.gateways > 1 ? `, ${r.gateways} gateways sharing a store` : ''}; virtual time, engine model; goodput = highest rate with ≥ 95% of requests meeting both SLOs, median over seeds; reference columns are means over seeds at the reference load)`,
     ...r.workloads.map(workloadText),
     `total wall time ${fmt(r.wallMs / 1000, 1)} s`,
   ].join('\n\n');
@@ -106,7 +106,7 @@ ${htmlTable(w)}
 <div class="charts">${ttftChart(w)}</div>`).join('\n');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Switchyard routing league</title><style>${CSS}</style></head><body>
 <h1>Switchyard routing league</h1>
-<p class="note">${r.quick ? 'Quick' : 'Full'} league, ${r.seeds} seed(s), total wall ${fmt(r.wallMs / 1000, 1)} s. Engines are the engine model (SIMULATED) in virtual time; routing is Switchyard's own code. Peers dashed.</p>
+<p class="note">${r.quick ? 'Quick' : 'Full'} league, ${r.seeds} seed(s)${r.gateways > 1 ? `, ${r.gateways} gateways sharing a store` : ''}, total wall ${fmt(r.wallMs / 1000, 1)} s. Engines are the engine model (SIMULATED) in virtual time; routing is Switchyard's own code. Peers dashed.</p>
 <div class="charts">${goodputChart(r)}</div>
 ${sections}
 <details><summary>results (JSON)</summary><pre>${escapeXml(JSON.stringify(r, null, 1))}</pre></details>

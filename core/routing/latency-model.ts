@@ -15,6 +15,9 @@ export class OnlineLinearModel {
   readonly theta: number[];
   private readonly p: number[][];
   samples = 0;
+  /** Mean squared prediction error (a priori, before each update), with the same forgetting. */
+  private errSq = 0;
+  private errWeight = 0;
 
   constructor(readonly dims: number, private readonly forgetting = 0.995, initial?: number[]) {
     this.theta = initial ? [...initial] : new Array<number>(dims).fill(0);
@@ -27,6 +30,11 @@ export class OnlineLinearModel {
     return y;
   }
 
+  /** The standard error of coefficient `i`: √(P[i][i] · residual variance). */
+  stdErr(i: number): number {
+    return this.errWeight > 0 ? Math.sqrt(Math.max(0, this.p[i][i]) * (this.errSq / this.errWeight)) : Infinity;
+  }
+
   update(x: readonly number[], y: number): void {
     const n = this.dims;
     const px = new Array<number>(n).fill(0);
@@ -34,6 +42,8 @@ export class OnlineLinearModel {
     let denom = this.forgetting;
     for (let i = 0; i < n; i++) denom += x[i] * px[i];
     const err = y - this.predict(x);
+    this.errSq = this.forgetting * this.errSq + err * err;
+    this.errWeight = this.forgetting * this.errWeight + 1;
     for (let i = 0; i < n; i++) this.theta[i] += (px[i] / denom) * err;
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < n; j++) this.p[i][j] = (this.p[i][j] - (px[i] * px[j]) / denom) / this.forgetting;
@@ -66,7 +76,7 @@ export class BackendLatencyModel {
   prefilling = 0;
   backlogTokens = 0;
 
-  constructor(private readonly minSamples = 12) {}
+  constructor(private readonly minSamples = 12, private readonly fleet?: LatencyModels) {}
 
   get fitted(): boolean {
     return this.ttft.samples >= this.minSamples;
@@ -76,15 +86,42 @@ export class BackendLatencyModel {
     return this.tpot.samples >= this.minSamples;
   }
 
-  /** Predicted TTFT in ms; coefficients clamped at 0 so noise never makes work look free. */
+  /** Predicted TTFT in ms; coefficients clamped at 0 so noise never makes a queue look shorter. */
   predictTtft(f: TtftFeatures): number {
-    const [b, a, w] = this.ttft.theta;
-    return Math.max(0, b) + Math.max(0, a) * ((f.uncachedTokens + (f.backlogTokens ?? 0)) / 1000) + Math.max(0, w) * f.ahead;
+    const [b, , w] = this.ttft.theta;
+    return Math.max(0, b) + this.prefillSlope() * ((f.uncachedTokens + (f.backlogTokens ?? 0)) / 1000) + Math.max(0, w) * f.ahead;
   }
 
   /** The backend's own time to prefill this many tokens (no queue), in ms. */
   predictPrefill(uncachedTokens: number): number {
-    return Math.max(0, this.ttft.theta[1]) * (uncachedTokens / 1000);
+    return this.prefillSlope() * (uncachedTokens / 1000);
+  }
+
+  /**
+   * Milliseconds per 1k uncached tokens. A fit may not tell prefill from queueing — cold prompts
+   * of one length, each behind a different queue, as a gateway that sees a third of a backend's
+   * traffic (one of three) often gets — and leave the slope near or below zero: a backend whose
+   * prefill looks free then draws every cold prompt there is (league W1, 3 gateways: one gateway
+   * sent its cold and spread requests to one replica until TTFTs there passed 1.5 s). A slope
+   * within two standard errors of zero is not taken from the backend's own samples: it borrows
+   * the steepest slope its fleet's backends did identify (the steepest: too high a cost keeps
+   * prefix holders in use, too low a one buries a backend), and keeps its own, at least zero,
+   * while none did.
+   */
+  prefillSlope(): number {
+    if (this.identifiesPrefill()) return this.ttft.theta[1];
+    const borrowed = this.fleet?.steepestPrefillSlope() ?? 0;
+    return borrowed > 0 ? borrowed : Math.max(0, this.ttft.theta[1]);
+  }
+
+  /** The backend's own samples fit a prefill slope clear of zero. */
+  identifiesPrefill(): boolean {
+    return this.fitted && this.ttft.theta[1] > 2 * this.ttft.stdErr(1);
+  }
+
+  /** The slope this backend's own samples fit (≤ 0 when they do not identify it). */
+  ownPrefillSlope(): number {
+    return this.ttft.theta[1];
   }
 
   predictTpot(running: number): number {
@@ -93,6 +130,7 @@ export class BackendLatencyModel {
   }
 
   observeTtft(f: TtftFeatures, ttftMs: number): void {
+    this.fleet?.refitted();
     this.ttft.update([1, (f.uncachedTokens + (f.backlogTokens ?? 0)) / 1000, f.ahead], ttftMs);
   }
 
@@ -110,13 +148,29 @@ export class BackendLatencyModel {
 
 export class LatencyModels {
   private readonly byBackend = new Map<string, BackendLatencyModel>();
+  /** Cached until the next TTFT sample anywhere in the fleet. */
+  private steepest?: number;
 
   of(backendId: string): BackendLatencyModel {
     let m = this.byBackend.get(backendId);
     if (!m) {
-      m = new BackendLatencyModel();
+      m = new BackendLatencyModel(undefined, this);
       this.byBackend.set(backendId, m);
     }
     return m;
+  }
+
+  /** The steepest prefill slope among the backends whose own samples identify one (0 when none does). */
+  steepestPrefillSlope(): number {
+    if (this.steepest === undefined) {
+      let s = 0;
+      for (const m of this.byBackend.values()) if (m.identifiesPrefill()) s = Math.max(s, m.ownPrefillSlope());
+      this.steepest = s;
+    }
+    return this.steepest;
+  }
+
+  refitted(): void {
+    this.steepest = undefined;
   }
 }

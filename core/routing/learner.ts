@@ -74,7 +74,7 @@ export class RoutingLearner {
   constructor(
     private readonly state: RoutingState,
     private readonly metrics: GatewayMetrics,
-    private readonly store?: StateStore,
+    private readonly store?: Pick<StateStore, 'publishPrefix'>,
     private readonly bytesPerToken = 4,
   ) {}
 

@@ -82,3 +82,17 @@ describe('league --quick', () => {
     expect(html.match(/TTFT p90 against rate<\/text>/g)).toHaveLength(WORKLOADS.length);
   });
 });
+
+describe('league: several gateways sharing a store', () => {
+  it('each gateway routes its share with its own state; placements and load reach the others', () => {
+    const one = runLeague({ quick: true, workloads: ['W1'], profiles: ['prefix-affinity'], seeds: 1 });
+    const three = runLeague({ quick: true, workloads: ['W1'], profiles: ['prefix-affinity'], seeds: 1, gateways: 3 });
+    expect(three.gateways).toBe(3);
+    const [a, b] = [one, three].map((r) => r.workloads[0].profiles[0].reference[0]);
+    // Every request answered either way; three gateways, each with a third of the samples and a
+    // delayed view of the others' load, do not decide exactly as one does.
+    expect(b.perReplica.reduce((s, x) => s + x, 0)).toBe(a.perReplica.reduce((s, x) => s + x, 0));
+    expect(b.hitRate).toBeGreaterThan(0);
+    expect(leagueText(three)).toMatch(/3 gateways sharing a store/);
+  });
+});
