@@ -76,7 +76,8 @@ export abstract class TextEngineBackend extends HttpBackend {
   private textInFlight = 0;
 
   constructor(spec: BackendSpec, ctx: PluginContext, http: HttpBackendOptions, protected readonly text: TextEngineOptions) {
-    super(spec, ctx, http);
+    // None of these engines says how much of a prompt its cache served: never read an absence as a miss.
+    super(spec, ctx, { ...http, cachedTokens: http.cachedTokens ?? 'unreported' });
     this.tokenizers = new TokenizerPool({ threads: text.tokenizerParallelism, tokenizerJsonPath: text.tokenizerJson, tokenizerConfigPath: text.tokenizerConfig });
   }
 
@@ -164,7 +165,7 @@ export abstract class TextEngineBackend extends HttpBackend {
       }
       const responder = new Responder({
         params: req.params, model: String(call.body.model ?? this.models()[0]), promptTokens: req.promptTokens,
-        stops: req.stop, toolFormat: this.text.promptStyle, cancel: () => aborter.abort(new StopReached()),
+        stops: req.stop, toolFormat: this.text.promptStyle, cancel: () => aborter.abort(new StopReached()), reportsCachedTokens: false,
       });
       // In flight until the answer's body closes: read to its end, or dropped by a reader that
       // went away — which stops the engine's generation too.

@@ -38,6 +38,12 @@ export interface ResponderOptions {
   toolFormat: ToolCallFormat;
   /** The engine request to cancel when a stop string ends the answer. */
   cancel: () => void;
+  /**
+   * The engine says how many prompt tokens its KV cache served (the in-process engine does): usage
+   * carries `prompt_tokens_details.cached_tokens`. Text engines over HTTP do not, and a 0 would
+   * read as a cache miss: their usage leaves the details out. Default true.
+   */
+  reportsCachedTokens?: boolean;
 }
 
 /** What an engine that answers in text reports at the end (the caller counts what it does not). */
@@ -170,12 +176,13 @@ export class Responder {
   }
 
   private usage(): Record<string, unknown> {
-    return {
+    const usage: Record<string, unknown> = {
       prompt_tokens: this.promptTokens,
       completion_tokens: this.completionTokens,
       total_tokens: this.promptTokens + this.completionTokens,
-      prompt_tokens_details: { cached_tokens: this.cachedTokens },
     };
+    if (this.o.reportsCachedTokens !== false) usage.prompt_tokens_details = { cached_tokens: this.cachedTokens };
+    return usage;
   }
 
   private chunkObject(): string {
