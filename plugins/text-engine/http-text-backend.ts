@@ -75,9 +75,12 @@ export abstract class TextEngineBackend extends HttpBackend {
   private modelStops: string[] = [];
   private textInFlight = 0;
 
-  constructor(spec: BackendSpec, ctx: PluginContext, http: HttpBackendOptions, protected readonly text: TextEngineOptions) {
-    // None of these engines says how much of a prompt its cache served: never read an absence as a miss.
-    super(spec, ctx, { ...http, cachedTokens: http.cachedTokens ?? 'unreported' });
+  /**
+   * @param reportsCachedTokens the engine's answers say how much of the prompt its cache served
+   *   (Triton with kv_cache_reuse_stats); else an absent count is never read as a miss.
+   */
+  constructor(spec: BackendSpec, ctx: PluginContext, http: HttpBackendOptions, protected readonly text: TextEngineOptions, reportsCachedTokens = false) {
+    super(spec, ctx, { ...http, cachedTokens: http.cachedTokens ?? (reportsCachedTokens ? undefined : 'unreported') });
     this.tokenizers = new TokenizerPool({ threads: text.tokenizerParallelism, tokenizerJsonPath: text.tokenizerJson, tokenizerConfigPath: text.tokenizerConfig });
   }
 

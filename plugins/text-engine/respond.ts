@@ -40,8 +40,9 @@ export interface ResponderOptions {
   cancel: () => void;
   /**
    * The engine says how many prompt tokens its KV cache served (the in-process engine does): usage
-   * carries `prompt_tokens_details.cached_tokens`. Text engines over HTTP do not, and a 0 would
-   * read as a cache miss: their usage leaves the details out. Default true.
+   * carries `prompt_tokens_details.cached_tokens`. Text engines over HTTP mostly do not, and a 0
+   * would read as a cache miss: their usage carries the details only when `end` is given a count.
+   * Default true.
    */
   reportsCachedTokens?: boolean;
 }
@@ -65,6 +66,8 @@ export class Responder {
   private completionTokens = 0;
   private promptTokens: number;
   private cachedTokens = 0;
+  /** A text engine gave its cached-token count for this answer. */
+  private cachedCounted = false;
   private started = false;
   private done = false;
   private readonly finished: Promise<void>;
@@ -124,7 +127,10 @@ export class Responder {
   end(reason: EngineEnd, counts: EngineCounts & { completionTokens: number }): void {
     if (this.done) return;
     if (counts.promptTokens !== undefined) this.promptTokens = counts.promptTokens;
-    if (counts.cachedTokens !== undefined) this.cachedTokens = counts.cachedTokens;
+    if (counts.cachedTokens !== undefined) {
+      this.cachedTokens = counts.cachedTokens;
+      this.cachedCounted = true;
+    }
     this.completionTokens = counts.completionTokens;
     this.finish(reason);
   }
@@ -181,7 +187,7 @@ export class Responder {
       completion_tokens: this.completionTokens,
       total_tokens: this.promptTokens + this.completionTokens,
     };
-    if (this.o.reportsCachedTokens !== false) usage.prompt_tokens_details = { cached_tokens: this.cachedTokens };
+    if (this.o.reportsCachedTokens !== false || this.cachedCounted) usage.prompt_tokens_details = { cached_tokens: this.cachedTokens };
     return usage;
   }
 

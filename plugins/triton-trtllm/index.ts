@@ -5,15 +5,20 @@
  * (triton-inference-server/tensorrtllm_backend v0.17.0:
  * all_models/inflight_batcher_llm/ensemble/config.pbtxt; README.md "Query the server with the
  * Triton generate endpoint"): text_input, max_tokens, bad_words, stop_words, end_id, pad_id,
- * stream, sampling. Each answer is `{"model_name", "model_version", "text_output", …}`: text only,
- * no token counts and no finish reason, so usage is counted with the model's tokenizer (prompt:
- * the rendered prompt; completion: the text) and `length` is told from max_tokens.
+ * stream, sampling. Each answer is `{"model_name", "model_version", "text_output", …}`: text, no
+ * token counts and no finish reason, so usage is counted with the model's tokenizer (prompt: the
+ * rendered prompt; completion: the text) and `length` is told from max_tokens. Asked for
+ * (`return_kv_cache_reuse_stats`), the responses add the request's KV-cache blocks
+ * (inflight_batcher_llm/src/model_instance_state.cc): reused blocks × the block size are the
+ * cached prompt tokens.
  *
  *   - id: triton-1
  *     type: triton-trtllm
  *     url: http://10.0.0.5:8000
  *     model: ensemble                         # the Triton model (default ensemble; or tensorrt_llm_bls)
  *     metrics_url: http://10.0.0.5:8002/metrics   # default: the url's host, port 8002
+ *     kv_cache_reuse_stats: true              # ask for kv_cache_reused_blocks (cached prompt tokens);
+ *                                             # false for an ensemble without that input
  *     tokenizer_json: …  tokenizer_config: …   # plugins/text-engine/options.ts
  *
  * Not supported by the ensemble and refused or ignored: n > 1 (refused), ignore_eos, stop_token_ids.
@@ -33,13 +38,19 @@ import { TextEngineBackend, type EngineOutput, type TextRequest } from '../text-
 import { readTextEngineOptions, TEXT_ENGINE_KEYS, validateTextEngineOptions } from '../text-engine/options.js';
 import { readTritonLoad } from './load.js';
 
-const KEYS = ['model', 'metrics_url', 'default_max_tokens'];
+const KEYS = ['model', 'metrics_url', 'default_max_tokens', 'kv_cache_reuse_stats'];
 
 /** The ensemble needs max_tokens; a request without one gets this many. */
 const DEFAULT_MAX_TOKENS = 1024;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** An INT32 output of shape [1, 1] comes back as a number or nested one-element lists. */
+function intOf(v: unknown): number | undefined {
+  while (Array.isArray(v) && v.length === 1) v = v[0];
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
 }
 
 /** A TYPE_STRING output of one element comes back as a string, or as a one-element list. */
@@ -58,11 +69,15 @@ export class TritonTrtllmBackend extends TextEngineBackend {
   private readonly tritonModel: string;
   private readonly metricsUrl: URL;
   private readonly defaultMaxTokens: number;
+  /** Ask for kv_cache_reused_blocks (the ensemble's return_kv_cache_reuse_stats input). */
+  private readonly reuseStats: boolean;
 
   constructor(spec: BackendSpec, ctx: PluginContext) {
     const tritonModel = typeof spec.options.model === 'string' ? spec.options.model : 'ensemble';
+    const reuseStats = spec.options.kv_cache_reuse_stats !== false;
     super({ ...spec, models: spec.models ?? [tritonModel] }, ctx,
-      readHttpOptions(spec.options, ctx, { healthPath: '/v2/health/ready' }), readTextEngineOptions(spec.options, ctx.configDir));
+      readHttpOptions(spec.options, ctx, { healthPath: '/v2/health/ready' }), readTextEngineOptions(spec.options, ctx.configDir), reuseStats);
+    this.reuseStats = reuseStats;
     this.tritonModel = tritonModel;
     const base = new URL(spec.url);
     this.metricsUrl = new URL(typeof spec.options.metrics_url === 'string' ? spec.options.metrics_url : `${base.protocol}//${base.hostname}:8002/metrics`);
@@ -93,6 +108,8 @@ export class TritonTrtllmBackend extends TextEngineBackend {
       exclude_input_in_output: true,
       stream: req.stream,
     };
+    // model_instance_state.cc: with it, responses carry the request's KV-cache block counts.
+    if (this.reuseStats) body.return_kv_cache_reuse_stats = true;
     if (s.temperature !== undefined) body.temperature = s.temperature;
     if (s.topP !== undefined) body.top_p = s.topP;
     if (s.topK !== undefined) body.top_k = s.topK;
@@ -105,13 +122,27 @@ export class TritonTrtllmBackend extends TextEngineBackend {
     return { path: `/v2/models/${model}/${req.stream ? 'generate_stream' : 'generate'}`, body };
   }
 
-  protected readAnswer(body: string): EngineOutput {
+  protected readAnswer(body: string, req: TextRequest): EngineOutput {
     const o = JSON.parse(body) as unknown;
-    if (isRecord(o) && typeof o.error === 'string') return { text: '', error: { status: 500, body } };
-    return { text: isRecord(o) ? textOf(o.text_output) : '' };
+    if (!isRecord(o)) return { text: '' };
+    if (typeof o.error === 'string') return { text: '', error: { status: 500, body } };
+    return this.output(o, req);
   }
 
-  protected readEvent(data: string): EngineOutput | undefined {
+  /**
+   * The text, and the prompt tokens the KV cache served where the response says (reused blocks ×
+   * the block size the metrics or the `block_size` option gave; a partial last block counts whole
+   * there, so the count is capped at the prompt).
+   */
+  private output(o: Record<string, unknown>, req: TextRequest): EngineOutput {
+    const text = textOf(o.text_output);
+    const reused = intOf(o.kv_cache_reused_blocks);
+    const blockSize = this.capabilities.blockSize;
+    if (reused === undefined || blockSize === undefined) return { text };
+    return { text, counts: { cachedTokens: Math.min(req.promptTokens, reused * blockSize) } };
+  }
+
+  protected readEvent(data: string, req: TextRequest): EngineOutput | undefined {
     let o: unknown;
     try {
       o = JSON.parse(data);
@@ -121,7 +152,7 @@ export class TritonTrtllmBackend extends TextEngineBackend {
     if (!isRecord(o)) return undefined;
     // An error after the 200 (the model failed the request): {"error": "..."}.
     if (typeof o.error === 'string') return { text: '', error: { status: 500, body: data } };
-    return { text: textOf(o.text_output) };
+    return this.output(o, req);
   }
 }
 
@@ -133,6 +164,9 @@ const plugin: BackendPlugin = {
     if (options.metrics_url !== undefined && !(typeof options.metrics_url === 'string' && URL.canParse(options.metrics_url))) problems.push('metrics_url: expected a URL, e.g. http://10.0.0.5:8002/metrics');
     const dmt = options.default_max_tokens;
     if (dmt !== undefined && !(typeof dmt === 'number' && Number.isInteger(dmt) && dmt > 0)) problems.push('default_max_tokens: expected a positive integer');
+    if (options.kv_cache_reuse_stats !== undefined && typeof options.kv_cache_reuse_stats !== 'boolean') {
+      problems.push('kv_cache_reuse_stats: expected true or false (false for an ensemble without the return_kv_cache_reuse_stats input)');
+    }
     return problems;
   },
   create: (spec, ctx) => new TritonTrtllmBackend(spec, ctx),

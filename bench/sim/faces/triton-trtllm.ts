@@ -10,13 +10,14 @@
  * - `POST /v2/models/{model}/generate` and `/generate_stream` (SSE `data: {...}` per response, no
  *   [DONE]); the `/versions/{v}/` forms too. The model is served as `ensemble` and as the served
  *   model name; another name is Triton's unknown-model 400.
- * - Answers carry text only: no token counts, no finish reason (the ensemble outputs none).
+ * - Answers carry text only: no token counts, no finish reason (the ensemble outputs none); with
+ *   `return_kv_cache_reuse_stats` the final response adds the request's KV-cache block counts.
  * - The stop words stay in the output (TensorRT-LLM stops after generating them).
  * - Prometheus metrics on their own listener (--metrics-port, 8002 by default): the backend's
  *   `nv_trt_llm_request_metrics` and `nv_trt_llm_kv_cache_block_metrics` gauges from the engine.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { GenerationError, GenerationRequest } from '../generation.js';
+import type { GenerationError, GenerationRequest, GenerationStream } from '../generation.js';
 import { sseData } from '../sse.js';
 import { BodyParseError, FieldError, isRecord, optBool, optInt, optNumber, pyJson, readBody } from './common.js';
 import type { Body, Face, FaceContext } from './common.js';
@@ -54,7 +55,7 @@ export function createTritonTrtllmFace(ctx: FaceContext): Face {
     return sendError(reply, 400, `[TensorRT-LLM][ERROR] Assertion failed: Prompt length (${promptTokens}) + max new tokens (${maxTokens}) exceeds max sequence length (${maxModelLen})`);
   };
 
-  const readRequest = (o: Body): { generation: GenerationRequest; stream: boolean } => {
+  const readRequest = (o: Body): { generation: GenerationRequest; stream: boolean; reuseStats: boolean } => {
     for (const key of Object.keys(o)) {
       if (!INPUTS.has(key) && key !== 'parameters' && key !== 'id') throw new FieldError(key, `unexpected inference input '${key}' for model '${ENSEMBLE}'`);
     }
@@ -80,21 +81,34 @@ export function createTritonTrtllmFace(ctx: FaceContext): Face {
     if (seed !== undefined) generation.seed = seed;
     const beams = optInt(o, 'beam_width', 1);
     if (beams !== undefined && beams !== 1) throw new FieldError('beam_width', 'the simulated engine serves beam_width 1 only');
-    return { generation, stream: optBool(o, 'stream') ?? false };
+    return { generation, stream: optBool(o, 'stream') ?? false, reuseStats: optBool(o, 'return_kv_cache_reuse_stats') ?? false };
+  };
+
+  /**
+   * With return_kv_cache_reuse_stats, the request's KV-cache blocks (model_instance_state.cc, from
+   * the executor's per-request kvCacheMetrics): reused, newly allocated, and all. On the final
+   * response here, where the executor's request perf metrics are complete.
+   */
+  const reuseStats = (s: GenerationStream): Record<string, number> => {
+    const blockSize = ctx.profile.engineProfile.blockSize;
+    const reused = Math.floor(s.cachedTokens / blockSize);
+    const total = Math.ceil((s.promptTokens + s.completionTokens) / blockSize);
+    return { kv_cache_alloc_new_blocks: total - reused, kv_cache_reused_blocks: reused, kv_cache_alloc_total_blocks: total };
   };
 
   // The generate extension's answer: the model's outputs by name, with its name and version.
-  const answer = (text: string): string => pyJson({
-    model_name: ENSEMBLE, model_version: '1', sequence_end: false, sequence_id: 0, sequence_start: false, text_output: text,
+  const answer = (text: string, stats?: Record<string, number>): string => pyJson({
+    model_name: ENSEMBLE, model_version: '1', sequence_end: false, sequence_id: 0, sequence_start: false, text_output: text, ...stats,
   });
 
-  const format = (stream: boolean): GenerationFormat => ({
+  const format = (stream: boolean, withStats: boolean): GenerationFormat => ({
     stream,
     head: () => [],
-    chunk: (c) => (c.text === '' ? [] : [sseData(answer(c.text))]),
-    // A decoupled model's last (empty, final-flagged) response writes nothing: the stream ends.
+    // Every response is an event, the final one too (its text may be empty: the end id is skipped).
+    chunk: (c, s) => (c.text === '' && c.finish === undefined ? []
+      : [sseData(answer(c.text, withStats && c.finish !== undefined ? reuseStats(s) : undefined))]),
     tail: () => [],
-    body: (text) => answer(text),
+    body: (text, s) => answer(text, withStats ? reuseStats(s) : undefined),
   });
 
   const generate = async (request: FastifyRequest, reply: FastifyReply, streamRoute: boolean): Promise<FastifyReply> => {
@@ -113,7 +127,7 @@ export function createTritonTrtllmFace(ctx: FaceContext): Face {
     if (parsed.stream !== streamRoute) {
       return sendError(reply, 400, streamRoute ? "generate_stream needs 'stream': true" : "a streaming request ('stream': true) needs generate_stream");
     }
-    await serveGeneration(ctx, face, { request, reply, generation: parsed.generation, format: format(streamRoute), refuse });
+    await serveGeneration(ctx, face, { request, reply, generation: parsed.generation, format: format(streamRoute, parsed.reuseStats), refuse });
     return reply;
   };
 

@@ -14,4 +14,4 @@ runBackendContract(deepspeedMii, {
   options: { deployment: MODEL },
 });
 
-runClientSuite({ type: 'deepspeed-mii', face, streams: false, reportsCompletionTokens: true, refusesPastContext: false, options: () => ({ deployment: MODEL }) });
+runClientSuite({ type: 'deepspeed-mii', face, streams: false, reportsCompletionTokens: true, reportsCachedTokens: false, refusesPastContext: false, options: () => ({ deployment: MODEL }) });

@@ -44,6 +44,8 @@ export interface ClientSuiteTarget {
    * generated (TGI, MII); else the plugin counts the answer's text (Triton), which has none.
    */
   reportsCompletionTokens: boolean;
+  /** The engine says how many prompt tokens its KV cache served (Triton's kv_cache_reused_blocks). */
+  reportsCachedTokens: boolean;
   /** The engine refuses a prompt + max_tokens past its context with a message of its own (MII shortens the budget instead). */
   refusesPastContext: boolean;
   /** The backend's options, given the started face. */
@@ -99,9 +101,26 @@ export function runClientSuite(target: ClientSuiteTarget): void {
       expect(res.usage?.completion_tokens).toBe(7);
       expect(count(content)).toBe(7);
       expect(res.usage?.total_tokens).toBe(promptTokens(messages) + 7);
-      // The engine does not say what its cache served: no cached count rather than a false 0.
-      expect(res.usage?.prompt_tokens_details).toBeUndefined();
+      // An engine that does not say what its cache served: no cached count rather than a false 0.
+      if (!target.reportsCachedTokens) expect(res.usage?.prompt_tokens_details).toBeUndefined();
+      else expect(res.usage?.prompt_tokens_details?.cached_tokens).toBeGreaterThanOrEqual(0);
     });
+
+    if (target.reportsCachedTokens) {
+      it("reports the prompt tokens the engine's KV cache served, streamed and not", async () => {
+        const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: `${'The cache keeps attention keys and values for every block. '.repeat(40)}${Date.now()}` }];
+        const first = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 2 });
+        const again = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 2 });
+        const cached = again.usage?.prompt_tokens_details?.cached_tokens ?? 0;
+        expect(first.usage?.prompt_tokens_details?.cached_tokens).toBe(0);
+        expect(cached).toBeGreaterThan(0);
+        expect(cached).toBeLessThanOrEqual(again.usage!.prompt_tokens);
+        const stream = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 2, stream: true, stream_options: { include_usage: true } });
+        let usage: OpenAI.CompletionUsage | undefined;
+        for await (const chunk of stream) usage = chunk.usage ?? usage;
+        expect(usage?.prompt_tokens_details?.cached_tokens).toBeGreaterThan(0);
+      });
+    }
 
     it(`streams a chat${target.streams ? '' : ' (in one go: the engine answers whole)'} with usage last`, async () => {
       const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Write about the sea.' }];

@@ -17,4 +17,4 @@ runBackendContract(tritonTrtllm, {
   },
 });
 
-runClientSuite({ type: 'triton-trtllm', face, streams: true, reportsCompletionTokens: false, refusesPastContext: true, options: (sim) => ({ metrics_url: sim.metricsUrl }) });
+runClientSuite({ type: 'triton-trtllm', face, streams: true, reportsCompletionTokens: false, reportsCachedTokens: true, refusesPastContext: true, options: (sim) => ({ metrics_url: sim.metricsUrl }) });
