@@ -43,6 +43,18 @@ describe('Triton tensorrtllm_backend face', () => {
     expect(text).toMatch(/nv_trt_llm_kv_cache_block_metrics\{model="tensorrt_llm",kv_cache_block_type="tokens_per",version="1"\} \d+/);
   });
 
+  it('adds the KV-cache block counts to the final response when asked, and only then', async () => {
+    const prompt = `${'blocks of cached attention keys and values '.repeat(30)}${Date.now()}`;
+    const ask = () => postJson(`${sim.url}/v2/models/ensemble/generate`, { text_input: prompt, max_tokens: 2, return_kv_cache_reuse_stats: true });
+    expect((await ask()).json).toMatchObject({ kv_cache_reused_blocks: 0, kv_cache_alloc_total_blocks: expect.any(Number) });
+    expect(((await ask()).json as Json).kv_cache_reused_blocks).toBeGreaterThan(0);
+    const streamed = await sseFrames(`${sim.url}/v2/models/ensemble/generate_stream`, { text_input: prompt, max_tokens: 3, stream: true, return_kv_cache_reuse_stats: true });
+    const events = streamed.frames.map(parseFrame);
+    expect(events.slice(0, -1).every((e) => !('kv_cache_reused_blocks' in e))).toBe(true);
+    expect(events.at(-1)?.kv_cache_reused_blocks).toBeGreaterThan(0);
+    expect('kv_cache_reused_blocks' in ((await postJson(`${sim.url}/v2/models/ensemble/generate`, { text_input: 'hi', max_tokens: 2 })).json as Json)).toBe(false);
+  });
+
   it('keeps a stop word in the text, as TensorRT-LLM does', async () => {
     await postJson(`${sim.url}/sim/script`, { answers: ['one two STOP three'] });
     const res = await postJson(`${sim.url}/v2/models/ensemble/generate`, { text_input: 'hi', max_tokens: 20, stop_words: ['STOP'] });
