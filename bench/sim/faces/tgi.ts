@@ -17,7 +17,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GenerationChunk, GenerationError, GenerationRequest, GenerationStream } from '../generation.js';
 import { sseData } from '../sse.js';
-import { BodyParseError, FieldError, isRecord, optBool, optInt, optNumber, pyJson, readBody, unixNow } from './common.js';
+import { BodyParseError, FieldError, isRecord, optBool, optInt, optNumber, pyJson, readBody } from './common.js';
 import type { Body, Face, FaceContext } from './common.js';
 import { serveGeneration, type GenerationFormat } from './serve.js';
 
@@ -144,7 +144,8 @@ export function createTgiFace(ctx: FaceContext): Face {
         router: 'text-generation-router', version: '3.3.7', sha: null, docker_label: null,
       })));
       app.get('/v1/models', async (_req, reply) => reply.type('application/json').send(pyJson({
-        object: 'list', data: [{ id: ctx.servedModel, object: 'model', created: unixNow(), owned_by: ctx.servedModel }],
+        // openai_get_model_info: created is 0 (a TODO upstream), owned_by the model id.
+        object: 'list', data: [{ id: ctx.servedModel, object: 'model', created: 0, owned_by: ctx.servedModel }],
       })));
       app.get('/metrics', async (_req, reply) => {
         const s = ctx.engine.snapshot();
