@@ -5,7 +5,8 @@
  * config.pbtxt for the inputs; README.md for the answer; inflight_batcher_llm/src/
  * custom_metrics_reporter/custom_metrics_reporter.cc for the metrics) and Triton's HTTP frontend
  * (the generate extension's JSON: inputs by name, outputs by name plus model_name and
- * model_version; every error `{"error": "<message>"}`; health at /v2/health/ready).
+ * model_version; every error `{"error": "<message>"}`, in the stream as an SSE event; readiness
+ * 200 or 400 — triton-inference-server/server src/http_server.cc, main after v2.54.0).
  *
  * - `POST /v2/models/{model}/generate` and `/generate_stream` (SSE `data: {...}` per response, no
  *   [DONE]); the `/versions/{v}/` forms too. The model is served as `ensemble` and as the served
@@ -101,15 +102,22 @@ export function createTritonTrtllmFace(ctx: FaceContext): Face {
     model_name: ENSEMBLE, model_version: '1', sequence_end: false, sequence_id: 0, sequence_start: false, text_output: text, ...stats,
   });
 
-  const format = (stream: boolean, withStats: boolean): GenerationFormat => ({
-    stream,
-    head: () => [],
-    // Every response is an event, the final one too (its text may be empty: the end id is skipped).
-    chunk: (c, s) => (c.text === '' && c.finish === undefined ? []
-      : [sseData(answer(c.text, withStats && c.finish !== undefined ? reuseStats(s) : undefined))]),
-    tail: () => [],
-    body: (text, s) => answer(text, withStats ? reuseStats(s) : undefined),
-  });
+  const format = (stream: boolean, withStats: boolean, oneResponse: boolean): GenerationFormat => {
+    let whole = '';
+    return {
+      stream,
+      head: () => [],
+      // Every response is an event, the final one too (its text may be empty: the end id is
+      // skipped); a request that did not stream has one response, at the end.
+      chunk: (c, s) => {
+        whole += c.text;
+        if (oneResponse) return c.finish === undefined ? [] : [sseData(answer(whole, withStats ? reuseStats(s) : undefined))];
+        return c.text === '' && c.finish === undefined ? [] : [sseData(answer(c.text, withStats && c.finish !== undefined ? reuseStats(s) : undefined))];
+      },
+      tail: () => [],
+      body: (text, s) => answer(text, withStats ? reuseStats(s) : undefined),
+    };
+  };
 
   const generate = async (request: FastifyRequest, reply: FastifyReply, streamRoute: boolean): Promise<FastifyReply> => {
     const { model } = request.params as { model: string };
@@ -122,12 +130,11 @@ export function createTritonTrtllmFace(ctx: FaceContext): Face {
       if (err instanceof FieldError) return sendError(reply, 400, err.message);
       throw err;
     }
-    // generate on a decoupled (streaming) request, or generate_stream without stream: true, is
-    // refused by the ensemble (wording unverified).
-    if (parsed.stream !== streamRoute) {
-      return sendError(reply, 400, streamRoute ? "generate_stream needs 'stream': true" : "a streaming request ('stream': true) needs generate_stream");
-    }
-    await serveGeneration(ctx, face, { request, reply, generation: parsed.generation, format: format(streamRoute, parsed.reuseStats), refuse });
+    // A streaming request answers once per token: generate takes exactly one response
+    // (http_server.cc InferResponseComplete: "expected a single response, got N", INTERNAL).
+    if (parsed.stream && !streamRoute) return sendError(reply, 500, 'expected a single response, got 2');
+    // generate_stream of a request without stream: true: its one response as one event.
+    await serveGeneration(ctx, face, { request, reply, generation: parsed.generation, format: format(streamRoute, parsed.reuseStats, !parsed.stream), refuse });
     return reply;
   };
 

@@ -28,6 +28,15 @@ describe('Triton tensorrtllm_backend face', () => {
     expect(streamed.frames.map((f) => parseFrame(f).text_output).join('').length).toBeGreaterThan(0);
   });
 
+  it('answers generate_stream without stream: true as one event, and refuses a streaming request on generate', async () => {
+    const one = await sseFrames(`${sim.url}/v2/models/ensemble/generate_stream`, { text_input: 'hi', max_tokens: 4 });
+    expect(one.frames).toHaveLength(1);
+    expect(String(parseFrame(one.frames[0]).text_output).length).toBeGreaterThan(0);
+    const refused = await postJson(`${sim.url}/v2/models/ensemble/generate`, { text_input: 'hi', max_tokens: 4, stream: true });
+    expect(refused.status).toBe(500);
+    expect((refused.json as Json).error).toContain('expected a single response');
+  });
+
   it("refuses as Triton does: {\"error\": ...}, unknown models and inputs, a missing max_tokens", async () => {
     expect((await postJson(`${sim.url}/v2/models/nope/generate`, { text_input: 'hi', max_tokens: 2 })).status).toBe(400);
     const missing = await postJson(`${sim.url}/v2/models/ensemble/generate`, { text_input: 'hi' });
