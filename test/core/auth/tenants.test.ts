@@ -46,7 +46,7 @@ describe('tenants: API keys, model access, limits, usage', () => {
   const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
   it('401 invalid_api_key without a key or with an unknown one, in either header; a known key in either passes', async () => {
-    for (const headers of [{}, bearer('sk-nope'), { 'x-api-key': 'sk-nope' }, { authorization: 'Basic dXNlcjpwdw==' }]) {
+    for (const headers of [{}, bearer('sk-nope'), { 'x-api-key': 'sk-nope' }, { authorization: 'Basic dXNlcjpwdw==' }] as Array<Record<string, string>>) {
       const res = await chat(headers);
       expect(res.status).toBe(401);
       const body = await res.json();

@@ -15,7 +15,7 @@ describe('the relay and a client that takes nothing', () => {
     const res = Object.assign(new EventEmitter(), {
       destroyed: false, writableEnded: false, written: 0,
       write(buf: Buffer) { this.written += buf.length; return false; },
-      destroy() { this.destroyed = true; this.emit('close'); },
+      destroy() { this.destroyed = true; (this as unknown as InstanceType<typeof EventEmitter>).emit('close'); },
     });
     const upstream = new PassThrough();
     upstream.write('data: {"choices":[{"index":0,"delta":{"content":"a"}}]}\n\n');
