@@ -58,7 +58,8 @@ const weatherTool = WEATHER_TOOL as OpenAI.ChatCompletionTool;
 const TOOL_CALL = '<tool_call>\n{"name": "get_current_weather", "arguments": {"location": "Beijing"}}\n</tool_call>';
 
 export function startFace(engine: SimOptions['engine'], profile: string, model = MODEL): Promise<SimServer> {
-  return startSim(withSimDefaults({ engine, profile, port: 0, timeScale: 50, model, frontendOverheadMs: 0 }));
+  // Tokenized inline: short prompts, and a worker thread per face costs seconds to start.
+  return startSim(withSimDefaults({ engine, profile, port: 0, timeScale: 50, model, frontendOverheadMs: 0, tokenizerThreads: 0 }));
 }
 
 /** Sim-only: the face's next answers, in order. */
