@@ -38,15 +38,22 @@ export interface Options {
 
 export const say = (line: string): void => { process.stderr.write(`overhead: ${line}\n`); };
 
+/** A checkout's compiled CLI entry: dist/bin/main.js, or dist/core/cli/main.js in checkouts from before the CLI moved to bin/. */
+export function cliEntry(root: string): string {
+  const entry = path.join(root, 'dist', 'bin', 'main.js');
+  const before = path.join(root, 'dist', 'core', 'cli', 'main.js');
+  return existsSync(entry) || !existsSync(before) ? entry : before;
+}
+
 /** Compiled JS is what production runs: build it when it is missing (or asked to). */
 export async function ensureBuilt(group: ProcessGroup, root: string, force: boolean): Promise<string | undefined> {
-  const entry = path.join(root, 'dist', 'core', 'cli', 'main.js');
+  const entry = path.join(root, 'dist', 'bin', 'main.js');
   if (existsSync(entry) && !force) {
     const newer = newestSource(root, statSync(entry).mtimeMs);
     if (newer) say(`dist/ is older than ${newer}: benchmarking the last build (pass --build to rebuild)`);
     return undefined;
   }
-  say(force ? 'running npm run build (--build)' : 'dist/core/cli/main.js is missing: running npm run build');
+  say(force ? 'running npm run build (--build)' : 'dist/bin/main.js is missing: running npm run build');
   const p = group.spawn('npm run build', 'npm', ['run', 'build'], { cwd: root });
   const code = await p.exited;
   if (code !== 0 || !existsSync(entry)) return `npm run build failed (${code}):\n${p.output()}`;
@@ -80,7 +87,7 @@ export function nginxVersion(bin: string): string {
 export function switchyardVersion(root: string): string {
   const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
   const commit = gitCommit(root);
-  const entry = path.join(root, 'dist', 'core', 'cli', 'main.js');
+  const entry = cliEntry(root);
   const built = existsSync(entry) ? `, dist built ${statSync(entry).mtime.toISOString().slice(0, 16)}Z` : '';
   return `${pkg.version}${commit ? ` @ ${commit}` : ''} (${root === ROOT ? 'this checkout' : root}${built})`;
 }

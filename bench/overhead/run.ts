@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sampleHeader } from './client.js';
 import {
+  cliEntry,
   ensureBuilt, INSTALL_HINT, nginxVersion, PEERS, ROOT, say, startPlans, switchyardVersion, warnIfDisturbed, withCpu,
   type Measured, type Options, type Plan,
 } from './harness.js';
@@ -84,8 +85,8 @@ function readOptions(argv: string[]): Options {
   const targets = new Set(values.targets.split(',').map((s) => s.trim()).filter(Boolean));
   for (const t of targets) if (!['direct', 'nginx', 'floor', 'switchyard', 'portkey'].includes(t)) throw new UsageError(`--targets: unknown target ${t}`);
   const workers = values.workers.split(',').map((w) => Math.round(num('workers', w, 1)));
-  if (values.baseline !== undefined && !existsSync(path.join(values.baseline, 'dist', 'core', 'cli', 'main.js'))) {
-    throw new UsageError(`--baseline: ${values.baseline} has no dist/core/cli/main.js (run npm ci there; npm run build)`);
+  if (values.baseline !== undefined && !existsSync(cliEntry(values.baseline))) {
+    throw new UsageError(`--baseline: ${values.baseline} has no compiled CLI (dist/bin/main.js; run npm ci there, or npm run build)`);
   }
   if (values.tool !== undefined && !['wrk', 'autocannon', 'undici'].includes(values.tool)) throw new UsageError(`--tool: expected wrk, autocannon or undici, got ${values.tool}`);
   return {

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 export function selfCommand(): { command: string; args: string[] } {
   const here = fileURLToPath(import.meta.url);
   const fromSource = here.endsWith('.ts');
-  const entry = fileURLToPath(new URL(fromSource ? './main.ts' : './main.js', import.meta.url));
+  // The CLI's entry is the composition root, bin/main (dist/bin/main.js once compiled).
+  const entry = fileURLToPath(new URL(fromSource ? '../../bin/main.ts' : '../../bin/main.js', import.meta.url));
   return { command: process.execPath, args: fromSource ? ['--import', 'tsx', entry] : [entry] };
 }
 

@@ -1,20 +1,21 @@
 /**
- * Backend plugins by type: the built-ins, and third-party plugins loaded from a module path named
- * in the config (`type: ./plugins/my-engine.js`), whose default export is a BackendPlugin.
+ * Backend plugins by type: the built-ins the composition root registered, and third-party plugins
+ * loaded from a module path named in the config (`type: ./plugins/my-engine.js`), whose default
+ * export is a BackendPlugin.
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import deepspeedMii from '../../plugins/deepspeed-mii/index.js';
-import lmdeploy from '../../plugins/lmdeploy/index.js';
-import openai from '../../plugins/openai/index.js';
-import tgi from '../../plugins/tgi/index.js';
-import tritonTrtllm from '../../plugins/triton-trtllm/index.js';
-import trtllmServe from '../../plugins/trtllm-serve/index.js';
-import trtllm from '../../plugins/trtllm/index.js';
-import vllm from '../../plugins/vllm/index.js';
 import type { BackendPlugin } from './types.js';
 
-const BUILTIN: ReadonlyMap<string, BackendPlugin> = new Map([vllm, lmdeploy, trtllmServe, openai, trtllm, tritonTrtllm, tgi, deepspeedMii].map((p) => [p.type, p]));
+/**
+ * The built-in plugins, by type. Core knows none of them: the composition root (bin/plugins.ts)
+ * registers them at startup, so core imports nothing from plugins/.
+ */
+const BUILTIN = new Map<string, BackendPlugin>();
+
+export function registerPlugins(plugins: readonly BackendPlugin[]): void {
+  for (const p of plugins) BUILTIN.set(p.type, p);
+}
 
 export function builtinPluginTypes(): string[] {
   return [...BUILTIN.keys()];
@@ -34,6 +35,7 @@ export async function resolvePlugin(type: string, configDir: string): Promise<Ba
   const builtin = BUILTIN.get(type);
   if (builtin) return builtin;
   if (!isModulePath(type)) {
+    if (BUILTIN.size === 0) throw new Error('a module path starting with ./, ../ or / (no built-in plugins are registered: bin/plugins.ts registers them)');
     throw new Error(`one of ${builtinPluginTypes().join(', ')} or a module path starting with ./, ../ or /`);
   }
   const file = path.resolve(configDir, type);

@@ -5,7 +5,7 @@
 import { hashString } from './prefix-key.js';
 import { seededRandom, type RoutingRequest } from './policy.js';
 import { matchNote, type Features } from './features.js';
-import type { Filter, Objective, Pick, Picker, Selection } from './pipeline.js';
+import type { Filter, Objective, Picker, Selection } from './pipeline.js';
 
 // ---- filters -------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GenerationError, GenerationRequest, GenerationStream } from '../generation.js';
 import { sseData } from '../sse.js';
-import { BodyParseError, FieldError, isRecord, optBool, optInt, optNumber, pyJson, readBody } from './common.js';
+import { BodyParseError, FieldError, optBool, optInt, optNumber, pyJson, readBody } from './common.js';
 import type { Body, Face, FaceContext } from './common.js';
 import { serveGeneration, type GenerationFormat } from './serve.js';
 
@@ -72,7 +72,8 @@ export function createTritonTrtllmFace(ctx: FaceContext): Face {
     const stop = stringList(o, 'stop_words');
     if (stop !== undefined && stop.length > 0) generation.stop = stop;
     stringList(o, 'bad_words');
-    optInt(o, 'end_id');
+    // end_id -1 is TensorRT-LLM's "no end id": generation runs to max_tokens.
+    if (optInt(o, 'end_id') === -1) generation.ignoreEos = true;
     optInt(o, 'pad_id');
     for (const k of ['top_k']) optInt(o, k, 0);
     for (const k of ['top_p', 'temperature', 'length_penalty', 'repetition_penalty', 'presence_penalty', 'frequency_penalty']) optNumber(o, k);

@@ -33,7 +33,10 @@ describe('circuit breaker', () => {
 
   it('opens on a failure rate even without a failure streak', () => {
     const b = new CircuitBreaker({ consecutiveFailures: 100, failureRate: 0.5, window: 10, minSamples: 10, openMs: 1000 });
-    for (let i = 0; i < 10; i++) (i % 2 === 1 ? b.onFailure() : b.onSuccess());
+    for (let i = 0; i < 10; i++) {
+      if (i % 2 === 1) b.onFailure();
+      else b.onSuccess();
+    }
     expect(b.status()).toBe('open');
   });
 });

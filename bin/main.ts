@@ -1,13 +1,16 @@
 /**
  * The `switchyard` command: one entry, subcommands `serve`, `check-config`, `sim` and `bench`.
- * Every command and subcommand answers `--help`/`-h` (core/cli/args.ts); bench modules are
- * imported lazily so that core never depends on bench at load time.
+ * With bin/serve.ts, bin/simulated.ts and bin/plugins.ts it is the composition root: the one
+ * place that joins core to the plugins (registered here) and to bench (the emulated engines, the
+ * benchmarks, imported lazily so that `serve` never loads them). Core imports neither.
+ * Every command and subcommand answers `--help`/`-h` (core/cli/args.ts).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { packageRoot } from '../util/package-root.js';
-import { usageFailure, wantsHelp } from './args.js';
+import { packageRoot } from '../core/util/package-root.js';
+import { usageFailure, wantsHelp } from '../core/cli/args.js';
+import { registerBuiltinPlugins } from './plugins.js';
 
 const USAGE = `usage: switchyard <command> [options]
 
@@ -45,6 +48,7 @@ export function version(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  registerBuiltinPlugins();
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve': {
@@ -56,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
       return runCheckConfig(rest);
     }
     case 'sim': {
-      const { runSimCli } = await import('../../bench/sim/main.js');
+      const { runSimCli } = await import('../bench/sim/main.js');
       return runSimCli(rest);
     }
     case 'bench':
@@ -88,19 +92,19 @@ async function runBench(argv: string[]): Promise<number> {
   const [sub, ...args] = argv;
   switch (sub) {
     case 'calibrate': {
-      const { runCalibrateCli } = await import('../../bench/calibrate/cli.js');
+      const { runCalibrateCli } = await import('../bench/calibrate/cli.js');
       return runCalibrateCli(args);
     }
     case 'run': {
-      const { runBenchCli } = await import('../../bench/load/cli.js');
+      const { runBenchCli } = await import('../bench/load/cli.js');
       return runBenchCli(args);
     }
     case 'scenario': {
-      const { runScenarioCli } = await import('../../bench/scenarios/cli.js');
+      const { runScenarioCli } = await import('../bench/scenarios/cli.js');
       return runScenarioCli(args);
     }
     case 'fleet': {
-      const { runFleetCli } = await import('../../bench/fleet.js');
+      const { runFleetCli } = await import('../bench/fleet.js');
       return runFleetCli(args);
     }
     case undefined:

@@ -3,8 +3,8 @@
  * `switchyard sim` process, and stops them with the gateway. They are simulated engines — the
  * engine model behind an engine's HTTP face — and /v1/models says so.
  */
-import type { SimulatedEngine } from '../config/types.js';
-import { spawnSim, type SpawnedSim } from '../../bench/sim/spawn.js';
+import type { SimulatedEngine } from '../core/config/types.js';
+import { spawnSim, type SpawnedSim } from '../bench/sim/spawn.js';
 
 export interface SimulatedFleet {
   stop(): Promise<void>;

@@ -8,13 +8,13 @@
  */
 import cluster from 'node:cluster';
 import path from 'node:path';
-import { loadConfig } from '../config/load.js';
-import type { GatewayConfig } from '../config/types.js';
-import { startGateway } from '../server/gateway.js';
-import { startSimulated } from '../server/simulated.js';
-import { packageRoot } from '../util/package-root.js';
-import { defineCommand, parseCommandLine, usageFailure } from './args.js';
-import { watchParent } from './self.js';
+import { loadConfig } from '../core/config/load.js';
+import type { GatewayConfig } from '../core/config/types.js';
+import { startGateway } from '../core/server/gateway.js';
+import { startSimulated } from './simulated.js';
+import { packageRoot } from '../core/util/package-root.js';
+import { defineCommand, parseCommandLine, usageFailure } from '../core/cli/args.js';
+import { watchParent } from '../core/cli/self.js';
 
 export const DEFAULT_CONFIG = path.join(packageRoot(import.meta.url), 'conf', 'gateway.yaml');
 

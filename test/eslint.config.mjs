@@ -1,0 +1,41 @@
+// Lint for the sources and tests (`npm run lint`; CI runs it). Run from the package root:
+// with --config, ESLint reads the `files` patterns below relative to the working directory.
+import js from '@eslint/js';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'native/build/**', 'bench/results/**', 'bench/.peers/**', '**/*.tmp.ts'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: globals.node },
+    rules: {
+      // A leading underscore marks a parameter or binding kept for its position or its type.
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // Tests read JSON answers field by field; the sources may not use `any`.
+    files: ['test/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
+    // Core is the library: it imports no plugin, benchmark or CLI. The composition root (bin/)
+    // joins them.
+    files: ['core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['**/plugins/**'], message: 'core imports no plugin: bin/plugins.ts registers them' },
+          { group: ['**/bench/**'], message: 'core imports nothing from bench/: the composition root (bin/) does' },
+          { group: ['**/bin/**'], message: 'core imports nothing from the composition root (bin/)' },
+        ],
+      }],
+      'no-restricted-syntax': ['error', {
+        selector: 'ImportExpression[source.value=/(^|\\/)(plugins|bench|bin)\\//]',
+        message: 'core imports nothing from plugins/, bench/ or bin/, not even lazily: the composition root (bin/) does',
+      }],
+    },
+  },
+);
