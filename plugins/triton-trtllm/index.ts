@@ -21,7 +21,9 @@
  *                                             # false for an ensemble without that input
  *     tokenizer_json: …  tokenizer_config: …   # plugins/text-engine/options.ts
  *
- * Not supported by the ensemble and refused or ignored: n > 1 (refused), ignore_eos, stop_token_ids.
+ * `ignore_eos` sends end_id -1, TensorRT-LLM's "no end id" (what trtllm-bench's `--eos_id -1`
+ * passes to generate to max tokens); the ensemble has no input for stop_token_ids (ignored) and
+ * returns one sequence (n > 1 refused).
  *
  * A quirk of the ensemble's streamed text: its postprocessing model decodes each response's new
  * tokens on their own (postprocessing/1/model.py), so a character split across tokens arrives as
@@ -102,7 +104,7 @@ export class TritonTrtllmBackend extends TextEngineBackend {
       // An empty string is "none" (README); a list is one string per word.
       bad_words: '',
       stop_words: req.stop.length > 0 ? req.stop : '',
-      end_id: req.endId,
+      end_id: params.ignoreEos ? -1 : req.endId,
       pad_id: req.padId,
       // Non-streamed answers repeat the prompt unless told not to.
       exclude_input_in_output: true,

@@ -148,4 +148,7 @@ it("sends Triton the end id, pad id and stop words of the model's generation_con
   const overridden = await create({ end_id: 7, pad_id: 8, stop_words: ['Observation:'] });
   await text((await overridden.dispatch(chat(false))).body);
   expect(lastBody).toMatchObject({ end_id: 7, pad_id: 8, stop_words: ['<|im_end|>', '<|endoftext|>', 'Observation:'] });
+  // ignore_eos: TensorRT-LLM's "no end id".
+  await text((await overridden.dispatch({ ...chat(false), body: { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, ignore_eos: true } })).body);
+  expect(lastBody.end_id).toBe(-1);
 });
