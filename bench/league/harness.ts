@@ -23,6 +23,8 @@ import type { RoutingPolicy, RoutingRequest, RoutingState } from '../../core/rou
 import { RemoteLoad } from '../../core/routing/remote-load.js';
 import type { PrefixObservation } from '../../core/state/types.js';
 import { Route } from '../../core/routing/route-table.js';
+import type { RouteSpec } from '../../core/config/types.js';
+import { DEFAULT_DEADLINES } from '../../core/server/deadlines.js';
 import type { EngineResponse } from '../../core/engine/types.js';
 import type { LeagueProfile } from './profiles.js';
 import { LEAGUE_MODEL, Replica } from './replica.js';
@@ -91,6 +93,11 @@ export function runPoint(input: RunInput): RunRecords {
   const n = w.requests.length;
   let now = 0;
   const replicas = w.fleet.map((spec) => new Replica(spec, profile.exact));
+  const backendsById = new Map(replicas.map((r) => [r.spec.id, r.backend]));
+  const routeSpec: RouteSpec = {
+    model: LEAGUE_MODEL, aliases: [], backends: replicas.map((r) => r.spec.id), arms: [], policy: { type: profile.name, options: {} },
+    retries: 0, timeouts: DEFAULT_DEADLINES,
+  };
   const shared: Array<{ at: number; from: number; obs: PrefixObservation }> = [];
   const gateways: Gateway[] = Array.from({ length: input.gateways ?? 1 }, (_, g) => {
     // Speculative placements lapse in model time, not in the harness's wall time.
@@ -99,8 +106,9 @@ export function runPoint(input: RunInput): RunRecords {
     for (const r of replicas) state.prefixes.setCapacityTokens(r.spec.id, r.backend.capabilities.kvCapacityTokens!, CHUNK_BYTES, BYTES_PER_TOKEN);
     const policy = profile.factory.create(profile.options, { seed: seed + 7919 * g, state });
     const remote = new RemoteLoad(3000, () => now);
-    const route = new Route(new Breakers(), remote, LEAGUE_MODEL, [], replicas.map((r) => r.backend), policy, 0,
-      undefined, undefined, [], undefined, undefined, seed);
+    const route = new Route({ ...routeSpec, policy: { type: profile.name, options: profile.options } }, {
+      backends: backendsById, breakers: new Breakers(), state, seed, remote, policy,
+    });
     const store = { publishPrefix: (obs: PrefixObservation) => shared.push({ at: Math.ceil((now + 1e-9) / STORE_FLUSH_MS) * STORE_FLUSH_MS, from: g, obs }) };
     const learner = new RoutingLearner(state, input.metrics, (input.gateways ?? 1) > 1 ? store : undefined, BYTES_PER_TOKEN);
     return { state, route, policy, learner, remote, inFlight: new Int32Array(replicas.length) };

@@ -4,7 +4,7 @@
  */
 import type { RouteSpec } from '../config/types.js';
 import { AdmissionQueue } from './admission.js';
-import { Arms, type ArmSpec } from './ab.js';
+import { Arms } from './ab.js';
 import { Breakers, RetryBudget } from './breaker.js';
 import type { Backend } from '../plugin/types.js';
 import { policyFactory } from './policies/index.js';
@@ -13,6 +13,28 @@ import { ChatTemplate } from '../tokenizer/tokenizer.js';
 import { TokenizerPool } from '../tokenizer/pool.js';
 import { NO_REMOTE_LOAD, type RemoteLoadView } from './remote-load.js';
 import { DEFAULT_DEADLINES } from '../server/deadlines.js';
+
+/** What a route is built with besides its spec. */
+export interface RouteContext {
+  /** Every backend by id; the spec names its own. */
+  backends: ReadonlyMap<string, Backend>;
+  breakers: Breakers;
+  state: RoutingState;
+  seed: number;
+  /** Other gateway replicas' load (the state store); none by default. */
+  remote?: RemoteLoadView;
+  /** A policy instead of the one the spec names (a benchmark's profile of a router the product does not ship). */
+  policy?: RoutingPolicy;
+  /** Tokenizer pools by file, shared by the routes that name the same tokenizer. */
+  tokenizerPools?: Map<string, TokenizerPool>;
+}
+
+function makePolicy(spec: RouteSpec, ctx: RouteContext): RoutingPolicy {
+  const factory = policyFactory(spec.policy.type);
+  // Config validation rejected unknown types already; this guards programmatic use.
+  if (!factory) throw new Error(`route ${spec.model}: unknown policy type ${spec.policy.type}`);
+  return factory.create(spec.policy.options, { seed: ctx.seed, state: ctx.state });
+}
 
 export class Route {
   readonly admission?: AdmissionQueue;
@@ -30,25 +52,46 @@ export class Route {
    */
   tokenizer?: TokenizerPool;
 
-  constructor(
-    private readonly breakers: Breakers,
-    private readonly remote: RemoteLoadView,
-    readonly model: string,
-    readonly aliases: readonly string[],
-    readonly backends: readonly Backend[],
-    readonly policy: RoutingPolicy,
-    readonly retries: number,
-    readonly slo: RouteSpec['slo'],
-    admission: RouteSpec['admission'],
-    arms: readonly ArmSpec[],
-    sticky: RouteSpec['sticky'],
-    shadow: { backends: Backend[]; fraction: number } | undefined,
-    seed: number,
-  ) {
-    if (admission) this.admission = new AdmissionQueue(admission);
-    this.arms = new Arms(arms, sticky, seed);
-    for (const arm of arms) this.armBackends.set(arm.name, backends.filter((b) => arm.backends.includes(b.id)));
-    this.shadow = shadow;
+  readonly model: string;
+  readonly aliases: readonly string[];
+  readonly backends: readonly Backend[];
+  readonly policy: RoutingPolicy;
+  readonly retries: number;
+  readonly slo: RouteSpec['slo'];
+  private readonly breakers: Breakers;
+  private readonly remote: RemoteLoadView;
+
+  /** A route from its spec (validated config): its backends looked up, its policy made, its tokenizer loaded or shared. */
+  constructor(spec: RouteSpec, ctx: RouteContext) {
+    const lookup = (id: string) => {
+      const b = ctx.backends.get(id);
+      if (!b) throw new Error(`route ${spec.model}: unknown backend ${id}`);
+      return b;
+    };
+    this.model = spec.model;
+    this.aliases = spec.aliases;
+    this.backends = spec.backends.map(lookup);
+    this.policy = ctx.policy ?? makePolicy(spec, ctx);
+    this.retries = spec.retries;
+    this.slo = spec.slo;
+    this.timeouts = spec.timeouts;
+    this.breakers = ctx.breakers;
+    this.remote = ctx.remote ?? NO_REMOTE_LOAD;
+    if (spec.admission) this.admission = new AdmissionQueue(spec.admission);
+    this.arms = new Arms(spec.arms, spec.sticky, ctx.seed);
+    for (const arm of spec.arms) this.armBackends.set(arm.name, this.backends.filter((b) => arm.backends.includes(b.id)));
+    if (spec.shadow) this.shadow = { backends: spec.shadow.backends.map(lookup), fraction: spec.shadow.fraction };
+    if (spec.tokenizerConfig) this.template = ChatTemplate.fromConfigFile(spec.tokenizerConfig);
+    if (spec.tokenizerConfig && spec.tokenizer && this.backends.some((b) => b.kvCache)) {
+      const key = `${spec.tokenizer}\u0000${spec.tokenizerConfig}`;
+      const pools = ctx.tokenizerPools ?? new Map<string, TokenizerPool>();
+      let pool = pools.get(key);
+      if (!pool) {
+        pool = new TokenizerPool({ threads: 1, tokenizerJsonPath: spec.tokenizer, tokenizerConfigPath: spec.tokenizerConfig });
+        pools.set(key, pool);
+      }
+      this.tokenizer = pool;
+    }
   }
 
   /** The route's candidates — of one arm when given — with their load and health right now. */
@@ -96,31 +139,7 @@ export class RouteTable {
     specs: readonly RouteSpec[], backends: ReadonlyMap<string, Backend>, readonly state: RoutingState, seed = 1,
     remote: RemoteLoadView = NO_REMOTE_LOAD,
   ) {
-    this.routes = specs.map((spec, i) => {
-      const factory = policyFactory(spec.policy.type);
-      // Config validation rejected unknown types already; this guards programmatic use.
-      if (!factory) throw new Error(`route ${spec.model}: unknown policy type ${spec.policy.type}`);
-      const lookup = (id: string) => {
-        const b = backends.get(id);
-        if (!b) throw new Error(`route ${spec.model}: unknown backend ${id}`);
-        return b;
-      };
-      const shadow = spec.shadow ? { backends: spec.shadow.backends.map(lookup), fraction: spec.shadow.fraction } : undefined;
-      const route = new Route(this.breakers, remote, spec.model, spec.aliases, spec.backends.map(lookup), factory.create(spec.policy.options, { seed: seed + i, state }),
-        spec.retries, spec.slo, spec.admission, spec.arms, spec.sticky, shadow, seed + i);
-      route.timeouts = spec.timeouts;
-      if (spec.tokenizerConfig) route.template = ChatTemplate.fromConfigFile(spec.tokenizerConfig);
-      if (spec.tokenizerConfig && spec.tokenizer && route.backends.some((b) => b.kvCache)) {
-        const key = `${spec.tokenizer}\u0000${spec.tokenizerConfig}`;
-        let pool = this.pools.get(key);
-        if (!pool) {
-          pool = new TokenizerPool({ threads: 1, tokenizerJsonPath: spec.tokenizer, tokenizerConfigPath: spec.tokenizerConfig });
-          this.pools.set(key, pool);
-        }
-        route.tokenizer = pool;
-      }
-      return route;
-    });
+    this.routes = specs.map((spec, i) => new Route(spec, { backends, breakers: this.breakers, state, seed: seed + i, remote, tokenizerPools: this.pools }));
     for (const route of this.routes) {
       for (const name of [route.model, ...route.aliases]) this.byName.set(name, route);
     }
