@@ -1,7 +1,9 @@
 /**
  * The backend plugin seam. A plugin has a `type`, validates its own config section, and creates
- * Backends; core never asks which plugin it holds. Built-ins: vllm, lmdeploy, trtllm-serve,
- * openai. A third-party plugin is a module whose default export is a `BackendPlugin`.
+ * Backends; core never asks which plugin it holds. The built-ins (bin/plugins.ts registers them:
+ * core imports none) are vllm, lmdeploy, trtllm-serve, openai, trtllm (in process),
+ * triton-trtllm, tgi and deepspeed-mii. A third-party plugin is a module whose default export is
+ * a `BackendPlugin`.
  */
 import type { Readable } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
