@@ -10,6 +10,9 @@ function req(system: string, question: string, id = 'r'): RoutingRequest {
   return { requestId: id, model: 'm', headers: {}, body: { messages: [{ role: 'system', content: system }, { role: 'user', content: question }] } };
 }
 
+/** The objective alone: a load bound no two-backend example here reaches (the bound has its own test). */
+const UNBOUNDED = { load_bound: 100 };
+
 /** Both backends learned: TTFT = 20 ms + 100 ms per 1k uncached tokens + 150 ms per request ahead. */
 function teachBoth(state: RoutingState): void {
   for (const id of ['a', 'b']) {
@@ -50,7 +53,7 @@ describe('prefix-affinity', () => {
 
   it('keeps a group on its prefix holder while the wait there costs less than the wait plus the cold prefill elsewhere', () => {
     const state = routingState();
-    const policy = prefixAffinityFactory.create({}, { seed: 1, state });
+    const policy = prefixAffinityFactory.create(UNBOUNDED, { seed: 1, state });
     teachBoth(state);
     const long = 'You are a meticulous assistant. '.repeat(500); // 16 KB ≈ 4,000 tokens: a 400 ms cold prefill
     const r = req(long, 'question');
@@ -82,7 +85,7 @@ describe('prefix-affinity', () => {
 
   it('counts a cold prefill once for the request and once for each request it holds up where it runs', () => {
     const state = routingState();
-    const policy = prefixAffinityFactory.create({}, { seed: 1, state });
+    const policy = prefixAffinityFactory.create(UNBOUNDED, { seed: 1, state });
     teachBoth(state);
     const long = 'You are a meticulous assistant. '.repeat(500); // ≈ 4,000 tokens: a 400 ms cold prefill
     const r = req(long, 'question');
@@ -127,5 +130,23 @@ describe('prefix-affinity', () => {
     const long = req('tok '.repeat(8000), 'q');
     state.prefixes.of('b2').insert(prefixKeyOf(long, state.chunkBytes).hashes);
     expect(policy.select(['b0', 'b1', 'b2', 'b3'].map((id) => candidate(id)), req('tok '.repeat(8000), 'q'))?.backend.id).toBe('b2');
+  });
+  it('bounds loads: a holder past 1.5× its capacity-weighted share takes no more, however cheap it looks', () => {
+    const state = routingState();
+    const policy = prefixAffinityFactory.create({}, { seed: 1, state });
+    teachBoth(state);
+    const r = req(system, 'question');
+    state.prefixes.of('a').insert(prefixKeyOf(r, state.chunkBytes).hashes);
+    // 20 in flight against 16 elsewhere: 37 counting this one, a fair share is 18.5 and the bound
+    // ceil(1.5 × 18.5) = 28 — the holder keeps it.
+    const within = policy.select([candidate('a', true, { inFlight: 20 }, 100_000), candidate('b', true, { inFlight: 16 }, 100_000)], r);
+    expect(within?.backend.id).toBe('a');
+    // 30 against 6: the bound is ceil(1.5 × 18.5) = 28 and 31 passes it: the other backend serves.
+    const past = policy.select([candidate('a', true, { inFlight: 30 }, 100_000), candidate('b', true, { inFlight: 6 }, 100_000)], r);
+    expect(past?.backend.id).toBe('b');
+    expect(past?.reason).toMatch(/load bound/);
+    // Held to its capacity: with a third of b's KV, a's share of 37 is 9.25 and its bound 14.
+    const small = policy.select([candidate('a', true, { inFlight: 16 }, 50_000), candidate('b', true, { inFlight: 20 }, 150_000)], r);
+    expect(small?.backend.id).toBe('b');
   });
 });

@@ -38,7 +38,7 @@ describe('slo policy', () => {
     // capacity is the only sign of its speed until then.
     const state = routingState();
     teach(state, 'h100', [20, 60, 60], [6, 0.05]);
-    const policy = sloFactory.create({}, { seed: 1, state });
+    const policy = sloFactory.create({ load_bound: 100 }, { seed: 1, state }); // the fallback alone
     // 12 against 2 is within SGLang's 64 apart as plain counts; scaled by capacity (10k against
     // 150k tokens: 96 against 1.1), the A10 is the busier by far and the H100 serves.
     const busy = policy.select([candidate('a10', true, { inFlight: 12 }, 10_000), candidate('h100', true, { inFlight: 2 }, 150_000)], req({ ttftMs: 1000 }));
