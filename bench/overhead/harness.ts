@@ -8,7 +8,7 @@ import path from 'node:path';
 import { packageRoot } from '../../core/util/package-root.js';
 import { machineBusySeconds, treeCpuSeconds, type ProcessGroup, type Spawned } from './processes.js';
 import { gitCommit } from './report.js';
-import type { Target } from './targets.js';
+import { cliEntry, type Target } from './targets.js';
 
 export const ROOT = packageRoot(import.meta.url);
 export const PEERS = path.join(ROOT, 'bench', '.peers');
@@ -37,13 +37,6 @@ export interface Options {
 }
 
 export const say = (line: string): void => { process.stderr.write(`overhead: ${line}\n`); };
-
-/** A checkout's compiled CLI entry: dist/bin/main.js, or dist/core/cli/main.js in checkouts from before the CLI moved to bin/. */
-export function cliEntry(root: string): string {
-  const entry = path.join(root, 'dist', 'bin', 'main.js');
-  const before = path.join(root, 'dist', 'core', 'cli', 'main.js');
-  return existsSync(entry) || !existsSync(before) ? entry : before;
-}
 
 /** Compiled JS is what production runs: build it when it is missing (or asked to). */
 export async function ensureBuilt(group: ProcessGroup, root: string, force: boolean): Promise<string | undefined> {

@@ -17,7 +17,6 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sampleHeader } from './client.js';
 import {
-  cliEntry,
   ensureBuilt, INSTALL_HINT, nginxVersion, PEERS, ROOT, say, startPlans, switchyardVersion, warnIfDisturbed, withCpu,
   type Measured, type Options, type Plan,
 } from './harness.js';
@@ -26,7 +25,7 @@ import { ProcessGroup } from './processes.js';
 import { describeMachine, throughputTable, type StreamRow, type ThroughputRow } from './report.js';
 import { fmt, writeReport } from '../scenarios/common.js';
 import { runStream } from './stream-run.js';
-import { floorName, MODEL, nginxBinary, portkeyPackage, startFloor, startNginx, startPortkey, startSwitchyard, startZero, type Target } from './targets.js';
+import { cliEntry, floorName, MODEL, nginxBinary, portkeyPackage, startFloor, startNginx, startPortkey, startSwitchyard, startZero, type Target } from './targets.js';
 
 const USAGE = `usage: node --import tsx bench/overhead/run.ts [options]
   --quick            a few seconds in all (2 s runs, 1 s warm-up, 200 header samples): the

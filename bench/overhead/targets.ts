@@ -11,6 +11,13 @@ import { request } from 'undici';
 import { which } from './load.js';
 import { NotRetryable, waitForOutput, waitUntilReady, type ProcessGroup, type Spawned } from './processes.js';
 
+/** A checkout's compiled CLI entry: dist/bin/main.js, or dist/core/cli/main.js in checkouts from before the CLI moved to bin/. */
+export function cliEntry(root: string): string {
+  const entry = path.join(root, 'dist', 'bin', 'main.js');
+  const before = path.join(root, 'dist', 'core', 'cli', 'main.js');
+  return existsSync(entry) || !existsSync(before) ? entry : before;
+}
+
 export interface Target {
   name: string;
   /** Full URL of the chat-completions endpoint. */
@@ -133,7 +140,7 @@ export async function startSwitchyard(
     `  - { model: ${MODEL}, backends: [zero], policy: { type: least-load } }`,
     '',
   ].join('\n'));
-  const entry = path.join(o.root, 'dist', 'core', 'cli', 'main.js');
+  const entry = cliEntry(o.root);
   const p = group.spawn(`switchyard (${o.workers} worker${o.workers > 1 ? 's' : ''})`, process.execPath, [...(o.nodeArgs ?? []), entry, 'serve', '--config', config], { cwd: o.root });
   const t: Target = {
     name: `switchyard (workers: ${o.workers})`, url: `http://127.0.0.1:${port}${CHAT_PATH}`, headers: {}, process: p, stop: () => p.stop(),
