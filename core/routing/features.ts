@@ -1,9 +1,10 @@
 /**
  * The selection pipeline's first stage: what the router knows about each candidate for one
  * request — how much of the prompt it probably holds, how many requests are ahead there, and,
- * once its latency model is fitted, the TTFT and TPOT the request would see there. Computed once per candidate per request (`FeatureSet`); the
- * filters, objectives and pickers of every profile read them, and the learner reads the chosen
- * candidate's at dispatch — one computation, one formula for "requests ahead".
+ * once its latency model is fitted, the TTFT and TPOT the request would see there. Computed once
+ * per candidate per request; the filters, objectives and pickers of every profile read them, and
+ * the learner reads the chosen candidate's at dispatch — one computation, one formula for
+ * "requests ahead".
  */
 import { prefixKeyOf, type Candidate, type RoutingRequest, type RoutingState } from './policy.js';
 import { exactMatch } from './exact-prefix.js';

@@ -194,7 +194,7 @@ export function cacheAware(opts: CacheAwareOptions): Picker {
       const min = Math.min(...loads);
       const least = () => set.reduce((a, b) => (load(b) < load(a) ? b : a));
       if (max - min > opts.balanceAbs && max > opts.balanceRel * min) {
-        return { f: least(), reason: `load: imbalance ${max} vs ${min}`, kind: 'load' };
+        return { f: least(), reason: `load: imbalance ${Math.round(max)} vs ${Math.round(min)}`, kind: 'load' };
       }
       const rate = (f: Features) => (f.units > 0 ? f.match / f.units : 0);
       const bestRate = Math.max(...set.map(rate));
