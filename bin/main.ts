@@ -1,8 +1,9 @@
 /**
  * The `switchyard` command: one entry, subcommands `serve`, `check-config`, `sim` and `bench`.
  * With bin/serve.ts, bin/simulated.ts and bin/plugins.ts it is the composition root: the one
- * place that joins core to the plugins (registered here) and to bench (the emulated engines, the
- * benchmarks, imported lazily so that `serve` never loads them). Core imports neither.
+ * place that joins core to the plugins (registered by serve and check-config) and to bench (the
+ * emulated engines, the benchmarks). Each command's modules are imported when it runs, so
+ * `--help` loads no plugin and `serve` no benchmark. Core imports neither.
  * Every command and subcommand answers `--help`/`-h` (core/cli/args.ts).
  */
 import { readFileSync } from 'node:fs';
@@ -10,7 +11,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../core/util/package-root.js';
 import { usageFailure, wantsHelp } from '../core/cli/args.js';
-import { registerBuiltinPlugins } from './plugins.js';
 
 const USAGE = `usage: switchyard <command> [options]
 
@@ -48,7 +48,6 @@ export function version(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  registerBuiltinPlugins();
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve': {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { loadConfig } from '../core/config/load.js';
 import type { GatewayConfig } from '../core/config/types.js';
 import { startGateway } from '../core/server/gateway.js';
+import { registerBuiltinPlugins } from './plugins.js';
 import { startSimulated } from './simulated.js';
 import { packageRoot } from '../core/util/package-root.js';
 import { defineCommand, parseCommandLine, usageFailure } from '../core/cli/args.js';
@@ -62,6 +63,7 @@ function onSignals(handler: (signal: NodeJS.Signals) => void): void {
 }
 
 export async function runServe(argv: string[]): Promise<number> {
+  registerBuiltinPlugins();
   // `npm start --port N`: npm takes --port as its own (npm_config_port=true) and passes N alone.
   if (process.env.npm_config_port !== undefined && argv.length === 1 && /^\d+$/.test(argv[0])) {
     return usageFailure(SERVE, `Unexpected argument '${argv[0]}': npm kept --port for itself; use npm start -- --port ${argv[0]}`);
@@ -121,6 +123,7 @@ async function runPrimary(config: GatewayConfig, stopSims: () => Promise<void>):
 }
 
 export async function runCheckConfig(argv: string[]): Promise<number> {
+  registerBuiltinPlugins();
   const parsed = parseCommandLine(CHECK_CONFIG, argv);
   if (typeof parsed === 'number') return parsed;
   const file = parsed.positionals[0];
