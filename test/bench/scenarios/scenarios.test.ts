@@ -41,6 +41,14 @@ describe('bench scenarios (--quick)', () => {
     }
     expect((readFileSync(path.join(dir, 'engines-ab', 'index.html'), 'utf8').match(/<svg/g) ?? []).length).toBe(2);
     expect(out.worst_error_pct).toBeGreaterThanOrEqual(0);
+    // The Triton arm: the same profile through the trtllm-serve face, the Triton face and in
+    // process, one gateway, every level served on each.
+    const triton = out.tables.find((x: Json) => x.triton_arm !== undefined)?.triton_arm;
+    expect(Object.keys(triton.arms)).toHaveLength(3);
+    for (const arm of Object.values(triton.arms) as Json[]) {
+      expect(arm.tokens_per_s).toHaveLength(triton.concurrency.length);
+      for (const v of arm.tokens_per_s) expect(v).toBeGreaterThan(0);
+    }
   }, 120_000);
 
   it('slo-capacity', async () => {
