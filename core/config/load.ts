@@ -20,7 +20,10 @@ export { ConfigError };
 
 const TOP_KEYS = ['listen', 'workers', 'store', 'limits', 'routing', 'backends', 'routes', 'auth', 'metrics', 'access_log'] as const;
 const BACKEND_KEYS = ['id', 'type', 'url', 'models', 'labels', 'sim'];
-const SIM_FACES = { vllm: 'vllm', lmdeploy: 'lmdeploy', 'trtllm-serve': 'trtllm-serve' } as const;
+/** Backend types whose engine the gateway can start as an emulated face (`sim:`), by face. */
+const SIM_FACES = {
+  vllm: 'vllm', lmdeploy: 'lmdeploy', 'trtllm-serve': 'trtllm-serve', 'triton-trtllm': 'triton-trtllm', tgi: 'tgi', 'deepspeed-mii': 'deepspeed-mii',
+} as const;
 
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<GatewayConfig> {
   let parsed: unknown;
@@ -105,7 +108,7 @@ async function readBackends(r: ConfigReader, doc: Obj, configDir: string): Promi
     if (b.sim !== undefined) {
       const s = r.obj(b.sim, `${at}.sim`);
       r.known(s, `${at}.sim`, ['profile', 'port', 'time_scale', 'args']);
-      if (!(type in SIM_FACES)) r.fail(`${at}.type`, `vllm, lmdeploy or trtllm-serve for a simulated backend`, type);
+      if (!(type in SIM_FACES)) r.fail(`${at}.type`, `one of ${Object.keys(SIM_FACES).join(', ')} for a simulated backend`, type);
       if (b.url !== undefined) r.fail(`${at}.url`, 'no url on a simulated backend (the gateway starts it)', b.url);
       const port = r.int(s, 'port', `${at}.sim`, undefined, 1, 65535);
       simulated.push({

@@ -3,7 +3,7 @@ import type { BackendSpec } from '../plugin/types.js';
 export interface SimulatedEngine {
   /** The backend this replica serves. */
   backendId: string;
-  face: 'vllm' | 'lmdeploy' | 'trtllm-serve';
+  face: 'vllm' | 'lmdeploy' | 'trtllm-serve' | 'triton-trtllm' | 'tgi' | 'deepspeed-mii';
   profile: string;
   port: number;
   timeScale: number;

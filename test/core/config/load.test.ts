@@ -94,5 +94,11 @@ routes:
     expect(config.simulated[0]).toMatchObject({ backendId: 's', face: 'vllm', port: 18999, model: 'm' });
     expect(config.backends[0]).toMatchObject({ url: 'http://127.0.0.1:18999', simulated: true });
     await expect(loadConfig(file(sim.replace('models: [m],', 'models: [m], url: "http://x:1",')), {})).rejects.toThrow(/no url on a simulated backend/);
+    // The text engines' faces too; an in-process or generic type has none.
+    for (const type of ['triton-trtllm', 'tgi', 'deepspeed-mii']) {
+      const c = await loadConfig(file(sim.replace('type: vllm', `type: ${type}`)), {});
+      expect(c.simulated[0]).toMatchObject({ backendId: 's', face: type, port: 18999 });
+    }
+    await expect(loadConfig(file(sim.replace('type: vllm', 'type: openai')), {})).rejects.toThrow(/for a simulated backend/);
   });
 });
