@@ -23,10 +23,8 @@ import { flatErrorShape, stringErrorShape, type ErrorShape } from '../openai/err
 import { readHttpOptions, validateHttpOptions } from '../openai/options.js';
 import { TextEngineBackend, type EngineOutput, type TextRequest } from '../text-engine/http-text-backend.js';
 import { readTextEngineOptions, TEXT_ENGINE_KEYS, validateTextEngineOptions } from '../text-engine/options.js';
+import { isRecord } from '../text-engine/prompt/types.js';
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 export class DeepspeedMiiBackend extends TextEngineBackend {
   readonly engine = 'deepspeed-mii';

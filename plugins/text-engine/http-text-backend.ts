@@ -23,7 +23,7 @@ import { errorReply } from './error-reply.js';
 import { readGenerationConfig, type TextEngineOptions } from './options.js';
 import { buildPromptInput } from './prompt-input.js';
 import { createPromptBuilder } from './prompt/stylers.js';
-import { PromptError, type PromptBuilder } from './prompt/types.js';
+import { isRecord, PromptError, type PromptBuilder } from './prompt/types.js';
 import { readParams, RequestError, type GenerationParams } from './request.js';
 import { Responder, type EngineCounts, type EngineEnd } from './respond.js';
 
@@ -61,6 +61,17 @@ class StopReached extends Error {
   constructor() {
     super('a stop string ended the answer');
   }
+}
+
+/** An SSE event's data as a JSON object; undefined for anything else (a keep-alive, a partial line). */
+export function eventObject(data: string): Record<string, unknown> | undefined {
+  let o: unknown;
+  try {
+    o = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  return isRecord(o) ? o : undefined;
 }
 
 export abstract class TextEngineBackend extends HttpBackend {

@@ -20,10 +20,11 @@ import type { EngineLoad } from '../../core/plugin/engine-load.js';
 import type { BackendPlugin, BackendSpec, PluginContext } from '../../core/plugin/types.js';
 import { stringErrorShape, type ErrorShape } from '../openai/errors.js';
 import { readHttpOptions, validateHttpOptions } from '../openai/options.js';
-import { TextEngineBackend, type EngineOutput, type TextRequest } from '../text-engine/http-text-backend.js';
+import { eventObject, TextEngineBackend, type EngineOutput, type TextRequest } from '../text-engine/http-text-backend.js';
 import { readTextEngineOptions, TEXT_ENGINE_KEYS, validateTextEngineOptions } from '../text-engine/options.js';
 import type { EngineEnd } from '../text-engine/respond.js';
 import { readTgiLoad } from './load.js';
+import { isRecord } from '../text-engine/prompt/types.js';
 
 /** TGI's `--max-stop-sequences` default (launcher/src/main.rs). */
 const MAX_STOP_SEQUENCES = 4;
@@ -31,9 +32,6 @@ const MAX_STOP_SEQUENCES = 4;
 /** server.rs: InferError → status, by the error_type each writes. */
 const STATUS_OF_ERROR_TYPE: Record<string, number> = { validation: 422, overloaded: 429, generation: 424, template_error: 422, tool_error: 422 };
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function endOf(details: unknown): { end?: EngineEnd; completionTokens?: number } {
   if (!isRecord(details)) return {};
@@ -93,13 +91,8 @@ export class TgiBackend extends TextEngineBackend {
   }
 
   protected readEvent(data: string): EngineOutput | undefined {
-    let o: unknown;
-    try {
-      o = JSON.parse(data);
-    } catch {
-      return undefined;
-    }
-    if (!isRecord(o)) return undefined;
+    const o = eventObject(data);
+    if (!o) return undefined;
     if (typeof o.error === 'string') {
       const type = typeof o.error_type === 'string' ? o.error_type : '';
       return { text: '', error: { status: STATUS_OF_ERROR_TYPE[type] ?? 500, body: data } };

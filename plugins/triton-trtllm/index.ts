@@ -36,18 +36,16 @@ import type { EngineLoad } from '../../core/plugin/engine-load.js';
 import type { BackendPlugin, BackendSpec, PluginContext } from '../../core/plugin/types.js';
 import { stringErrorShape, type ErrorShape } from '../openai/errors.js';
 import { readHttpOptions, validateHttpOptions } from '../openai/options.js';
-import { TextEngineBackend, type EngineOutput, type TextRequest } from '../text-engine/http-text-backend.js';
+import { eventObject, TextEngineBackend, type EngineOutput, type TextRequest } from '../text-engine/http-text-backend.js';
 import { readTextEngineOptions, TEXT_ENGINE_KEYS, validateTextEngineOptions } from '../text-engine/options.js';
 import { readTritonLoad } from './load.js';
+import { isRecord } from '../text-engine/prompt/types.js';
 
 const KEYS = ['model', 'metrics_url', 'default_max_tokens', 'kv_cache_reuse_stats'];
 
 /** The ensemble needs max_tokens; a request without one gets this many. */
 const DEFAULT_MAX_TOKENS = 1024;
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** An INT32 output of shape [1, 1] comes back as a number or nested one-element lists. */
 function intOf(v: unknown): number | undefined {
@@ -145,13 +143,8 @@ export class TritonTrtllmBackend extends TextEngineBackend {
   }
 
   protected readEvent(data: string, req: TextRequest): EngineOutput | undefined {
-    let o: unknown;
-    try {
-      o = JSON.parse(data);
-    } catch {
-      return undefined;
-    }
-    if (!isRecord(o)) return undefined;
+    const o = eventObject(data);
+    if (!o) return undefined;
     // An error after the 200 (the model failed the request): {"error": "..."}.
     if (typeof o.error === 'string') return { text: '', error: { status: 500, body: data } };
     return this.output(o, req);
