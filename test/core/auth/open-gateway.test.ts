@@ -20,10 +20,11 @@ describe('a gateway without auth', () => {
       let out = '';
       const url = await new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no listening line: ${out}`)), 30_000);
+        // The warning is logged once the server listens, after the "listening on" line: wait for both.
         child.stdout!.on('data', (d: Buffer) => {
           out += d.toString();
           const m = /listening on (http:\/\/\S+)/.exec(out);
-          if (m) { clearTimeout(timer); resolve(m[1]!); }
+          if (m && /open to anyone/.test(out)) { clearTimeout(timer); resolve(m[1]!); }
         });
       });
       const warning = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string; host: string })
