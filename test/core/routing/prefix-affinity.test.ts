@@ -137,15 +137,15 @@ describe('prefix-affinity', () => {
     teachBoth(state);
     const r = req(system, 'question');
     state.prefixes.of('a').insert(prefixKeyOf(r, state.chunkBytes).hashes);
-    // 20 in flight against 16 elsewhere: 37 counting this one, a fair share is 18.5 and the bound
-    // ceil(1.5 × 18.5) = 28 — the holder keeps it.
+    // 20 in flight against 16 elsewhere: 37 counting this one and one more per backend, a fair
+    // share is 19.5 and the bound ceil(1.5 × 19.5) = 30 — the holder keeps it.
     const within = policy.select([candidate('a', true, { inFlight: 20 }, 100_000), candidate('b', true, { inFlight: 16 }, 100_000)], r);
     expect(within?.backend.id).toBe('a');
-    // 30 against 6: the bound is ceil(1.5 × 18.5) = 28 and 31 passes it: the other backend serves.
+    // 30 against 6: the bound is 30 and 31 passes it: the other backend serves.
     const past = policy.select([candidate('a', true, { inFlight: 30 }, 100_000), candidate('b', true, { inFlight: 6 }, 100_000)], r);
     expect(past?.backend.id).toBe('b');
     expect(past?.reason).toMatch(/load bound/);
-    // Held to its capacity: with a third of b's KV, a's share of 37 is 9.25 and its bound 14.
+    // Held to its capacity: with a third of b's KV, a's share of 39 is 9.75 and its bound 15.
     const small = policy.select([candidate('a', true, { inFlight: 16 }, 50_000), candidate('b', true, { inFlight: 20 }, 150_000)], r);
     expect(small?.backend.id).toBe('b');
   });
