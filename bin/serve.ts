@@ -4,7 +4,10 @@
  * With `workers: N > 1` the primary process starts the simulated replicas (if any) and forks N
  * workers sharing the port (node:cluster); each worker is a whole gateway with its own backends
  * and metrics. SIGTERM drains: stop accepting, let in-flight requests finish up to
- * `limits.drain_timeout_ms`, exit 0.
+ * `limits.drain_timeout_ms`, exit 0. SIGHUP reloads the config's backends and routes; the primary
+ * passes it to every worker, and a worker that POST /admin/reload reloaded asks the primary to
+ * reload the others. Simulated replicas (`sim:`) are started once: a reload does not start or stop
+ * them (it says so in its `not_reloaded` and logs a warning).
  */
 import cluster from 'node:cluster';
 import path from 'node:path';
@@ -23,7 +26,8 @@ const SERVE = defineCommand({
   command: 'switchyard serve',
   usage: `usage: switchyard serve [--config FILE] [--port N]
 
-Runs the gateway until SIGTERM or SIGINT, then drains (limits.drain_timeout_ms).
+Runs the gateway until SIGTERM or SIGINT, then drains (limits.drain_timeout_ms). SIGHUP (or
+POST /admin/reload) re-reads the config file and swaps its backends and routes.
 
 options:
   --config FILE    the gateway config (default: the embedded conf/gateway.yaml, all engines simulated)
@@ -84,8 +88,27 @@ export async function runServe(argv: string[]): Promise<number> {
   return runPrimary(config, sims.stop);
 }
 
+/** A reload asked for while the gateway starts happens once it has started (the file may have changed since it was read). */
+function onReloadSignal(): { started(reload: () => unknown): void } {
+  let reload: (() => unknown) | undefined;
+  let asked = false;
+  process.on('SIGHUP', () => { if (reload) reload(); else asked = true; });
+  return {
+    started(fn) {
+      reload = fn;
+      if (asked) fn();
+    },
+  };
+}
+
 async function runWorker(config: GatewayConfig, port: number | undefined, index: number): Promise<number> {
-  const gateway = await startGateway(config, { port, drainingReader: index === 0 });
+  const hup = onReloadSignal();
+  const gateway = await startGateway(config, {
+    port, drainingReader: index === 0,
+    onReloadRequested: cluster.isWorker ? () => process.send?.({ switchyard: 'reload' }) : undefined,
+  });
+  // The outcome is logged (and answered to POST /admin/reload).
+  hup.started(() => void gateway.reload());
   if (!cluster.isWorker) process.stdout.write(`switchyard listening on ${gateway.url} (config ${config.file})\n`);
   await new Promise<void>((resolve) => onSignals(() => { gateway.drain().then(resolve, resolve); }));
   // A cluster worker's IPC channel to the primary would keep it alive after the drain.
@@ -95,8 +118,15 @@ async function runWorker(config: GatewayConfig, port: number | undefined, index:
 
 async function runPrimary(config: GatewayConfig, stopSims: () => Promise<void>): Promise<number> {
   let stopping = false;
+  const reloadWorkers = (except?: number) => {
+    for (const w of Object.values(cluster.workers ?? {})) if (w && w.id !== except && !w.isDead()) w.process.kill('SIGHUP');
+  };
+  process.on('SIGHUP', () => reloadWorkers());
   const fork = (index: number) => {
     const worker = cluster.fork({ SWITCHYARD_WORKER_INDEX: String(index) });
+    worker.on('message', (msg: unknown) => {
+      if (typeof msg === 'object' && msg !== null && (msg as { switchyard?: unknown }).switchyard === 'reload') reloadWorkers(worker.id);
+    });
     worker.on('exit', (code, signal) => {
       if (stopping) return;
       process.stderr.write(`switchyard: worker ${index} exited (${signal ?? code}); starting a new one\n`);

@@ -125,15 +125,41 @@ export class GatewayMetrics {
     });
   }
 
+  /** The backends serving now (a reload replaces them). */
+  private backends: readonly Backend[];
+
   constructor(backends: readonly Backend[]) {
+    this.backends = backends;
     collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_process_' });
     const registry = this.registry;
+    const current = () => this.backends;
     new Gauge({
       name: 'switchyard_backend_healthy', help: 'Backend health as this process sees it (1 healthy, 0 not)',
       labelNames: ['backend', 'engine'], registers: [registry],
       collect() {
-        for (const b of backends) this.set({ backend: b.id, engine: b.engine }, b.health().status === 'unhealthy' ? 0 : 1);
+        // A backend a reload removed leaves the series.
+        this.reset();
+        for (const b of current()) this.set({ backend: b.id, engine: b.engine }, b.health().status === 'unhealthy' ? 0 : 1);
       },
     });
+  }
+
+  /** A reload changed the backend set: the health gauge follows it. */
+  setBackends(backends: readonly Backend[]): void {
+    this.backends = backends;
+  }
+
+  /**
+   * A backend left (a reload removed it and its last request finished): its in-flight series go,
+   * and its cached children. Counters and histograms keep their totals: a backend that comes back
+   * under the same id continues its series rather than showing a counter reset.
+   */
+  forgetBackend(backendId: string): void {
+    for (const key of [...this.routeMetrics.keys()]) {
+      const [model, backend] = key.split('\u0000');
+      if (backend !== backendId) continue;
+      this.routeMetrics.delete(key);
+      this.inFlight.remove({ model, backend });
+    }
   }
 }

@@ -129,4 +129,9 @@ export class Breakers {
     }
     return b;
   }
+
+  /** Drops a backend's breaker (the backend left the gateway). */
+  forget(backendId: string): void {
+    this.byBackend.delete(backendId);
+  }
 }

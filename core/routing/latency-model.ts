@@ -160,6 +160,11 @@ export class LatencyModels {
     return m;
   }
 
+  /** Drops a backend's model (the backend left the gateway). */
+  forget(backendId: string): void {
+    if (this.byBackend.delete(backendId)) this.steepest = undefined;
+  }
+
   /** The steepest prefill slope among the backends whose own samples identify one (0 when none does). */
   steepestPrefillSlope(): number {
     if (this.steepest === undefined) {

@@ -12,4 +12,9 @@ export class PerBackend<T> {
     }
     return value;
   }
+
+  /** Drops a backend's value (the backend left the gateway); the next `of` makes a fresh one. */
+  forget(backendId: string): void {
+    this.byBackend.delete(backendId);
+  }
 }

@@ -60,6 +60,11 @@ export class PrefixIndexes {
     return index;
   }
 
+  /** Drops a backend's index (the backend left the gateway). */
+  forget(backendId: string): void {
+    this.byBackend.delete(backendId);
+  }
+
   /** Size a backend's index from its KV capacity in tokens (engine-reported or configured). */
   setCapacityTokens(backendId: string, tokens: number, chunkBytes: number, bytesPerToken = 4): void {
     this.of(backendId).capacity = Math.max(16, Math.floor((tokens * bytesPerToken) / chunkBytes));

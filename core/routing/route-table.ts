@@ -1,7 +1,8 @@
 /**
- * Public model names (and aliases) → routes: the route's backends and its policy. Built once from
- * the config; a lookup is one Map get.
+ * Public model names (and aliases) → routes: the route's backends and its policy. Built from the
+ * config, rebuilt by a reload (`prepare`, then `commit`); a lookup is one Map get.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { RouteSpec } from '../config/types.js';
 import { AdmissionQueue } from './admission.js';
 import { Arms } from './ab.js';
@@ -52,6 +53,8 @@ export class Route {
    */
   tokenizer?: TokenizerPool;
 
+  /** The validated config section the route was built from (a reload compares it). */
+  readonly spec: RouteSpec;
   readonly model: string;
   readonly aliases: readonly string[];
   readonly backends: readonly Backend[];
@@ -68,6 +71,7 @@ export class Route {
       if (!b) throw new Error(`route ${spec.model}: unknown backend ${id}`);
       return b;
     };
+    this.spec = spec;
     this.model = spec.model;
     this.aliases = spec.aliases;
     this.backends = spec.backends.map(lookup);
@@ -127,26 +131,73 @@ export class Route {
   }
 }
 
+/** Routes built for a reload, not yet serving: `RouteTable.commit` makes them current. */
+export interface PreparedRoutes {
+  readonly routes: readonly Route[];
+  /** Routes that are new objects (changed or added): their tokenizers want checking. */
+  readonly rebuilt: readonly Route[];
+  readonly pools: ReadonlyMap<string, TokenizerPool>;
+}
+
 export class RouteTable {
-  private readonly byName = new Map<string, Route>();
-  readonly routes: Route[];
+  private byName = new Map<string, Route>();
+  /** The routes serving now. A reload replaces the array whole; a request keeps the Route it resolved. */
+  routes: readonly Route[];
 
   readonly breakers = new Breakers();
   /** Tokenizer pools, one per tokenizer, shared by the routes that use it. */
-  private readonly pools = new Map<string, TokenizerPool>();
+  private pools = new Map<string, TokenizerPool>();
 
   constructor(
-    specs: readonly RouteSpec[], backends: ReadonlyMap<string, Backend>, readonly state: RoutingState, seed = 1,
-    remote: RemoteLoadView = NO_REMOTE_LOAD,
+    specs: readonly RouteSpec[], backends: ReadonlyMap<string, Backend>, readonly state: RoutingState, private readonly seed = 1,
+    private readonly remote: RemoteLoadView = NO_REMOTE_LOAD,
   ) {
-    this.routes = specs.map((spec, i) => new Route(spec, { backends, breakers: this.breakers, state, seed: seed + i, remote, tokenizerPools: this.pools }));
-    for (const route of this.routes) {
-      for (const name of [route.model, ...route.aliases]) this.byName.set(name, route);
-    }
+    this.routes = specs.map((spec, i) => new Route(spec, this.routeContext(backends, i, this.pools)));
+    this.index();
   }
 
   resolve(model: string): Route | undefined {
     return this.byName.get(model);
+  }
+
+  /**
+   * Routes for a reloaded config, ready to serve (tokenizers loaded) but not serving. A route whose
+   * spec is unchanged and whose backends are the same objects is kept as it is: its policy, arms,
+   * admission queue and retry budget keep their state. Rejects, leaving nothing behind, if a
+   * route cannot be built.
+   */
+  async prepare(specs: readonly RouteSpec[], backends: ReadonlyMap<string, Backend>): Promise<PreparedRoutes> {
+    const current = new Map(this.routes.map((r) => [r.model, r]));
+    const pools = new Map(this.pools);
+    const rebuilt: Route[] = [];
+    try {
+      const routes = specs.map((spec, i) => {
+        const old = current.get(spec.model);
+        if (old && isDeepStrictEqual(old.spec, spec) && sameBackends(old, backends)) return old;
+        const route = new Route(spec, this.routeContext(backends, i, pools));
+        rebuilt.push(route);
+        return route;
+      });
+      await Promise.all(rebuilt.map((r) => r.tokenizer?.ready()));
+      const used = new Set(routes.map((r) => r.tokenizer));
+      return { routes, rebuilt, pools: new Map([...pools].filter(([, pool]) => used.has(pool))) };
+    } catch (err) {
+      await Promise.allSettled([...pools].filter(([key]) => !this.pools.has(key)).map(([, pool]) => pool.close()));
+      throw err;
+    }
+  }
+
+  /**
+   * Makes prepared routes the current ones, in one step: a request resolves either the old or the
+   * new. Returns the tokenizer pools no route uses any more, for the caller to close once the
+   * requests that began before the swap are done.
+   */
+  commit(next: PreparedRoutes): TokenizerPool[] {
+    const retired = [...this.pools].filter(([key, pool]) => next.pools.get(key) !== pool).map(([, pool]) => pool);
+    this.pools = new Map(next.pools);
+    this.routes = next.routes;
+    this.index();
+    return retired;
   }
 
   /** Every route's tokenizer is ready (its workers loaded); rejects if one failed to load. */
@@ -157,4 +208,21 @@ export class RouteTable {
   async close(): Promise<void> {
     await Promise.allSettled([...this.pools.values()].map((p) => p.close()));
   }
+
+  private routeContext(backends: ReadonlyMap<string, Backend>, index: number, pools: Map<string, TokenizerPool>): RouteContext {
+    return { backends, breakers: this.breakers, state: this.state, seed: this.seed + index, remote: this.remote, tokenizerPools: pools };
+  }
+
+  private index(): void {
+    const byName = new Map<string, Route>();
+    for (const route of this.routes) {
+      for (const name of [route.model, ...route.aliases]) byName.set(name, route);
+    }
+    this.byName = byName;
+  }
+}
+
+/** Whether every backend the route holds (shadows included) is still the same object under its id. */
+function sameBackends(route: Route, backends: ReadonlyMap<string, Backend>): boolean {
+  return [...route.backends, ...(route.shadow?.backends ?? [])].every((b) => backends.get(b.id) === b);
 }

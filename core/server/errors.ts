@@ -39,6 +39,7 @@ export const ERRORS = {
   SY_ERR_INVALID_API_KEY: { status: 401, type: 'invalid_request_error', code: 'invalid_api_key', description: 'No API key, or not one the gateway knows (or not an admin key, for `/admin/*` and `/metrics`).' },
   SY_ERR_RATE_LIMITED: { status: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded', description: "The key is over its `rpm`, `tpm` or `concurrency` limit (or, without keys, the address over `limits.max_in_flight_per_client`); retry after `Retry-After`." },
   SY_ERR_LIMITS_UNAVAILABLE: { status: 503, type: 'server_error', code: 'limits_unavailable', description: 'The rate-limit store (Redis) is unreachable and `auth.on_store_failure` is `closed`.' },
+  SY_ERR_INVALID_CONFIG: { status: 400, type: 'invalid_request_error', code: 'invalid_config', description: '`POST /admin/reload`: the config file is invalid (or a new backend failed to start); `errors` lists what was found, and the running config keeps serving.' },
   SY_ERR_INTERNAL: { status: 500, type: 'server_error', code: 'internal_error', description: 'A Switchyard bug; the log line with the request id has the details.' },
 } as const satisfies Record<string, ErrorDefinition>;
 

@@ -1,14 +1,14 @@
 /**
  * One gateway process: backends created by their plugins and started, the route table, metrics,
- * the HTTP app; and a drain that stops accepting, lets in-flight requests finish up to a deadline,
- * then closes everything.
+ * the HTTP app; a reload (SIGHUP, POST /admin/reload) that swaps backends and routes; and a drain
+ * that stops accepting, lets in-flight requests finish up to a deadline, then closes everything.
  */
 import path from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import pino, { type DestinationStream } from 'pino';
 import type { GatewayConfig } from '../config/types.js';
+import { loadConfig } from '../config/load.js';
 import { GatewayMetrics } from '../metrics/gateway-metrics.js';
-import { resolvePlugin } from '../plugin/registry.js';
 import type { Backend, BackendPlugin, PluginContext } from '../plugin/types.js';
 import { LatencyModels } from '../routing/latency-model.js';
 import { RoutingLearner } from '../routing/learner.js';
@@ -18,13 +18,15 @@ import type { EngineReading } from '../state/types.js';
 import { toWire } from '../routing/kv-tracker.js';
 import type { RoutingState } from '../routing/policy.js';
 import { RemoteLoad } from '../routing/remote-load.js';
-import { RouteTable } from '../routing/route-table.js';
+import { RouteTable, type Route } from '../routing/route-table.js';
 import { createStateStore } from '../state/index.js';
 import type { StateStore } from '../state/types.js';
 import { buildApp } from './app.js';
 import { DrainDeadline } from './inference.js';
 import type { Cancel } from '../plugin/cancel.js';
 import { createTenants } from '../auth/index.js';
+import { BackendSet } from './backend-set.js';
+import { Reloader, registerReloadRoute, type ReloadOutcome } from './reload.js';
 
 export interface GatewayOptions {
   /** Overrides config.listen.port (0 picks a free port). */
@@ -39,14 +41,19 @@ export interface GatewayOptions {
   store?: StateStore;
   /** Plugins to use instead of the registry's for their type (embedding and tests). */
   plugins?: ReadonlyMap<string, BackendPlugin>;
+  /** POST /admin/reload reloaded this process: the other processes of the gateway should too (workers). */
+  onReloadRequested?: () => void;
 }
 
 export interface Gateway {
   app: FastifyInstance;
   url: string;
-  backends: Backend[];
+  /** The backends serving now (a reload changes them). */
+  readonly backends: readonly Backend[];
   /** Routes and the routing state (prefix indexes, latency models): for admin views and tests. */
   routes: RouteTable;
+  /** Re-read the config file and swap backends and routes (SIGHUP); the outcome is logged too. */
+  reload(): Promise<ReloadOutcome>;
   /** Stop accepting, finish in-flight requests (up to the config's drain deadline), close. */
   drain(): Promise<void>;
 }
@@ -67,32 +74,24 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   };
   // Set once the store exists (backends are created first).
   let sharing: StateStore | undefined;
-  const backends: Backend[] = [];
-  for (const spec of config.backends) {
-    const plugin = opts.plugins?.get(spec.type) ?? (await resolvePlugin(spec.type, ctx.configDir));
-    backends.push(plugin.create(spec, ctx));
-  }
-  try {
-    await Promise.all(backends.map((b) => b.start()));
-  } catch (err) {
-    await Promise.allSettled(backends.map((b) => b.close()));
-    throw err;
-  }
+  const backends = new BackendSet(ctx, opts.plugins);
+  backends.commit(await backends.prepare(config.backends));
   const state: RoutingState = { prefixes: new PrefixIndexes(), latency: new LatencyModels(), speculation: new Speculations(), chunkBytes: config.routing.chunkBytes };
   // Replicas share prefix observations and load through the store, asynchronously: the request
   // path never waits on it, and with it gone each replica routes on what it knows.
   const store = opts.store ?? createStateStore(config.store, { log });
   const remote = new RemoteLoad();
-  const byId = new Map(backends.map((b) => [b.id, b]));
   await store.start({
     onPrefix: (obs) => state.prefixes.of(obs.backendId).insert(obs.hashes),
     onLoad: (obs) => remote.apply(obs),
-    onKvEvents: (obs) => byId.get(obs.backendId)?.applySharedKvEvents?.(obs.events),
+    onKvEvents: (obs) => backends.get(obs.backendId)?.applySharedKvEvents?.(obs.events),
   });
   if (sharedStore) sharing = store;
-  // Backends that see their engine's KV events retract evicted prefix chunks from the index.
-  for (const b of backends) b.onPrefixRetraction?.((hashes) => state.prefixes.of(b.id).remove(hashes));
-  const routes = new RouteTable(config.routes, new Map(backends.map((b) => [b.id, b])), state, 1, remote);
+  // Backends that see their engine's KV events retract evicted prefix chunks from the index (while
+  // they serve: one a reload replaced must not retract from its successor's).
+  const watchRetractions = (b: Backend) => b.onPrefixRetraction?.((hashes) => { if (backends.serves(b)) state.prefixes.of(b.id).remove(hashes); });
+  backends.list.forEach(watchRetractions);
+  const routes = new RouteTable(config.routes, new Map(backends.list.map((b) => [b.id, b])), state, 1, remote);
   const renewLease = async () => {
     if (!sharedStore || !workerReads) return;
     // With the store unreachable nobody can be elected: each replica then reads for itself
@@ -105,25 +104,28 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   const leaseTimer = setInterval(() => void renewLease(), 1000);
   leaseTimer.unref();
   await routes.ready();
-  const metrics = new GatewayMetrics(backends);
+  const metrics = new GatewayMetrics(backends.list);
   metrics.watchStore(store);
   const learner = new RoutingLearner(state, metrics, store, config.routing.bytesPerToken);
-  // Exact routes check their tokens against each engine's own at startup (and then on requests).
-  for (const route of routes.routes) {
-    if (!route.tokenizer) continue;
-    for (const b of route.backends) {
-      if (!b.tokenize) continue;
-      route.tokenizer.encodeChatSegmented(TOKENIZER_SAMPLE).then(({ ids }) => {
-        learner.tokenizerChecks.maybeCheck(b, { model: route.engineModel(b), messages: TOKENIZER_SAMPLE }, ids, (report) => {
-          log.warn({ backend: b.id, route: route.model, ...report.lastMismatch }, 'the gateway tokenizes prompts differently from this engine: exact prefix matches will miss (check tokenizer_config / tokenizer)');
-        });
-      }, () => {});
+  // Exact routes check their tokens against each engine's own at startup and reload (and then on requests).
+  const checkTokenizers = (checked: readonly Route[]) => {
+    for (const route of checked) {
+      if (!route.tokenizer) continue;
+      for (const b of route.backends) {
+        if (!b.tokenize) continue;
+        route.tokenizer.encodeChatSegmented(TOKENIZER_SAMPLE).then(({ ids }) => {
+          learner.tokenizerChecks.maybeCheck(b, { model: route.engineModel(b), messages: TOKENIZER_SAMPLE }, ids, (report) => {
+            log.warn({ backend: b.id, route: route.model, ...report.lastMismatch }, 'the gateway tokenizes prompts differently from this engine: exact prefix matches will miss (check tokenizer_config / tokenizer)');
+          });
+        }, () => {});
+      }
     }
-  }
+  };
+  checkTokenizers(routes.routes);
   const lastPublished = new Map<string, { inFlight: number; at: number; readAt?: number }>();
   const publishLoad = () => {
     const now = Date.now();
-    for (const b of backends) {
+    for (const b of backends.list) {
       const signals = b.signals();
       const inFlight = signals.inFlight;
       // The reader of a drain-on-read engine shares each new reading with the other replicas.
@@ -140,7 +142,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   loadTimer.unref();
   // Each backend's prefix index holds about as many chunks as its KV cache holds tokens' worth.
   const sizeIndexes = () => {
-    for (const b of backends) {
+    for (const b of backends.list) {
       if (b.capabilities.kvCapacityTokens) state.prefixes.setCapacityTokens(b.id, b.capabilities.kvCapacityTokens, state.chunkBytes, config.routing.bytesPerToken);
     }
   };
@@ -149,8 +151,27 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   sizer.unref();
   let draining = false;
   const inFlight: { count: number; onIdle?: () => void; cancels: Set<Cancel> } = { count: 0, cancels: new Set() };
+  const reloader = new Reloader({
+    config, load: loadConfig, backends, routes, metrics, inFlight, drainTimeoutMs: config.limits.drainTimeoutMs, log,
+    onServing: (added, rebuilt) => {
+      added.forEach(watchRetractions);
+      checkTokenizers(rebuilt);
+      // sizeIndexes reads the serving set: size the newcomers before they serve.
+      for (const b of added) {
+        if (b.capabilities.kvCapacityTokens) state.prefixes.setCapacityTokens(b.id, b.capabilities.kvCapacityTokens, state.chunkBytes, config.routing.bytesPerToken);
+      }
+    },
+  });
   const tenants = await createTenants(config, metrics.registry, log);
   const app = buildApp({ routes, learner, metrics, tenants, storeStatus: () => store.status(), bodyLimit: config.limits.bodyBytes, requestTimeoutMs: config.limits.requestTimeoutMs, clientStallTimeoutMs: config.limits.clientStallTimeoutMs, accessLogSampleRate: config.accessLog.sampleRate, logger: log, isDraining: () => draining, inFlight });
+  const reload = (): Promise<ReloadOutcome> => (draining ? Promise.resolve({ ok: false, errors: ['the gateway is draining'] }) : reloader.reload());
+  registerReloadRoute(app, {
+    reload: async () => {
+      const outcome = await reload();
+      if (outcome.ok) opts.onReloadRequested?.();
+      return outcome;
+    },
+  });
   const host = opts.host ?? config.listen.host;
   // A cap on open client connections per process (file descriptors are finite; a proxied stream
   // holds an upstream socket too): past it, node:http closes new connections at once.
@@ -159,7 +180,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.listen.port;
   const url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
-  log.info({ url, routes: routes.routes.map((r) => r.model), backends: backends.map((b) => b.id) }, 'switchyard listening');
+  log.info({ url, routes: routes.routes.map((r) => r.model), backends: backends.list.map((b) => b.id) }, 'switchyard listening');
   if (tenants.open) {
     log.warn({ url, host }, config.auth
       ? 'auth has no keys: every model is open to anyone who can reach this address'
@@ -191,13 +212,18 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       clearInterval(leaseTimer);
       await store.close();
       await tenants.close();
+      await reloader.close();
       await routes.close();
-      await Promise.allSettled(backends.map((b) => b.close()));
+      await Promise.allSettled(backends.list.map((b) => b.close()));
       log.info('switchyard drained');
     })();
     return drained;
   };
-  return { app, url, backends, routes, drain };
+  return {
+    app, url, routes, drain,
+    get backends() { return backends.list; },
+    reload,
+  };
 }
 
 /** A conversation every chat template renders: system, user, assistant, user. */
