@@ -16,6 +16,11 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's page scripts run in the browser, as ES modules, beside uPlot's global.
+    files: ['core/server/dashboard/public/**/*.js'],
+    languageOptions: { sourceType: 'module', globals: { ...globals.browser, uPlot: 'readonly' } },
+  },
+  {
     // Tests read JSON answers field by field; the sources may not use `any`.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -98,6 +98,11 @@ export class Tenants {
     if (!this.admins.find(key)) throw unauthorized(key === undefined ? `${path} needs an admin key (auth.admin_keys). ${MISSING_KEY}` : 'Incorrect admin key provided.');
   }
 
+  /** Whether `key` is one of `auth.admin_keys` (the dashboard's login checks the key it is given). */
+  isAdminKey(key: string | undefined): boolean {
+    return this.admins.find(key) !== undefined;
+  }
+
   /** The id of the key this request came with (never the key); undefined without keys. */
   keyIdOf(req: FastifyRequest): string | undefined {
     return this.callers.get(req)?.id;

@@ -15,6 +15,7 @@ import { GatewayError } from './errors.js';
 import { handleInference, type InferenceContext } from './inference.js';
 import { chatBodySchema, completionBodySchema, embeddingBodySchema } from './schemas.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
+import { registerDashboard } from './dashboard/index.js';
 
 export interface AppOptions {
   routes: RouteTable;
@@ -220,5 +221,6 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     const text = await opts.metrics.registry.metrics();
     return reply.header('content-type', opts.metrics.registry.contentType).send(text);
   });
+  registerDashboard(app, { routes: () => opts.routes, learner: opts.learner, metrics: opts.metrics, tenants });
   return app;
 }
