@@ -12,7 +12,7 @@
  * chain per block size, computed once per request.
  */
 import type { KvCacheView } from '../plugin/types.js';
-import { blockKeys } from './kv-tracker.js';
+import { blockKeysOfParts } from './kv-tracker.js';
 import { PerBackend } from './per-backend.js';
 
 export const SPECULATION_TTL_MS = 2000;
@@ -20,17 +20,45 @@ export const SPECULATION_TTL_MS = 2000;
 /** A request's token ids and their block keys per block size (computed on first use). */
 export class RequestTokens {
   private readonly keysBySize = new Map<number, number[]>();
+  private whole: Int32Array | undefined;
+  private readonly parts: readonly Int32Array[];
+  /** How many tokens. */
+  readonly length: number;
 
-  constructor(readonly ids: Int32Array, readonly text?: string) {}
+  /** `ids`: the prompt's ids whole, or in parts (the tokenizer's cached segments, never copied into one unless asked). */
+  constructor(ids: Int32Array | readonly Int32Array[], readonly text?: string) {
+    this.parts = ids instanceof Int32Array ? [ids] : ids;
+    if (ids instanceof Int32Array) this.whole = ids;
+    let n = 0;
+    for (const p of this.parts) n += p.length;
+    this.length = n;
+  }
+
+  /** Every id in one array (a copy, made once, when the parts are many). */
+  get ids(): Int32Array {
+    this.whole ??= concatIds(this.parts, this.length);
+    return this.whole;
+  }
 
   keys(blockSize: number): number[] {
     let keys = this.keysBySize.get(blockSize);
     if (!keys) {
-      keys = blockKeys(this.ids, blockSize);
+      keys = blockKeysOfParts(this.parts, blockSize);
       this.keysBySize.set(blockSize, keys);
     }
     return keys;
   }
+}
+
+function concatIds(parts: readonly Int32Array[], length: number): Int32Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Int32Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /** One backend's unconfirmed placements: block key → when the speculation lapses. */
@@ -48,9 +76,15 @@ export class Speculation {
     this.prune();
   }
 
-  holds(key: number): boolean {
+  /** Whether `key` is placed here and not lapsed (`now`: one clock read for a whole walk). */
+  holds(key: number, now = this.now()): boolean {
     const t = this.until.get(key);
-    return t !== undefined && t > this.now();
+    return t !== undefined && t > now;
+  }
+
+  /** The clock the entries lapse by. */
+  time(): number {
+    return this.now();
   }
 
   get size(): number {
@@ -71,6 +105,8 @@ export interface ExactMatch {
   tokens: number;
   /** Of those, blocks only the gateway's own unconfirmed placements vouch for. */
   speculativeBlocks: number;
+  /** Leading blocks the engine's events vouch for, before the first speculative one: no need to speculate on them again. */
+  confirmedBlocks: number;
   blocks: number;
   totalBlocks: number;
 }
@@ -83,15 +119,20 @@ export function exactMatch(view: KvCacheView | undefined, speculation: Speculati
   // An engine always computes a prompt's last token (it needs its logits), so a fully cached
   // prompt still prefills its last block: vLLM caps the hit at prompt length − 1, and so on.
   const keys = tokens.keys(size);
-  const usable = Math.min(keys.length, Math.floor((tokens.ids.length - 1) / size));
+  const usable = Math.min(keys.length, Math.floor((tokens.length - 1) / size));
   let b = 0;
+  for (; b < usable && view.holds(keys[b]); b++);
+  const confirmed = b;
   let speculative = 0;
-  for (; b < usable; b++) {
-    if (view.holds(keys[b])) continue;
-    if (!speculation.holds(keys[b])) break;
-    speculative++;
+  if (b < usable && speculation.size > 0) {
+    const now = speculation.time();
+    for (; b < usable; b++) {
+      if (view.holds(keys[b])) continue;
+      if (!speculation.holds(keys[b], now)) break;
+      speculative++;
+    }
   }
-  return { tokens: b * size, speculativeBlocks: speculative, blocks: b, totalBlocks: keys.length };
+  return { tokens: b * size, speculativeBlocks: speculative, confirmedBlocks: confirmed, blocks: b, totalBlocks: keys.length };
 }
 
 /** Every backend's speculation. */

@@ -29,6 +29,8 @@ export interface Features {
   matchTokens: number;
   /** The match comes from the engine's KV-cache events (plus unconfirmed placements of ours). */
   exact: boolean;
+  /** Exact only: leading blocks the engine's events confirm (the rest of a placement is speculation). */
+  confirmedBlocks?: number;
   /** Undefined while the backend's model has too few samples. */
   ttftMs?: number;
   /** The prefill work this request would cost that backend (ms of its time, queue excluded). */
@@ -47,7 +49,7 @@ export interface RequestShape {
 
 export function requestShape(request: RoutingRequest, state: RoutingState, bytesPerToken: number): RequestShape {
   const key = prefixKeyOf(request, state.chunkBytes);
-  const promptTokens = request.tokens?.ids.length ?? key.bytes / bytesPerToken;
+  const promptTokens = request.tokens?.length ?? key.bytes / bytesPerToken;
   return { promptTokens, chunks: key.hashes, firstHash: key.hashes[0] };
 }
 
@@ -57,7 +59,7 @@ export function featuresOf(c: Candidate, request: RoutingRequest, shape: Request
   const f = loadFeaturesOf(c, state);
   const exact = exactMatch(c.backend.kvCache, state.speculation.of(c.backend.id), request.tokens);
   if (exact) {
-    Object.assign(f, { match: exact.blocks, units: exact.totalBlocks, matchTokens: exact.tokens, exact: true });
+    Object.assign(f, { match: exact.blocks, units: exact.totalBlocks, matchTokens: exact.tokens, exact: true, confirmedBlocks: exact.confirmedBlocks });
   } else if (shape.chunks.length > 0) {
     const chunks = state.prefixes.of(c.backend.id).match(shape.chunks);
     Object.assign(f, { match: chunks, units: shape.chunks.length, matchTokens: Math.min(shape.promptTokens, (chunks * state.chunkBytes) / bytesPerToken) });

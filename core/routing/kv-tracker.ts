@@ -78,6 +78,31 @@ function fmix(h: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/** One token into lane a (the low half of a block key). */
+function mixA(a: number, t: number): number {
+  let k = Math.imul(t, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  a ^= Math.imul(k, 0x1b873593);
+  a = (a << 13) | (a >>> 19);
+  return (Math.imul(a, 5) + 0xe6546b64) | 0;
+}
+
+/** One token into lane b (the high half). */
+function mixB(b: number, t: number): number {
+  let m = Math.imul(t ^ 0x5bd1e995, 0x27d4eb2d);
+  m = (m << 11) | (m >>> 21);
+  b ^= Math.imul(m, 0x165667b1);
+  b = (b << 17) | (b >>> 15);
+  return (Math.imul(b, 9) + 0x7feb352d) | 0;
+}
+
+/** A 52-bit key from the two lanes after `n` tokens. */
+function finish(a: number, b: number, n: number): number {
+  const hi = fmix((b ^ n) >>> 0) & 0xfffff; // 20 bits
+  const lo = fmix((a ^ n ^ hi) >>> 0); // 32 bits
+  return hi * TWO_32 + lo;
+}
+
 /** Switchyard's key of one block of token ids, chained from its parent's key (0 for the first). */
 export function blockKey(parentKey: number, tokens: ArrayLike<number>, from = 0, to = tokens.length): number {
   // Two lanes seeded from the parent's high and low bits, mixing every id with different constants.
@@ -85,21 +110,10 @@ export function blockKey(parentKey: number, tokens: ArrayLike<number>, from = 0,
   let b = Math.floor(parentKey / TWO_32) ^ 0x9e3779b9;
   for (let i = from; i < to; i++) {
     const t = tokens[i] | 0;
-    let k = Math.imul(t, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    a ^= Math.imul(k, 0x1b873593);
-    a = (a << 13) | (a >>> 19);
-    a = (Math.imul(a, 5) + 0xe6546b64) | 0;
-    let m = Math.imul(t ^ 0x5bd1e995, 0x27d4eb2d);
-    m = (m << 11) | (m >>> 21);
-    b ^= Math.imul(m, 0x165667b1);
-    b = (b << 17) | (b >>> 15);
-    b = (Math.imul(b, 9) + 0x7feb352d) | 0;
+    a = mixA(a, t);
+    b = mixB(b, t);
   }
-  const n = to - from;
-  const hi = fmix((b ^ n) >>> 0) & 0xfffff; // 20 bits
-  const lo = fmix((a ^ n ^ hi) >>> 0); // 32 bits
-  return hi * TWO_32 + lo;
+  return finish(a, b, to - from);
 }
 
 /** The seed of a salted chain (never 0, the seed of plain prompts). */
@@ -110,12 +124,36 @@ export function saltKey(salt: string): number {
 
 /** Keys of every full block of `tokens` at `blockSize` (a partial tail has none: it is never reused). */
 export function blockKeys(tokens: ArrayLike<number>, blockSize: number, limit = Infinity): number[] {
+  return blockKeysOfParts([tokens], blockSize, limit);
+}
+
+/**
+ * blockKeys of the concatenation of `parts`, without concatenating them (a long prompt's ids
+ * arrive as the tokenizer's cached segments; copying 32k ids costs more than keying them).
+ */
+export function blockKeysOfParts(parts: ReadonlyArray<ArrayLike<number>>, blockSize: number, limit = Infinity): number[] {
   const keys: number[] = [];
-  const full = Math.min(Math.floor(tokens.length / blockSize), limit);
-  let parent = 0;
-  for (let b = 0; b < full; b++) {
-    parent = blockKey(parent, tokens, b * blockSize, (b + 1) * blockSize);
-    keys.push(parent);
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const full = Math.min(Math.floor(total / blockSize), limit);
+  if (full <= 0) return keys;
+  // The lanes of a chain's first block (parent key 0), as blockKey seeds them.
+  let a = 0;
+  let b = 0x9e3779b9 | 0;
+  let n = 0;
+  for (const p of parts) {
+    for (let i = 0; i < p.length; i++) {
+      const t = p[i] | 0;
+      a = mixA(a, t);
+      b = mixB(b, t);
+      if (++n < blockSize) continue;
+      const key = finish(a, b, n);
+      keys.push(key);
+      if (keys.length === full) return keys;
+      a = (key % TWO_32) >>> 0;
+      b = Math.floor(key / TWO_32) ^ 0x9e3779b9;
+      n = 0;
+    }
   }
   return keys;
 }

@@ -84,7 +84,9 @@ export class RoutingLearner {
     // that read load only): one formula for the match and for "requests ahead".
     const f = decision.features ?? featuresOf(chosen, request, shape, this.state, this.bytesPerToken);
     const key = prefixKeyOf(request, this.state.chunkBytes);
-    if (key.hashes.length > 0) {
+    // A backend matched exactly is followed by its engine's events, by every gateway on its own:
+    // the approximate index (its fallback, should the events stop) relearns from placements then.
+    if (key.hashes.length > 0 && !f.exact) {
       // Other replicas only need news: a prefix this backend already held in full is not sent again.
       const heldAll = !f.exact && f.match >= key.hashes.length;
       this.state.prefixes.of(chosen.backend.id).insert(key.hashes);
@@ -93,11 +95,12 @@ export class RoutingLearner {
     // Exact where the backend's KV events are flowing: the placement counts as held from dispatch
     // (events come only after the engine computed the blocks), so the group's next request follows
     // it instead of being sent elsewhere as cold. The speculation is renewed at the first token,
-    // so it lasts until the `stored` event confirms it.
+    // so it lasts until the `stored` event confirms it. Blocks the events already confirm need no
+    // speculation (a long shared prefix is most of a prompt: only its new tail is recorded).
     const blockSize = chosen.backend.kvCache?.blockSize;
-    const placedKeys = request.tokens && blockSize !== undefined ? request.tokens.keys(blockSize) : undefined;
+    const placedKeys = request.tokens && blockSize !== undefined ? request.tokens.keys(blockSize).slice(f.confirmedBlocks ?? 0) : undefined;
     if (placedKeys) this.state.speculation.of(chosen.backend.id).record(placedKeys);
-    if (request.tokens && chosen.backend.tokenize) {
+    if (request.tokens && this.tokenizerChecks.due(chosen.backend)) {
       this.tokenizerChecks.maybeCheck(chosen.backend, { ...request.body, model: route.engineModel(chosen.backend) }, request.tokens.ids);
     }
     const predictedTokens = f.matchTokens;

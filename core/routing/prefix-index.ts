@@ -26,9 +26,9 @@ export class BackendPrefixIndex {
 
   insert(hashes: readonly number[]): void {
     for (let i = hashes.length - 1; i >= 0; i--) {
-      const h = hashes[i];
-      if (this.entries.has(h)) this.entries.delete(h);
-      this.entries.set(h, true);
+      // Re-inserted at the end: the Map stays in recency order.
+      this.entries.delete(hashes[i]);
+      this.entries.set(hashes[i], true);
     }
     while (this.entries.size > this.capacity) {
       const oldest = this.entries.keys().next().value as number;

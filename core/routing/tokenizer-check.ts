@@ -21,6 +21,13 @@ export class TokenizerChecks {
   constructor(private readonly intervalMs = 60_000, private readonly now: () => number = Date.now) {}
 
   /** Called with a request's ids on its way to `backend`; checks at most once per interval, off the request path. */
+  /** Whether a check of this backend would run now (callers build the body and ids only then). */
+  due(backend: Backend): boolean {
+    if (!backend.tokenize) return false;
+    const entry = this.byBackend.get(backend.id);
+    return entry === undefined || !(entry.running || (entry.report.checked > 0 && this.now() - entry.last < this.intervalMs));
+  }
+
   maybeCheck(backend: Backend, body: Readonly<Record<string, unknown>>, ids: Int32Array, onMismatch?: (report: TokenizerCheckReport) => void): void {
     if (!backend.tokenize) return;
     const entry = this.entry(backend.id);

@@ -44,12 +44,12 @@ export async function tokenizeForRouting(
   try {
     if (Array.isArray(body.messages)) {
       const kwargs = body.chat_template_kwargs;
-      const { prompt, ids } = await pool.encodeChatSegmented(body.messages as ChatMessage[], {
+      const { prompt, parts } = await pool.encodeChatSegmented(body.messages as ChatMessage[], {
         tools: Array.isArray(body.tools) ? body.tools : undefined,
         chatTemplateKwargs: isObject(kwargs) ? kwargs : undefined,
       });
       // The byte-chunk key over the same rendered text: the template is rendered once per request.
-      return { tokens: new RequestTokens(ids, prompt), prefix: prefixKeyOfText(prompt, chunkBytes) };
+      return { tokens: new RequestTokens(parts, prompt), prefix: prefixKeyOfText(prompt, chunkBytes) };
     }
     if (typeof body.prompt === 'string') {
       const ids = await pool.encode(body.prompt, { addSpecialTokens: true });

@@ -33,6 +33,14 @@ export interface EncodedChat {
   ids: Int32Array;
 }
 
+/** A rendered prompt's ids as the pieces the segment cache holds, in order: read-only, never transferred. */
+export interface SegmentedChat {
+  prompt: string;
+  parts: readonly Int32Array[];
+  /** The parts in one fresh array (a copy made on each read). */
+  readonly ids: Int32Array;
+}
+
 export interface TokenizerPoolStats {
   inlineCalls: number;
   workerCalls: number;
@@ -197,8 +205,11 @@ export class TokenizerPool {
    * (many messages, megabytes of text) are rendered and encoded in a worker, as encodeChat does.
    * Same ids as encodeChat (segment-cache.ts).
    */
-  async encodeChatSegmented(messages: ChatMessage[], opts: ChatTemplateOptions = {}): Promise<EncodedChat> {
-    if (messages.length > 256 || chatSize(messages, opts) > 1_000_000) return this.encodeChat(messages, opts);
+  async encodeChatSegmented(messages: ChatMessage[], opts: ChatTemplateOptions = {}): Promise<SegmentedChat> {
+    if (messages.length > 256 || chatSize(messages, opts) > 1_000_000) {
+      const { prompt, ids } = await this.encodeChat(messages, opts);
+      return segmented(prompt, [ids]);
+    }
     if (this.closed) throw new TokenizerPoolClosedError();
     const prompt = this.local.applyChatTemplate(messages, opts);
     const segments = this.segments.split(prompt);
@@ -218,7 +229,7 @@ export class TokenizerPool {
       parts[i] = encoded[k];
       this.segments.set(segments[i], encoded[k]);
     });
-    return { prompt, ids: concat(parts as Int32Array[]) };
+    return segmented(prompt, parts as Int32Array[]);
   }
 
   stats(): TokenizerPoolStats {
@@ -335,4 +346,8 @@ export class TokenizerPool {
     slot.worker.unref(); // a dead worker must not hold the process open
     for (const p of pending) p.reject(err);
   }
+}
+
+function segmented(prompt: string, parts: readonly Int32Array[]): SegmentedChat {
+  return { prompt, parts, get ids() { return concat(parts); } };
 }

@@ -66,6 +66,17 @@ describe('exact prefix matching', () => {
     expect(exactMatch(viewOf(tracker), spec, tokens)?.tokens).toBe(0);
   });
 
+  it('says how many leading blocks the events confirm, before the first speculative one', () => {
+    const tracker = new KvTracker({ blockSize: 16 });
+    engineStores(tracker, range(48), 16, 'sha256');
+    const spec = new Speculation();
+    const tokens = new RequestTokens([Int32Array.from(range(40)), Int32Array.from(range(60, 40))]);
+    expect(tokens.length).toBe(100);
+    expect(Array.from(tokens.ids)).toEqual(range(100));
+    spec.record(tokens.keys(16).slice(3));
+    expect(exactMatch(viewOf(tracker), spec, tokens)).toMatchObject({ tokens: 96, blocks: 6, confirmedBlocks: 3, speculativeBlocks: 3 });
+  });
+
   it('bounds the speculation', () => {
     const spec = new Speculation(60_000, 100);
     for (let i = 0; i < 50; i++) spec.record(range(10, i * 10));
@@ -99,6 +110,27 @@ describe('prefix affinity on exact candidates', () => {
     expect(exactMatch(pool[0].backend.kvCache, state.speculation.of('a'), fresh.tokens)?.tokens).toBe(64);
     learner.prefilled(placed, true);
     expect(exactMatch(pool[0].backend.kvCache, state.speculation.of('a'), fresh.tokens)?.tokens).toBe(64);
+  });
+
+  it('speculates only past what the events confirm, and leaves the approximate index alone on an exact decision', () => {
+    const state = routingState();
+    const policy = prefixAffinityFactory.create({}, { seed: 1, state });
+    const tracker = new KvTracker({ blockSize: 16 });
+    const c = candidate('a');
+    Object.assign(c.backend, { kvCache: viewOf(tracker) });
+    // The engine holds a 160-token system prompt; the request adds 80 tokens of question.
+    engineStores(tracker, range(160), 16, 'sha');
+    const tokens = new RequestTokens([Int32Array.from(range(160)), Int32Array.from(range(80, 9000))]);
+    const request: RoutingRequest = { requestId: 'r', model: 'm', headers: {}, body: { messages: [{ role: 'user', content: 'x'.repeat(2000) }] }, tokens };
+    const decision = policy.select([c], request)!;
+    expect(decision.features?.confirmedBlocks).toBe(10);
+    const learner = new RoutingLearner(state, new GatewayMetrics([]));
+    const record = learner.onDecision({ model: 'm' } as Route, c, request, decision);
+    expect(record.placedKeys).toEqual(tokens.keys(16).slice(10));
+    expect(state.speculation.of('a').size).toBe(5);
+    expect(state.prefixes.of('a').size).toBe(0);
+    // The next request of the group matches the confirmed blocks and the speculated tail.
+    expect(exactMatch(c.backend.kvCache, state.speculation.of('a'), tokens)).toMatchObject({ blocks: 14, confirmedBlocks: 10, speculativeBlocks: 4 });
   });
 });
 

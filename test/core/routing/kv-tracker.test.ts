@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../core/engine/engine.js';
 import type { EngineProfile, KvCacheEvent } from '../../../core/engine/types.js';
-import { blockKey, blockKeys, KvTracker, type KvEvent } from '../../../core/routing/kv-tracker.js';
+import { blockKey, blockKeys, blockKeysOfParts, KvTracker, type KvEvent } from '../../../core/routing/kv-tracker.js';
 
 const ids = (n: number, from = 1000) => Array.from({ length: n }, (_, i) => from + i);
 /** The addon's events in the tracker's engine-neutral form. */
@@ -201,6 +201,26 @@ describe('blockKey', () => {
     expect(seen.size).toBe(200_000);
     expect(blockKey(0, [1, 2])).not.toBe(blockKey(0, [2, 1]));
     expect(blockKey(0, [0])).not.toBe(blockKey(0, [0, 0]));
+  });
+
+  it('keeps its values (gateways of different builds share keys through the store)', () => {
+    expect(blockKeys(Array.from({ length: 48 }, (_, i) => i * 1000), 16)).toEqual([3335365414846691, 305108150888496, 2399032066664587]);
+  });
+
+  it('keys a prompt held in parts exactly as the whole, wherever the parts are cut', () => {
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    for (let trial = 0; trial < 300; trial++) {
+      const tokens = Array.from({ length: rand(300) }, () => rand(150_000));
+      const size = 1 + rand(32);
+      const cuts = [rand(tokens.length + 1), rand(tokens.length + 1)].sort((a, b) => a - b);
+      const parts = [Int32Array.from(tokens.slice(0, cuts[0])), Int32Array.from(tokens.slice(cuts[0], cuts[1])), Int32Array.from(tokens.slice(cuts[1]))];
+      expect(blockKeysOfParts(parts, size)).toEqual(blockKeys(tokens, size));
+      expect(blockKeysOfParts(parts, size, 2)).toEqual(blockKeys(tokens, size).slice(0, 2));
+    }
   });
 });
 
