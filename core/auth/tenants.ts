@@ -10,7 +10,7 @@
  *   the token estimate charged up front) and `release` (the in-flight slot).
  * - `priorityOf`: the key's priority for the slo admission queue.
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { ApiKeySpec, AuthSpec } from '../config/types.js';
 import { GatewayError } from '../server/errors.js';
@@ -101,6 +101,15 @@ export class Tenants {
   /** Whether `key` is one of `auth.admin_keys` (the dashboard's login checks the key it is given). */
   isAdminKey(key: string | undefined): boolean {
     return this.admins.find(key) !== undefined;
+  }
+
+  /**
+   * A secret every process with the same admin keys derives alike, and none without them (the
+   * dashboard signs its sessions with it, so any worker admits a session another issued). It
+   * changes when the admin keys do.
+   */
+  adminSecret(purpose: string): Buffer {
+    return createHmac('sha256', (this.opts.auth?.adminKeys ?? []).join(',')).update(purpose).digest();
   }
 
   /** The id of the key this request came with (never the key); undefined without keys. */

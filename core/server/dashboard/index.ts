@@ -11,6 +11,7 @@
  * With an `auth:` section the data needs an admin key: the session cookie, or the key itself as
  * on /admin (Bearer or x-api-key). Without one the dashboard is open, like /admin.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { createRequire } from 'node:module';
@@ -62,8 +63,8 @@ function loadAssets(): { page: Buffer; login: Buffer; assets: Map<string, Asset>
 
 export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): void {
   const { page, login, assets } = loadAssets();
-  const sessions = new DashboardSessions();
   const tenants = deps.tenants?.guarding ? deps.tenants : undefined;
+  const sessions = new DashboardSessions(tenants?.adminSecret('switchyard dashboard sessions') ?? randomBytes(32));
   const snapshots = new SnapshotBuilder(deps);
   const feed = new SnapshotFeed({ intervalMs: deps.intervalMs ?? 1000, build: async () => ({ ...(await snapshots.build()), auth: tenants !== undefined }), onStart: () => snapshots.reset(), log: app.log });
   // SSE streams would hold app.close() open: they end before the server stops.

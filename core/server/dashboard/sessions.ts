@@ -1,45 +1,43 @@
 /**
- * Dashboard sessions: an admin key entered once in the login form buys a random token kept in
- * this process's memory with an expiry; the browser holds only the token, in an HttpOnly,
- * SameSite=Strict cookie. The key itself is never stored or sent back. A restart logs everyone
- * out, which is fine for an operator's page.
+ * Dashboard sessions: an admin key entered once in the login form buys a session token, which the
+ * browser keeps in an HttpOnly, SameSite=Strict cookie. The key itself is never stored or sent back.
+ *
+ * A token is a random id and its expiry, signed (HMAC-SHA256) with a secret derived from the admin
+ * keys: with `workers: N` the page's requests land on any worker, and each admits a session another
+ * issued without sharing state. Changing the admin keys ends every session. Logging out revokes the
+ * token in the process that took the logout (and the browser drops the cookie).
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
 export const SESSION_COOKIE = 'switchyard_session';
 
 export class DashboardSessions {
-  private readonly expiries = new Map<string, number>();
+  /** Revoked tokens until they would have expired anyway. */
+  private readonly revoked = new Map<string, number>();
 
   constructor(
+    private readonly secret: Buffer,
     private readonly ttlMs = 8 * 3600_000,
-    /** Logins beyond this many live sessions end the oldest (a Map iterates in insertion order). */
-    private readonly maxSessions = 1000,
     private readonly now: () => number = Date.now,
   ) {}
 
   open(): string {
-    this.prune();
-    while (this.expiries.size >= this.maxSessions) this.expiries.delete(this.expiries.keys().next().value!);
-    const token = randomBytes(32).toString('base64url');
-    this.expiries.set(token, this.now() + this.ttlMs);
-    return token;
+    const payload = `${randomBytes(18).toString('base64url')}.${(this.now() + this.ttlMs).toString(36)}`;
+    return `${payload}.${this.sign(payload)}`;
   }
 
   valid(token: string | undefined): boolean {
-    if (token === undefined) return false;
-    const expires = this.expiries.get(token);
-    if (expires === undefined) return false;
-    if (expires <= this.now()) {
-      this.expiries.delete(token);
-      return false;
-    }
-    return true;
+    const expires = this.expiryOf(token);
+    return expires !== undefined && expires > this.now() && !this.revoked.has(token!);
   }
 
   close(token: string | undefined): void {
-    if (token !== undefined) this.expiries.delete(token);
+    const expires = this.expiryOf(token);
+    if (expires === undefined) return;
+    const now = this.now();
+    for (const [t, e] of this.revoked) if (e <= now) this.revoked.delete(t);
+    if (expires > now) this.revoked.set(token!, expires);
   }
 
   /** The Set-Cookie value for a token; `secure` when the page was served over HTTPS. */
@@ -47,9 +45,19 @@ export class DashboardSessions {
     return `${SESSION_COOKIE}=${token}; Path=/; Max-Age=${Math.floor(this.ttlMs / 1000)}; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
   }
 
-  private prune(): void {
-    const now = this.now();
-    for (const [token, expires] of this.expiries) if (expires <= now) this.expiries.delete(token);
+  /** A well-signed token's expiry (ms since epoch); undefined for anything else. */
+  private expiryOf(token: string | undefined): number | undefined {
+    const parts = token?.split('.');
+    if (parts?.length !== 3) return undefined;
+    const [id, expires, mac] = parts as [string, string, string];
+    const expected = Buffer.from(this.sign(`${id}.${expires}`));
+    const given = Buffer.from(mac);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    return parseInt(expires, 36);
+  }
+
+  private sign(payload: string): string {
+    return createHmac('sha256', this.secret).update(payload).digest('base64url');
   }
 }
 

@@ -74,7 +74,7 @@ function routeView(route) {
   const tpot = new LiveChart(figure('Time per output token'), { unit: ' ms', styles: { 'SLO target': dashed } });
   root.append(el('h3', `${route.model} · ${route.policy} · ${route.backends.join(', ')}`), stats, grid);
   $('routes').append(root);
-  view = { stats, ttft, tpot };
+  view = { root, stats, ttft, tpot };
   routeViews.set(route.model, view);
   return view;
 }
@@ -164,6 +164,12 @@ function render(s) {
   for (const [reason, n] of Object.entries(s.decisions)) rates[reason] = dt > 0 ? n / dt : 0;
   charts.decisions.push(t, rates);
   for (const route of s.routes) renderRoute(t, route);
+  // A reloaded config may drop a route: its charts go with it.
+  for (const [model, view] of routeViews) {
+    if (s.routes.some((r) => r.model === model)) continue;
+    view.root.remove();
+    routeViews.delete(model);
+  }
   renderUsage(t, s.usage, dt);
   renderAb(s.ab);
   previous = s;

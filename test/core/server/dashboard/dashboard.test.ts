@@ -59,7 +59,7 @@ describe('dashboard with auth on', () => {
     expect(attributes).toEqual(expect.arrayContaining(['HttpOnly', 'SameSite=Strict', 'Path=/']));
     expect(setCookie).not.toContain(ADMIN_KEY);
     const cookie = cookieOf(setCookie);
-    expect(cookie).toMatch(/^switchyard_session=[A-Za-z0-9_-]{43}$/);
+    expect(cookie).toMatch(/^switchyard_session=[A-Za-z0-9_-]{24}\.[0-9a-z]+\.[A-Za-z0-9_-]{43}$/);
 
     const page = await fetch(`${url}/dashboard`, { headers: { cookie } });
     expect(await page.text()).toContain('id="backends"');
