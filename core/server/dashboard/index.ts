@@ -111,9 +111,11 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     requireAdmin(req);
     reply.hijack();
     const res = reply.raw;
+    // The stream is the connection's whole life: once it ends (the server closing) the socket goes
+    // too, rather than idling in keep-alive while a drain waits for it.
     res.writeHead(200, {
       ...(reply.getHeaders() as OutgoingHttpHeaders),
-      'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive',
+      'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'close',
     });
     // A dropped connection is retried by the browser after this long.
     res.write('retry: 2000\n\n');

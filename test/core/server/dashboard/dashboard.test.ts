@@ -139,11 +139,22 @@ describe('dashboard without auth', () => {
   });
 
   it('is open like /admin: the page, and its stream with no session', async () => {
-    expect(await (await fetch(`${gw.url}/dashboard`)).text()).toContain('id="backends"');
+    // inject(): a keep-alive socket left idle here would hold the drain below for node's keepAliveTimeout.
+    expect((await gw.app.inject('/dashboard')).body).toContain('id="backends"');
     const [first] = await readSnapshots(gw.url, {}, () => true);
     expect(first!.auth).toBe(false);
     expect(first!.backends[0].id).toBe('only');
     expect(first!.usage).toEqual([]);
     expect(first!.ab).toEqual([]);
+  });
+
+  it('ends open streams when the gateway drains, instead of holding the drain open', async () => {
+    const res = await fetch(`${gw.url}/dashboard/events`);
+    const reader = res.body!.getReader();
+    await reader.read();
+    await gw.drain();
+    let ended = false;
+    while (!ended) ended = (await reader.read()).done;
+    expect(ended).toBe(true);
   });
 });
