@@ -160,6 +160,7 @@ export async function runCheckConfig(argv: string[]): Promise<number> {
   const config = await loadConfig(file);
   process.stdout.write(
     `${file}: ok — ${config.backends.length} backends (${config.simulated.length} simulated), ` +
+      (config.discovered.length > 0 ? `${config.discovered.length} discovered by DNS (${config.discovered.map((d) => `${d.template.id}: ${d.discover.dns}`).join(', ')}), ` : '') +
       `${config.routes.length} routes: ${config.routes.map((r) => `${r.model} → ${r.backends.join(', ')} (${r.policy.type})`).join('; ')}\n`,
   );
   return 0;

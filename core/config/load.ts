@@ -1,7 +1,7 @@
 /**
- * Loads and validates a gateway config once, at start: YAML (js-yaml), `${ENV}` substitution,
- * every key checked, errors naming the file, the path in it and what was expected. An unknown
- * plugin or policy type is an error, never a default.
+ * Loads and validates a gateway config, at start and at each reload: YAML (js-yaml), `${ENV}`
+ * substitution, every key checked, errors naming the file, the path in it and what was expected.
+ * An unknown plugin or policy type is an error, never a default.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -15,11 +15,12 @@ import type { GatewayConfig, RouteSpec, SimulatedEngine } from './types.js';
 import { ChatTemplate } from '../tokenizer/tokenizer.js';
 import { readAuth, readMetrics } from './auth.js';
 import { DEFAULT_DEADLINES } from '../server/deadlines.js';
+import { readDiscover, SAMPLE_HOST, withHost, type DiscoveredBackend } from './discover.js';
 
 export { ConfigError };
 
 const TOP_KEYS = ['listen', 'workers', 'store', 'limits', 'routing', 'backends', 'routes', 'auth', 'metrics', 'access_log'] as const;
-const BACKEND_KEYS = ['id', 'type', 'url', 'models', 'labels', 'sim'];
+const BACKEND_KEYS = ['id', 'type', 'url', 'models', 'labels', 'sim', 'discover'];
 /** Backend types whose engine the gateway can start as an emulated face (`sim:`), by face. */
 const SIM_FACES = {
   vllm: 'vllm', lmdeploy: 'lmdeploy', 'trtllm-serve': 'trtllm-serve', 'triton-trtllm': 'triton-trtllm', tgi: 'tgi', 'deepspeed-mii': 'deepspeed-mii',
@@ -45,8 +46,8 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
 
   const routing = r.optObj(doc, 'routing', 'routing');
   r.known(routing, 'routing', ['chunk_bytes', 'bytes_per_token']);
-  const { backends, simulated } = await readBackends(r, doc, path.dirname(path.resolve(file)));
-  const routes = readRoutes(r, doc, backends, path.dirname(path.resolve(file)));
+  const { backends, simulated, discovered } = await readBackends(r, doc, path.dirname(path.resolve(file)));
+  const routes = readRoutes(r, doc, [...backends, ...discovered.map((d) => d.template)], path.dirname(path.resolve(file)));
   const auth = readAuth(r, doc, new Set(routes.flatMap((route) => [route.model, ...route.aliases])));
   // A gateway anyone may use listens on loopback unless told otherwise; one with keys, everywhere.
   const defaultHost = auth && auth.keys.length > 0 ? '0.0.0.0' : '127.0.0.1';
@@ -74,15 +75,17 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     },
     simulated,
     backends,
+    discovered,
     routes,
   };
 }
 
-async function readBackends(r: ConfigReader, doc: Obj, configDir: string): Promise<{ backends: BackendSpec[]; simulated: SimulatedEngine[] }> {
+async function readBackends(r: ConfigReader, doc: Obj, configDir: string): Promise<{ backends: BackendSpec[]; simulated: SimulatedEngine[]; discovered: DiscoveredBackend[] }> {
   const list = r.list(doc.backends, 'backends');
   if (list.length === 0) r.fail('backends', 'at least one backend', list);
   const backends: BackendSpec[] = [];
   const simulated: SimulatedEngine[] = [];
+  const discovered: DiscoveredBackend[] = [];
   const ids = new Set<string>();
   for (const [i, item] of list.entries()) {
     const at = `backends[${i}]`;
@@ -100,12 +103,19 @@ async function readBackends(r: ConfigReader, doc: Obj, configDir: string): Promi
     const options = Object.fromEntries(Object.entries(b).filter(([k]) => !BACKEND_KEYS.includes(k)));
     // resolvePlugin either returned or failed above; narrow for the checker.
     if (!plugin) r.fail(`${at}.type`, 'a known backend type', type);
-    const problems = plugin.validate(options);
+    // A discovered backend's options may name its replica's address as {host}.
+    const problems = plugin.validate(b.discover === undefined ? options : withHost(options, SAMPLE_HOST));
     if (problems.length > 0) throw new ConfigError(`${r.file}: ${at}: ${problems.join('; ')}`);
     const models = r.strings(b, 'models', at);
     let url: string;
     let sim = false;
-    if (b.sim !== undefined) {
+    if (b.discover !== undefined) {
+      if (b.url !== undefined) r.fail(`${at}.url`, 'no url beside discover: (each replica\'s comes from DNS)', b.url);
+      if (b.sim !== undefined) r.fail(`${at}.sim`, 'no sim: beside discover:', b.sim);
+      if (plugin.inProcess) r.fail(`${at}.discover`, `no discover: on a ${type} backend (it runs inside the gateway)`, b.discover);
+      discovered.push({ template: { id, type, url: '', models, labels: r.stringMap(b, 'labels', at), options, simulated: false }, discover: readDiscover(r, b.discover, `${at}.discover`) });
+      continue;
+    } else if (b.sim !== undefined) {
       const s = r.obj(b.sim, `${at}.sim`);
       r.known(s, `${at}.sim`, ['profile', 'port', 'time_scale', 'args']);
       if (!(type in SIM_FACES)) r.fail(`${at}.type`, `one of ${Object.keys(SIM_FACES).join(', ')} for a simulated backend`, type);
@@ -137,7 +147,7 @@ async function readBackends(r: ConfigReader, doc: Obj, configDir: string): Promi
     }
     backends.push({ id, type, url, models, labels: r.stringMap(b, 'labels', at), options, simulated: sim });
   }
-  return { backends, simulated };
+  return { backends, simulated, discovered };
 }
 
 function readRoutes(r: ConfigReader, doc: Obj, backends: BackendSpec[], configDir: string): RouteSpec[] {

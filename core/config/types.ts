@@ -1,4 +1,5 @@
 import type { BackendSpec } from '../plugin/types.js';
+import type { DiscoveredBackend } from './discover.js';
 
 export interface SimulatedEngine {
   /** The backend this replica serves. */
@@ -101,5 +102,7 @@ export interface GatewayConfig {
   /** Engine replicas the gateway starts itself (emulated engine-model faces). */
   simulated: SimulatedEngine[];
   backends: BackendSpec[];
+  /** Backends whose replicas come from DNS (`discover:`); routes name them by their declared id. */
+  discovered: DiscoveredBackend[];
   routes: RouteSpec[];
 }

@@ -95,6 +95,11 @@ export interface KvCacheView {
   live(): boolean;
   /** Whether some engine block holds this key. */
   holds(key: number): boolean;
+  /**
+   * The engine keys a request's first block by its `cache_salt` and says so in its events (vLLM),
+   * so a salted request can be matched exactly; elsewhere salted requests are matched approximately.
+   */
+  readonly keysCacheSalt?: boolean;
   /** For /admin/routing: the subscription's state and the tracker's counts. */
   describe(): Record<string, unknown>;
 }

@@ -12,7 +12,7 @@
  * chain per block size, computed once per request.
  */
 import type { KvCacheView } from '../plugin/types.js';
-import { blockKeysOfParts } from './kv-tracker.js';
+import { blockKeysOfParts, blockKeysWithFirstExtra, extraKeyText } from './kv-tracker.js';
 import { PerBackend } from './per-backend.js';
 
 export const SPECULATION_TTL_MS = 2000;
@@ -25,8 +25,12 @@ export class RequestTokens {
   /** How many tokens. */
   readonly length: number;
 
-  /** `ids`: the prompt's ids whole, or in parts (the tokenizer's cached segments, never copied into one unless asked). */
-  constructor(ids: Int32Array | readonly Int32Array[], readonly text?: string) {
+  /**
+   * `ids`: the prompt's ids whole, or in parts (the tokenizer's cached segments, never copied into
+   * one unless asked). `cacheSalt`: the request's cache_salt, which engines that honour it key
+   * the first block by (vLLM: among that block's extra keys).
+   */
+  constructor(ids: Int32Array | readonly Int32Array[], readonly text?: string, readonly cacheSalt?: string) {
     this.parts = ids instanceof Int32Array ? [ids] : ids;
     if (ids instanceof Int32Array) this.whole = ids;
     let n = 0;
@@ -43,7 +47,7 @@ export class RequestTokens {
   keys(blockSize: number): number[] {
     let keys = this.keysBySize.get(blockSize);
     if (!keys) {
-      keys = blockKeysOfParts(this.parts, blockSize);
+      keys = this.cacheSalt === undefined ? blockKeysOfParts(this.parts, blockSize) : blockKeysWithFirstExtra(this.parts, blockSize, extraKeyText([this.cacheSalt]));
       this.keysBySize.set(blockSize, keys);
     }
     return keys;
@@ -114,6 +118,8 @@ export interface ExactMatch {
 /** Leading blocks of `tokens` the engine holds or the gateway just placed there; undefined when not exact. */
 export function exactMatch(view: KvCacheView | undefined, speculation: Speculation, tokens: RequestTokens | undefined): ExactMatch | undefined {
   if (!view || !tokens || !view.live()) return undefined;
+  // A salted request's keys mean nothing to an engine whose events do not show salts.
+  if (tokens.cacheSalt !== undefined && !view.keysCacheSalt) return undefined;
   const size = view.blockSize;
   if (size === undefined) return undefined;
   // An engine always computes a prompt's last token (it needs its logits), so a fully cached

@@ -10,6 +10,7 @@ export class TrackedKvCache implements KvCacheView {
   constructor(
     readonly tracker: KvTracker,
     private readonly source: { live(): boolean; describe?(): Record<string, unknown> } = { live: () => true },
+    readonly keysCacheSalt = false,
   ) {}
 
   get blockSize(): number | undefined {

@@ -36,17 +36,24 @@ import type { WireKvEvent } from '../state/types.js';
 /** An engine's name for a block: a 64-bit integer, or bytes as a string (hex, base64…). */
 export type EngineBlockHash = bigint | string;
 
+/** One block of a `stored` event. */
+export interface StoredBlock {
+  hash: EngineBlockHash;
+  tokens: ArrayLike<number>;
+  /**
+   * What else the engine keyed this block by, when anything (vLLM's per-block extra_keys: the
+   * LoRA adapter, a cache_salt on the first block, multimodal hashes), in a canonical text form
+   * (extraKeyText): folded into the chain at this block, so a prompt of the same tokens matches
+   * it only when keyed by the same extras (a request's cache_salt, see RequestTokens).
+   */
+  extra?: string;
+}
+
 /** A KV-cache event in engine-neutral form (each engine's plugin converts its own to this). */
 export type KvEvent = { eventId?: number } & (
   | { type: 'created'; numBlocks: number; blockSize?: number }
   | {
-      type: 'stored'; parentHash: EngineBlockHash | null; blocks: ReadonlyArray<{ hash: EngineBlockHash; tokens: ArrayLike<number> }>;
-      /**
-       * What else the engine keyed these blocks by (a LoRA adapter, a cache salt, multimodal
-       * inputs: vLLM's lora_name and extra_keys), when anything: a chain that starts here is
-       * seeded by it, so a plain prompt of the same tokens never matches blocks it cannot share.
-       */
-      salt?: string;
+      type: 'stored'; parentHash: EngineBlockHash | null; blocks: ReadonlyArray<StoredBlock>;
     }
   | { type: 'removed'; hashes: readonly EngineBlockHash[] }
   | { type: 'cleared' }
@@ -116,10 +123,19 @@ export function blockKey(parentKey: number, tokens: ArrayLike<number>, from = 0,
   return finish(a, b, to - from);
 }
 
-/** The seed of a salted chain (never 0, the seed of plain prompts). */
-export function saltKey(salt: string): number {
-  const codes = Array.from(salt, (c) => c.codePointAt(0)!);
-  return blockKey(0x5a17, codes) || 1;
+/**
+ * The parent key a block keyed by extras chains from: the real parent's key mixed with the
+ * extras' text behind a marker, so the block's key differs from a plain block of the same tokens.
+ */
+export function extraSeed(parentKey: number, extra: string): number {
+  const codes = Array.from(extra, (c) => c.codePointAt(0)!);
+  codes.push(0x5a17, codes.length);
+  return blockKey(parentKey, codes);
+}
+
+/** The canonical text of one block's extra keys (a JSON array; 64-bit integers as decimal strings). */
+export function extraKeyText(keys: readonly unknown[]): string {
+  return JSON.stringify(keys, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
 /** Keys of every full block of `tokens` at `blockSize` (a partial tail has none: it is never reused). */
@@ -127,19 +143,25 @@ export function blockKeys(tokens: ArrayLike<number>, blockSize: number, limit = 
   return blockKeysOfParts([tokens], blockSize, limit);
 }
 
+/** blockKeys of a prompt whose first block the engine keys by extras too (vLLM: a cache_salt). */
+export function blockKeysWithFirstExtra(parts: ReadonlyArray<ArrayLike<number>>, blockSize: number, firstExtra: string): number[] {
+  // The first block chains from extraSeed(0, …) instead of 0; the rest as usual.
+  return blockKeysOfParts(parts, blockSize, Infinity, extraSeed(0, firstExtra));
+}
+
 /**
  * blockKeys of the concatenation of `parts`, without concatenating them (a long prompt's ids
  * arrive as the tokenizer's cached segments; copying 32k ids costs more than keying them).
  */
-export function blockKeysOfParts(parts: ReadonlyArray<ArrayLike<number>>, blockSize: number, limit = Infinity): number[] {
+export function blockKeysOfParts(parts: ReadonlyArray<ArrayLike<number>>, blockSize: number, limit = Infinity, firstParent = 0): number[] {
   const keys: number[] = [];
   let total = 0;
   for (const p of parts) total += p.length;
   const full = Math.min(Math.floor(total / blockSize), limit);
   if (full <= 0) return keys;
-  // The lanes of a chain's first block (parent key 0), as blockKey seeds them.
-  let a = 0;
-  let b = 0x9e3779b9 | 0;
+  // The lanes of the first block's parent, as blockKey seeds them.
+  let a = (firstParent % TWO_32) >>> 0;
+  let b = Math.floor(firstParent / TWO_32) ^ 0x9e3779b9;
   let n = 0;
   for (const p of parts) {
     for (let i = 0; i < p.length; i++) {
@@ -222,7 +244,7 @@ export class KvTracker {
           if (e.blockSize) this.learnBlockSize(e.blockSize);
           break;
         case 'stored':
-          this.store(e.parentHash, e.blocks, e.salt);
+          this.store(e.parentHash, e.blocks);
           break;
         case 'removed':
           this.remove(e.hashes);
@@ -260,8 +282,8 @@ export class KvTracker {
     return this.held.has(key);
   }
 
-  private store(parentHash: EngineBlockHash | null, blocks: ReadonlyArray<{ hash: EngineBlockHash; tokens: ArrayLike<number> }>, salt?: string): void {
-    let parent = salt ? saltKey(salt) : 0;
+  private store(parentHash: EngineBlockHash | null, blocks: ReadonlyArray<StoredBlock>): void {
+    let parent = 0;
     if (parentHash !== null) {
       const known = this.byEngine.get(parentHash);
       if (known === undefined) {
@@ -275,7 +297,7 @@ export class KvTracker {
     const removed: number[] = [];
     for (const block of blocks) {
       if (this.size === undefined && block.tokens.length > 0) this.size = block.tokens.length;
-      const key = blockKey(parent, block.tokens);
+      const key = blockKey(block.extra === undefined ? parent : extraSeed(parent, block.extra), block.tokens);
       const old = this.byEngine.get(block.hash);
       // Stored again (delete + set: it becomes the newest for the cap), under a new key or not.
       if (old !== undefined) this.byEngine.delete(block.hash);
@@ -340,7 +362,7 @@ export function toWire(events: readonly KvEvent[]): WireKvEvent[] {
     switch (e.type) {
       case 'stored':
         return { ...(e.eventId !== undefined ? { eventId: e.eventId } : {}), type: 'stored', parentHash: e.parentHash === null ? null : h(e.parentHash),
-          blocks: e.blocks.map((b) => ({ hash: h(b.hash), tokens: Array.from(b.tokens) })), ...(e.salt ? { salt: e.salt } : {}) };
+          blocks: e.blocks.map((b) => ({ hash: h(b.hash), tokens: Array.from(b.tokens), ...(b.extra !== undefined ? { extra: b.extra } : {}) })) };
       case 'removed':
         return { ...(e.eventId !== undefined ? { eventId: e.eventId } : {}), type: 'removed', hashes: e.hashes.map(h) };
       default:

@@ -84,9 +84,9 @@ export class RoutingLearner {
     // that read load only): one formula for the match and for "requests ahead".
     const f = decision.features ?? featuresOf(chosen, request, shape, this.state, this.bytesPerToken);
     const key = prefixKeyOf(request, this.state.chunkBytes);
-    // A backend matched exactly is followed by its engine's events, by every gateway on its own:
-    // the approximate index (its fallback, should the events stop) relearns from placements then.
-    if (key.hashes.length > 0 && !f.exact) {
+    // Exact decisions feed the approximate index too: it is what the backend is matched by should
+    // its events stop.
+    if (key.hashes.length > 0) {
       // Other replicas only need news: a prefix this backend already held in full is not sent again.
       const heldAll = !f.exact && f.match >= key.hashes.length;
       this.state.prefixes.of(chosen.backend.id).insert(key.hashes);

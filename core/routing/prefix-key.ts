@@ -96,16 +96,20 @@ export function promptText(body: Readonly<Record<string, unknown>>, template?: C
 }
 
 export function prefixKey(body: Readonly<Record<string, unknown>>, chunkBytes = 256, template?: ChatTemplate): PrefixKey {
-  return prefixKeyOfText(promptText(body, template), chunkBytes);
+  return prefixKeyOfText(promptText(body, template), chunkBytes, typeof body.cache_salt === 'string' ? body.cache_salt : undefined);
 }
 
-/** The key of a prompt text already rendered (the in-process plugin checks its own prompt with it). */
-export function prefixKeyOfText(text: string, chunkBytes = 256): PrefixKey {
+/**
+ * The key of a prompt text already rendered (the in-process plugin checks its own prompt with it).
+ * A `cache_salt` seeds the chain: engines that honour it never share a salted prompt's blocks
+ * with another salt's, or with unsalted prompts (vLLM keys the first block by it).
+ */
+export function prefixKeyOfText(text: string, chunkBytes = 256, cacheSalt?: string): PrefixKey {
   if (scratch.length < text.length * 3) scratch = new Uint8Array(text.length * 3);
   const length = encoder.encodeInto(text, scratch).written;
   const full = Math.floor(length / chunkBytes);
   const hashes = new Array<number>(full);
-  let seed = 0n;
+  let seed = cacheSalt === undefined ? 0n : h64Raw(encoder.encode(`cache_salt\u0000${cacheSalt}`), 0x5a17n);
   for (let i = 0; i < full; i++) {
     seed = h64Raw(scratch.subarray(i * chunkBytes, (i + 1) * chunkBytes), seed);
     hashes[i] = Number(seed & MASK_52);

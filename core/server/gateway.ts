@@ -27,6 +27,7 @@ import type { Cancel } from '../plugin/cancel.js';
 import { createTenants } from '../auth/index.js';
 import { BackendSet } from './backend-set.js';
 import { Reloader, registerReloadRoute, type ReloadOutcome } from './reload.js';
+import { Discovery } from './discovery.js';
 
 export interface GatewayOptions {
   /** Overrides config.listen.port (0 picks a free port). */
@@ -74,8 +75,11 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   };
   // Set once the store exists (backends are created first).
   let sharing: StateStore | undefined;
+  // Discovered backends serve as their replicas: the config expanded is what is built.
+  const discovery: Discovery = new Discovery(log, async (): Promise<boolean> => (await reloader.rediscover()).ok);
+  const serving = await discovery.expand(config);
   const backends = new BackendSet(ctx, opts.plugins);
-  backends.commit(await backends.prepare(config.backends));
+  backends.commit(await backends.prepare(serving.backends));
   const state: RoutingState = { prefixes: new PrefixIndexes(), latency: new LatencyModels(), speculation: new Speculations(), chunkBytes: config.routing.chunkBytes };
   // Replicas share prefix observations and load through the store, asynchronously: the request
   // path never waits on it, and with it gone each replica routes on what it knows.
@@ -91,7 +95,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   // they serve: one a reload replaced must not retract from its successor's).
   const watchRetractions = (b: Backend) => b.onPrefixRetraction?.((hashes) => { if (backends.serves(b)) state.prefixes.of(b.id).remove(hashes); });
   backends.list.forEach(watchRetractions);
-  const routes = new RouteTable(config.routes, new Map(backends.list.map((b) => [b.id, b])), state, 1, remote);
+  const routes = new RouteTable(serving.routes, new Map(backends.list.map((b) => [b.id, b])), state, 1, remote);
   const renewLease = async () => {
     if (!sharedStore || !workerReads) return;
     // With the store unreachable nobody can be elected: each replica then reads for itself
@@ -152,7 +156,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   let draining = false;
   const inFlight: { count: number; onIdle?: () => void; cancels: Set<Cancel> } = { count: 0, cancels: new Set() };
   const reloader = new Reloader({
-    config, load: loadConfig, backends, routes, metrics, inFlight, drainTimeoutMs: config.limits.drainTimeoutMs, log,
+    config, discovery, load: loadConfig, backends, routes, metrics, inFlight, drainTimeoutMs: config.limits.drainTimeoutMs, log,
     onServing: (added, rebuilt) => {
       added.forEach(watchRetractions);
       checkTokenizers(rebuilt);
@@ -181,6 +185,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   const port = typeof address === 'object' && address ? address.port : config.listen.port;
   const url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
   log.info({ url, routes: routes.routes.map((r) => r.model), backends: backends.list.map((b) => b.id) }, 'switchyard listening');
+  discovery.adopt(config);
   if (tenants.open) {
     log.warn({ url, host }, config.auth
       ? 'auth has no keys: every model is open to anyone who can reach this address'
@@ -191,6 +196,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   const drain = () => {
     drained ??= (async () => {
       draining = true;
+      discovery.close();
       // The listener stays open while requests are in flight: a request that arrives meanwhile
       // (a load balancer that has not seen /ready turn 503 yet) is answered 503 `draining` with
       // `connection: close`, not refused. Once they are done, stop accepting and close.

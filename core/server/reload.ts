@@ -11,7 +11,8 @@
  *   of replaced or removed backends are forgotten;
  * - reloads run one at a time.
  * Sections other than `backends:` and `routes:` take effect at restart; a reload that changes one
- * says so (`not_reloaded`) and logs a warning.
+ * says so (`not_reloaded`) and logs a warning. Discovered replicas joining or leaving are applied
+ * the same way (`rediscover`).
  */
 import { isDeepStrictEqual } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +23,7 @@ import type { Cancel } from '../plugin/cancel.js';
 import type { Backend } from '../plugin/types.js';
 import type { Route, RouteTable } from '../routing/route-table.js';
 import type { BackendChange, BackendSet } from './backend-set.js';
+import type { Discovery } from './discovery.js';
 import { GatewayError } from './errors.js';
 
 export interface ReloadSummary {
@@ -42,8 +44,10 @@ const RESTART_ONLY = {
 } as const satisfies Partial<Record<keyof GatewayConfig, string>>;
 
 export interface ReloaderOptions {
-  /** The config in effect. */
+  /** The config in effect, as read (discovered backends not expanded). */
   config: GatewayConfig;
+  /** Expands discovered backends into their replicas, and follows the config applied. */
+  discovery: Pick<Discovery, 'expand' | 'adopt'>;
   /** Reads and validates the config file (core/config/load.ts). */
   load(file: string): Promise<GatewayConfig>;
   backends: BackendSet;
@@ -58,6 +62,7 @@ export interface ReloaderOptions {
 }
 
 export class Reloader {
+  /** The config as read: its restart-only sections are those in effect; its backends and routes the last applied. */
   private config: GatewayConfig;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly retiring = new Set<Promise<void>>();
@@ -76,13 +81,13 @@ export class Reloader {
       } catch (err) {
         return this.refused([messageOf(err)]);
       }
-      return this.applyNow(next);
+      return this.applyNow(next, 'config reloaded');
     });
   }
 
-  /** Applies a loaded config's backends and routes (a reload, or a discovered replica set's change). */
-  apply(next: GatewayConfig): Promise<ReloadOutcome> {
-    return this.serially(() => this.applyNow(next));
+  /** Applies the config in effect again, its discovered backends expanded anew (their replica sets changed). */
+  rediscover(): Promise<ReloadOutcome> {
+    return this.serially(() => this.applyNow(this.config, 'discovered replicas applied'));
   }
 
   /** Ends the waits of backends that left, closing them now (the gateway drains). */
@@ -98,17 +103,18 @@ export class Reloader {
     return run;
   }
 
-  private async applyNow(next: GatewayConfig): Promise<ReloadOutcome> {
+  private async applyNow(next: GatewayConfig, what: string): Promise<ReloadOutcome> {
     const { backends, routes, log } = this.opts;
+    const serving = await this.opts.discovery.expand(next);
     let change: BackendChange;
     try {
-      change = await backends.prepare(next.backends);
+      change = await backends.prepare(serving.backends);
     } catch (err) {
       return this.refused([messageOf(err)]);
     }
     let prepared;
     try {
-      prepared = await routes.prepare(next.routes, change.next);
+      prepared = await routes.prepare(serving.routes, change.next);
     } catch (err) {
       await backends.abandon(change);
       return this.refused([messageOf(err)]);
@@ -124,7 +130,8 @@ export class Reloader {
     // afresh. Its metric series stay: the old object's requests still count in them.
     for (const b of replaced) this.forgetRouting(b.id);
     const inFlightAtSwap = this.opts.inFlight.count;
-    this.config = { ...this.config, backends: next.backends, routes: next.routes };
+    this.config = { ...this.config, backends: next.backends, discovered: next.discovered, routes: next.routes };
+    this.opts.discovery.adopt(next);
 
     if (change.leaving.length > 0 || retiredPools.length > 0) {
       const retirement = this.retire(change.leaving, before, async () => { await Promise.allSettled(retiredPools.map((p) => p.close())); });
@@ -145,7 +152,7 @@ export class Reloader {
       in_flight_at_swap: inFlightAtSwap,
       not_reloaded: notReloaded,
     };
-    log.info({ ...summary.backends, routes: summary.routes.map((r) => r.model), inFlightAtSwap }, 'config reloaded: backends and routes swapped');
+    log.info({ ...summary.backends, routes: summary.routes.map((r) => r.model), inFlightAtSwap }, `${what}: backends and routes swapped`);
     if (notReloaded.length > 0) log.warn({ sections: notReloaded }, 'config reloaded, but these sections changed and take effect only at restart');
     return { ok: true, summary };
   }

@@ -21,13 +21,14 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * Engines key a request's blocks by more than its tokens when it carries a `cache_salt` (vLLM) or
- * non-text inputs (images, audio: their hashes enter the block keys). The gateway cannot
- * reproduce those keys, so such requests are matched approximately, never against blocks they
- * could not share.
+ * Engines key a request's blocks by more than its tokens when it carries non-text inputs (images,
+ * audio: their hashes enter the block keys). The gateway cannot reproduce those keys, so such
+ * requests are matched approximately, never against blocks they could not share. A `cache_salt`
+ * (vLLM) is keyed like the engine does (RequestTokens), and matched exactly where the engine's
+ * events show salts.
  */
 function keyedBeyondTokens(body: Readonly<Record<string, unknown>>): boolean {
-  if (body.cache_salt !== undefined) return true;
+  if (body.cache_salt !== undefined && typeof body.cache_salt !== 'string') return true;
   if (!Array.isArray(body.messages)) return false;
   for (const m of body.messages) {
     const content = isObject(m) ? m.content : undefined;
@@ -41,6 +42,7 @@ export async function tokenizeForRouting(
 ): Promise<{ tokens: RequestTokens; prefix: PrefixKey } | undefined> {
   const pool = route.tokenizer;
   if (!pool || keyedBeyondTokens(body)) return undefined;
+  const salt = typeof body.cache_salt === 'string' ? body.cache_salt : undefined;
   try {
     if (Array.isArray(body.messages)) {
       const kwargs = body.chat_template_kwargs;
@@ -49,11 +51,11 @@ export async function tokenizeForRouting(
         chatTemplateKwargs: isObject(kwargs) ? kwargs : undefined,
       });
       // The byte-chunk key over the same rendered text: the template is rendered once per request.
-      return { tokens: new RequestTokens(parts, prompt), prefix: prefixKeyOfText(prompt, chunkBytes) };
+      return { tokens: new RequestTokens(parts, prompt, salt), prefix: prefixKeyOfText(prompt, chunkBytes, salt) };
     }
     if (typeof body.prompt === 'string') {
       const ids = await pool.encode(body.prompt, { addSpecialTokens: true });
-      return { tokens: new RequestTokens(ids, body.prompt), prefix: prefixKeyOfText(body.prompt, chunkBytes) };
+      return { tokens: new RequestTokens(ids, body.prompt, salt), prefix: prefixKeyOfText(body.prompt, chunkBytes, salt) };
     }
   } catch {
     // Approximate for this request (see above).

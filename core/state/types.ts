@@ -52,7 +52,7 @@ export interface KvEventsObservation {
 /** kv-tracker.ts's KvEvent with its hashes as strings (JSON carries them exactly). */
 export type WireKvEvent = { eventId?: number } & (
   | { type: 'created'; numBlocks: number; blockSize?: number }
-  | { type: 'stored'; parentHash: string | null; blocks: Array<{ hash: string; tokens: number[] }>; salt?: string }
+  | { type: 'stored'; parentHash: string | null; blocks: Array<{ hash: string; tokens: number[]; extra?: string }> }
   | { type: 'removed'; hashes: string[] }
   | { type: 'cleared' }
   | { type: 'updated' }

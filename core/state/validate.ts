@@ -29,7 +29,7 @@ export function isKvEventsObservation(obs: KvEventsObservation): boolean {
   for (const e of obs.events) {
     if (typeof e !== 'object' || e === null || typeof e.type !== 'string') return false;
     if (e.eventId !== undefined && !Number.isSafeInteger(e.eventId)) return false;
-    if (e.type === 'stored' && !(Array.isArray(e.blocks) && e.blocks.every((b) => typeof b.hash === 'string' && Array.isArray(b.tokens)))) return false;
+    if (e.type === 'stored' && !(Array.isArray(e.blocks) && e.blocks.every((b) => typeof b.hash === 'string' && Array.isArray(b.tokens) && (b.extra === undefined || typeof b.extra === 'string')))) return false;
     if (e.type === 'removed' && !(Array.isArray(e.hashes) && e.hashes.every((h) => typeof h === 'string'))) return false;
   }
   return true;

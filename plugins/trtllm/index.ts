@@ -193,7 +193,7 @@ export class TrtllmBackend implements Backend {
     if (!blockSize || text === undefined || !hashes || hashes.length === 0 || !call.prefixChunkBytes) return undefined;
     // A text of another length cannot be the router's: skip hashing it again.
     if (Math.floor(Buffer.byteLength(text) / call.prefixChunkBytes) !== hashes.length) return undefined;
-    const own = prefixKeyOfText(text, call.prefixChunkBytes).hashes;
+    const own = prefixKeyOfText(text, call.prefixChunkBytes, typeof call.body.cache_salt === 'string' ? call.body.cache_salt : undefined).hashes;
     if (own.length !== hashes.length || own.some((h, i) => h !== hashes[i])) return undefined;
     const bytes = this.pool!.tokenizer.tokenByteLengths(textIds);
     if (!bytes) return undefined;

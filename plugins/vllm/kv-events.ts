@@ -5,10 +5,11 @@
  *
  * - Engine hashes are namespaced by rank: two ranks holding the same tokens are two engine blocks,
  *   and one rank's eviction leaves the other's copy held.
- * - Blocks keyed by more than their tokens (a LoRA adapter, cache_salt, multimodal inputs) are
- *   tracked in chains of their own: a plain prompt never matches them. Requests that carry such
- *   keys are not tokenized for exact matching (core/server/request-tokens.ts): they go by the
- *   approximate index.
+ * - Blocks keyed by more than their tokens (a LoRA adapter, cache_salt, multimodal inputs) carry
+ *   those extra keys into the chain (blockExtra below): a plain prompt never matches them. A
+ *   request with a cache_salt is keyed the same way and matches its own salted blocks exactly;
+ *   requests with multimodal inputs (whose hashes the gateway cannot compute) go by the
+ *   approximate index (core/server/request-tokens.ts).
  * - Only blocks that can serve a request here are tracked: the GPU medium (absent or null on
  *   releases that did not say), full-attention groups, and stored events that carry their
  *   tokens (KV connectors have sent them without: unknowable, skipped).
@@ -21,7 +22,7 @@ import type { KvEvent as VllmKvEvent, EngineHash } from '../../core/kv-events/vl
 import { offsetEndpointPort } from '../../core/kv-events/zmtp-endpoint.js';
 import type { PluginLogger } from '../../core/plugin/types.js';
 import { TrackedKvCache } from '../../core/routing/kv-cache-view.js';
-import { KvTracker, type KvEvent } from '../../core/routing/kv-tracker.js';
+import { extraKeyText, KvTracker, type KvEvent } from '../../core/routing/kv-tracker.js';
 
 export interface VllmKvEventsOptions {
   endpoint: string;
@@ -73,6 +74,23 @@ function usable(medium: string | null | undefined): boolean {
   return medium === undefined || medium === null || medium.toUpperCase() === 'GPU';
 }
 
+/**
+ * What vLLM keyed block `i` of a stored event by besides its tokens, as the tracker's canonical
+ * text. vLLM hashes each block as hash((parent, tokens, extra_keys)), the extra keys being, in
+ * order, the LoRA adapter's name, multimodal (mm_hash, offset) pairs, the request's cache_salt
+ * (first block only) and prompt-embeds digests (vllm/v1/core/kv_cache_utils.py,
+ * generate_block_hash_extra_keys). Releases since #33304 publish them per block (extra_keys);
+ * before it only the LoRA adapter is known (lora_name, or lora_id before #27577), and it keys
+ * every block.
+ */
+function blockExtra(e: { lora?: string | number | null; extraKeys?: unknown }, i: number): string | undefined {
+  if (Array.isArray(e.extraKeys)) {
+    const keys: unknown = e.extraKeys[i];
+    return Array.isArray(keys) && keys.length > 0 ? extraKeyText(keys) : undefined;
+  }
+  return e.lora !== undefined && e.lora !== null ? extraKeyText([e.lora]) : undefined;
+}
+
 /** vLLM's events of one rank as the tracker's engine-neutral ones (see the header for what is skipped). */
 export function trackerEvents(rank: number, events: readonly VllmKvEvent[]): KvEvent[] {
   const out: KvEvent[] = [];
@@ -83,13 +101,12 @@ export function trackerEvents(rank: number, events: readonly VllmKvEvent[]): KvE
     } else if (e.type === 'removed') {
       if (usable(e.medium) && (e.group ?? 0) === 0) out.push({ type: 'removed', hashes: e.hashes.map((h) => ranked(rank, h)) });
     } else if (usable(e.medium) && (e.group ?? 0) === 0 && (e.cacheSpec ?? 'full_attention') === 'full_attention' && e.blocks.length > 0 && e.blocks.every((b) => b.tokens.length > 0)) {
-      // A LoRA adapter or extra keys (cache_salt, multimodal hashes) are part of vLLM's block hash
-      // (vllm/v1/core/kv_cache_utils.py generate_block_hash_extra_keys): such chains are salted.
-      const hasExtra = e.extraKeys !== undefined && e.extraKeys !== null && !(Array.isArray(e.extraKeys) && e.extraKeys.every((k) => k === null));
-      const salt = (e.lora !== undefined && e.lora !== null) || hasExtra ? JSON.stringify([e.lora ?? null, hasExtra ? e.extraKeys : null], (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) : undefined;
       out.push({
         type: 'stored', parentHash: e.parentHash === null ? null : ranked(rank, e.parentHash),
-        blocks: e.blocks.map((b) => ({ hash: ranked(rank, b.hash), tokens: b.tokens })), ...(salt ? { salt } : {}),
+        blocks: e.blocks.map((b, i) => {
+          const extra = blockExtra(e, i);
+          return { hash: ranked(rank, b.hash), tokens: b.tokens, ...(extra !== undefined ? { extra } : {}) };
+        }),
       });
     }
   }
@@ -106,7 +123,7 @@ export class VllmKvFollower {
     this.view = new TrackedKvCache(this.tracker, {
       live: () => this.subscribers.length > 0 && this.subscribers.every((s) => s.status.connected),
       describe: () => ({ source: 'vLLM ZMQ KV events', subscriptions: this.subscribers.map((s) => s.status) }),
-    });
+    }, true);
   }
 
   start(): void {

@@ -112,7 +112,7 @@ describe('prefix affinity on exact candidates', () => {
     expect(exactMatch(pool[0].backend.kvCache, state.speculation.of('a'), fresh.tokens)?.tokens).toBe(64);
   });
 
-  it('speculates only past what the events confirm, and leaves the approximate index alone on an exact decision', () => {
+  it('speculates only past what the events confirm', () => {
     const state = routingState();
     const policy = prefixAffinityFactory.create({}, { seed: 1, state });
     const tracker = new KvTracker({ blockSize: 16 });
@@ -128,7 +128,6 @@ describe('prefix affinity on exact candidates', () => {
     const record = learner.onDecision({ model: 'm' } as Route, c, request, decision);
     expect(record.placedKeys).toEqual(tokens.keys(16).slice(10));
     expect(state.speculation.of('a').size).toBe(5);
-    expect(state.prefixes.of('a').size).toBe(0);
     // The next request of the group matches the confirmed blocks and the speculated tail.
     expect(exactMatch(c.backend.kvCache, state.speculation.of('a'), tokens)).toMatchObject({ blocks: 14, confirmedBlocks: 10, speculativeBlocks: 4 });
   });
@@ -148,15 +147,47 @@ describe('blocks keyed by more than their tokens', () => {
     expect(exactMatch(viewOf(tracker), new Speculation(), new RequestTokens(Int32Array.from(range(80))))?.tokens).toBe(64);
   });
 
-  it('requests with a cache_salt or non-text inputs are not tokenized for exact matching', async () => {
+  it('a cache_salt keys the first block as vLLM does: a salted request matches blocks of its own salt only', async () => {
+    const { trackerEvents } = await import('../../../plugins/vllm/kv-events.js');
+    const tracker = new KvTracker({ blockSize: 16 });
+    const view: KvCacheView = { ...viewOf(tracker), keysCacheSalt: true };
+    const tokens = range(64);
+    // vLLM publishes each block's extra keys; a cache_salt is among the first block's only.
+    const stored = (salt: string | null, base: bigint) => trackerEvents(0, [{
+      type: 'stored', parentHash: null, lora: null,
+      blocks: [0, 16, 32, 48].map((b) => ({ hash: base + BigInt(b), tokens: tokens.slice(b, b + 16) })),
+      extraKeys: [salt === null ? null : [salt], null, null, null],
+    }]);
+    tracker.apply(stored('tenant-a', 1000n));
+    const request = (salt?: string) => new RequestTokens(Int32Array.from(range(80)), undefined, salt);
+    expect(exactMatch(view, new Speculation(), request('tenant-a'))?.tokens).toBe(64);
+    expect(exactMatch(view, new Speculation(), request('tenant-b'))?.tokens).toBe(0);
+    expect(exactMatch(view, new Speculation(), request())?.tokens).toBe(0);
+    tracker.apply(stored(null, 2000n));
+    expect(exactMatch(view, new Speculation(), request())?.tokens).toBe(64);
+    // Removing the salted chain leaves the plain one.
+    tracker.apply(trackerEvents(0, [{ type: 'removed', hashes: [1000n, 1016n, 1032n, 1048n] }]));
+    expect(exactMatch(view, new Speculation(), request('tenant-a'))?.tokens).toBe(0);
+    expect(exactMatch(view, new Speculation(), request())?.tokens).toBe(64);
+    // An engine whose events show no salts is not matched exactly for a salted request.
+    expect(exactMatch(viewOf(tracker), new Speculation(), request('tenant-a'))).toBeUndefined();
+  });
+
+  it('requests with a cache_salt are keyed by it; requests with non-text inputs are not tokenized for exact matching', async () => {
     const { tokenizeForRouting } = await import('../../../core/server/request-tokens.js');
     const { TokenizerPool } = await import('../../../core/tokenizer/pool.js');
     const pool = new TokenizerPool({ threads: 0 });
     try {
       const route = { tokenizer: pool } as unknown as Route;
-      const text = [{ role: 'user', content: 'hello there' }];
-      expect(await tokenizeForRouting(route, { messages: text }, 256)).toBeDefined();
-      expect(await tokenizeForRouting(route, { messages: text, cache_salt: 'tenant-a' }, 256)).toBeUndefined();
+      const text = [{ role: 'user', content: 'hello there, '.repeat(100) }];
+      const plain = await tokenizeForRouting(route, { messages: text }, 256);
+      const salted = await tokenizeForRouting(route, { messages: text, cache_salt: 'tenant-a' }, 256);
+      expect(salted?.tokens.cacheSalt).toBe('tenant-a');
+      expect(Array.from(salted!.tokens.ids)).toEqual(Array.from(plain!.tokens.ids));
+      expect(salted!.tokens.keys(16)[0]).not.toBe(plain!.tokens.keys(16)[0]);
+      // The approximate key is salted too: salted prompts never share chunks with plain ones.
+      expect(salted!.prefix.hashes[0]).not.toBe(plain!.prefix.hashes[0]);
+      expect(await tokenizeForRouting(route, { messages: text, cache_salt: 42 }, 256)).toBeUndefined();
       expect(await tokenizeForRouting(route, { messages: [{ role: 'user', content: [{ type: 'text', text: 'what is this?' }, { type: 'image_url', image_url: { url: 'data:,' } }] }] }, 256)).toBeUndefined();
     } finally {
       await pool.close();
