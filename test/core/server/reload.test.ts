@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimServer } from '../../../bench/sim/server.js';
@@ -52,6 +53,17 @@ class Traffic {
     this.failed++;
     this.failures.push(what);
   }
+}
+
+/** GET on a connection of its own: with workers, successive calls reach different workers. */
+function getFresh(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => { body += d.toString(); });
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
 }
 
 interface RoutingView {
@@ -186,5 +198,36 @@ describe('hot reload', () => {
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
     expect(metrics).toMatch(/switchyard_backend_healthy\{backend="c"/);
     expect(metrics).not.toMatch(/switchyard_backend_healthy\{backend="a"/);
+  });
+
+  it('with workers: reloads every worker, on SIGHUP to the primary and on POST to one worker', async () => {
+    const own = writeConfig({});
+    const config = (ids: string[]) => writeFileSync(own, yaml.dump({
+      listen: { host: '127.0.0.1', port: 0 }, workers: 2, backends: ids.map(backend), routes: [{ model: 'm', backends: ids }],
+    }));
+    config(['a']);
+    const cluster = await spawnSelf(['serve', '--config', own], { env: { SWITCHYARD_LOG_LEVEL: 'warn' }, timeoutMs: 60_000 });
+    // What every worker serves: eight requests on eight connections (the primary deals them round-robin).
+    const served = async () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 8; i++) {
+        const models = JSON.parse(await getFresh(`${cluster.url}/v1/models`)) as { data: Array<{ switchyard: { backends: string[] } }> };
+        seen.add(models.data[0]!.switchyard.backends.join(','));
+      }
+      return [...seen];
+    };
+    try {
+      expect(await served()).toEqual(['a']);
+      config(['a', 'b']);
+      const res = await fetch(`${cluster.url}/admin/reload`, { method: 'POST' });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { backends: { added: string[] } }).backends.added).toEqual(['b']);
+      await waitFor(async () => (await served()).join(' ') === 'a,b', 30_000, 100);
+      config(['b']);
+      cluster.child.kill('SIGHUP');
+      await waitFor(async () => (await served()).join(' ') === 'b', 30_000, 100);
+    } finally {
+      await cluster.stop();
+    }
   });
 });
