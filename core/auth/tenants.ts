@@ -54,19 +54,31 @@ const PRIORITY = { high: 1, normal: 0, low: -1 } as const;
 const MISSING_KEY = "You didn't provide an API key. Send it as `Authorization: Bearer <key>` or as the `x-api-key` header.";
 
 export class Tenants {
-  private readonly keys: KeyRing<ApiKeySpec>;
-  private readonly admins: KeyRing<true>;
-  private readonly address: ClientAddress;
+  private keys: KeyRing<ApiKeySpec>;
+  private admins: KeyRing<true>;
+  private address: ClientAddress;
   private readonly callers = new WeakMap<FastifyRequest, ApiKeySpec>();
   private readonly perAddress = new Map<string, number>();
   private seq = 0;
   /** In-flight leases are named per process (the store may be shared by many gateways). */
   private readonly leasePrefix = randomBytes(9).toString('base64url');
 
-  constructor(private readonly opts: TenantsOptions) {
+  constructor(private opts: TenantsOptions) {
     this.keys = tenantRing(opts.auth?.keys ?? []);
     this.admins = new KeyRing((opts.auth?.adminKeys ?? []).map((sha256) => ({ sha256, value: true as const })));
     this.address = new ClientAddress(opts.auth?.trustedProxies ?? []);
+  }
+
+  /**
+   * A reloaded `auth:` section's keys, admin keys and trusted proxies. Whether there is an `auth:`
+   * section at all, `on_store_failure` and the limit store are as they were at start. A request
+   * already admitted keeps the key it came with.
+   */
+  replaceAuth(auth: AuthSpec): void {
+    this.opts = { ...this.opts, auth };
+    this.keys = tenantRing(auth.keys);
+    this.admins = new KeyRing(auth.adminKeys.map((sha256) => ({ sha256, value: true as const })));
+    this.address = new ClientAddress(auth.trustedProxies);
   }
 
   /** Whether any path is guarded (an `auth:` section exists). */

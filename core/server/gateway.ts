@@ -155,8 +155,9 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   sizer.unref();
   let draining = false;
   const inFlight: { count: number; onIdle?: () => void; cancels: Set<Cancel> } = { count: 0, cancels: new Set() };
+  const tenants = await createTenants(config, metrics.registry, log);
   const reloader = new Reloader({
-    config, discovery, load: loadConfig, backends, routes, metrics, inFlight, drainTimeoutMs: config.limits.drainTimeoutMs, log,
+    config, discovery, tenants, load: loadConfig, backends, routes, metrics, inFlight, drainTimeoutMs: config.limits.drainTimeoutMs, log,
     onServing: (added, rebuilt) => {
       added.forEach(watchRetractions);
       checkTokenizers(rebuilt);
@@ -166,7 +167,6 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       }
     },
   });
-  const tenants = await createTenants(config, metrics.registry, log);
   const app = buildApp({ routes, learner, metrics, tenants, storeStatus: () => store.status(), bodyLimit: config.limits.bodyBytes, requestTimeoutMs: config.limits.requestTimeoutMs, clientStallTimeoutMs: config.limits.clientStallTimeoutMs, accessLogSampleRate: config.accessLog.sampleRate, logger: log, isDraining: () => draining, inFlight });
   const reload = (): Promise<ReloadOutcome> => (draining ? Promise.resolve({ ok: false, errors: ['the gateway is draining'] }) : reloader.reload());
   registerReloadRoute(app, {

@@ -24,6 +24,7 @@ import type { Backend } from '../plugin/types.js';
 import type { Route, RouteTable } from '../routing/route-table.js';
 import type { BackendChange, BackendSet } from './backend-set.js';
 import type { Discovery } from './discovery.js';
+import type { Tenants } from '../auth/tenants.js';
 import { GatewayError } from './errors.js';
 
 export interface ReloadSummary {
@@ -39,7 +40,7 @@ export type ReloadOutcome = { ok: true; summary: ReloadSummary } | { ok: false; 
 
 /** Sections a reload leaves as they were at start (config key names, as the summary reports them). */
 const RESTART_ONLY = {
-  listen: 'listen', workers: 'workers', store: 'store', limits: 'limits', routing: 'routing', auth: 'auth',
+  listen: 'listen', workers: 'workers', store: 'store', limits: 'limits', routing: 'routing',
   metrics: 'metrics', accessLog: 'access_log', simulated: 'simulated (sim: sections)',
 } as const satisfies Partial<Record<keyof GatewayConfig, string>>;
 
@@ -48,6 +49,8 @@ export interface ReloaderOptions {
   config: GatewayConfig;
   /** Expands discovered backends into their replicas, and follows the config applied. */
   discovery: Pick<Discovery, 'expand' | 'adopt'>;
+  /** Takes a reloaded `auth:` section's keys (the section's presence is fixed at start). */
+  tenants: Pick<Tenants, 'replaceAuth'>;
   /** Reads and validates the config file (core/config/load.ts). */
   load(file: string): Promise<GatewayConfig>;
   backends: BackendSet;
@@ -130,6 +133,10 @@ export class Reloader {
     // afresh. Its metric series stay: the old object's requests still count in them.
     for (const b of replaced) this.forgetRouting(b.id);
     const inFlightAtSwap = this.opts.inFlight.count;
+    const notReloaded: string[] = Object.entries(RESTART_ONLY)
+      .filter(([key]) => !isDeepStrictEqual(this.config[key as keyof typeof RESTART_ONLY], next[key as keyof typeof RESTART_ONLY]))
+      .map(([, name]) => name);
+    notReloaded.push(...this.applyAuth(next.auth));
     this.config = { ...this.config, backends: next.backends, discovered: next.discovered, routes: next.routes };
     this.opts.discovery.adopt(next);
 
@@ -138,9 +145,6 @@ export class Reloader {
       this.retiring.add(retirement);
       void retirement.finally(() => this.retiring.delete(retirement));
     }
-    const notReloaded = Object.entries(RESTART_ONLY)
-      .filter(([key]) => !isDeepStrictEqual(this.config[key as keyof typeof RESTART_ONLY], next[key as keyof typeof RESTART_ONLY]))
-      .map(([, name]) => name);
     const summary: ReloadSummary = {
       backends: {
         added: change.added.filter((b) => !replaced.includes(b)).map((b) => b.id),
@@ -182,6 +186,20 @@ export class Reloader {
       if (!cut) this.opts.metrics.forgetBackend(b.id);
     }
     if (leaving.length > 0) this.opts.log.info({ backends: leaving.map((b) => b.id) }, 'backends a reload removed or replaced are closed');
+  }
+
+  /**
+   * Keys, admin keys and trusted proxies take effect now; adding or removing the whole section, or
+   * changing `on_store_failure`, waits for a restart (the guard and the limit store are set up at
+   * start). Returns what was not applied.
+   */
+  private applyAuth(next: GatewayConfig['auth']): string[] {
+    const current = this.config.auth;
+    if (isDeepStrictEqual(current, next)) return [];
+    if (!current || !next) return ['auth (adding or removing the section)'];
+    this.opts.tenants.replaceAuth({ ...next, onStoreFailure: current.onStoreFailure });
+    this.config = { ...this.config, auth: { ...next, onStoreFailure: current.onStoreFailure } };
+    return next.onStoreFailure === current.onStoreFailure ? [] : ['auth.on_store_failure'];
   }
 
   private forgetRouting(id: string): void {
