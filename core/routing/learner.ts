@@ -78,6 +78,13 @@ export class RoutingLearner {
     private readonly bytesPerToken = 4,
   ) {}
 
+  /** Drops what was learned about a backend's answers (the backend left the gateway). */
+  forget(backendId: string): void {
+    this.cachedTokenSources.delete(backendId);
+    this.precisions.forget(backendId);
+    this.tokenizerChecks.forget(backendId);
+  }
+
   onDecision(route: Route, chosen: Candidate, request: RoutingRequest, decision: Decision): DispatchRecord {
     const shape = requestShape(request, this.state, this.bytesPerToken);
     // The features the policy computed for this candidate, or the same computation now (profiles

@@ -19,6 +19,12 @@ export class RemoteLoad implements RemoteLoadView {
 
   constructor(private readonly maxAgeMs = 3000, private readonly now: () => number = Date.now) {}
 
+  /** Drops what other replicas said of a backend (it left this gateway; they may say it again). */
+  forget(backendId: string): void {
+    this.byBackend.delete(backendId);
+    this.readings.delete(backendId);
+  }
+
   apply(obs: LoadObservation): void {
     let m = this.byBackend.get(obs.backendId);
     if (!m) {

@@ -20,6 +20,11 @@ export class TokenizerChecks {
 
   constructor(private readonly intervalMs = 60_000, private readonly now: () => number = Date.now) {}
 
+  /** Drops a backend's report (the backend left the gateway). */
+  forget(backendId: string): void {
+    this.byBackend.delete(backendId);
+  }
+
   /** Called with a request's ids on its way to `backend`; checks at most once per interval, off the request path. */
   /** Whether a check of this backend would run now (callers build the body and ids only then). */
   due(backend: Backend): boolean {

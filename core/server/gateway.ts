@@ -158,6 +158,15 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   const tenants = await createTenants(config, metrics.registry, log);
   const reloader = new Reloader({
     config, discovery, tenants, load: loadConfig, backends, routes, metrics, inFlight, drainTimeoutMs: config.limits.drainTimeoutMs, log,
+    forget: (id) => {
+      state.prefixes.forget(id);
+      state.latency.forget(id);
+      state.speculation.forget(id);
+      routes.breakers.forget(id);
+      learner.forget(id);
+      remote.forget(id);
+      lastPublished.delete(id);
+    },
     onServing: (added, rebuilt) => {
       added.forEach(watchRetractions);
       checkTokenizers(rebuilt);

@@ -62,6 +62,8 @@ export interface ReloaderOptions {
   log: FastifyBaseLogger;
   /** New backends and rebuilt routes are about to serve: wire them (retractions, index sizes, tokenizer checks). */
   onServing(added: readonly Backend[], rebuilt: readonly Route[]): void;
+  /** Drop all that was learned under a backend id (routing state, breaker, learner): it left, or is a new backend now. */
+  forget(backendId: string): void;
 }
 
 export class Reloader {
@@ -131,7 +133,7 @@ export class Reloader {
     this.opts.metrics.setBackends(backends.list);
     // A replaced backend is a new engine connection: what the router learned under its id starts
     // afresh. Its metric series stay: the old object's requests still count in them.
-    for (const b of replaced) this.forgetRouting(b.id);
+    for (const b of replaced) this.opts.forget(b.id);
     const inFlightAtSwap = this.opts.inFlight.count;
     const notReloaded: string[] = Object.entries(RESTART_ONLY)
       .filter(([key]) => !isDeepStrictEqual(this.config[key as keyof typeof RESTART_ONLY], next[key as keyof typeof RESTART_ONLY]))
@@ -181,7 +183,7 @@ export class Reloader {
     await closeRest();
     for (const b of leaving) {
       if (this.opts.backends.get(b.id)) continue;
-      this.forgetRouting(b.id);
+      this.opts.forget(b.id);
       // A request still ending would count its in-flight gauge below zero in a forgotten series.
       if (!cut) this.opts.metrics.forgetBackend(b.id);
     }
@@ -200,14 +202,6 @@ export class Reloader {
     this.opts.tenants.replaceAuth({ ...next, onStoreFailure: current.onStoreFailure });
     this.config = { ...this.config, auth: { ...next, onStoreFailure: current.onStoreFailure } };
     return next.onStoreFailure === current.onStoreFailure ? [] : ['auth.on_store_failure'];
-  }
-
-  private forgetRouting(id: string): void {
-    const { state, breakers } = this.opts.routes;
-    state.prefixes.forget(id);
-    state.latency.forget(id);
-    state.speculation.forget(id);
-    breakers.forget(id);
   }
 
   private refused(errors: string[]): ReloadOutcome {
