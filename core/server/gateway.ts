@@ -145,11 +145,10 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   const loadTimer = setInterval(publishLoad, 100);
   loadTimer.unref();
   // Each backend's prefix index holds about as many chunks as its KV cache holds tokens' worth.
-  const sizeIndexes = () => {
-    for (const b of backends.list) {
-      if (b.capabilities.kvCapacityTokens) state.prefixes.setCapacityTokens(b.id, b.capabilities.kvCapacityTokens, state.chunkBytes, config.routing.bytesPerToken);
-    }
+  const sizeIndex = (b: Backend) => {
+    if (b.capabilities.kvCapacityTokens) state.prefixes.setCapacityTokens(b.id, b.capabilities.kvCapacityTokens, state.chunkBytes, config.routing.bytesPerToken);
   };
+  const sizeIndexes = () => backends.list.forEach(sizeIndex);
   sizeIndexes();
   const sizer = setInterval(sizeIndexes, 5000);
   sizer.unref();
@@ -171,9 +170,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       added.forEach(watchRetractions);
       checkTokenizers(rebuilt);
       // sizeIndexes reads the serving set: size the newcomers before they serve.
-      for (const b of added) {
-        if (b.capabilities.kvCapacityTokens) state.prefixes.setCapacityTokens(b.id, b.capabilities.kvCapacityTokens, state.chunkBytes, config.routing.bytesPerToken);
-      }
+      added.forEach(sizeIndex);
     },
   });
   const app = buildApp({ routes, learner, metrics, tenants, storeStatus: () => store.status(), bodyLimit: config.limits.bodyBytes, requestTimeoutMs: config.limits.requestTimeoutMs, clientStallTimeoutMs: config.limits.clientStallTimeoutMs, accessLogSampleRate: config.accessLog.sampleRate, logger: log, isDraining: () => draining, inFlight });
