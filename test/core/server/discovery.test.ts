@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimServer } from '../../../bench/sim/server.js';
-import type { Gateway } from '../../../core/server/gateway.js';
+import { writeFileSync } from 'node:fs';
+import yaml from 'js-yaml';
+import { loadConfig } from '../../../core/config/load.js';
+import { startGateway, type Gateway } from '../../../core/server/gateway.js';
 import { DnsResponder } from './dns-responder.js';
-import { startEngine, startTestGateway, waitFor } from './gateway-helpers.js';
+import { startEngine, startTestGateway, waitFor, writeConfig } from './gateway-helpers.js';
 
 async function chat(url: string, stream: boolean): Promise<boolean> {
   const res = await fetch(`${url}/v1/chat/completions`, {
@@ -47,11 +50,13 @@ describe('discovery', () => {
     engines.push(first, second);
     const port = first.port;
     dns.records.set('vllm.test', { a: ['127.0.0.1'] });
-    const gw = await startTestGateway({
+    const config = (name: string) => ({
       listen: { host: '127.0.0.1', port: 0 },
-      backends: [{ id: 'pool', type: 'vllm', discover: { dns: 'vllm.test', port, interval_ms: 100, servers: [dns.server] }, health_interval_ms: 60_000 }],
+      backends: [{ id: 'pool', type: 'vllm', discover: { dns: name, port, interval_ms: 100, servers: [dns.server] }, health_interval_ms: 60_000 }],
       routes: [{ model: 'm', backends: ['pool'], policy: { type: 'round-robin' } }],
     });
+    const file = writeConfig(config('vllm.test'));
+    const gw = await startGateway(await loadConfig(file), { port: 0, host: '127.0.0.1', logLevel: 'silent' });
     const load = traffic(gw.url);
     try {
       expect(ids(gw)).toEqual([`pool/127.0.0.1:${port}`]);
@@ -85,6 +90,13 @@ describe('discovery', () => {
       dns.records.set('vllm.test', { a: ['127.0.0.1'] });
       await waitFor(() => ids(gw).length === 1, 10_000, 20);
       expect((await fetch(`${gw.url}/ready`)).status).toBe(200);
+
+      // A reload that names another DNS name resolves it before the swap.
+      dns.records.set('other.test', { a: ['127.0.0.2'] });
+      writeFileSync(file, yaml.dump(config('other.test')));
+      const outcome = await gw.reload();
+      expect(outcome).toMatchObject({ ok: true, summary: { backends: { added: [`pool/127.0.0.2:${port}`], removed: [`pool/127.0.0.1:${port}`] } } });
+      expect(ids(gw)).toEqual([`pool/127.0.0.2:${port}`]);
     } finally {
       await load.stop();
       await gw.drain();
