@@ -13,9 +13,10 @@ import type { RouteTable } from '../routing/route-table.js';
 import type { Tenants } from '../auth/tenants.js';
 import { GatewayError } from './errors.js';
 import { handleInference, type InferenceContext } from './inference.js';
-import { chatBodySchema, completionBodySchema, embeddingBodySchema } from './schemas.js';
+import { chatBodySchema, completionBodySchema, describeValidationError, embeddingBodySchema } from './schemas.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
 import { registerDashboard } from './dashboard/index.js';
+import { DEFAULT_INLINE_BODY_BYTES, LargeBodies } from './large-body.js';
 
 export interface AppOptions {
   routes: RouteTable;
@@ -35,16 +36,15 @@ export interface AppOptions {
   tenants?: Tenants;
   /** Successful requests' access lines are sampled at this rate (failures always logged); default 0. */
   accessLogSampleRate?: number;
+  /** Inference bodies larger than this are parsed, checked and serialised off the event loop (large-body.ts). */
+  inlineBodyBytes?: number;
 }
 
 function toGatewayError(err: FastifyError): GatewayError {
   if (err instanceof GatewayError) return err;
   if (err.validation && err.validation.length > 0) {
-    const v = err.validation[0];
-    const missing = typeof v.params?.missingProperty === 'string' ? v.params.missingProperty : undefined;
-    const param = missing ?? (v.instancePath.replace(/^\//, '').replace(/\//g, '.') || null);
-    if (param === 'model') return new GatewayError('SY_ERR_MISSING_MODEL', 'you must provide a model (a string)', { param });
-    return new GatewayError('SY_ERR_INVALID_FIELD', `${param ?? 'body'}: ${v.message ?? 'is invalid'}`, { param });
+    const failure = describeValidationError(err.validation[0]);
+    return new GatewayError(failure.name, failure.message, { param: failure.param ?? null });
   }
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -120,6 +120,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
   // text/plain is not JSON: 415, not a string body that fails validation.
   app.removeContentTypeParser('text/plain');
+  const largeBodies = new LargeBodies({ inlineBytes: opts.inlineBodyBytes ?? DEFAULT_INLINE_BODY_BYTES, bodyLimit: opts.bodyLimit, chunkBytes: opts.routes.state.chunkBytes });
+  largeBodies.install(app);
+  app.addHook('onClose', async () => largeBodies.close());
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const gerr = toGatewayError(err);
@@ -157,15 +160,15 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     routes: opts.routes, learner: opts.learner, metrics: opts.metrics, isDraining: opts.isDraining, inFlight: opts.inFlight,
     clientStallTimeoutMs: opts.clientStallTimeoutMs ?? 60_000, tenants, accessLog: new AccessLog(opts.accessLogSampleRate ?? 0),
   };
-  app.post('/v1/chat/completions', { schema: { body: chatBodySchema }, preValidation: refuseDeepBodies }, async (req, reply) => {
+  app.post('/v1/chat/completions', { schema: { body: chatBodySchema }, validatorCompiler: largeBodies.validatorCompiler, preValidation: refuseDeepBodies }, async (req, reply) => {
     await handleInference('chat', req, reply, ctx);
     return reply;
   });
-  app.post('/v1/completions', { schema: { body: completionBodySchema }, preValidation: refuseDeepBodies }, async (req, reply) => {
+  app.post('/v1/completions', { schema: { body: completionBodySchema }, validatorCompiler: largeBodies.validatorCompiler, preValidation: refuseDeepBodies }, async (req, reply) => {
     await handleInference('completions', req, reply, ctx);
     return reply;
   });
-  app.post('/v1/embeddings', { schema: { body: embeddingBodySchema }, preValidation: refuseDeepBodies }, async (req, reply) => {
+  app.post('/v1/embeddings', { schema: { body: embeddingBodySchema }, validatorCompiler: largeBodies.validatorCompiler, preValidation: refuseDeepBodies }, async (req, reply) => {
     await handleInference('embeddings', req, reply, ctx);
     return reply;
   });

@@ -15,6 +15,7 @@ import { AccessLog, type AccessRecord } from './access-log.js';
 import { relaySse, type Usage } from './sse-relay.js';
 import { readUsage } from './answer-usage.js';
 import { tokenizeForRouting } from './request-tokens.js';
+import { largeBodyInfo, releaseBody } from './large-body.js';
 import type { DispatchRecord, RoutingLearner } from '../routing/learner.js';
 import type { ArmOutcome } from '../routing/ab.js';
 import { sendShadow } from './shadow.js';
@@ -123,6 +124,7 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
     ctx.metrics.requests.inc({ model: route.model, backend: 'none', engine: 'none', status: 'client-gone' });
     if (!reply.sent) reply.hijack();
   } finally {
+    releaseBody(body);
     ctx.accessLog?.write(req, access, performance.now() - receivedAt);
     deadlines.clear();
     admission?.settle(undefined);
@@ -163,7 +165,11 @@ async function dispatchWithRetries(
   // counts nothing: a backend that fails everything is then left to its active health check.
   let suspect: { id: string; breaker: CircuitBreaker } | undefined;
   const routingRequest: RoutingRequest = { requestId: req.id, model: route.model, body, headers: req.headers, slo: sloOf(route, req), template: route.template };
-  if (route.tokenizer) {
+  // A large body was keyed in the worker that parsed it (its canonical prompt; it is not tokenized).
+  const large = largeBodyInfo(body);
+  if (large) {
+    routingRequest.prefix = large.prefix;
+  } else if (route.tokenizer) {
     const tokenized = await tokenizeForRouting(route, body, ctx.routes.state.chunkBytes);
     if (tokenized) {
       routingRequest.tokens = tokenized.tokens;

@@ -79,3 +79,19 @@ export const embeddingBodySchema = {
     user: nullable({ type: 'string' }),
   },
 } as const;
+
+/** A body refused at the door, in the error catalogue's terms (core/server/errors.ts). */
+export interface ValidationFailure {
+  name: 'SY_ERR_INVALID_JSON' | 'SY_ERR_INVALID_FIELD' | 'SY_ERR_MISSING_MODEL';
+  message: string;
+  param?: string;
+}
+
+/** The first schema error (ajv's shape) as the 400 the client gets: the field it names, and why. */
+export function describeValidationError(v: { instancePath: string; params?: Record<string, unknown>; message?: string } | undefined): ValidationFailure {
+  if (v === undefined) return { name: 'SY_ERR_INVALID_FIELD', message: 'body: is invalid' };
+  const missing = typeof v.params?.missingProperty === 'string' ? v.params.missingProperty : undefined;
+  const param = missing ?? (v.instancePath.replace(/^\//, '').replace(/\//g, '.') || undefined);
+  if (param === 'model') return { name: 'SY_ERR_MISSING_MODEL', message: 'you must provide a model (a string)', param };
+  return { name: 'SY_ERR_INVALID_FIELD', message: `${param ?? 'body'}: ${v.message ?? 'is invalid'}`, ...(param !== undefined ? { param } : {}) };
+}

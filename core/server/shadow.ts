@@ -8,6 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Endpoint } from '../plugin/types.js';
 import type { Route } from '../routing/route-table.js';
 import { Cancel } from '../plugin/cancel.js';
+import { releaseBody, retainBody } from './large-body.js';
 
 const MAX_SHADOW_IN_FLIGHT = 64;
 let inFlight = 0;
@@ -25,6 +26,8 @@ export function sendShadow(route: Route, endpoint: Endpoint, body: Record<string
   const timer = setTimeout(() => cancel.cancel(new Error('shadow request timed out')), 300_000);
   timer.unref();
   inFlight++;
+  // A large body outlives the request for the shadow's sake (large-body.ts).
+  retainBody(body);
   void (async () => {
     let firstAt: number | undefined;
     let ok = false;
@@ -38,6 +41,7 @@ export function sendShadow(route: Route, endpoint: Endpoint, body: Record<string
     } catch (err) {
       req.log.debug({ backend: backend.id, err: err instanceof Error ? err.message : String(err) }, 'shadow request failed');
     } finally {
+      releaseBody(body);
       clearTimeout(timer);
       inFlight--;
       route.arms.record(`shadow:${backend.id}`, {

@@ -11,6 +11,7 @@ import { Tokenizer, qwenDefaultPaths, type ForcedToken } from './tokenizer.js';
 import type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions } from './tokenizer.js';
 import type { WorkerInit, WorkerMessage, WorkerRequest, WorkerResult } from './pool-worker.js';
 import { concat, SegmentCache } from './segment-cache.js';
+import { workerExecArgv, workerScript } from '../util/worker-script.js';
 
 export { StreamDecoder } from './stream-decoder.js';
 
@@ -74,42 +75,6 @@ interface Slot {
   dead: boolean;
 }
 
-/**
- * Under vitest/tsx this module is a .ts file and so is the worker entry, which plain Node cannot
- * load. `execArgv: ['--import', 'tsx']` does not help on Node 20: tsx only installs its hooks on
- * the main thread. So a .ts worker starts from a small eval'd bootstrap that loads the entry
- * through tsx's tsImport. Compiled to dist/, both files are .js and the worker starts directly.
- */
-function workerScript(): { script: URL | string; evalCode: boolean } {
-  const isTs = import.meta.url.endsWith('.ts');
-  const url = new URL(isTs ? './pool-worker.ts' : './pool-worker.js', import.meta.url);
-  if (!isTs) return { script: url, evalCode: false };
-  const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const entry = JSON.stringify(url.href);
-  const code = `import(${api}).then(({ tsImport }) => tsImport(${entry}, ${entry}));`;
-  return { script: code, evalCode: true };
-}
-
-/**
- * Workers inherit the parent's execArgv by default, but some entry-point flags are fatal in a
- * worker (`node --input-type=module -e …` makes every worker die at start). Keep the rest
- * (--enable-source-maps, --conditions …) so workers behave like the main thread.
- */
-function workerExecArgv(): string[] {
-  const out: string[] = [];
-  const args = process.execArgv;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg.startsWith('--input-type=') || arg.startsWith('--eval=') || arg.startsWith('--print=')) continue;
-    if (['--input-type', '-e', '--eval', '-p', '--print'].includes(arg)) {
-      i++; // skips the flag's value too
-      continue;
-    }
-    out.push(arg);
-  }
-  return out;
-}
-
 /** The routing decision must not cost a render, so size is estimated from the inputs. */
 function chatSize(messages: ChatMessage[], opts: ChatTemplateOptions): number {
   let chars = 0;
@@ -137,7 +102,7 @@ export class TokenizerPool {
   private readonly slots: Slot[] = [];
   private readonly inlineBelowChars: number;
   private readonly init: WorkerInit;
-  private readonly location = workerScript();
+  private readonly location = workerScript(import.meta.url, 'pool-worker');
   private nextId = 1;
   private cursor = 0;
   private closed = false;

@@ -5,6 +5,7 @@
  * read load, parse errors and check health; the openai plugin uses it as is.
  */
 import { Pool, request } from 'undici';
+import { encodeBody } from '../../core/plugin/body.js';
 import { intervalHitRate, type EngineLoad } from '../../core/plugin/engine-load.js';
 import type {
   Backend, BackendCapabilities, BackendHealth, BackendSpec, DispatchCall, DispatchReply, LoadSignals,
@@ -206,6 +207,12 @@ export abstract class HttpBackend implements Backend {
   }
 
   dispatch(call: DispatchCall): Promise<DispatchReply> {
+    const payload = encodeBody(this.prepareBody(call));
+    // A large body is serialised by the worker that holds it (core/plugin/body.ts).
+    return typeof payload === 'string' ? this.send(call, payload) : payload.then((bytes) => this.send(call, bytes));
+  }
+
+  private send(call: DispatchCall, payload: string | Uint8Array): Promise<DispatchReply> {
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': call.requestId, ...this.authHeaders() };
     for (const key in call.headers) {
       const v = call.headers[key];
@@ -223,7 +230,7 @@ export abstract class HttpBackend implements Backend {
         },
       );
       const unsubscribe = cancel.onCancel((reason) => answer.abort(reason));
-      this.pool.dispatch({ path: PATHS[call.endpoint], method: 'POST', headers, body: JSON.stringify(this.prepareBody(call)) }, answer);
+      this.pool.dispatch({ path: PATHS[call.endpoint], method: 'POST', headers, body: payload }, answer);
     });
   }
 

@@ -11,6 +11,7 @@
  * and body (parseError reads it into the gateway's catalogue); one after output has gone out ends
  * the stream with the gateway's stream-interrupted error.
  */
+import { hasHeldFields, materializeBody } from '../../core/plugin/body.js';
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import type { BackendSpec, DispatchCall, DispatchReply, LoadSignals, PluginContext, UpstreamError } from '../../core/plugin/types.js';
@@ -135,7 +136,8 @@ export abstract class TextEngineBackend extends HttpBackend {
   }
 
   private async prepare(call: DispatchCall): Promise<TextRequest> {
-    const params = readParams(call.body, call.endpoint === 'chat');
+    // These engines take a prompt the gateway renders: a large body's held fields are needed here.
+    const params = readParams(hasHeldFields(call.body) ? await materializeBody(call.body) : call.body, call.endpoint === 'chat');
     const input = await buildPromptInput(this.tokenizers, this.builder!, params);
     const prompt = input.text ?? (await this.tokenizers.decode(input.ids));
     const stop = [...new Set([...params.stop, ...input.stopWords, ...this.modelStops])];

@@ -9,6 +9,7 @@
  * process. Give each worker its own GPU (CUDA_VISIBLE_DEVICES per worker) or keep workers: 1
  * for a trtllm backend.
  */
+import { hasHeldFields, materializeBody } from '../../core/plugin/body.js';
 import { randomBytes } from 'node:crypto';
 import { Engine, isQueueFull } from '../../core/engine/engine.js';
 import { loadProfile } from '../../core/engine/profiles.js';
@@ -201,7 +202,8 @@ export class TrtllmBackend implements Backend {
   }
 
   private async generate(call: DispatchCall): Promise<DispatchReply> {
-    const params = readParams(call.body, call.endpoint === 'chat');
+    // These engines take a prompt the gateway renders: a large body's held fields are needed here.
+    const params = readParams(hasHeldFields(call.body) ? await materializeBody(call.body) : call.body, call.endpoint === 'chat');
     const tokenizer = this.pool!.tokenizer;
     const input = await buildPromptInput(this.pool!, this.builder!, params);
     let ids = input.ids;
