@@ -7,6 +7,7 @@ import { startEngine, startTestGateway } from '../server/gateway-helpers.js';
 
 // Two gateway processes and a real redis-server: one key's limits hold across both.
 const KEY = 'sk-shared-team-0123456789';
+const SLOTS_KEY = 'sk-three-slots-0123456789';
 const ADMIN = 'sk-admin-0123456789';
 const RATE_HEADERS = ['x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests', 'x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'];
 
@@ -22,7 +23,7 @@ describe('limits exact across gateway processes sharing Redis', () => {
     backends: [{ id: 'e', type: 'vllm', url: engine.url }],
     routes: [{ model: 'm', backends: ['e'] }],
     auth: {
-      keys: [{ id: 'shared', key: KEY, limits: { rpm: 30, tpm: 1_000_000 } }],
+      keys: [{ id: 'shared', key: KEY, limits: { rpm: 30, tpm: 1_000_000 } }, { id: 'slots', key: SLOTS_KEY, limits: { concurrency: 3 } }],
       admin_keys: [ADMIN],
       on_store_failure: onStoreFailure,
     },
@@ -71,6 +72,22 @@ describe('limits exact across gateway processes sharing Redis', () => {
     }
     // A third gateway sharing the store sees the same spent window.
     expect((await ask(closed.url)).status).toBe(429);
+  });
+
+  it('concurrency 3 through two gateways: 3 requests in flight at once in all, the rest 429; a finished one frees its slot for either', async () => {
+    const long = (url: string) => fetch(`${url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${SLOTS_KEY}` },
+      // Long enough (hundreds of model tokens) that every request below arrives while the first ones run.
+      body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'Tell me a long story' }], max_tokens: 2000, ignore_eos: true }),
+    }).then(async (res) => ({ status: res.status, code: res.status === 200 ? undefined : ((await res.json()) as { error: { code: string } }).error.code, text: res.status === 200 ? await res.text() : '' }));
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => long(fleets[i % 2]!.url)));
+    const passed = results.filter((r) => r.status === 200).length;
+    console.log(`[limits] concurrency 3, 10 requests at once through 2 gateways: ${passed} passed`);
+    expect(passed).toBe(3);
+    expect(results.filter((r) => r.status === 429).every((r) => r.code === 'rate_limit_exceeded')).toBe(true);
+    // Each slot was given back: three more run, through either gateway.
+    const again = await Promise.all([long(fleets[0]!.url), long(fleets[1]!.url), long(fleets[1]!.url)]);
+    expect(again.map((r) => r.status)).toEqual([200, 200, 200]);
   });
 
   it('Redis gone: open gateways limit per process and count the failures; a closed one refuses with limits_unavailable', async () => {
