@@ -75,21 +75,27 @@ export async function runServe(argv: string[]): Promise<number> {
   const parsed = parseCommandLine(SERVE, argv);
   if (typeof parsed === 'number') return parsed;
   const { values } = parsed;
+  // From here on SIGHUP reloads (its default would end the process while it starts).
+  const hup = onReloadSignal();
   const file = values.config ?? DEFAULT_CONFIG;
   const config = await loadConfig(file);
   const port = portOverride(values.port);
-  if (cluster.isWorker) return runWorker(config, port, Number(process.env.SWITCHYARD_WORKER_INDEX ?? 0));
+  if (cluster.isWorker) return runWorker(config, port, Number(process.env.SWITCHYARD_WORKER_INDEX ?? 0), hup);
   const sims = await startSimulated(config.simulated);
   if (config.workers === 1) {
-    const code = await runWorker(config, port, 0);
+    const code = await runWorker(config, port, 0, hup);
     await sims.stop();
     return code;
   }
-  return runPrimary(config, sims.stop);
+  return runPrimary(config, sims.stop, hup);
 }
 
 /** A reload asked for while the gateway starts happens once it has started (the file may have changed since it was read). */
-function onReloadSignal(): { started(reload: () => unknown): void } {
+interface ReloadSignal {
+  started(reload: () => unknown): void;
+}
+
+function onReloadSignal(): ReloadSignal {
   let reload: (() => unknown) | undefined;
   let asked = false;
   process.on('SIGHUP', () => { if (reload) reload(); else asked = true; });
@@ -101,8 +107,7 @@ function onReloadSignal(): { started(reload: () => unknown): void } {
   };
 }
 
-async function runWorker(config: GatewayConfig, port: number | undefined, index: number): Promise<number> {
-  const hup = onReloadSignal();
+async function runWorker(config: GatewayConfig, port: number | undefined, index: number, hup: ReloadSignal): Promise<number> {
   const gateway = await startGateway(config, {
     port, drainingReader: index === 0,
     onReloadRequested: cluster.isWorker ? () => process.send?.({ switchyard: 'reload' }) : undefined,
@@ -116,12 +121,12 @@ async function runWorker(config: GatewayConfig, port: number | undefined, index:
   return 0;
 }
 
-async function runPrimary(config: GatewayConfig, stopSims: () => Promise<void>): Promise<number> {
+async function runPrimary(config: GatewayConfig, stopSims: () => Promise<void>, hup: ReloadSignal): Promise<number> {
   let stopping = false;
   const reloadWorkers = (except?: number) => {
     for (const w of Object.values(cluster.workers ?? {})) if (w && w.id !== except && !w.isDead()) w.process.kill('SIGHUP');
   };
-  process.on('SIGHUP', () => reloadWorkers());
+  hup.started(() => reloadWorkers());
   const fork = (index: number) => {
     const worker = cluster.fork({ SWITCHYARD_WORKER_INDEX: String(index) });
     worker.on('message', (msg: unknown) => {
