@@ -78,17 +78,20 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
   const stream = body.stream === true && endpoint !== 'embeddings';
   const clientWantsUsage = isObject(body.stream_options) && body.stream_options.include_usage === true;
 
-  const admission = await ctx.tenants?.admit(req, route, body);
-  if (admission) for (const [name, value] of Object.entries(admission.headers)) reply.raw.setHeader(name, value);
-  const access: AccessRecord = { model: route.model, key: ctx.tenants?.keyIdOf(req), arm: arm.name, status: 0, stream };
+  // In flight from the moment it holds a route (no await in between): a drain or a reload that
+  // retires backends waits for it, its key's limit check included.
   const cancel = new Cancel();
-  const deadlines = new UpstreamDeadlines(route.timeouts, cancel);
-  deadlines.start();
-  const onClose = () => { if (!reply.raw.writableFinished) cancel.cancel(new Error('client disconnected')); };
-  reply.raw.once('close', onClose);
   ctx.inFlight.count++;
   ctx.inFlight.cancels?.add(cancel);
+  const access: AccessRecord = { model: route.model, key: ctx.tenants?.keyIdOf(req), arm: arm.name, status: 0, stream };
+  const deadlines = new UpstreamDeadlines(route.timeouts, cancel);
+  const onClose = () => { if (!reply.raw.writableFinished) cancel.cancel(new Error('client disconnected')); };
+  reply.raw.once('close', onClose);
+  let admission: Admission | undefined;
   try {
+    admission = await ctx.tenants?.admit(req, route, body);
+    if (admission) for (const [name, value] of Object.entries(admission.headers)) reply.raw.setHeader(name, value);
+    deadlines.start();
     const { backend, record, upstream } = await dispatchWithRetries(route, candidates, endpoint, body, stream, req, cancel, ctx, receivedAt);
     if (route.shadow && Math.random() < route.shadow.fraction) sendShadow(route, endpoint, body, stream, req);
     const overheadMs = upstream.sentAt - receivedAt;

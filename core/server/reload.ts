@@ -170,11 +170,8 @@ export class Reloader {
    */
   private async retire(leaving: readonly Backend[], before: Set<Cancel>, closeRest: () => Promise<void>): Promise<void> {
     const deadline = Date.now() + this.opts.drainTimeoutMs;
-    // A request counts itself in flight only once its key's limits admitted it (an await): one
-    // that resolved an old route just before the swap joins the set a moment later. Those that
-    // join within the first poll are waited for too (with some that hold new routes: harmless).
-    await sleep(50, undefined, { ref: false });
-    for (const c of this.opts.inFlight.cancels) before.add(c);
+    // A request is in flight from the moment it resolved its route (inference.ts, with no await
+    // in between): `before` holds every request that may hold an old route.
     const busy = () => [...before].some((c) => this.opts.inFlight.cancels.has(c)) || leaving.some((b) => b.signals().inFlight > 0);
     while (!this.closing && busy() && Date.now() < deadline) await sleep(50, undefined, { ref: false });
     const cut = busy();
