@@ -42,6 +42,8 @@ export interface RunRecords {
   cachedTokens: Float64Array;
   completionTokens: Float64Array;
   replica: Int16Array;
+  /** Cached prompt tokens the router predicted at its decisions, the engines reported, and both (min of the two), over every answer. */
+  prediction: { predicted: number; reported: number; matched: number };
 }
 
 export interface RunInput {
@@ -133,6 +135,7 @@ export function runPoint(input: RunInput): RunRecords {
   const rec: RunRecords = {
     arrival: arrivalTimes(w, input.rate, seed), firstToken: new Float64Array(n).fill(NaN), finish: new Float64Array(n).fill(NaN),
     promptTokens: new Float64Array(n), cachedTokens: new Float64Array(n), completionTokens: new Float64Array(n), replica: new Int16Array(n).fill(-1),
+    prediction: { predicted: 0, reported: 0, matched: 0 },
   };
   const records: Array<DispatchRecord | undefined> = new Array(n);
   const sentBy = new Int16Array(n);
@@ -230,6 +233,15 @@ export function runPoint(input: RunInput): RunRecords {
     }
   } finally {
     for (const r of replicas) r.close();
+  }
+  // Routing precision and recall, as /admin/routing reports them, summed over gateways and replicas.
+  for (const gw of gateways) {
+    for (const r of replicas) {
+      const p = gw.learner.precisionOf(r.spec.id);
+      rec.prediction.predicted += p.predicted;
+      rec.prediction.reported += p.reported;
+      rec.prediction.matched += p.matched;
+    }
   }
   return rec;
 }

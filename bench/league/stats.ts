@@ -26,6 +26,12 @@ export interface PointSummary {
   imbalance: number;
   /** Per replica: its share of requests ÷ its share of the fleet's prefill capacity. */
   capacityShare: number[];
+  /**
+   * Routing precision and recall of the router's cached-token predictions, as /admin/routing
+   * reports them: Σ min(predicted, reported) over Σ predicted, and over Σ reported (NaN with nothing to divide).
+   */
+  precision: number;
+  recall: number;
   wallMs: number;
 }
 
@@ -74,7 +80,10 @@ export function summarise(w: Workload, rec: RunRecords, rate: number, seed: numb
   return {
     rate, seed, attainment: met / n, p90TtftMs: percentile(ttfts, 90), throughput: end > start ? out / ((end - start) / 1000) : 0,
     hitRate: prompt > 0 ? cached / prompt : 0, perReplica, imbalance: Math.max(...perReplica) / mean,
-    capacityShare: perReplica.map((c, k) => c / n / shares[k]), wallMs,
+    capacityShare: perReplica.map((c, k) => c / n / shares[k]),
+    precision: rec.prediction.predicted > 0 ? rec.prediction.matched / rec.prediction.predicted : NaN,
+    recall: rec.prediction.reported > 0 ? rec.prediction.matched / rec.prediction.reported : NaN,
+    wallMs,
   };
 }
 

@@ -43,6 +43,19 @@ describe('league --quick', () => {
     }
   });
 
+  it('the product\'s profiles report how right their cached-token predictions were: precision and recall in [0, 1]', () => {
+    for (const w of result.workloads) {
+      for (const p of w.profiles.filter((x) => !x.peer && x.profile.startsWith('prefix-affinity'))) {
+        const s = p.reference[0];
+        // Every workload shares prefixes: the router predicts hits, and the engines report some.
+        expect(s.precision, `${w.name} ${p.profile}`).toBeGreaterThan(0);
+        expect(s.precision).toBeLessThanOrEqual(1);
+        expect(s.recall).toBeGreaterThan(0);
+        expect(s.recall).toBeLessThanOrEqual(1);
+      }
+    }
+  });
+
   it('round-robin spreads requests evenly over the replicas', () => {
     for (const w of result.workloads) {
       const rr = w.profiles.find((p) => p.profile === 'round-robin')!;
