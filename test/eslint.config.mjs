@@ -26,8 +26,8 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
-    // Core is the library: it imports no plugin, benchmark or CLI. The composition root (bin/)
-    // joins them.
+    // Core is the library: it imports no plugin, benchmark, CLI or engine model. The composition
+    // root (bin/) joins them.
     files: ['core/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
@@ -35,11 +35,12 @@ export default tseslint.config(
           { group: ['**/plugins/**'], message: 'core imports no plugin: bin/plugins.ts registers them' },
           { group: ['**/bench/**'], message: 'core imports nothing from bench/: the composition root (bin/) does' },
           { group: ['**/bin/**'], message: 'core imports nothing from the composition root (bin/)' },
+          { group: ['**/native/**'], message: 'core imports nothing from native/: the engine model is an engine, reached through a plugin' },
         ],
       }],
       'no-restricted-syntax': ['error', {
-        selector: 'ImportExpression[source.value=/(^|\\/)(plugins|bench|bin)\\//]',
-        message: 'core imports nothing from plugins/, bench/ or bin/, not even lazily: the composition root (bin/) does',
+        selector: 'ImportExpression[source.value=/(^|\\/)(plugins|bench|bin|native)\\//]',
+        message: 'core imports nothing from plugins/, bench/, bin/ or native/, not even lazily: the composition root (bin/) does',
       }],
     },
   },

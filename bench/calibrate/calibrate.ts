@@ -5,7 +5,7 @@
  */
 import { request, Agent } from 'undici';
 import { Tokenizer } from '../../core/tokenizer/tokenizer.js';
-import { loadProfile } from '../../core/engine/profiles.js';
+import { loadProfile } from '../../native/profiles.js';
 import { textWithTokens } from '../load/text.js';
 import { spawnSim } from '../sim/spawn.js';
 import { findTable, type PublishedTable, type TableWorkload } from './tables.js';

@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { defineCommand, parseCommandLine } from '../../core/cli/args.js';
-import { loadProfile } from '../../core/engine/profiles.js';
+import { loadProfile } from '../../native/profiles.js';
 import { Tokenizer } from '../../core/tokenizer/tokenizer.js';
 import { calibrateTable, formatTable, worstErrorPct, type TableResult } from './calibrate.js';
 import { fitProfile, simulateCells, type StepCoefficients } from './fit.js';

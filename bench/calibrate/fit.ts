@@ -4,7 +4,7 @@
  * of every cell of every table the profile is matched to. One profile must fit its engine's short
  * and long tables together — the model's shape has to be right, not just its parameters.
  */
-import type { EngineProfile } from '../../core/engine/types.js';
+import type { EngineProfile } from '../../native/types.js';
 import { simulateClosedLoop } from './model-run.js';
 import type { PublishedTable, TableWorkload } from './tables.js';
 

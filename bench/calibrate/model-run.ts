@@ -3,8 +3,8 @@
  * HTTP, simulated in model time with no sleeping, so a whole table takes milliseconds. The fitter
  * uses it to search step-time coefficients; `calibrate` then checks them over real HTTP.
  */
-import { Engine } from '../../core/engine/engine.js';
-import type { EngineProfile } from '../../core/engine/types.js';
+import { Engine } from '../../native/engine.js';
+import type { EngineProfile } from '../../native/types.js';
 
 export interface ClosedLoopSpec {
   concurrency: number;

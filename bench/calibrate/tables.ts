@@ -21,7 +21,7 @@ export interface TableWorkload {
   kind: 'short' | 'long';
   promptTokens: number;
   outputTokens: number;
-  /** Arm → profile name in conf/profiles.yaml. */
+  /** Arm → profile name in native/profiles.yaml. */
   profiles: Record<string, string>;
 }
 

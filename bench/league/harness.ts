@@ -25,7 +25,7 @@ import type { PrefixObservation } from '../../core/state/types.js';
 import { Route } from '../../core/routing/route-table.js';
 import type { RouteSpec } from '../../core/config/types.js';
 import { DEFAULT_DEADLINES } from '../../core/server/deadlines.js';
-import type { EngineResponse } from '../../core/engine/types.js';
+import type { EngineResponse } from '../../native/types.js';
 import type { LeagueProfile } from './profiles.js';
 import { LEAGUE_MODEL, Replica } from './replica.js';
 import { arrivalTimes, bodyOf, type LeagueRequest, type Workload } from './workload.js';

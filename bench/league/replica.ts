@@ -4,9 +4,9 @@
  * profiles) its KV cache as the engine's own events describe it, exactly as the in-process plugin
  * follows them (plugins/trtllm/kv-follower.ts).
  */
-import { Engine } from '../../core/engine/engine.js';
-import { loadProfile } from '../../core/engine/profiles.js';
-import type { EngineProfile, EngineResponse, KvCacheEvent } from '../../core/engine/types.js';
+import { Engine } from '../../native/engine.js';
+import { loadProfile } from '../../native/profiles.js';
+import type { EngineProfile, EngineResponse, KvCacheEvent } from '../../native/types.js';
 import type { Backend, BackendCapabilities, DispatchReply, LoadSignals } from '../../core/plugin/types.js';
 import { KvTracker } from '../../core/routing/kv-tracker.js';
 import { TrackedKvCache } from '../../core/routing/kv-cache-view.js';
@@ -15,7 +15,7 @@ import type { ReplicaSpec } from './workload.js';
 
 export const LEAGUE_MODEL = 'league';
 
-/** The engine profile of a replica spec: conf/profiles.yaml's, with the spec's KV override. */
+/** The engine profile of a replica spec: native/profiles.yaml's, with the spec's KV override. */
 export function engineProfileOf(spec: ReplicaSpec): EngineProfile {
   const p = loadProfile(spec.profile).engineProfile;
   return { ...p, numBlocks: spec.numBlocks ?? p.numBlocks, maxModelLen: spec.maxModelLen ?? p.maxModelLen };

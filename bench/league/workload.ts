@@ -11,7 +11,7 @@ import { seededRandom } from '../../core/routing/policy.js';
 
 export interface ReplicaSpec {
   id: string;
-  /** A profile of conf/profiles.yaml. */
+  /** A profile of native/profiles.yaml. */
   profile: string;
   /** KV capacity override, in blocks (a scaled-down cache, or a realistic one). */
   numBlocks?: number;

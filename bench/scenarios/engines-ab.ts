@@ -16,7 +16,7 @@
  * ensemble this way.
  */
 import { writeFileSync } from 'node:fs';
-import { loadProfile } from '../../core/engine/profiles.js';
+import { loadProfile } from '../../native/profiles.js';
 import { defineCommand, parseCommandLine } from '../../core/cli/args.js';
 import { Tokenizer } from '../../core/tokenizer/tokenizer.js';
 import { findTable } from '../calibrate/tables.js';

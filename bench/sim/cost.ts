@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { spawnSim } from './spawn.js';
-import { loadProfile } from '../../core/engine/profiles.js';
+import { loadProfile } from '../../native/profiles.js';
 
 function cpuSeconds(pid: number): number {
   // /proc/<pid>/stat fields 14 and 15: utime and stime in clock ticks (100 Hz on Linux).

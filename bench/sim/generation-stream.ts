@@ -7,7 +7,7 @@
  * "stop" with stop_reason = the string. Streamed text holds back (longest stop - 1) characters so
  * a stop string split across tokens never leaks.
  */
-import type { Engine, EngineResponse } from '../../core/engine/engine.js';
+import type { Engine, EngineResponse } from '../../native/engine.js';
 import type { StreamDecoder } from '../../core/tokenizer/stream-decoder.js';
 import type { CompletedRequest, FinishReason, GenerationChunk, GenerationFinish, GenerationRequest } from './generation.js';
 

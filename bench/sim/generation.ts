@@ -6,9 +6,9 @@
  * batches by request id into per-request streams.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Engine } from '../../core/engine/engine.js';
-import type { EngineResponse, RequestTimings } from '../../core/engine/engine.js';
-import type { SimProfile } from '../../core/engine/profiles.js';
+import { Engine } from '../../native/engine.js';
+import type { EngineResponse, RequestTimings } from '../../native/engine.js';
+import type { SimProfile } from '../../native/profiles.js';
 import type { TokenizerPool } from '../../core/tokenizer/pool.js';
 import { StreamDecoder } from '../../core/tokenizer/stream-decoder.js';
 import type { ChatMessage } from '../../core/tokenizer/tokenizer.js';

@@ -15,7 +15,7 @@ export interface SimOptions {
   engine: SimEngine;
   /** Which release of it (faces/releases.ts); default the newest. */
   release: string;
-  /** Profile name (conf/profiles.yaml), e.g. `a10-qwen2.5-7b-vllm`. */
+  /** Profile name (native/profiles.yaml), e.g. `a10-qwen2.5-7b-vllm`. */
   profile: string;
   /** Profiles file to read instead of the default one. */
   profileFile?: string;

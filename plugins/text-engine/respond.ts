@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
-import type { EngineResponse, FinishReason as EngineFinish } from '../../core/engine/types.js';
+import type { EngineResponse, FinishReason as EngineFinish } from '../../native/types.js';
 import type { StreamDecoder } from '../../core/tokenizer/stream-decoder.js';
 import { OutputStream, ToolCallStreamer, type StreamDelta } from './output/stream-text.js';
 import { parseToolCalls, type ToolCallFormat } from './output/tool-calls.js';

@@ -11,16 +11,16 @@
  */
 import { hasHeldFields, materializeBody } from '../../core/plugin/body.js';
 import { randomBytes } from 'node:crypto';
-import { Engine, isQueueFull } from '../../core/engine/engine.js';
-import { loadProfile } from '../../core/engine/profiles.js';
-import type { EngineProfile, EngineResponse, EngineSnapshot } from '../../core/engine/types.js';
+import { Engine, isQueueFull } from '../../native/engine.js';
+import { loadProfile } from '../../native/profiles.js';
+import type { EngineProfile, EngineResponse, EngineSnapshot } from '../../native/types.js';
 import type {
   Backend, BackendCapabilities, BackendHealth, BackendPlugin, BackendSpec, DispatchCall, DispatchReply, LoadSignals,
   PluginContext, PrefixRetraction, UpstreamError, KvCacheView,
 } from '../../core/plugin/types.js';
 import { TokenizerPool } from '../../core/tokenizer/pool.js';
 import { StreamDecoder } from '../../core/tokenizer/stream-decoder.js';
-import { buildOutputTokenPool } from '../../core/tokenizer/word-pool.js';
+import { buildOutputTokenPool } from '../../native/word-pool.js';
 import { parseOpenAiError } from '../openai/errors.js';
 import { readTrtllmOptions, validateTrtllmOptions, type TrtllmOptions } from './options.js';
 import { createPromptBuilder } from '../text-engine/prompt/stylers.js';

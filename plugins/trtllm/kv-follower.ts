@@ -4,8 +4,8 @@
  * retract the router chunks each block was linked to (PrefixLinks). The engine's own block hashes
  * are only ever looked up, never computed.
  */
-import type { Engine } from '../../core/engine/engine.js';
-import type { KvCacheEvent } from '../../core/engine/types.js';
+import type { Engine } from '../../native/engine.js';
+import type { KvCacheEvent } from '../../native/types.js';
 import type { PrefixRetraction } from '../../core/plugin/types.js';
 import { KvTracker, type KvEvent } from '../../core/routing/kv-tracker.js';
 import { PrefixLinks } from './prefix-links.js';

@@ -4,7 +4,7 @@
  *   executor: model            # the engine model (no GPU) with `profile`, or
  *   executor: tensorrt-llm     # TensorRT-LLM's Executor over `engine_dir` (TRTLLM_ROOT builds only)
  */
-import { hasTensorRtLlm } from '../../core/engine/engine.js';
+import { hasTensorRtLlm } from '../../native/engine.js';
 import { PROMPT_STYLES, isPromptStyle } from '../text-engine/prompt/stylers.js';
 import type { PromptStyle } from '../text-engine/prompt/types.js';
 import type { ForcedToken } from '../../core/tokenizer/tokenizer.js';
@@ -50,7 +50,7 @@ export function validateTrtllmOptions(o: Record<string, unknown>): string[] {
   for (const k of Object.keys(o)) if (!KNOWN.includes(k)) problems.push(`${k}: not an option of trtllm (known: ${KNOWN.join(', ')})`);
   const executor = o.executor ?? 'model';
   if (executor !== 'model' && executor !== 'tensorrt-llm') problems.push(`executor: expected model or tensorrt-llm, got ${JSON.stringify(executor)}`);
-  if (executor === 'model' && typeof o.profile !== 'string') problems.push('profile: executor model needs a profile name (conf/profiles.yaml)');
+  if (executor === 'model' && typeof o.profile !== 'string') problems.push('profile: executor model needs a profile name (native/profiles.yaml)');
   if (executor === 'tensorrt-llm') {
     if (typeof o.engine_dir !== 'string') problems.push('engine_dir: executor tensorrt-llm needs the engine directory');
     if (!hasTensorRtLlm) {

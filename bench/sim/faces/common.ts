@@ -5,8 +5,8 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Engine } from '../../../core/engine/engine.js';
-import type { SimProfile } from '../../../core/engine/profiles.js';
+import type { Engine } from '../../../native/engine.js';
+import type { SimProfile } from '../../../native/profiles.js';
 import type { TokenizerPool } from '../../../core/tokenizer/pool.js';
 import type { ChatMessage } from '../../../core/tokenizer/tokenizer.js';
 import type { FaultController } from '../faults.js';

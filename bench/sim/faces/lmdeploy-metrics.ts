@@ -16,7 +16,7 @@ import type { FaceContext } from './common.js';
 import { ITL_BUCKETS, REQUEST_BUCKETS, SnapshotReader, TTFT_BUCKETS, buckets125, eagerCounter, eagerHistogram, phases,
   snapshotCounter, snapshotGauge } from './metrics.js';
 import type { EngineMetrics, Labels } from './metrics.js';
-import type { EngineSnapshot } from '../../../core/engine/engine.js';
+import type { EngineSnapshot } from '../../../native/engine.js';
 import type { FinishReason } from '../generation.js';
 
 /** lmdeploy/messages.py ResponseType, whose str() names the finished_reason label. */

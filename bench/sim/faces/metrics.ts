@@ -13,7 +13,7 @@
  */
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
-import type { Engine, EngineSnapshot } from '../../../core/engine/engine.js';
+import type { Engine, EngineSnapshot } from '../../../native/engine.js';
 import type { CompletedRequest } from '../generation.js';
 
 export interface EngineMetrics {

@@ -21,7 +21,7 @@
  *   counts only the completions of those newest stats.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Engine, IterationStats } from '../../../core/engine/engine.js';
+import type { Engine, IterationStats } from '../../../native/engine.js';
 import type { CompletedRequest } from '../generation.js';
 import { ITL_BUCKETS, REQUEST_BUCKETS, TTFT_BUCKETS, phases } from './metrics.js';
 

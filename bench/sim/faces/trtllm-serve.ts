@@ -5,7 +5,7 @@
  * postprocess_handlers.py write them.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { KvCacheEvent } from '../../../core/engine/engine.js';
+import type { KvCacheEvent } from '../../../native/engine.js';
 import type { GenerationError, GenerationRequest } from '../generation.js';
 import { BodyParseError, FieldError, optBool, optNumber, optRecord, optString, pyJson, readBody, readCommonSampling,
   readMessages, readPrompt, validationText } from './common.js';

@@ -7,8 +7,8 @@
  * "tcp://*:5557", "replay_endpoint": "tcp://*:5558"}'`. The engine model salts its block hashes
  * per process, as vLLM's do without PYTHONHASHSEED: they are never Switchyard's.
  */
-import type { Engine } from '../../../core/engine/engine.js';
-import type { KvCacheEvent } from '../../../core/engine/types.js';
+import type { Engine } from '../../../native/engine.js';
+import type { KvCacheEvent } from '../../../native/types.js';
 import type { KvEvent } from '../../../core/kv-events/vllm-events.js';
 import { VllmKvEventPublisher } from './vllm-publisher.js';
 

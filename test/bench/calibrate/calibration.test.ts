@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadProfile } from '../../../core/engine/profiles.js';
+import { loadProfile } from '../../../native/profiles.js';
 import { Tokenizer } from '../../../core/tokenizer/tokenizer.js';
 import { tableMessages } from '../../../bench/calibrate/calibrate.js';
 import { simulateCells } from '../../../bench/calibrate/fit.js';

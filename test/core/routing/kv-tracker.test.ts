@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../../../core/engine/engine.js';
-import type { EngineProfile, KvCacheEvent } from '../../../core/engine/types.js';
+import { Engine } from '../../../native/engine.js';
+import type { EngineProfile, KvCacheEvent } from '../../../native/types.js';
 import { blockKey, blockKeys, blockKeysOfParts, KvTracker, type KvEvent } from '../../../core/routing/kv-tracker.js';
 
 const ids = (n: number, from = 1000) => Array.from({ length: n }, (_, i) => from + i);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Tokenizer, qwenDefaultPaths } from '../../../core/tokenizer/tokenizer.js';
 import type { ChatMessage } from '../../../core/tokenizer/tokenizer.js';
-import { OUTPUT_POOL_WORDS, buildOutputTokenPool } from '../../../core/tokenizer/word-pool.js';
+import { OUTPUT_POOL_WORDS, buildOutputTokenPool } from '../../../native/word-pool.js';
 
 const IM_START = 151644;
 const IM_END = 151645;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { blockKeys } from '../../../core/routing/kv-tracker.js';
-import type { KvCacheEvent } from '../../../core/engine/types.js';
+import type { KvCacheEvent } from '../../../native/types.js';
 import { KvFollower, toKvEvent } from '../../../plugins/trtllm/kv-follower.js';
 import { blockStartChunks, PrefixLinks } from '../../../plugins/trtllm/prefix-links.js';
-import type { Engine } from '../../../core/engine/engine.js';
+import type { Engine } from '../../../native/engine.js';
 
 describe('prefix links', () => {
   const tokens = Int32Array.from({ length: 128 }, (_, i) => 1000 + i); // 4 blocks of 32

@@ -6,7 +6,7 @@
  * words instead makes emulated completions read as (nonsense) prose, so streamed output, stop
  * strings and detokenization can be inspected by eye and behave like real text.
  */
-import type { Tokenizer } from './tokenizer.js';
+import type { Tokenizer } from '../core/tokenizer/tokenizer.js';
 
 /**
  * Common English words, domain words first. Each is used with a leading space, because that is

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Engine, isQueueFull } from '../../../core/engine/engine.js';
-import type { EngineProfile, EngineRequest, EngineResponse } from '../../../core/engine/types.js';
+import { Engine, isQueueFull } from '../../native/engine.js';
+import type { EngineProfile, EngineRequest, EngineResponse } from '../../native/types.js';
 
 const base: EngineProfile = {
   name: 'test', blockSize: 16, numBlocks: 64, maxBatchSize: 8, maxNumTokens: 256, chunkedPrefill: true,
@@ -288,7 +288,7 @@ describe('engine model process lifetime', () => {
   it('keeps the process alive while requests are in flight, and lets it exit when idle', async () => {
     const { execFile } = await import('node:child_process');
     const { fileURLToPath } = await import('node:url');
-    const addon = fileURLToPath(new URL('../../../native/build/Release/switchyard_engine.node', import.meta.url));
+    const addon = fileURLToPath(new URL('../../native/build/Release/switchyard_engine.node', import.meta.url));
     // No timers, no sockets: only the engine's in-flight request may hold the event loop open.
     const script = `
       const { Engine } = require(${JSON.stringify(addon)});

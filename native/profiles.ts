@@ -1,5 +1,5 @@
 /**
- * Engine-model profiles (conf/profiles.yaml): one per GPU + model + engine. A profile names the
+ * Engine-model profiles (native/profiles.yaml): one per GPU + model + engine. A profile names the
  * engine's real KV block size, derives KV capacity from GPU memory and the model's shape, and
  * carries the step-time coefficients fitted against published throughput tables
  * (`switchyard bench calibrate --fit`).
@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import yaml from 'js-yaml';
-import { ConfigReader as Reader, ConfigError, type Obj } from '../config/reader.js';
-import { packageRoot } from '../util/package-root.js';
+import { ConfigReader as Reader, ConfigError, type Obj } from '../core/config/reader.js';
+import { packageRoot } from '../core/util/package-root.js';
 import type { EngineProfile, SchedulerPolicy } from './types.js';
 
 export type SimEngineKind = 'vllm' | 'lmdeploy' | 'trtllm';
@@ -26,10 +26,10 @@ export interface SimProfile {
   kvCapacity: { bytesPerToken: number; kvBytes: number; tokens: number };
 }
 
-export const DEFAULT_PROFILES_FILE = path.join(packageRoot(import.meta.url), 'conf', 'profiles.yaml');
+export const DEFAULT_PROFILES_FILE = path.join(packageRoot(import.meta.url), 'native', 'profiles.yaml');
 
 /** A profile file that fails validation: the message names the file and the path inside it. */
-export { ConfigError as ProfileError } from '../config/reader.js';
+export { ConfigError as ProfileError } from '../core/config/reader.js';
 
 const ENGINES = ['vllm', 'lmdeploy', 'trtllm'] as const;
 const POLICIES: readonly SchedulerPolicy[] = ['guaranteed-no-evict', 'max-utilization'];

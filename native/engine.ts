@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { packageRoot } from '../util/package-root.js';
+import { packageRoot } from '../core/util/package-root.js';
 import type {
   EngineOptions,
   EngineRequest,

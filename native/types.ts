@@ -14,7 +14,7 @@
 /** KV admission policy, as TensorRT-LLM's CapacitySchedulerPolicy names them. */
 export type SchedulerPolicy = 'guaranteed-no-evict' | 'max-utilization';
 
-/** Numeric description of one GPU + model + engine combination (conf/profiles.yaml). */
+/** Numeric description of one GPU + model + engine combination (native/profiles.yaml). */
 export interface EngineProfile {
   name: string;
   /** Tokens per KV block: vLLM 16, LMDeploy 64, TensorRT-LLM tokens_per_block (32). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../../../core/engine/engine.js';
-import type { EngineProfile, EngineResponse } from '../../../core/engine/types.js';
+import { Engine } from '../../native/engine.js';
+import type { EngineProfile, EngineResponse } from '../../native/types.js';
 
 // 10,000 requests through a real-clock engine (engine thread + ThreadSafeFunction), a quarter of
 // them cancelled at random points. At the end nothing may be left: no active or queued request,
