@@ -11,7 +11,7 @@
  */
 import cluster from 'node:cluster';
 import path from 'node:path';
-import { loadConfig } from '../core/config/load.js';
+import { ConfigError, loadConfig } from '../core/config/load.js';
 import type { GatewayConfig } from '../core/config/types.js';
 import { startGateway } from '../core/server/gateway.js';
 import { registerBuiltinPlugins } from './plugins.js';
@@ -43,7 +43,7 @@ const CHECK_CONFIG = defineCommand({
   usage: `usage: switchyard check-config FILE
 
 Loads and validates a gateway config as serve would, without starting anything, and prints its
-backends and routes. Exit 1 with the error (file, path in it, what was expected) if it is invalid.
+backends and routes. Exit 1 with every error (file, path in it, what was expected) if it is invalid.
 
 options:
   -h, --help       this text`,
@@ -162,7 +162,15 @@ export async function runCheckConfig(argv: string[]): Promise<number> {
   const parsed = parseCommandLine(CHECK_CONFIG, argv);
   if (typeof parsed === 'number') return parsed;
   const file = parsed.positionals[0];
-  const config = await loadConfig(file);
+  let config: GatewayConfig;
+  try {
+    config = await loadConfig(file);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // Every mistake, one a line, so that one run shows all that needs fixing.
+    process.stderr.write(`switchyard: ${file}: ${err.errors.length} error${err.errors.length === 1 ? '' : 's'}\n${err.errors.map((e) => `  ${e.message}\n`).join('')}`);
+    return 1;
+  }
   process.stdout.write(
     `${file}: ok — ${config.backends.length} backends (${config.simulated.length} simulated), ` +
       (config.discovered.length > 0 ? `${config.discovered.length} discovered by DNS (${config.discovered.map((d) => `${d.template.id}: ${d.discover.dns}`).join(', ')}), ` : '') +

@@ -10,6 +10,7 @@
  */
 import { isIP } from 'node:net';
 import type { BackendSpec } from '../plugin/types.js';
+import { custom, int, oneOf, optional, str } from './fields.js';
 import type { ConfigReader } from './reader.js';
 import type { RouteSpec } from './types.js';
 
@@ -40,20 +41,25 @@ export interface ReplicaAddress {
 /** Stands in for a replica's address when the plugin checks options that use `{host}`. */
 export const SAMPLE_HOST = '10.0.0.1';
 
+/** The `discover:` section of a backend. */
+export const DISCOVER = {
+  dns: str('The name to resolve (a Kubernetes headless service).'),
+  port: optional(int('The replicas\' port (A/AAAA records carry none; required with records: a).', { min: 1, max: 65535 })),
+  records: optional(oneOf(['a', 'srv'] as const, 'A/AAAA records on `port`, or SRV records each with its port.'), 'srv when dns starts with _, else a'),
+  scheme: oneOf(['http', 'https'] as const, 'The replicas\' URL scheme.', 'http'),
+  interval_ms: int('How often the name is resolved again.', { default: 5000, min: 100 }),
+  servers: custom<string[] | undefined>('list of IP[:port]', 'DNS servers to ask instead of the system\'s (127.0.0.1:5353, [::1]:5353).', (r, o, key, at) => {
+    const servers = r.strings(o, key, at);
+    servers?.forEach((s, i) => { if (!isDnsServer(s)) r.fail(`${at}.${key}[${i}]`, 'an IP address, optionally with a port (127.0.0.1:5353, [::1]:5353)', s); });
+    return servers;
+  }),
+} as const;
+
 export function readDiscover(r: ConfigReader, v: unknown, at: string): DiscoverSpec {
-  const d = r.obj(v, at);
-  r.known(d, at, ['dns', 'port', 'records', 'scheme', 'interval_ms', 'servers']);
-  const dns = r.str(d, 'dns', at);
-  const records = r.oneOf(d, 'records', at, ['a', 'srv'] as const, dns.startsWith('_') ? 'srv' : 'a');
-  const port = d.port === undefined ? undefined : r.int(d, 'port', at, undefined, 1, 65535);
-  if (records === 'a' && port === undefined) r.fail(`${at}.port`, 'the replicas\' port (A/AAAA records carry none; SRV records do: records: srv)', undefined);
-  const servers = r.strings(d, 'servers', at);
-  servers?.forEach((s, i) => { if (!isDnsServer(s)) r.fail(`${at}.servers[${i}]`, 'an IP address, optionally with a port (127.0.0.1:5353, [::1]:5353)', s); });
-  return {
-    dns, records, port, servers,
-    scheme: r.oneOf(d, 'scheme', at, ['http', 'https'] as const, 'http'),
-    intervalMs: r.int(d, 'interval_ms', at, 5000, 100),
-  };
+  const d = r.fields(r.obj(v, at), at, DISCOVER);
+  const records = d.records ?? (d.dns.startsWith('_') ? 'srv' : 'a');
+  if (records === 'a' && d.port === undefined) r.fail(`${at}.port`, 'the replicas\' port (A/AAAA records carry none; SRV records do: records: srv)', undefined);
+  return { dns: d.dns, records, port: d.port, servers: d.servers, scheme: d.scheme, intervalMs: d.interval_ms };
 }
 
 function isDnsServer(s: string): boolean {

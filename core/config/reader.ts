@@ -1,22 +1,123 @@
 /**
  * Typed reads from parsed YAML that fail with the file, the path inside it and what was expected:
  * `conf/gateway.yaml: routes[1].policy.type: expected one of round-robin, least-load, got "lru"`.
+ *
+ * A read that fails throws a ConfigError; `attempt` and `fields` catch it, keep its issues and go
+ * on, so one pass over a config reports every mistake in it, not only the first.
  */
+import type { Schema, Values } from './fields.js';
+
+/** One mistake in a config: where it is and what was expected there. */
+export interface ConfigIssue {
+  file: string;
+  /** The path inside the file: `routes[2].policy.load_bound`, `(top level).wokers`. */
+  path: string;
+  /** What belongs there: `an integer from 1 to 256`. */
+  expected: string;
+  /** What was there, as JSON (`"fast"`, `nothing`); absent when the expectation says it all. */
+  got?: string;
+  /** `file: path: expected X, got Y`, one line. */
+  message: string;
+}
+
 export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
+  readonly errors: readonly ConfigIssue[];
+
+  /** A message alone is an issue without a path (profiles, files that are not configs). */
+  constructor(errors: readonly ConfigIssue[] | string) {
+    const list = typeof errors === 'string' ? [{ file: '', path: '', expected: '', message: errors }] : errors;
+    super(list.map((e) => e.message).join('\n'));
     this.name = 'ConfigError';
+    this.errors = list;
   }
 }
 
 export type Obj = Record<string, unknown>;
 
 export class ConfigReader {
+  /** Every issue found so far (by `attempt`, `fields` and `report`). */
+  readonly issues: ConfigIssue[] = [];
+
   constructor(readonly file: string) {}
 
-  fail(at: string, expected: string, got?: unknown): never {
+  issue(at: string, expected: string, got?: unknown): ConfigIssue {
     const shown = got === undefined ? 'nothing' : JSON.stringify(got);
-    throw new ConfigError(`${this.file}: ${at}: expected ${expected}, got ${shown}`);
+    return { file: this.file, path: at, expected, got: shown, message: `${this.file}: ${at}: expected ${expected}, got ${shown}` };
+  }
+
+  /** An issue whose text is not "expected X, got Y" (a plugin's own words, a file that will not parse). */
+  problem(at: string, text: string): ConfigIssue {
+    return { file: this.file, path: at, expected: text, message: `${this.file}: ${at}: ${text}` };
+  }
+
+  /** A plugin's or a policy's own words about its options, each an issue at the key it names (`key: expected …`). */
+  problems(at: string, texts: readonly string[]): ConfigError {
+    return new ConfigError(texts.map((t) => {
+      const key = /^([A-Za-z0-9_.[\]-]+): /.exec(t)?.[1];
+      return { ...this.problem(at, t), path: key ? `${at}.${key}` : at };
+    }));
+  }
+
+  fail(at: string, expected: string, got?: unknown): never {
+    throw new ConfigError([this.issue(at, expected, got)]);
+  }
+
+  /** Records an issue and carries on (the caller has a harmless value to go on with). */
+  report(issue: ConfigIssue): void {
+    // One issue per path: the first says what is wrong there (an unset ${VAR} leaves an empty
+    // value that would fail its key's check as well).
+    if (!this.issues.some((i) => i === issue || i.path === issue.path)) this.issues.push(issue);
+  }
+
+  /** Runs one independent part of the config; its errors are kept, and the caller gets undefined. */
+  attempt<T>(read: () => T): T | undefined {
+    try {
+      return read();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      for (const e of err.errors) this.report(e);
+      return undefined;
+    }
+  }
+
+  async attemptAsync<T>(read: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await read();
+    } catch (err) {
+      return this.attempt(() => { throw err; });
+    }
+  }
+
+  /** Gives up on the part being read, whose issues are already kept. */
+  abort(): never {
+    throw new ConfigError(this.issues.slice());
+  }
+
+  /** Throws every issue found, if any: the config as a whole is refused. */
+  throwIfIssues(): void {
+    if (this.issues.length > 0) throw new ConfigError(this.issues);
+  }
+
+  /**
+   * Reads the keys of one section by its schema: unknown keys (unless `open`, for sections whose
+   * other keys belong to a plugin) and every key's value checked, each mistake kept. A section with
+   * a bad value throws after all its keys are checked: what follows would build on that value.
+   */
+  fields<S extends Schema>(o: Obj, at: string, schema: S, open = false): Values<S> {
+    if (!open) this.attempt(() => this.known(o, at, Object.keys(schema)));
+    const out: Record<string, unknown> = {};
+    let failed = false;
+    for (const [key, field] of Object.entries(schema)) {
+      try {
+        out[key] = field.read(this, o, key, at);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        err.errors.forEach((e) => this.report(e));
+        failed = true;
+      }
+    }
+    if (failed) this.abort();
+    return out as Values<S>;
   }
 
   obj(v: unknown, at: string): Obj {
@@ -85,11 +186,10 @@ export class ConfigReader {
     return v as T;
   }
 
-  /** Keys outside `known` are errors: a typo must not silently become a default. */
+  /** Keys outside `known` are errors, all of them at once: a typo must not silently become a default. */
   known(o: Obj, at: string, known: readonly string[]): void {
-    for (const k of Object.keys(o)) {
-      if (!known.includes(k)) this.fail(`${at}.${k}`, `one of the keys ${known.join(', ')}`, k);
-    }
+    const unknown = Object.keys(o).filter((k) => !known.includes(k));
+    if (unknown.length > 0) throw new ConfigError(unknown.map((k) => this.issue(`${at}.${k}`, `one of the keys ${known.join(', ')}`, k)));
   }
 }
 
@@ -103,7 +203,9 @@ export function substituteEnv(value: unknown, reader: ConfigReader, at: string, 
       const v = env[name];
       if (v !== undefined && v !== '') return v;
       if (fallback !== undefined) return fallback;
-      return reader.fail(at, `environment variable ${name} to be set (or a default: \${${name}:-value})`);
+      // Every unset variable is reported; the text stands in meanwhile (the config is refused anyway).
+      reader.report(reader.issue(at, `environment variable ${name} to be set (or a default: \${${name}:-value})`));
+      return '';
     });
     if (whole && /^-?\d+(\.\d+)?$/.test(text)) return Number(text);
     if (whole && (text === 'true' || text === 'false')) return text === 'true';

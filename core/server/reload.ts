@@ -26,6 +26,7 @@ import type { BackendChange, BackendSet } from './backend-set.js';
 import type { Discovery } from './discovery.js';
 import type { Tenants } from '../auth/tenants.js';
 import { GatewayError } from './errors.js';
+import { ConfigError } from '../config/reader.js';
 
 export interface ReloadSummary {
   backends: { added: string[]; replaced: string[]; removed: string[]; kept: string[] };
@@ -84,7 +85,8 @@ export class Reloader {
       try {
         next = await this.opts.load(this.config.file);
       } catch (err) {
-        return this.refused([messageOf(err)]);
+        // A config with several mistakes is refused with each of them.
+        return this.refused(err instanceof ConfigError ? err.errors.map((e) => e.message) : [messageOf(err)]);
       }
       return this.applyNow(next, 'config reloaded');
     });

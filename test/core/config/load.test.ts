@@ -101,4 +101,36 @@ routes:
     }
     await expect(loadConfig(file(sim.replace('type: vllm', 'type: openai')), {})).rejects.toThrow(/for a simulated backend/);
   });
+
+  it('reports every mistake at once, each with file, path and expectation', async () => {
+    const f = file(`
+workers: 0
+limits: { body_bytes: 10, drain_timeout_ms: soon }
+backends:
+  - { id: a, type: vllm, url: "ftp://x", models: [m] }
+  - { id: b, type: vllm, url: "http://127.0.0.1:8002", health_interval_ms: fast }
+routes:
+  - { model: m, backends: [a, b, c], retries: 99 }
+  - { model: n, backends: [b], policy: { type: prefix-affinity, load_bound: -1 } }
+`);
+    const err = await loadConfig(f, {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    const errors = (err as ConfigError).errors;
+    expect(errors.map((e) => e.path)).toEqual([
+      '(top level).workers', 'limits.body_bytes', 'limits.drain_timeout_ms', 'backends[0].url', 'backends[1].health_interval_ms',
+      'routes[0].backends[2]', 'routes[0].retries', 'routes[1].policy.load_bound',
+    ]);
+    for (const e of errors) expect(e.file).toBe(f);
+    expect(errors[0]).toMatchObject({ expected: 'an integer from 1 to 256', got: '0' });
+    expect(errors[5]).toMatchObject({ expected: 'a backend id (a, b)', got: '"c"' });
+    // One line each, in the message too.
+    expect((err as Error).message.split('\n')).toEqual(errors.map((e) => e.message));
+    expect((err as Error).message).toMatch(/routes\[0\]\.retries: expected an integer from 0 to 10, got 99/);
+  });
+
+  it('reports every unknown key and every unset environment variable', async () => {
+    const f = file(`wokers: 2\nlisten: { hots: x, port: "\${PORT_A}" }\n${minimal.replace('"http://127.0.0.1:8001"', '"${URL_A}"')}`);
+    const err = (await loadConfig(f, {}).catch((e: unknown) => e)) as ConfigError;
+    expect(err.errors.map((e) => e.path)).toEqual(['listen.port', 'backends[0].url', '(top level).wokers', 'listen.hots']);
+  });
 });

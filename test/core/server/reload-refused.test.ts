@@ -64,4 +64,20 @@ describe('a reload whose new backend fails to start', () => {
     expect(await gw.reload()).toMatchObject({ ok: true, summary: { backends: { added: ['ok'], kept: ['e'] } } });
     expect(gw.backends[0]).toBe(before);
   });
+
+  it('is refused with every mistake of an invalid config, each in errors', async () => {
+    writeFileSync(file, yaml.dump({
+      listen: { host: '127.0.0.1', port: 0 }, workers: 0,
+      backends: [{ id: 'e', type: 'vllm', url: engine.url }],
+      routes: [{ model: 'm', backends: ['e', 'x'], policy: { type: 'fastest' } }],
+    }));
+    const res = await fetch(`${gw.url}/admin/reload`, { method: 'POST' });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string }; errors: string[] };
+    expect(body.error.code).toBe('invalid_config');
+    expect(body.errors).toHaveLength(3);
+    expect(body.errors[0]).toMatch(/workers: expected an integer from 1 to 256, got 0/);
+    expect(body.errors[1]).toMatch(/routes\[0\]\.backends\[1\]: expected a backend id/);
+    expect(body.errors[2]).toMatch(/routes\[0\]\.policy\.type: expected one of/);
+  });
 });
