@@ -122,12 +122,17 @@ export class Route {
     return out;
   }
 
-  /** The name this backend's engine knows the model by. */
+  /**
+   * The name this backend's engine knows the model by: the route's name or an alias it serves, or
+   * the one model of a single-model backend. A backend serving several models, none of them named
+   * by the route, gets the route's own name (the engine refuses it, and the gateway warns at start):
+   * guessing its first model sent requests to the wrong model.
+   */
   engineModel(backend: Backend): string {
     const names = backend.models();
     if (names.includes(this.model)) return this.model;
     for (const alias of this.aliases) if (names.includes(alias)) return alias;
-    return names[0] ?? this.model;
+    return names.length === 1 ? names[0] : this.model;
   }
 }
 

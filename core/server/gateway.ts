@@ -126,6 +126,19 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     }
   };
   checkTokenizers(routes.routes);
+  // A route name no engine of a backend serves is refused there on every request: said at start
+  // and at reload, not first by a user's 404.
+  const checkEngineModels = (checked: readonly Route[]) => {
+    for (const route of checked) {
+      for (const b of route.backends) {
+        const served = b.models();
+        if (served.length === 0 || served.includes(route.engineModel(b))) continue;
+        log.warn({ route: route.model, aliases: route.aliases, backend: b.id, served },
+          `backend ${b.id} serves none of the names of route ${route.model}: its engine will refuse the route's requests (name the engine's model in the route's aliases)`);
+      }
+    }
+  };
+  checkEngineModels(routes.routes);
   const lastPublished = new Map<string, { inFlight: number; at: number; readAt?: number }>();
   const publishLoad = () => {
     const now = Date.now();
@@ -169,6 +182,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
     onServing: (added, rebuilt) => {
       added.forEach(watchRetractions);
       checkTokenizers(rebuilt);
+      checkEngineModels(rebuilt);
       // sizeIndexes reads the serving set: size the newcomers before they serve.
       added.forEach(sizeIndex);
     },
