@@ -32,6 +32,8 @@ export class GatewayMetrics {
   readonly completionTokens = new Counter({ name: 'switchyard_completion_tokens_total', help: 'Completion tokens, from the engine usage', labelNames: ['model', 'backend', 'engine'], registers: [this.registry] });
   readonly cachedTokens = new Counter({ name: 'switchyard_cached_prompt_tokens_total', help: 'Prompt tokens the engine served from its prefix cache, where it reports them', labelNames: ['model', 'backend', 'engine'], registers: [this.registry] });
   readonly inFlight = new Gauge({ name: 'switchyard_in_flight_requests', help: 'Requests in flight in this gateway process', labelNames: ['model', 'backend'], registers: [this.registry] });
+  /** Every answer that is one of Switchyard's own errors (core/server/errors.ts), before routing or after. */
+  readonly gatewayErrors = new Counter({ name: 'switchyard_gateway_errors_total', help: "Requests answered with one of Switchyard's own errors, by HTTP status and error code (refused before routing: invalid_field, invalid_api_key, model_not_found, body_too_large, …; or failed after it)", labelNames: ['status', 'code'], registers: [this.registry] });
   readonly upstreamErrors = new Counter({ name: 'switchyard_upstream_errors_total', help: 'Upstream failures by kind: connect, timeout, status_5xx, status_429, status_4xx, stream', labelNames: ['backend', 'kind'], registers: [this.registry] });
   readonly overhead = new Histogram({ name: 'switchyard_gateway_overhead_seconds', help: 'Time in the gateway before the upstream request leaves', buckets: OVERHEAD_BUCKETS, registers: [this.registry] });
   readonly decisions = new Counter({ name: 'switchyard_routing_decisions_total', help: 'Routing decisions by route, policy, reason kind (prefix, cold, spread, load, …) and chosen backend', labelNames: ['model', 'policy', 'reason', 'backend'], registers: [this.registry] });
@@ -99,6 +101,12 @@ export class GatewayMetrics {
     this.child('decisions', [model, policy, reason, backend], () => this.decisions.labels({ model, policy, reason, backend })).inc();
   }
 
+  /** An answer that is one of Switchyard's own errors. */
+  answeredError(status: number, code: string): void {
+    const s = String(status);
+    this.child('gatewayErrors', [s, code], () => this.gatewayErrors.labels({ status: s, code })).inc();
+  }
+
   observeArm(model: string, arm: string, o: { ok: boolean; ttftMs?: number; tpotMs?: number; e2eMs: number }): void {
     const outcome = o.ok ? 'ok' : 'error';
     this.child('armRequests', [model, arm, outcome], () => this.armRequests.labels({ model, arm, outcome })).inc();
@@ -130,7 +138,9 @@ export class GatewayMetrics {
 
   constructor(backends: readonly Backend[]) {
     this.backends = backends;
-    collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_process_' });
+    // Node's process metrics under their standard names (process_cpu_seconds_total, nodejs_*), as
+    // stock Node dashboards query them.
+    collectDefaultMetrics({ register: this.registry });
     const registry = this.registry;
     const current = () => this.backends;
     new Gauge({

@@ -10,7 +10,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Cancel } from './cancel.js';
 import type { KvEvent } from '../routing/kv-tracker.js';
 
-export type Endpoint = 'chat' | 'completions' | 'embeddings';
+export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'responses';
 
 /** A backend's view of its own load, refreshed from the engine and from the gateway's own counts. */
 export interface LoadSignals {
@@ -37,6 +37,11 @@ export interface BackendHealth {
 
 export interface BackendCapabilities {
   embeddings: boolean;
+  /**
+   * The engine serves the Responses API (`POST /v1/responses`, vLLM's): requests continuing a
+   * response (`previous_response_id`) go back to the backend that produced it.
+   */
+  responses?: boolean;
   /** The engine publishes KV-cache events (exact prefix tracking). */
   kvEvents: boolean;
   /** KV block size in tokens, when known. */

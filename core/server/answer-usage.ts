@@ -18,7 +18,7 @@ export function readUsage(text: string): Usage | undefined {
     if (c === 123) depth++;
     else if (c === 125 && --depth === 0) {
       try {
-        return JSON.parse(text.slice(start, i + 1)) as Usage;
+        return asChatUsage(JSON.parse(text.slice(start, i + 1)) as Usage & ResponsesUsage);
       } catch {
         return undefined;
       }
@@ -27,3 +27,17 @@ export function readUsage(text: string): Usage | undefined {
   return undefined;
 }
 
+
+/** The Responses API's usage names (`input_tokens`, `output_tokens`, `input_tokens_details`). */
+export interface ResponsesUsage {
+  input_tokens?: number;
+  output_tokens?: number;
+  input_tokens_details?: { cached_tokens?: number } | null;
+}
+
+/** Usage in the chat and completions names, whichever API the answer came from. */
+export function asChatUsage(usage: Usage & ResponsesUsage): Usage {
+  if (usage.prompt_tokens !== undefined || usage.completion_tokens !== undefined) return usage;
+  if (usage.input_tokens === undefined && usage.output_tokens === undefined) return usage;
+  return { prompt_tokens: usage.input_tokens, completion_tokens: usage.output_tokens, prompt_tokens_details: usage.input_tokens_details };
+}

@@ -1,6 +1,7 @@
 /**
  * The HTTP front door: fastify, JSON-schema-checked bodies, one error catalogue, and the routes
- * /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, /health, /ready, /metrics.
+ * /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses, /v1/models (and
+ * /v1/models/{id}), /health, /ready, /metrics.
  */
 import { AccessLog } from './access-log.js';
 import { randomUUID } from 'node:crypto';
@@ -9,11 +10,12 @@ import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { RoutingLearner } from '../routing/learner.js';
-import type { RouteTable } from '../routing/route-table.js';
+import type { Route, RouteTable } from '../routing/route-table.js';
 import type { Tenants } from '../auth/tenants.js';
 import { GatewayError } from './errors.js';
 import { handleInference, type InferenceContext } from './inference.js';
-import { chatBodySchema, completionBodySchema, describeValidationError, embeddingBodySchema } from './schemas.js';
+import { chatBodySchema, completionBodySchema, describeValidationError, embeddingBodySchema, responsesBodySchema } from './schemas.js';
+import { ResponseOwners } from './response-owners.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
 import { registerDashboard } from './dashboard/index.js';
 import { DEFAULT_INLINE_BODY_BYTES, LargeBodies } from './large-body.js';
@@ -75,7 +77,7 @@ function refuseDeepBodies(req: FastifyRequest, _reply: FastifyReply, done: (err?
   done();
 }
 
-function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+function answerClientError(err: Error & { code?: string }, socket: Duplex, metrics: GatewayMetrics): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const name = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'SY_ERR_REQUEST_TIMEOUT'
     : err.code === 'HPE_HEADER_OVERFLOW' ? 'SY_ERR_HEADERS_TOO_LARGE' : 'SY_ERR_BAD_REQUEST';
@@ -87,6 +89,7 @@ function answerClientError(err: Error & { code?: string }, socket: Duplex): void
     socket.destroy();
     return;
   }
+  metrics.answeredError(gerr.status, gerr.body().error.code);
   socket.end(`HTTP/1.1 ${gerr.status} ${STATUS_CODES[gerr.status]}\r\ncontent-type: application/json; charset=utf-8\r\nx-content-type-options: nosniff\r\n` +
     `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
@@ -116,7 +119,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     return503OnClosing: false,
     // Errors node:http meets before any handler runs (malformed HTTP, oversized headers, a request
     // that did not arrive in time) are answered in the catalogue's shape too.
-    clientErrorHandler: answerClientError,
+    clientErrorHandler: (err, socket) => answerClientError(err, socket, opts.metrics),
   });
   // text/plain is not JSON: 415, not a string body that fails validation.
   app.removeContentTypeParser('text/plain');
@@ -129,10 +132,12 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     if (gerr.status >= 500) req.log.error({ err, code: gerr.errorName }, gerr.message);
     else req.log.info({ code: gerr.errorName, status: gerr.status }, gerr.message);
     if (reply.sent || reply.raw.headersSent) return;
+    opts.metrics.answeredError(gerr.status, gerr.body().error.code);
     void reply.code(gerr.status).headers(gerr.headers).header('x-request-id', req.id).send(gerr.body());
   });
   app.setNotFoundHandler((req, reply) => {
     const gerr = new GatewayError('SY_ERR_ROUTE_NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`);
+    opts.metrics.answeredError(gerr.status, gerr.body().error.code);
     void reply.code(gerr.status).send(gerr.body());
   });
 
@@ -159,6 +164,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const ctx: InferenceContext = {
     routes: opts.routes, learner: opts.learner, metrics: opts.metrics, isDraining: opts.isDraining, inFlight: opts.inFlight,
     clientStallTimeoutMs: opts.clientStallTimeoutMs ?? 60_000, tenants, accessLog: new AccessLog(opts.accessLogSampleRate ?? 0),
+    responseOwners: new ResponseOwners(),
   };
   app.post('/v1/chat/completions', { schema: { body: chatBodySchema }, validatorCompiler: largeBodies.validatorCompiler, preValidation: refuseDeepBodies }, async (req, reply) => {
     await handleInference('chat', req, reply, ctx);
@@ -173,17 +179,25 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     return reply;
   });
 
+  app.post('/v1/responses', { schema: { body: responsesBodySchema }, validatorCompiler: largeBodies.validatorCompiler, preValidation: refuseDeepBodies }, async (req, reply) => {
+    await handleInference('responses', req, reply, ctx);
+    return reply;
+  });
+
   app.get('/v1/models', async (req) => {
     const created = Math.floor(Date.now() / 1000);
-    const data = opts.routes.routes.filter((route) => tenants?.mayUse(req, route) ?? true).flatMap((route) => {
-      const engines = [...new Set(route.backends.map((b) => (b.simulated ? `${b.engine} (simulated)` : b.engine)))];
-      return [route.model, ...route.aliases].map((id) => ({
-        id, object: 'model', created, owned_by: engines.join(', '),
-        root: route.model,
-        switchyard: { backends: route.backends.map((b) => b.id), policy: route.policy.type, simulated: route.backends.every((b) => b.simulated) },
-      }));
-    });
+    const data = opts.routes.routes.filter((route) => tenants?.mayUse(req, route) ?? true)
+      .flatMap((route) => [route.model, ...route.aliases].map((id) => modelEntry(route, id, created)));
     return { object: 'list', data };
+  });
+  // A wildcard, not `:id`: engine model names hold slashes (`Qwen/Qwen2.5-7B-Instruct`).
+  app.get<{ Params: { '*': string } }>('/v1/models/*', async (req) => {
+    const id = req.params['*'];
+    const route = opts.routes.resolve(id);
+    if (!route || tenants?.mayUse(req, route) === false) {
+      throw new GatewayError('SY_ERR_MODEL_NOT_FOUND', `The model \`${id}\` does not exist or you do not have access to it.`, { param: 'model' });
+    }
+    return modelEntry(route, id, Math.floor(Date.now() / 1000));
   });
 
   app.get<{ Params: { model: string } }>('/admin/ab/:model', async (req) => {
@@ -226,4 +240,14 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
   registerDashboard(app, { routes: () => opts.routes, learner: opts.learner, metrics: opts.metrics, tenants });
   return app;
+}
+
+/** One model of /v1/models (a route's name or one of its aliases), as OpenAI lists models, plus the route. */
+function modelEntry(route: Route, id: string, created: number): Record<string, unknown> {
+  const engines = [...new Set(route.backends.map((b) => (b.simulated ? `${b.engine} (simulated)` : b.engine)))];
+  return {
+    id, object: 'model', created, owned_by: engines.join(', '),
+    root: route.model,
+    switchyard: { backends: route.backends.map((b) => b.id), policy: route.policy.type, simulated: route.backends.every((b) => b.simulated) },
+  };
 }

@@ -22,6 +22,7 @@ export const ERRORS = {
   SY_ERR_ENDPOINT_NOT_SUPPORTED: { status: 400, type: 'invalid_request_error', code: 'endpoint_not_supported', description: 'No backend of this model serves the endpoint (e.g. embeddings).' },
   SY_ERR_ROUTE_NOT_FOUND: { status: 404, type: 'not_found_error', code: 'route_not_found', description: 'No such path.' },
   SY_ERR_NO_HEALTHY_BACKEND: { status: 503, type: 'server_error', code: 'no_healthy_backend', description: 'Every backend of the route is unhealthy or failed; retry after `Retry-After` seconds.' },
+  SY_ERR_RESPONSE_UNAVAILABLE: { status: 503, type: 'server_error', code: 'response_unavailable', description: 'The backend that holds `previous_response_id` is unhealthy or no longer serves the model: the conversation cannot continue on another replica.' },
   SY_ERR_SLO_UNATTAINABLE: { status: 429, type: 'rate_limit_error', code: 'slo_unattainable', description: 'No backend is predicted to meet the latency target and the route sheds (or its queue is full or timed out); retry after `Retry-After`.' },
   SY_ERR_DRAINING: { status: 503, type: 'server_error', code: 'draining', description: 'The gateway is shutting down and takes no new requests.' },
   SY_ERR_UPSTREAM_REJECTED: { status: 400, type: 'invalid_request_error', code: 'upstream_rejected', description: "The engine refused the request (4xx); its status and message are kept." },

@@ -22,6 +22,7 @@ import { sendShadow } from './shadow.js';
 import { Cancel } from '../plugin/cancel.js';
 import type { CircuitBreaker } from '../routing/breaker.js';
 import type { Admission, Tenants } from '../auth/tenants.js';
+import { responseIdOf, type ResponseOwners } from './response-owners.js';
 
 export interface InferenceContext {
   routes: RouteTable;
@@ -35,6 +36,8 @@ export interface InferenceContext {
   /** Keys' model access, limits and priorities (core/auth). */
   tenants?: Tenants;
   accessLog?: AccessLog;
+  /** Which backend holds each Responses answer (`previous_response_id` goes back there). */
+  responseOwners?: ResponseOwners;
 }
 
 type Body = Record<string, unknown>;
@@ -66,14 +69,23 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
   if (!route || ctx.tenants?.mayUse(req, route) === false) {
     throw new GatewayError('SY_ERR_MODEL_NOT_FOUND', `The model \`${model}\` does not exist or you do not have access to it.`, { param: 'model' });
   }
-  const filter = endpoint === 'embeddings' ? (b: Backend) => b.capabilities.embeddings : undefined;
+  const serves = servingFilter(endpoint);
   const arm = route.arms.pick(body, req.headers);
-  let candidates = route.candidates(filter, arm.name);
+  // A continued response goes to the backend that holds it, whatever its arm.
+  const owner = previousResponseOwner(endpoint, body, ctx);
+  const filter = owner === undefined ? serves : (b: Backend) => b.id === owner && (serves?.(b) ?? true);
+  let candidates = route.candidates(filter, owner === undefined ? arm.name : undefined);
   // An arm with nothing healthy must not fail the request: the other arms serve it (the
   // comparison loses a sample, the user does not).
   if (!candidates.some((c) => c.healthy)) candidates = route.candidates(filter);
-  if (candidates.length === 0) {
+  if (owner === undefined && candidates.length === 0) {
     throw new GatewayError('SY_ERR_ENDPOINT_NOT_SUPPORTED', `no backend of \`${model}\` serves /v1/${endpoint === 'chat' ? 'chat/completions' : endpoint}`);
+  }
+  if (owner !== undefined && !candidates.some((c) => c.healthy)) {
+    // Another replica does not hold the response: answering from one would be a wrong answer.
+    throw new GatewayError('SY_ERR_RESPONSE_UNAVAILABLE', candidates.length === 0
+      ? `backend ${owner}, which holds \`${String(body.previous_response_id)}\`, no longer serves \`${model}\``
+      : `backend ${owner}, which holds \`${String(body.previous_response_id)}\`, is unhealthy`, { param: 'previous_response_id', headers: { 'retry-after': '1' } });
   }
   const stream = body.stream === true && endpoint !== 'embeddings';
   const clientWantsUsage = isObject(body.stream_options) && body.stream_options.include_usage === true;
@@ -92,8 +104,9 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
     admission = await ctx.tenants?.admit(req, route, body);
     if (admission) for (const [name, value] of Object.entries(admission.headers)) reply.raw.setHeader(name, value);
     deadlines.start();
-    const { backend, record, upstream } = await dispatchWithRetries(route, candidates, endpoint, body, stream, req, cancel, ctx, receivedAt);
-    if (route.shadow && Math.random() < route.shadow.fraction) sendShadow(route, endpoint, body, stream, req);
+    const { backend, record, upstream } = await dispatchWithRetries(route, candidates, filter, endpoint, body, stream, req, cancel, ctx, receivedAt);
+    // A shadow copy of a Responses request would store a response on a replica nobody asks again.
+    if (route.shadow && endpoint !== 'responses' && Math.random() < route.shadow.fraction) sendShadow(route, endpoint, body, stream, req);
     const overheadMs = upstream.sentAt - receivedAt;
     const m = ctx.metrics.forRoute(route.model, backend.id, backend.engine);
     m.inFlight.inc();
@@ -101,7 +114,7 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
       // dispatchWithRetries hands back only answers below 400; every one of them is relayed.
       access.backend = backend.id;
       access.reason = record.reason;
-      const outcome = await relayReply(upstream.reply, reply, { stream, clientWantsUsage, backend, overheadMs, receivedAt, m, ctx, req, record, admission, deadlines, cancel });
+      const outcome = await relayReply(upstream.reply, reply, { endpoint, stream, clientWantsUsage, backend, overheadMs, receivedAt, m, ctx, req, record, admission, deadlines, cancel });
       Object.assign(access, { status: outcome.status ?? 200, ttftMs: outcome.ttftMs, promptTokens: outcome.promptTokens, completionTokens: outcome.completionTokens, cachedTokens: outcome.cachedTokens });
       route.arms.record(arm.name, outcome);
       ctx.metrics.observeArm(route.model, arm.name, outcome);
@@ -140,6 +153,19 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
   }
 }
 
+/** Backends that serve the endpoint; undefined: every backend (chat and completions). */
+function servingFilter(endpoint: Endpoint): ((b: Backend) => boolean) | undefined {
+  if (endpoint === 'embeddings') return (b) => b.capabilities.embeddings;
+  if (endpoint === 'responses') return (b) => b.capabilities.responses === true;
+  return undefined;
+}
+
+/** The backend holding the response a Responses request continues, when this process relayed it. */
+function previousResponseOwner(endpoint: Endpoint, body: Body, ctx: InferenceContext): string | undefined {
+  if (endpoint !== 'responses' || typeof body.previous_response_id !== 'string') return undefined;
+  return ctx.responseOwners?.ownerOf(body.previous_response_id);
+}
+
 function headerNumber(req: FastifyRequest, name: string): number | undefined {
   const v = req.headers[name];
   if (typeof v !== 'string' || v === '') return undefined;
@@ -155,7 +181,7 @@ function sloOf(route: Route, req: FastifyRequest): RoutingRequest['slo'] {
 }
 
 async function dispatchWithRetries(
-  route: Route, candidates: Candidate[], endpoint: Endpoint, body: Body, stream: boolean, req: FastifyRequest,
+  route: Route, candidates: Candidate[], filter: ((b: Backend) => boolean) | undefined, endpoint: Endpoint, body: Body, stream: boolean, req: FastifyRequest,
   cancel: Cancel, ctx: InferenceContext, receivedAt: number,
 ): Promise<{ backend: Backend; record: DispatchRecord; upstream: { reply: DispatchReply; sentAt: number } }> {
   const tried = new Set<string>();
@@ -194,7 +220,7 @@ async function dispatchWithRetries(
         // A key's priority, when keys are configured (a client cannot promote itself by header).
         const priority = ctx.tenants?.priorityOf(req) ?? (Number(req.headers['x-priority'] ?? 0) || 0);
         decision = await route.admission.admit(decision, priority, () =>
-          route.policy.select(route.candidates().filter((c) => !tried.has(c.backend.id)), routingRequest));
+          route.policy.select(route.candidates(filter).filter((c) => !tried.has(c.backend.id)), routingRequest));
       }
       const backend = decision.backend;
       tried.add(backend.id);
@@ -202,7 +228,7 @@ async function dispatchWithRetries(
       const chosen = open.find((c) => c.backend === backend)!;
       const record = ctx.learner.onDecision(route, chosen, routingRequest, decision);
       const upstreamBody: Body = { ...body, model: route.engineModel(backend) };
-      if (stream) {
+      if (stream && endpoint !== 'responses') {
         // Ask every engine for usage so the gateway always knows token counts; the relay strips
         // the usage chunk when the client did not ask for it.
         upstreamBody.stream_options = { ...(isObject(body.stream_options) ? body.stream_options : {}), include_usage: true };
@@ -304,6 +330,7 @@ function classifyStatus(backend: Backend, status: number, text: string): Attempt
 }
 
 interface RelayContext {
+  endpoint: Endpoint;
   record: DispatchRecord;
   stream: boolean;
   clientWantsUsage: boolean;
@@ -337,6 +364,7 @@ async function relayAnswer(upstream: DispatchReply, reply: FastifyReply, r: Rela
   };
   if (!r.stream) {
     const text = await readAll(upstream);
+    if (r.endpoint === 'responses') rememberResponse(r, responseIdOf(text));
     const usage = readUsage(text);
     observeUsage(r.m, usage);
     r.admission?.settle(usage);
@@ -355,7 +383,9 @@ async function relayAnswer(upstream: DispatchReply, reply: FastifyReply, r: Rela
   r.deadlines.streamStarted();
   const onContent = r.admission?.streamed;
   const outcome = await relaySse(upstream.body, res, {
+    dialect: r.endpoint === 'responses' ? 'responses' : 'chat',
     stripUsage: !r.clientWantsUsage,
+    onResponseId: (id) => rememberResponse(r, id),
     now: () => performance.now(),
     isClientGone: () => res.destroyed || res.writableEnded,
     stallTimeoutMs: r.ctx.clientStallTimeoutMs,
@@ -397,6 +427,10 @@ async function relayAnswer(upstream: DispatchReply, reply: FastifyReply, r: Rela
     promptTokens: outcome.usage?.prompt_tokens, cachedTokens: outcome.usage?.prompt_tokens_details?.cached_tokens ?? undefined,
     status: outcome.end === 'done' ? 200 : outcome.end,
   };
+}
+
+function rememberResponse(r: RelayContext, responseId: string | undefined): void {
+  if (responseId !== undefined) r.ctx.responseOwners?.remember(responseId, r.backend.id);
 }
 
 /** Read an answer whole (error bodies, non-streamed answers): the plugin's collector where it has one. */

@@ -80,6 +80,23 @@ export const embeddingBodySchema = {
   },
 } as const;
 
+/** The Responses API (`POST /v1/responses`): what the gateway reads; the engine checks the rest. */
+export const responsesBodySchema = {
+  type: 'object',
+  required: ['model'],
+  additionalProperties: true,
+  properties: {
+    model: { type: 'string', minLength: 1 },
+    input: nullable({ anyOf: [{ type: 'string' }, { type: 'array' }] }),
+    stream: nullable({ type: 'boolean' }),
+    previous_response_id: nullable({ type: 'string', minLength: 1 }),
+    instructions: nullable({ type: 'string' }),
+    max_output_tokens: nullable({ type: 'integer', minimum: 1 }),
+    store: nullable({ type: 'boolean' }),
+    user: nullable({ type: 'string' }),
+  },
+} as const;
+
 /** A body refused at the door, in the error catalogue's terms (core/server/errors.ts). */
 export interface ValidationFailure {
   name: 'SY_ERR_INVALID_JSON' | 'SY_ERR_INVALID_FIELD' | 'SY_ERR_MISSING_MODEL';

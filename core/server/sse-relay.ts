@@ -10,12 +10,18 @@
  * asked for when the client did not (Switchyard asks every engine for usage); usage the client
  * asked for, or an engine sends on every chunk, passes untouched. An upstream that fails or ends
  * without `[DONE]` yields an OpenAI error event and then `data: [DONE]`.
+ *
+ * The Responses API's streams (`dialect: 'responses'`) are typed events (`event:
+ * response.output_text.delta`, …) that end with `response.completed`, `response.incomplete` or
+ * `response.failed` and never with `[DONE]`: they are forwarded as sent, and one cut short gets
+ * that API's own `error` event — no chat error chunk, no `[DONE]`.
  */
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { once } from 'node:events';
 import { GatewayError } from './errors.js';
 import { SseSplitter, type SseEvent } from './sse-parser.js';
+import { asChatUsage, type ResponsesUsage } from './answer-usage.js';
 
 export interface Usage {
   prompt_tokens?: number;
@@ -41,7 +47,15 @@ export function errorEvent(err: GatewayError): Buffer {
   return Buffer.from(`data: ${JSON.stringify(err.body())}\n\n`);
 }
 
+/** The Responses API's stream error (its `ResponseErrorEvent`): the last event of a stream cut short. */
+export function responsesErrorEvent(err: GatewayError): Buffer {
+  const { message, code, param } = err.body().error;
+  return Buffer.from(`event: error\ndata: ${JSON.stringify({ type: 'error', code, message, param })}\n\n`);
+}
+
 interface RelayOptions {
+  /** `chat` (chat and completions chunks, ended by `[DONE]`) unless given. */
+  dialect?: 'chat' | 'responses';
   stripUsage: boolean;
   now: () => number;
   isClientGone: () => boolean;
@@ -55,11 +69,15 @@ interface RelayOptions {
   onContent?: () => void;
   /** Why the upstream was cut, when the gateway cut it (a deadline): sent as the stream's error event. */
   interruption?: () => GatewayError | undefined;
+  /** A Responses stream's `response.created` named its response, before the event is forwarded. */
+  onResponseId?: (id: string) => void;
 }
 
 export async function relaySse(upstream: Readable, res: ServerResponse, opts: RelayOptions): Promise<RelayOutcome> {
   const out: RelayOutcome = { contentEvents: 0, end: 'truncated' };
   const splitter = new SseSplitter();
+  const responses = opts.dialect === 'responses';
+  const observe = responses ? observeResponsesEvent : observeChatEvent;
   const write = async (buf: Buffer): Promise<boolean> => {
     if (buf.length === 0) return true;
     if (res.writableEnded || res.destroyed) return false;
@@ -106,10 +124,10 @@ export async function relaySse(upstream: Readable, res: ServerResponse, opts: Re
     out.error = err instanceof Error ? err.message : String(err);
   }
   if (out.end !== 'done') {
-    if (out.end === 'truncated') out.error = 'the engine closed the stream before [DONE]';
+    if (out.end === 'truncated') out.error = responses ? 'the engine closed the stream before the response ended' : 'the engine closed the stream before [DONE]';
     const failure = opts.interruption?.() ?? new GatewayError('SY_ERR_STREAM_INTERRUPTED', `upstream stream failed: ${out.error}`);
     if (failure.errorName !== 'SY_ERR_STREAM_INTERRUPTED') out.error = failure.message;
-    await write(Buffer.concat([errorEvent(failure), DONE]));
+    await write(responses ? responsesErrorEvent(failure) : Buffer.concat([errorEvent(failure), DONE]));
   }
   return out;
 }
@@ -137,8 +155,20 @@ function choiceHasContent(choice: unknown): boolean {
   return nonEmpty(delta.content) || nonEmpty(delta.reasoning_content) || nonEmpty(delta.reasoning) || nonEmpty(delta.tool_calls);
 }
 
-/** Records what the event says; returns whether to forward it. */
-function observe(e: SseEvent, out: RelayOutcome, opts: RelayOptions): boolean {
+/** One content event (about one token): the first sets the time to first token. */
+function countContent(out: RelayOutcome, opts: RelayOptions): void {
+  const t = opts.now();
+  if (out.firstTokenAt === undefined) {
+    out.firstTokenAt = t;
+    opts.onFirstToken?.();
+  }
+  out.lastTokenAt = t;
+  out.contentEvents++;
+  opts.onContent?.();
+}
+
+/** Records what a chat or completions event says; returns whether to forward it. */
+function observeChatEvent(e: SseEvent, out: RelayOutcome, opts: RelayOptions): boolean {
   const data = e.data;
   if (data === undefined) return true; // a comment, heartbeat or stray blank line
   if (data === '[DONE]' || data.trimEnd() === '[DONE]') {
@@ -168,21 +198,47 @@ function observe(e: SseEvent, out: RelayOutcome, opts: RelayOptions): boolean {
       const finish = isObject(choice) ? choice.finish_reason : undefined;
       if (typeof finish === 'string' && finish !== '') out.finishReason = finish;
     }
-    if (content) {
-      const t = opts.now();
-      if (out.firstTokenAt === undefined) {
-        out.firstTokenAt = t;
-        opts.onFirstToken?.();
-      }
-      out.lastTokenAt = t;
-      out.contentEvents++;
-      opts.onContent?.();
-    }
+    if (content) countContent(out, opts);
   }
   if (isObject(chunk.usage)) {
     out.usage = chunk.usage as Usage;
     // The usage-only chunk the gateway asked for on the client's behalf.
     if (opts.stripUsage && Array.isArray(choices) && choices.length === 0) return false;
+  }
+  return true;
+}
+
+const RESPONSE_ENDS = new Set(['response.completed', 'response.incomplete', 'response.failed']);
+
+/**
+ * Records what a Responses event says (always forwarded): deltas with text are content, and the
+ * final event carries the usage. The type is the JSON's `type`, which OpenAI and vLLM repeat in the
+ * SSE `event:` line.
+ */
+function observeResponsesEvent(e: SseEvent, out: RelayOutcome, opts: RelayOptions): boolean {
+  const data = e.data;
+  if (data === undefined) return true;
+  let event: unknown;
+  try {
+    event = JSON.parse(data);
+  } catch {
+    if (e.event === 'error') out.error = data;
+    return true;
+  }
+  if (!isObject(event)) return true;
+  const type = typeof event.type === 'string' ? event.type : e.event;
+  if (type === undefined) return true;
+  if (type === 'error') {
+    out.error = data;
+    return true;
+  }
+  const response = isObject(event.response) ? event.response : undefined;
+  if (type === 'response.created' && typeof response?.id === 'string') opts.onResponseId?.(response.id);
+  if (type.endsWith('.delta') && nonEmpty(event.delta)) countContent(out, opts);
+  if (RESPONSE_ENDS.has(type)) {
+    out.end = 'done';
+    if (isObject(response?.usage)) out.usage = asChatUsage(response.usage as Usage & ResponsesUsage);
+    if (type === 'response.failed') out.error = JSON.stringify(response?.error ?? 'response.failed');
   }
   return true;
 }

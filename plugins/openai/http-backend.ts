@@ -14,7 +14,7 @@ import type {
 import type { HttpBackendOptions } from './options.js';
 import { UpstreamAnswer } from './upstream-answer.js';
 
-const PATHS = { chat: '/v1/chat/completions', completions: '/v1/completions', embeddings: '/v1/embeddings' } as const;
+const PATHS = { chat: '/v1/chat/completions', completions: '/v1/completions', embeddings: '/v1/embeddings', responses: '/v1/responses' } as const;
 
 /**
  * Headers never forwarded upstream: hop-by-hop ones, those undici sets itself, and the client's
@@ -44,6 +44,8 @@ export abstract class HttpBackend implements Backend {
   private state: BackendHealth = { status: 'unknown', since: Date.now() };
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
+  /** The last load read failed: the next failure is not logged again, the next success is. */
+  private loadFailing = false;
 
   constructor(readonly spec: BackendSpec, protected readonly ctx: PluginContext, protected readonly options: HttpBackendOptions) {
     this.id = spec.id;
@@ -53,7 +55,7 @@ export abstract class HttpBackend implements Backend {
     this.base = new URL(spec.url);
     this.modelNames = spec.models ?? [];
     // Block size and capacity from the options until the engine reports its own (which wins).
-    this.capabilities = { embeddings: options.embeddings, kvEvents: false, cachedTokens: options.cachedTokens, blockSize: options.blockSize, kvCapacityTokens: options.kvCapacityTokens };
+    this.capabilities = { embeddings: options.embeddings, responses: options.responses, kvEvents: false, cachedTokens: options.cachedTokens, blockSize: options.blockSize, kvCapacityTokens: options.kvCapacityTokens };
     this.pool = new Pool(this.base.origin, {
       connections: options.connections,
       pipelining: 1,
@@ -171,8 +173,12 @@ export abstract class HttpBackend implements Backend {
         if (load.blockSize) this.capabilities.blockSize = load.blockSize;
         if (load.numBlocks && load.blockSize) this.capabilities.kvCapacityTokens = load.numBlocks * load.blockSize;
       }
+      if (this.loadFailing) this.ctx.log.info({ backend: this.id }, 'engine load read recovered');
+      this.loadFailing = false;
     } catch (err) {
-      this.ctx.log.warn({ backend: this.id, err: err instanceof Error ? err.message : String(err) }, 'engine load read failed');
+      // Logged once per change, not on every interval: a dead engine would write a line each 500 ms.
+      if (!this.loadFailing) this.ctx.log.warn({ backend: this.id, err: err instanceof Error ? err.message : String(err) }, 'engine load read failed');
+      this.loadFailing = true;
     }
   }
 

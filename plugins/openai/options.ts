@@ -9,6 +9,8 @@ export interface HttpBackendOptions {
   loadIntervalMs: number;
   connections: number;
   embeddings: boolean;
+  /** The engine serves POST /v1/responses. */
+  responses: boolean;
   discoveryTimeoutMs: number;
   connectTimeoutMs: number;
   headersTimeoutMs: number;
@@ -34,6 +36,7 @@ const KEYS: Record<string, [Check, string]> = {
   load_interval_ms: [nonNegativeInt, 'an integer ≥ 0 (0 turns load reads off)'],
   connections: [positiveInt, 'a positive integer'],
   embeddings: [flag, 'true or false'],
+  responses: [flag, 'true or false'],
   discovery_timeout_ms: [positiveInt, 'a positive integer'],
   body_timeout_ms: [positiveInt, 'a positive integer'],
   cached_tokens: [(v) => v === 'reported' || v === 'unreported', 'reported or unreported'],
@@ -65,6 +68,7 @@ export function readHttpOptions(
     loadIntervalMs: num('load_interval_ms', defaults.loadIntervalMs ?? 500),
     connections: num('connections', 256),
     embeddings: typeof options.embeddings === 'boolean' ? options.embeddings : (defaults.embeddings ?? false),
+    responses: typeof options.responses === 'boolean' ? options.responses : (defaults.responses ?? false),
     discoveryTimeoutMs: num('discovery_timeout_ms', 30_000),
     connectTimeoutMs: ctx.limits.connectTimeoutMs,
     headersTimeoutMs: ctx.limits.headersTimeoutMs,

@@ -16,7 +16,7 @@ export class VllmBackend extends HttpBackend {
   private readonly kv?: VllmKvFollower;
 
   constructor(spec: BackendSpec, ctx: PluginContext) {
-    super(spec, ctx, readHttpOptions(spec.options, ctx, { embeddings: true }));
+    super(spec, ctx, readHttpOptions(spec.options, ctx, { embeddings: true, responses: true }));
     const kv = readVllmKvEvents(spec.options.kv_events);
     if (kv) this.kv = new VllmKvFollower(kv, spec.id, ctx.log);
   }

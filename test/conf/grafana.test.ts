@@ -104,16 +104,22 @@ describe('the Grafana dashboard', () => {
     expect(missing).toEqual([]);
   });
 
-  it('covers every switchyard_ series family the gateway exports, except process and per-key ones', () => {
+  it('covers every switchyard_ series family the gateway exports, except per-key ones', () => {
     const family = (name: string) => {
       const m = /^(.*)_(bucket|sum|count)$/.exec(name);
       return m && types.get(m[1]) === 'histogram' ? m[1] : name;
     };
     const queried = new Set(panels.flatMap((p) => (p.targets ?? []).flatMap((t) => namesIn(t.expr))).map(family));
-    const unqueried = [...types.keys()].filter((n) => n.startsWith('switchyard_') && !n.startsWith('switchyard_process_') && !queried.has(n)
+    const unqueried = [...types.keys()].filter((n) => n.startsWith('switchyard_') && !queried.has(n)
       // per-key usage exists only with an auth: section (a key id label), not in this config
       && !/^switchyard_(key_|rate_limited|limit_store)/.test(n));
     expect(unqueried).toEqual([]);
+  });
+
+  // Regression: collectDefaultMetrics' prefix doubled the name (switchyard_process_process_cpu_seconds_total).
+  it('exports Node\'s process metrics under their standard names, as stock Node dashboards query them', () => {
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds']) expect(types.has(name), name).toBe(true);
+    expect([...types.keys()].filter((n) => n.includes('process_process_') || n.startsWith('switchyard_process_') || n.startsWith('switchyard_nodejs_'))).toEqual([]);
   });
 
   it('sees the traffic in the series its main panels use', () => {
