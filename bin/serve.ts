@@ -12,6 +12,7 @@
 import cluster from 'node:cluster';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../core/config/load.js';
+import { servedModelWarnings } from '../core/config/served-models.js';
 import type { GatewayConfig } from '../core/config/types.js';
 import { startGateway } from '../core/server/gateway.js';
 import { registerBuiltinPlugins } from './plugins.js';
@@ -44,6 +45,8 @@ const CHECK_CONFIG = defineCommand({
 
 Loads and validates a gateway config as serve would, without starting anything, and prints its
 backends and routes. Exit 1 with every error (file, path in it, what was expected) if it is invalid.
+Warns (exit 0) when a backend's GET /v1/models does not list the model a route sends it; a
+backend that does not answer within 2 s is not checked.
 
 options:
   -h, --help       this text`,
@@ -171,6 +174,8 @@ export async function runCheckConfig(argv: string[]): Promise<number> {
     process.stderr.write(`switchyard: ${file}: ${err.errors.length} error${err.errors.length === 1 ? '' : 's'}\n${err.errors.map((e) => `  ${e.message}\n`).join('')}`);
     return 1;
   }
+  // A model a backend does not serve is worth knowing, not a reason to refuse the config.
+  for (const warning of await servedModelWarnings(config)) process.stderr.write(`switchyard: warning: ${warning}\n`);
   process.stdout.write(
     `${file}: ok — ${config.backends.length} backends (${config.simulated.length} simulated), ` +
       (config.discovered.length > 0 ? `${config.discovered.length} discovered by DNS (${config.discovered.map((d) => `${d.template.id}: ${d.discover.dns}`).join(', ')}), ` : '') +
