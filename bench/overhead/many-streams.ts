@@ -1,0 +1,180 @@
+/**
+ * Many slow streams through one gateway process: N streaming chats held open at once, each
+ * getting about one token a second, through the in-process engine model (`--via in-process`, one
+ * socket per stream) or through a proxy plugin to an emulated vLLM replica (`--via proxy`: each
+ * stream holds two sockets, client and upstream). The engines are SIMULATED, sized so that every
+ * stream is in the batch at once (no queueing) and a step takes about a second.
+ *
+ * Measured on the gateway process: its RSS (sampled every 500 ms, the peak), its event-loop lag
+ * (prom-client's p99 and max over each 1 s scrape of /metrics: the worst interval and the median
+ * one), and the streams: answered whole (every token and [DONE]), failed, dropped.
+ *
+ *   node --import tsx bench/overhead/many-streams.ts [--via in-process|proxy] [--streams N]
+ *        [--tokens T] [--ramp-s S]
+ *
+ * Connection caps are raised for the run (limits.max_connections, max_in_flight_per_client); the
+ * file-descriptor limit (ulimit -n) bounds N: each stream holds one descriptor in the client and
+ * one (in-process) or two (proxy) in the gateway.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import yaml from 'js-yaml';
+import { Agent, request } from 'undici';
+import { spawnSelf } from '../../core/cli/self.js';
+import { packageRoot } from '../../core/util/package-root.js';
+import { spawnSim } from '../sim/spawn.js';
+
+const { values } = parseArgs({
+  options: {
+    via: { type: 'string', default: 'in-process' },
+    streams: { type: 'string' },
+    tokens: { type: 'string', default: '20' },
+    'ramp-s': { type: 'string', default: '10' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help) {
+  process.stdout.write('usage: node --import tsx bench/overhead/many-streams.ts [--via in-process|proxy] [--streams N] [--tokens T] [--ramp-s S]\n');
+  process.exit(0);
+}
+const via = values.via === 'proxy' ? 'proxy' : 'in-process';
+const streams = Number(values.streams ?? (via === 'proxy' ? 5000 : 10000));
+const tokens = Number(values.tokens);
+const rampMs = Number(values['ramp-s']) * 1000;
+
+const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-streams-'));
+const root = packageRoot(import.meta.url);
+let sim: Awaited<ReturnType<typeof spawnSim>> | undefined;
+let backend: Record<string, unknown>;
+if (via === 'proxy') {
+  // A profile of the engine model whose batch holds every stream and whose step takes ~0.8 s at
+  // that batch (a slow token stream, not a GPU's speed): appended to the shipped profiles file.
+  const profiles = `${readFileSync(path.join(root, 'native', 'profiles.yaml'), 'utf8')}
+  soak-vllm:
+    <<: *vllm
+    gpu: a100
+    model: qwen2.5-7b
+    scheduler: { <<: *vllm_sched, max_batch_size: ${streams + 100}, max_num_tokens: 65536 }
+    step_ms: { base: 24, per_seq: ${(800 / streams).toFixed(4)}, per_prefill_token: 0.002, per_kv_token: 0 }
+    frontend_overhead_ms: 0
+`;
+  const file = path.join(dir, 'profiles.yaml');
+  writeFileSync(file, profiles);
+  sim = await spawnSim(['--engine', 'vllm', '--profile', 'soak-vllm', '--profile-file', file, '--port', '0', '--model', 'soak']);
+  backend = { id: 'engine', type: 'vllm', url: sim.url, connections: streams + 100 };
+} else {
+  // The A10 TensorRT-LLM profile with every stream in the batch: a decode step of N sequences is
+  // ~0.52 ms each in model time; the time scale brings it to about a second.
+  const stepModelMs = 24.22 + 0.524 * streams;
+  backend = {
+    id: 'engine', type: 'trtllm', executor: 'model', profile: 'a10-qwen2.5-7b-trtllm', models: ['soak'],
+    time_scale: Number((stepModelMs / 1000).toFixed(3)), max_batch_size: streams + 100, max_num_tokens: 65536,
+    kv_cache_max_tokens: streams * (64 + tokens) * 2, enable_chunked_context: true,
+  };
+}
+const config = path.join(dir, 'gateway.yaml');
+writeFileSync(config, yaml.dump({
+  listen: { host: '127.0.0.1', port: 0 },
+  limits: { max_connections: 0, max_in_flight_per_client: 0, request_timeout_ms: 600_000, client_stall_timeout_ms: 600_000 },
+  backends: [backend],
+  routes: [{ model: 'soak', backends: ['engine'], timeouts: { first_token_ms: 600_000, stall_ms: 600_000, total_ms: 1_800_000 } }],
+}));
+const gateway = await spawnSelf(['serve', '--config', config], { env: { SWITCHYARD_LOG_LEVEL: 'warn' }, timeoutMs: 60_000 });
+const pid = gateway.child.pid!;
+
+let peakRss = 0;
+const rssTimer = setInterval(() => {
+  try {
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    peakRss = Math.max(peakRss, kb * 1024);
+  } catch {
+    // the gateway is gone: the streams say why
+  }
+}, 500);
+const lagP99: number[] = [];
+const lagMax: number[] = [];
+const metricsAgent = new Agent({ connections: 1 });
+const lagTimer = setInterval(() => {
+  void request(`${gateway.url}/metrics`, { dispatcher: metricsAgent }).then(async (res) => {
+    const text = await res.body.text();
+    const p99 = /^\S*eventloop_lag_p99_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
+    const max = /^\S*eventloop_lag_max_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
+    // The gateway's start (loading tokenizers, a synchronous half second) is not the streams' doing.
+    if (started === undefined) return;
+    if (p99 !== undefined) lagP99.push(Number(p99) * 1000);
+    if (max !== undefined) lagMax.push(Number(max) * 1000);
+  }, () => undefined);
+}, 1000);
+
+const client = new Agent({ connections: streams, pipelining: 0, headersTimeout: 600_000, bodyTimeout: 600_000, connect: { timeout: 60_000 } });
+const outcome = { whole: 0, failed: 0, dropped: 0, tokens: 0, errors: new Map<string, number>() };
+const body = JSON.stringify({ model: 'soak', stream: true, max_tokens: tokens, ignore_eos: true, messages: [{ role: 'user', content: 'Count slowly.' }] });
+let started: number | undefined = undefined;
+let open = 0;
+let peakOpen = 0;
+
+async function oneStream(): Promise<void> {
+  open++;
+  peakOpen = Math.max(peakOpen, open);
+  try {
+    const res = await request(`${gateway.url}/v1/chat/completions`, { method: 'POST', dispatcher: client, headers: { 'content-type': 'application/json' }, body });
+    if (res.statusCode !== 200) {
+      outcome.failed++;
+      const code = `HTTP ${res.statusCode}`;
+      outcome.errors.set(code, (outcome.errors.get(code) ?? 0) + 1);
+      await res.body.text();
+      return;
+    }
+    let text = '';
+    let got = 0;
+    for await (const chunk of res.body) {
+      text += (chunk as Buffer).toString('utf8');
+      let cut: number;
+      while ((cut = text.indexOf('\n\n')) >= 0) {
+        const event = text.slice(0, cut);
+        text = text.slice(cut + 2);
+        if (event.includes('"content"')) got++;
+        if (event.startsWith('data: [DONE]')) {
+          outcome.tokens += got;
+          if (got >= tokens - 1) outcome.whole++;
+          else outcome.dropped++;
+          return;
+        }
+      }
+    }
+    outcome.dropped++;
+  } catch (err) {
+    outcome.failed++;
+    const code = (err as { code?: string }).code ?? (err as Error).message;
+    outcome.errors.set(code, (outcome.errors.get(code) ?? 0) + 1);
+  } finally {
+    open--;
+  }
+}
+
+// One scrape first: the lag histogram restarts at each, so the first counted interval is the streams'.
+await request(`${gateway.url}/metrics`, { dispatcher: metricsAgent }).then((res) => res.body.text());
+started = performance.now();
+const all: Array<Promise<void>> = [];
+for (let i = 0; i < streams; i++) {
+  all.push(oneStream());
+  // Opened over the ramp, not in one burst (the listen backlog is finite).
+  if (i % 100 === 99) await new Promise((r) => setTimeout(r, rampMs / (streams / 100)));
+}
+await Promise.all(all);
+const seconds = (performance.now() - started) / 1000;
+clearInterval(rssTimer);
+clearInterval(lagTimer);
+gateway.child.kill('SIGTERM');
+sim?.child.kill('SIGTERM');
+await Promise.all([client.close(), metricsAgent.close()]);
+
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+const median = (xs: number[]) => (xs.length > 0 ? sorted(xs)[Math.floor(xs.length / 2)] : NaN);
+const worst = (xs: number[]) => (xs.length > 0 ? Math.max(...xs) : NaN);
+process.stdout.write(`${streams} streams via ${via === 'proxy' ? 'a proxy plugin (vllm → emulated vLLM)' : 'the in-process engine model (trtllm, executor: model)'}, ${tokens} tokens each, opened over ${rampMs / 1000} s; ${seconds.toFixed(1)} s in all\n`);
+process.stdout.write(`| streams open at once (peak) | whole | failed | dropped | gateway RSS peak | lag p99 (worst 1 s / median 1 s) | lag max |\n|--:|--:|--:|--:|--:|--:|--:|\n`);
+process.stdout.write(`| ${peakOpen} | ${outcome.whole} | ${outcome.failed} | ${outcome.dropped} | ${(peakRss / 2 ** 20).toFixed(0)} MB | ${worst(lagP99).toFixed(1)} / ${median(lagP99).toFixed(1)} ms | ${worst(lagMax).toFixed(1)} ms |\n`);
+if (outcome.errors.size > 0) process.stdout.write(`errors: ${[...outcome.errors].map(([k, v]) => `${k} × ${v}`).join(', ')}\n`);
