@@ -30,15 +30,16 @@ export class UpstreamDeadlines {
 
   constructor(private readonly spec: DeadlineSpec, private readonly cancel: Cancel) {}
 
-  /** Arms the whole-request deadline (from the request's arrival). */
-  start(): void {
+  /**
+   * Arms the whole-request deadline and, for a stream, its first token's: both count from now
+   * (the request admitted), so an engine that never sends the stream's headers is cut as one that
+   * sends headers and no token. A non-streamed answer comes whole: the response-headers timeout
+   * (`limits.upstream_headers_timeout_ms`) and the whole-request deadline bound it.
+   */
+  start(stream: boolean): void {
     this.total = setTimeout(() => this.fire('SY_ERR_DEADLINE_EXCEEDED', `the request took longer than ${this.spec.totalMs} ms`), this.spec.totalMs);
     this.total.unref();
-  }
-
-  /** The stream's headers arrived: its first token is due within `firstTokenMs`. */
-  streamStarted(): void {
-    this.arm(this.spec.firstTokenMs, () => this.fire('SY_ERR_FIRST_TOKEN_TIMEOUT', `the engine sent no token within ${this.spec.firstTokenMs} ms`));
+    if (stream) this.arm(this.spec.firstTokenMs, () => this.fire('SY_ERR_FIRST_TOKEN_TIMEOUT', `the engine sent no token within ${this.spec.firstTokenMs} ms`));
   }
 
   /** A token (any content event) arrived: from now on, no stall may last `stallMs`. */

@@ -30,7 +30,7 @@ export const ERRORS = {
   SY_ERR_UPSTREAM_UNREACHABLE: { status: 502, type: 'upstream_error', code: 'upstream_unreachable', description: 'No connection could be made to any candidate backend.' },
   SY_ERR_UPSTREAM_TIMEOUT: { status: 504, type: 'upstream_error', code: 'upstream_timeout', description: 'The engine sent no response headers within `limits.upstream_headers_timeout_ms`.' },
   SY_ERR_UPSTREAM_RATE_LIMITED: { status: 429, type: 'rate_limit_error', code: 'upstream_rate_limited', description: 'Every candidate engine answered 429.' },
-  SY_ERR_FIRST_TOKEN_TIMEOUT: { status: 504, type: 'upstream_error', code: 'first_token_timeout', description: 'A stream began but the engine sent no token within the route\'s `timeouts.first_token_ms`; as an SSE error event before `[DONE]`.' },
+  SY_ERR_FIRST_TOKEN_TIMEOUT: { status: 504, type: 'upstream_error', code: 'first_token_timeout', description: 'A stream\'s first token did not come within the route\'s `timeouts.first_token_ms` of the request\'s start: the answer when nothing was sent yet, else an SSE error event before `[DONE]`.' },
   SY_ERR_UPSTREAM_STALLED: { status: 504, type: 'upstream_error', code: 'upstream_stalled', description: 'The engine sent nothing for the route\'s `timeouts.stall_ms` mid-stream; as an SSE error event before `[DONE]`.' },
   SY_ERR_DEADLINE_EXCEEDED: { status: 504, type: 'upstream_error', code: 'deadline_exceeded', description: 'The request took longer than the route\'s `timeouts.total_ms`; the answer, or the stream\'s error event before `[DONE]`.' },
   SY_ERR_STREAM_INTERRUPTED: { status: 502, type: 'upstream_error', code: 'stream_interrupted', description: 'The engine failed after the stream began; sent as an SSE error event before `[DONE]`.' },

@@ -103,7 +103,7 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
   try {
     admission = await ctx.tenants?.admit(req, route, body);
     if (admission) for (const [name, value] of Object.entries(admission.headers)) reply.raw.setHeader(name, value);
-    deadlines.start();
+    deadlines.start(stream);
     const { backend, record, upstream } = await dispatchWithRetries(route, candidates, filter, endpoint, body, stream, req, cancel, ctx, receivedAt);
     // A shadow copy of a Responses request would store a response on a replica nobody asks again.
     if (route.shadow && endpoint !== 'responses' && Math.random() < route.shadow.fraction) sendShadow(route, endpoint, body, stream, req);
@@ -380,7 +380,6 @@ async function relayAnswer(upstream: DispatchReply, reply: FastifyReply, r: Rela
   // Headers the hooks set on the reply (x-content-type-options, …) go out with the hijacked stream's.
   res.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
   res.flushHeaders();
-  r.deadlines.streamStarted();
   const onContent = r.admission?.streamed;
   const outcome = await relaySse(upstream.body, res, {
     dialect: r.endpoint === 'responses' ? 'responses' : 'chat',

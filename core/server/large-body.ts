@@ -124,9 +124,13 @@ export class LargeBodies {
         if (id !== undefined && worker) this.post(worker, { op: 'chunk', id, bytes: chunk });
         else chunks.push(chunk);
       };
+      let ended = false;
       payload.on('data', onData);
       payload.once('error', fail);
+      // A client gone before the end: nothing will come, and the worker lets the chunks go.
+      payload.once('close', () => { if (!ended) fail(new Error('the client closed the connection before the body ended')); });
       payload.once('end', () => {
+        ended = true;
         if (failed) return;
         if (id === undefined || worker === undefined || kind === undefined) {
           inline(req, (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received)).toString('utf8'), (err, body) => (err ? reject(err) : resolve(body)));

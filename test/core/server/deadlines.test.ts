@@ -4,6 +4,8 @@
  * own catalogue error — the answer before the first byte, the stream's error event before [DONE]
  * after it. (Before: non-streamed requests waited 600 s and stalled streams 300 s.)
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimServer } from '../../../bench/sim/server.js';
 import type { Gateway } from '../../../core/server/gateway.js';
@@ -61,5 +63,38 @@ describe('upstream deadlines', () => {
     await fetch(`${stalling.url}/sim/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ stallAfter: null }) });
     const ok = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chat('stalling', false)) });
     expect(ok.status).toBe(200);
+  });
+});
+
+describe('a stream whose engine never sends its headers', () => {
+  let mute: Server;
+  let gw: Gateway;
+
+  beforeAll(async () => {
+    // Answers its model list, and holds every completion without a byte.
+    mute = createServer((req, res) => {
+      if (req.method === 'GET') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: [{ id: 'm', object: 'model' }] }));
+      else req.resume();
+    });
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+    gw = await startTestGateway({
+      listen: { host: '127.0.0.1', port: 0 },
+      backends: [{ id: 'mute', type: 'openai', url: `http://127.0.0.1:${(mute.address() as AddressInfo).port}`, models: ['m'], health_path: '/v1/models', load_interval_ms: 0 }],
+      routes: [{ model: 'm', backends: ['mute'], retries: 0, timeouts: { first_token_ms: 400, stall_ms: 400, total_ms: 60_000 } }],
+    });
+  });
+  afterAll(async () => {
+    await gw?.drain();
+    mute?.closeAllConnections();
+    await new Promise((r) => mute?.close(r));
+  });
+
+  it('is answered 504 first_token_timeout once first_token_ms has passed since the request began', async () => {
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'hello' }] }),
+    });
+    expect(res.status).toBe(504);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('first_token_timeout');
   });
 });
