@@ -17,7 +17,7 @@ export const SIM_FACES = {
 } as const;
 
 export const SIM = {
-  profile: str('The engine profile to emulate (conf/profiles.yaml, see "Profiles").'),
+  profile: str('The engine profile to emulate (native/profiles.yaml, see "Profiles").'),
   port: int('The port the emulated replica listens on (loopback).', { min: 1, max: 65535 }),
   time_scale: num('Emulated time runs this many times slower (2) or faster (0.5).', { default: 1 }),
   args: strings('Extra `switchyard sim` flags, e.g. faults.'),
