@@ -14,6 +14,7 @@
 import type { KvCacheView } from '../plugin/types.js';
 import { blockKeysOfParts, blockKeysWithFirstExtra, extraKeyText } from './kv-tracker.js';
 import { PerBackend } from './per-backend.js';
+import { concat } from '../tokenizer/segment-cache.js';
 
 export const SPECULATION_TTL_MS = 2000;
 
@@ -40,7 +41,7 @@ export class RequestTokens {
 
   /** Every id in one array (a copy, made once, when the parts are many). */
   get ids(): Int32Array {
-    this.whole ??= concatIds(this.parts, this.length);
+    this.whole ??= this.parts.length === 1 ? this.parts[0] : concat(this.parts);
     return this.whole;
   }
 
@@ -52,17 +53,6 @@ export class RequestTokens {
     }
     return keys;
   }
-}
-
-function concatIds(parts: readonly Int32Array[], length: number): Int32Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Int32Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** One backend's unconfirmed placements: block key → when the speculation lapses. */
