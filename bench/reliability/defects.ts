@@ -219,7 +219,13 @@ const [simA, simB, simSlow, upstream] = await Promise.all([
 ]);
 const sims: SpawnedSim[] = [simA, simB, simSlow];
 const listen = { host: '127.0.0.1', port: 0 };
-const pair = [{ id: 'a', type: 'vllm', url: simA.url }, { id: 'b', type: 'vllm', url: simB.url }];
+// Builds that forward client headers by an allowlist pass the emulator's fault header only when
+// the backend names it; older ones forwarded every header.
+const namesHeaders = await accepts({
+  backends: [{ id: 'o', type: 'openai', url: 'http://127.0.0.1:9', models: ['m'], forward_headers: ['x-return-error'] }], routes: [{ model: 'm', backends: ['o'] }],
+});
+const faultHeader = namesHeaders ? { forward_headers: ['x-return-error'] } : {};
+const pair = [{ id: 'a', type: 'vllm', url: simA.url, ...faultHeader }, { id: 'b', type: 'vllm', url: simB.url, ...faultHeader }];
 process.stderr.write(`gateway from ${gatewayRoot} (limits.request_timeout_ms: ${newLimits ? 'known' : 'unknown'})\n`);
 
 try {

@@ -17,16 +17,14 @@ import { UpstreamAnswer } from './upstream-answer.js';
 const PATHS = { chat: '/v1/chat/completions', completions: '/v1/completions', embeddings: '/v1/embeddings', responses: '/v1/responses' } as const;
 
 /**
- * Headers never forwarded upstream: hop-by-hop ones, those undici sets itself, and the client's
- * credentials and proxy trail (Authorization and X-Api-Key — a gateway API key —, Cookie,
- * Proxy-Authorization, Forwarded, X-Forwarded-*, X-Real-IP):
- * they are the client's business with the gateway, not the engine's, and a client must not be
- * able to speak for the gateway's own position in the network.
+ * The client headers an engine gets: an allowlist. What the answer should look like (Accept) and
+ * the caller's trace context (W3C traceparent, tracestate, baggage), plus the names a backend's
+ * `forward_headers:` option adds. Everything else — credentials (a gateway API key is not the
+ * engine's), cookies, the proxy trail (Forwarded, X-Forwarded-*, X-Real-IP), hop-by-hop headers —
+ * is the client's business with the gateway: a client cannot speak for the gateway to its engines.
+ * The gateway sets Content-Type, X-Request-Id and the backend's own Authorization itself.
  */
-const DROPPED = new Set([
-  'host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect', 'te', 'authorization', 'accept-encoding',
-  'proxy-authorization', 'proxy-connection', 'cookie', 'forwarded', 'x-real-ip', 'x-request-id', 'x-api-key',
-]);
+const FORWARDED = ['accept', 'traceparent', 'tracestate', 'baggage'];
 
 export abstract class HttpBackend implements Backend {
   readonly id: string;
@@ -44,6 +42,8 @@ export abstract class HttpBackend implements Backend {
   private state: BackendHealth = { status: 'unknown', since: Date.now() };
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
+  /** Client headers passed to the engine (FORWARDED and the backend's forward_headers), lower-case. */
+  private readonly forwarded: readonly string[];
   /** The last load read failed: the next failure is not logged again, the next success is. */
   private loadFailing = false;
 
@@ -54,6 +54,7 @@ export abstract class HttpBackend implements Backend {
     this.labels = spec.labels;
     this.base = new URL(spec.url);
     this.modelNames = spec.models ?? [];
+    this.forwarded = [...new Set([...FORWARDED, ...options.forwardHeaders.map((h) => h.toLowerCase())])];
     // Block size and capacity from the options until the engine reports its own (which wins).
     this.capabilities = { embeddings: options.embeddings, responses: options.responses, kvEvents: false, cachedTokens: options.cachedTokens, blockSize: options.blockSize, kvCapacityTokens: options.kvCapacityTokens };
     this.pool = new Pool(this.base.origin, {
@@ -220,9 +221,9 @@ export abstract class HttpBackend implements Backend {
 
   private send(call: DispatchCall, payload: string | Uint8Array): Promise<DispatchReply> {
     const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': call.requestId, ...this.authHeaders() };
-    for (const key in call.headers) {
+    for (const key of this.forwarded) {
       const v = call.headers[key];
-      if (typeof v === 'string' && !DROPPED.has(key) && !key.startsWith('x-switchyard-') && !key.startsWith('x-forwarded-')) headers[key] = v;
+      if (typeof v === 'string') headers[key] = v;
     }
     const { cancel } = call;
     if (cancel.reason) return Promise.reject(cancel.reason);

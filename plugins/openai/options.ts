@@ -20,7 +20,13 @@ export interface HttpBackendOptions {
   /** The engine's KV block size and capacity in tokens, for engines that do not report them (LMDeploy). */
   blockSize?: number;
   kvCapacityTokens?: number;
+  /** Client headers the engine gets besides Accept and the trace context (e.g. a tenant header an engine reads). */
+  forwardHeaders: string[];
 }
+
+/** Headers no `forward_headers:` may name: the gateway's own, hop-by-hop ones, and the client's credentials. */
+const NEVER_FORWARDED = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect', 'te',
+  'proxy-connection', 'content-type', 'x-request-id', 'authorization', 'proxy-authorization', 'cookie', 'x-api-key']);
 
 type Check = (v: unknown) => boolean;
 const positiveInt: Check = (v) => typeof v === 'number' && Number.isInteger(v) && v > 0;
@@ -42,6 +48,8 @@ const KEYS: Record<string, [Check, string]> = {
   cached_tokens: [(v) => v === 'reported' || v === 'unreported', 'reported or unreported'],
   block_size: [positiveInt, 'a positive integer (tokens per KV block)'],
   kv_capacity_tokens: [positiveInt, 'a positive integer (tokens the KV cache holds)'],
+  forward_headers: [(v) => Array.isArray(v) && v.every((h) => typeof h === 'string' && /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(h) && !NEVER_FORWARDED.has(h.toLowerCase())),
+    'a list of header names (not hop-by-hop ones, Host, Content-Length, Authorization, Cookie or X-Api-Key)'],
 };
 
 /** Messages naming each bad key; unknown keys are errors too. */
@@ -76,5 +84,6 @@ export function readHttpOptions(
     cachedTokens: options.cached_tokens === 'reported' || options.cached_tokens === 'unreported' ? options.cached_tokens : defaults.cachedTokens,
     blockSize: typeof options.block_size === 'number' ? options.block_size : undefined,
     kvCapacityTokens: typeof options.kv_capacity_tokens === 'number' ? options.kv_capacity_tokens : undefined,
+    forwardHeaders: Array.isArray(options.forward_headers) ? options.forward_headers.filter((h): h is string => typeof h === 'string') : [],
   };
 }

@@ -165,7 +165,7 @@ function describeStreams(folder: string, manifest: Manifest, streams: AnswerFixt
     const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
     gw = await startTestGateway({
       listen: { host: '127.0.0.1', port: 0 },
-      backends: [{ id: 'fx', type: manifest.plugin, url, models: [model], health_path: '/health', load_interval_ms: 0 }],
+      backends: [{ id: 'fx', type: manifest.plugin, url, models: [model], health_path: '/health', load_interval_ms: 0, forward_headers: ['x-fixture'] }],
       routes: [{ model, backends: ['fx'], policy: { type: 'round-robin' }, retries: 0 }],
     });
     client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });

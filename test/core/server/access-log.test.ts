@@ -31,7 +31,7 @@ describe('access log', () => {
 
   const doc = (sample: number) => ({
     listen: { host: '127.0.0.1', port: 0 }, access_log: { sample_rate: sample },
-    backends: [{ id: 'v', type: 'vllm', url: engine.url }],
+    backends: [{ id: 'v', type: 'vllm', url: engine.url, forward_headers: ['x-return-error'] }],
     routes: [{ model: 'qwen', backends: ['v'], policy: { type: 'prefix-affinity' } }],
   });
 

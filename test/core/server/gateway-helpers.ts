@@ -44,7 +44,8 @@ export async function startReplicaPair(routes: unknown[]): Promise<{ a: SimServe
   const [a, b] = await Promise.all([startEngine('vllm'), startEngine('vllm')]);
   const gw = await startTestGateway({
     listen: { host: '127.0.0.1', port: 0 },
-    backends: [{ id: 'a', type: 'vllm', url: a.url, health_interval_ms: 60_000 }, { id: 'b', type: 'vllm', url: b.url, health_interval_ms: 60_000 }],
+    // The emulator's fault header (X-Return-Error) reaches the engines: tests provoke engine errors with it.
+    backends: [{ id: 'a', type: 'vllm', url: a.url, health_interval_ms: 60_000, forward_headers: ['x-return-error'] }, { id: 'b', type: 'vllm', url: b.url, health_interval_ms: 60_000, forward_headers: ['x-return-error'] }],
     routes,
   });
   return { a, b, gw };
