@@ -14,6 +14,7 @@ import type { Route, RouteTable } from '../routing/route-table.js';
 import type { Tenants } from '../auth/tenants.js';
 import { GatewayError } from './errors.js';
 import { handleInference, type InferenceContext } from './inference.js';
+import type { Tracing } from '../telemetry/tracing.js';
 import { chatBodySchema, completionBodySchema, describeValidationError, embeddingBodySchema, responsesBodySchema } from './schemas.js';
 import { ResponseOwners } from './response-owners.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
@@ -40,6 +41,8 @@ export interface AppOptions {
   accessLogSampleRate?: number;
   /** Inference bodies larger than this are parsed, checked and serialised off the event loop (large-body.ts). */
   inlineBodyBytes?: number;
+  /** OpenTelemetry spans of inference requests (off when undefined). */
+  tracing?: Tracing;
 }
 
 function toGatewayError(err: FastifyError): GatewayError {
@@ -164,7 +167,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const ctx: InferenceContext = {
     routes: opts.routes, learner: opts.learner, metrics: opts.metrics, isDraining: opts.isDraining, inFlight: opts.inFlight,
     clientStallTimeoutMs: opts.clientStallTimeoutMs ?? 60_000, tenants, accessLog: new AccessLog(opts.accessLogSampleRate ?? 0),
-    responseOwners: new ResponseOwners(),
+    responseOwners: new ResponseOwners(), tracing: opts.tracing,
   };
   app.post('/v1/chat/completions', { schema: { body: chatBodySchema }, validatorCompiler: largeBodies.validatorCompiler, preValidation: refuseDeepBodies }, async (req, reply) => {
     await handleInference('chat', req, reply, ctx);

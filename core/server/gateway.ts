@@ -28,6 +28,7 @@ import { createTenants } from '../auth/index.js';
 import { BackendSet } from './backend-set.js';
 import { Reloader, registerReloadRoute, type ReloadOutcome } from './reload.js';
 import { Discovery } from './discovery.js';
+import { createTracing, type TracingOptions } from '../telemetry/tracing.js';
 
 export interface GatewayOptions {
   /** Overrides config.listen.port (0 picks a free port). */
@@ -44,6 +45,8 @@ export interface GatewayOptions {
   plugins?: ReadonlyMap<string, BackendPlugin>;
   /** POST /admin/reload reloaded this process: the other processes of the gateway should too (workers). */
   onReloadRequested?: () => void;
+  /** Trace requests to this exporter whatever OTEL_* says (tests); by default the environment decides. */
+  tracing?: TracingOptions;
 }
 
 export interface Gateway {
@@ -61,6 +64,8 @@ export interface Gateway {
 
 export async function startGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const log: FastifyBaseLogger = pino({ level: opts.logLevel ?? process.env.SWITCHYARD_LOG_LEVEL ?? 'info', base: { pid: process.pid } }, opts.logDestination);
+  // First: a wrong OTEL_TRACES_EXPORTER is refused before anything has started.
+  const tracing = createTracing(process.env, opts.tracing);
   // The reader of drain-on-read endpoints: worker 0, and with a shared store only the replica
   // holding the store's lease (settled below, once the store is up; renewed every second).
   const workerReads = opts.drainingReader ?? true;
@@ -187,7 +192,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       added.forEach(sizeIndex);
     },
   });
-  const app = buildApp({ routes, learner, metrics, tenants, storeStatus: () => store.status(), bodyLimit: config.limits.bodyBytes, requestTimeoutMs: config.limits.requestTimeoutMs, clientStallTimeoutMs: config.limits.clientStallTimeoutMs, accessLogSampleRate: config.accessLog.sampleRate, logger: log, isDraining: () => draining, inFlight });
+  const app = buildApp({ routes, learner, metrics, tenants, storeStatus: () => store.status(), bodyLimit: config.limits.bodyBytes, requestTimeoutMs: config.limits.requestTimeoutMs, clientStallTimeoutMs: config.limits.clientStallTimeoutMs, accessLogSampleRate: config.accessLog.sampleRate, logger: log, isDraining: () => draining, inFlight, tracing });
   const reload = (): Promise<ReloadOutcome> => (draining ? Promise.resolve({ ok: false, errors: ['the gateway is draining'] }) : reloader.reload());
   registerReloadRoute(app, {
     reload: async () => {
@@ -204,7 +209,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.listen.port;
   const url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
-  log.info({ url, routes: routes.routes.map((r) => r.model), backends: backends.list.map((b) => b.id) }, 'switchyard listening');
+  log.info({ url, routes: routes.routes.map((r) => r.model), backends: backends.list.map((b) => b.id), tracing: tracing !== undefined }, 'switchyard listening');
   discovery.adopt(config);
   if (tenants.open) {
     log.warn({ url, host }, config.auth
@@ -241,6 +246,8 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
       await reloader.close();
       await routes.close();
       await Promise.allSettled(backends.list.map((b) => b.close()));
+      // Spans still buffered are exported before the process goes.
+      await tracing?.shutdown().catch((err: unknown) => log.warn({ err }, 'tracing: the last spans could not be exported'));
       log.info('switchyard drained');
     })();
     return drained;

@@ -23,6 +23,7 @@ import { Cancel } from '../plugin/cancel.js';
 import type { CircuitBreaker } from '../routing/breaker.js';
 import type { Admission, Tenants } from '../auth/tenants.js';
 import { responseIdOf, type ResponseOwners } from './response-owners.js';
+import type { RequestTrace, Tracing } from '../telemetry/tracing.js';
 
 export interface InferenceContext {
   routes: RouteTable;
@@ -38,6 +39,8 @@ export interface InferenceContext {
   accessLog?: AccessLog;
   /** Which backend holds each Responses answer (`previous_response_id` goes back there). */
   responseOwners?: ResponseOwners;
+  /** OpenTelemetry spans of each request; undefined (the default) traces nothing. */
+  tracing?: Tracing;
 }
 
 type Body = Record<string, unknown>;
@@ -61,6 +64,25 @@ class AttemptFailure {
 }
 
 export async function handleInference(endpoint: Endpoint, req: FastifyRequest, reply: FastifyReply, ctx: InferenceContext): Promise<void> {
+  if (!ctx.tracing) return serveInference(endpoint, req, reply, ctx, undefined);
+  const body = req.body as Body;
+  const trace = ctx.tracing.request(`${req.method} ${req.routeOptions.url ?? req.url}`, req.headers, {
+    'http.request.method': req.method, 'http.route': req.routeOptions.url ?? req.url, 'switchyard.request_id': req.id,
+    'gen_ai.request.model': String(body.model), 'switchyard.stream': body.stream === true,
+  });
+  try {
+    await serveInference(endpoint, req, reply, ctx, trace);
+  } catch (err) {
+    // Refused before it held a route (unknown model, draining…): no summary was written.
+    const refused = err instanceof GatewayError ? err : undefined;
+    trace.refused(refused?.status ?? 500, refused?.body().error.code ?? 'internal_error');
+    throw err;
+  } finally {
+    trace.end();
+  }
+}
+
+async function serveInference(endpoint: Endpoint, req: FastifyRequest, reply: FastifyReply, ctx: InferenceContext, trace: RequestTrace | undefined): Promise<void> {
   const receivedAt = performance.now();
   if (ctx.isDraining()) throw new GatewayError('SY_ERR_DRAINING', 'the gateway is shutting down', { headers: { 'retry-after': '1', connection: 'close' } });
   const body = req.body as Body;
@@ -104,7 +126,7 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
     admission = await ctx.tenants?.admit(req, route, body);
     if (admission) for (const [name, value] of Object.entries(admission.headers)) reply.raw.setHeader(name, value);
     deadlines.start(stream);
-    const { backend, record, upstream } = await dispatchWithRetries(route, candidates, filter, endpoint, body, stream, req, cancel, ctx, receivedAt);
+    const { backend, record, upstream } = await dispatchWithRetries(route, candidates, filter, endpoint, body, stream, req, cancel, ctx, receivedAt, trace);
     // A shadow copy of a Responses request would store a response on a replica nobody asks again.
     if (route.shadow && endpoint !== 'responses' && Math.random() < route.shadow.fraction) sendShadow(route, endpoint, body, stream, req);
     const overheadMs = upstream.sentAt - receivedAt;
@@ -114,7 +136,7 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
       // dispatchWithRetries hands back only answers below 400; every one of them is relayed.
       access.backend = backend.id;
       access.reason = record.reason;
-      const outcome = await relayReply(upstream.reply, reply, { endpoint, stream, clientWantsUsage, backend, overheadMs, receivedAt, m, ctx, req, record, admission, deadlines, cancel });
+      const outcome = await relayReply(upstream.reply, reply, { endpoint, stream, clientWantsUsage, backend, overheadMs, receivedAt, m, ctx, req, record, admission, deadlines, cancel, trace });
       Object.assign(access, { status: outcome.status ?? 200, ttftMs: outcome.ttftMs, promptTokens: outcome.promptTokens, completionTokens: outcome.completionTokens, cachedTokens: outcome.cachedTokens });
       route.arms.record(arm.name, outcome);
       ctx.metrics.observeArm(route.model, arm.name, outcome);
@@ -142,6 +164,7 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
   } finally {
     releaseBody(body);
     ctx.accessLog?.write(req, access, performance.now() - receivedAt);
+    trace?.answered(access);
     deadlines.clear();
     admission?.settle(undefined);
     admission?.release();
@@ -182,7 +205,7 @@ function sloOf(route: Route, req: FastifyRequest): RoutingRequest['slo'] {
 
 async function dispatchWithRetries(
   route: Route, candidates: Candidate[], filter: ((b: Backend) => boolean) | undefined, endpoint: Endpoint, body: Body, stream: boolean, req: FastifyRequest,
-  cancel: Cancel, ctx: InferenceContext, receivedAt: number,
+  cancel: Cancel, ctx: InferenceContext, receivedAt: number, trace: RequestTrace | undefined,
 ): Promise<{ backend: Backend; record: DispatchRecord; upstream: { reply: DispatchReply; sentAt: number } }> {
   const tried = new Set<string>();
   let lastFailure: AttemptFailure | undefined;
@@ -214,8 +237,12 @@ async function dispatchWithRetries(
         break;
       }
       const open = candidates.filter((c) => !tried.has(c.backend.id));
+      const routing = trace?.route(attempt);
       let decision = route.policy.select(open, routingRequest);
-      if (!decision) break;
+      if (!decision) {
+        routing?.none();
+        break;
+      }
       if (decision.meetsSlo === false && route.admission) {
         // A key's priority, when keys are configured (a client cannot promote itself by header).
         const priority = ctx.tenants?.priorityOf(req) ?? (Number(req.headers['x-priority'] ?? 0) || 0);
@@ -227,6 +254,7 @@ async function dispatchWithRetries(
       ctx.metrics.decided(route.model, route.policy.type, decision.kind ?? route.policy.type, backend.id);
       const chosen = open.find((c) => c.backend === backend)!;
       const record = ctx.learner.onDecision(route, chosen, routingRequest, decision);
+      routing?.decided(backend.id, record.reason, route.policy.type);
       const upstreamBody: Body = { ...body, model: route.engineModel(backend) };
       if (stream && endpoint !== 'responses') {
         // Ask every engine for usage so the gateway always knows token counts; the relay strips
@@ -238,12 +266,14 @@ async function dispatchWithRetries(
       const sentAt = performance.now();
       if (attempt === 0) ctx.metrics.overhead.observe((sentAt - receivedAt) / 1000);
       let reply: DispatchReply;
+      const dispatching = trace?.dispatch(backend, attempt);
       try {
         reply = await backend.dispatch({
-          endpoint, body: upstreamBody, stream, cancel, requestId: req.id, headers: req.headers, prefixHashes: routingRequest.prefix?.hashes, prefixChunkBytes: routingRequest.prefix?.chunkBytes,
+          endpoint, body: upstreamBody, stream, cancel, requestId: req.id, headers: dispatching ? dispatching.headers(req.headers) : req.headers, prefixHashes: routingRequest.prefix?.hashes, prefixChunkBytes: routingRequest.prefix?.chunkBytes,
         });
       } catch (err) {
         ctx.learner.prefilled(record);
+        dispatching?.failed(err instanceof GatewayError ? err.body().error.code : cancel.aborted ? 'client_gone' : transportCode(err) ?? 'dispatch_failed', err);
         if (err instanceof GatewayError) { breaker.onInconclusive(); throw err; }
         if (cancel.aborted) { breaker.onInconclusive(); throw new ClientGone('client disconnected before the upstream answered'); }
         const message = err instanceof Error ? err.message : String(err);
@@ -269,6 +299,7 @@ async function dispatchWithRetries(
         continue;
       }
       if (reply.status < 400) {
+        dispatching?.answered(reply.status);
         breaker.onSuccess();
         // The same request succeeded here: the backend that answered 5xx before was at fault.
         suspect?.breaker.onFailure();
@@ -278,6 +309,7 @@ async function dispatchWithRetries(
       ctx.learner.prefilled(record);
       const text = await readAll(reply);
       lastFailure = classifyStatus(backend, reply.status, text);
+      dispatching?.answered(reply.status, lastFailure.error.body().error.code);
       ctx.metrics.upstreamErrors.inc({ backend: backend.id, kind: reply.status === 429 ? 'status_429' : reply.status >= 500 ? 'status_5xx' : 'status_4xx' });
       ctx.metrics.forRoute(route.model, backend.id, backend.engine).requests(String(reply.status)).inc();
       req.log.warn({ backend: backend.id, status: reply.status, attempt }, 'upstream answered an error');
@@ -343,6 +375,7 @@ interface RelayContext {
   admission?: Admission;
   deadlines: UpstreamDeadlines;
   cancel: Cancel;
+  trace?: RequestTrace;
 }
 
 async function relayReply(upstream: DispatchReply, reply: FastifyReply, r: RelayContext): Promise<ArmOutcome> {
@@ -381,6 +414,7 @@ async function relayAnswer(upstream: DispatchReply, reply: FastifyReply, r: Rela
   res.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
   res.flushHeaders();
   const onContent = r.admission?.streamed;
+  const streaming = r.trace?.stream(r.backend.id);
   const outcome = await relaySse(upstream.body, res, {
     dialect: r.endpoint === 'responses' ? 'responses' : 'chat',
     stripUsage: !r.clientWantsUsage,
@@ -388,7 +422,7 @@ async function relayAnswer(upstream: DispatchReply, reply: FastifyReply, r: Rela
     now: () => performance.now(),
     isClientGone: () => res.destroyed || res.writableEnded,
     stallTimeoutMs: r.ctx.clientStallTimeoutMs,
-    onFirstToken: () => r.ctx.learner.prefilled(r.record, true),
+    onFirstToken: () => { r.ctx.learner.prefilled(r.record, true); streaming?.firstToken(); },
     onContent: onContent ? () => { r.deadlines.token(); onContent(); } : () => r.deadlines.token(),
     // The stream's own error when a deadline cut it (first token, stall, whole request).
     interruption: () => (r.cancel.reason instanceof GatewayError ? r.cancel.reason : undefined),
@@ -419,6 +453,7 @@ async function relayAnswer(upstream: DispatchReply, reply: FastifyReply, r: Rela
     }
   }
   observeUsage(r.m, outcome.usage);
+  streaming?.ended(outcome.end, { ttftMs, contentEvents: outcome.contentEvents, promptTokens: outcome.usage?.prompt_tokens, completionTokens: outcome.usage?.completion_tokens });
   r.admission?.settle(outcome.usage, outcome.contentEvents);
   if (outcome.end === 'done') r.ctx.learner.onOutcome(r.record, { usage: outcome.usage, ttftMs, tpotMs });
   return {
