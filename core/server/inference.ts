@@ -68,7 +68,7 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
   const body = req.body as Body;
   const trace = ctx.tracing.request(`${req.method} ${req.routeOptions.url ?? req.url}`, req.headers, {
     'http.request.method': req.method, 'http.route': req.routeOptions.url ?? req.url, 'switchyard.request_id': req.id,
-    'gen_ai.request.model': String(body.model), 'switchyard.stream': body.stream === true,
+    'gen_ai.request.model': String(body.model), 'switchyard.stream': body.stream === true && endpoint !== 'embeddings',
   });
   try {
     await serveInference(endpoint, req, reply, ctx, trace);

@@ -17,7 +17,8 @@ import {
   type Attributes, type Context, type Span, type Tracer,
 } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OtlpProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter, type SpanProcessor,
@@ -47,7 +48,8 @@ const propagator = new W3CTraceContextPropagator();
  * Tracing as the environment configures it, or undefined when it is off. On when
  * `OTEL_TRACES_EXPORTER` names `otlp`, or is unset while `OTEL_EXPORTER_OTLP_ENDPOINT` or
  * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set; `OTEL_SDK_DISABLED=true` turns it off.
- * The exporter speaks OTLP over HTTP (JSON) and reads its endpoint, headers and timeout from
+ * Spans go over OTLP/HTTP, protobuf unless `OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL` says
+ * `http/json` (gRPC is refused); the exporter reads its endpoint, headers and timeout from
  * process.env itself; the batch processor reads `OTEL_BSP_*`, the sampler `OTEL_TRACES_SAMPLER`.
  */
 export function createTracing(env: NodeJS.ProcessEnv, opts?: TracingOptions): Tracing | undefined {
@@ -60,7 +62,11 @@ export function createTracing(env: NodeJS.ProcessEnv, opts?: TracingOptions): Tr
   const endpointSet = Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
   const on = exporters.length === 0 ? endpointSet : exporters.includes('otlp');
   if (!on) return undefined;
-  return new Tracing([new BatchSpanProcessor(new OTLPTraceExporter())]);
+  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || 'http/protobuf').trim();
+  if (protocol !== 'http/protobuf' && protocol !== 'http/json') {
+    throw new Error(`OTEL_EXPORTER_OTLP_PROTOCOL: expected \`http/protobuf\` or \`http/json\` (OTLP over HTTP, a collector's port 4318), got \`${protocol}\``);
+  }
+  return new Tracing([new BatchSpanProcessor(protocol === 'http/json' ? new OtlpJsonExporter() : new OtlpProtobufExporter())]);
 }
 
 export class Tracing {

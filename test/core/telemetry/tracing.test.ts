@@ -32,20 +32,21 @@ describe('createTracing', () => {
 
   it('refuses an exporter it does not have, naming the variable', () => {
     expect(() => createTracing({ OTEL_TRACES_EXPORTER: 'zipkin' })).toThrow(/OTEL_TRACES_EXPORTER.*zipkin/);
+    expect(() => createTracing({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(/OTEL_EXPORTER_OTLP_PROTOCOL.*grpc/);
   });
 });
 
 describe('OTLP export configured by the environment', () => {
   let collector: Server;
   let engine: Server;
-  const received: { path: string; body: string }[] = [];
+  const received: { path: string; type?: string; body: string }[] = [];
 
   beforeAll(async () => {
     collector = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        received.push({ path: `${req.method} ${req.url}`, body: Buffer.concat(chunks).toString('utf8') });
+        received.push({ path: `${req.method} ${req.url}`, type: req.headers['content-type'], body: Buffer.concat(chunks).toString('utf8') });
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       });
     });
@@ -61,11 +62,16 @@ describe('OTLP export configured by the environment', () => {
     await Promise.all([collector, engine].map((s) => new Promise((r) => s.close(r))));
   });
 
-  it('exports the request\'s spans to OTEL_EXPORTER_OTLP_ENDPOINT/v1/traces when the gateway drains', async () => {
-    const names = ['OTEL_TRACES_EXPORTER', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_SERVICE_NAME', 'OTEL_SDK_DISABLED'] as const;
+  it.each([
+    ['http/protobuf', undefined, 'application/x-protobuf'],
+    ['http/json', 'http/json', 'application/json'],
+  ])('exports the request\'s spans to OTEL_EXPORTER_OTLP_ENDPOINT/v1/traces when the gateway drains (%s)', async (_, protocol, contentType) => {
+    received.length = 0;
+    const names = ['OTEL_TRACES_EXPORTER', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_SERVICE_NAME', 'OTEL_SDK_DISABLED'] as const;
     const saved = names.map((n) => process.env[n]);
     for (const n of names) delete process.env[n];
     process.env.OTEL_TRACES_EXPORTER = 'otlp';
+    if (protocol) process.env.OTEL_EXPORTER_OTLP_PROTOCOL = protocol;
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
     try {
       const config = await loadConfig(writeConfig({
@@ -85,7 +91,9 @@ describe('OTLP export configured by the environment', () => {
     }
     const exports = received.filter((r) => r.path === 'POST /v1/traces');
     expect(exports.length).toBeGreaterThan(0);
+    expect(exports.every((e) => e.type?.startsWith(contentType))).toBe(true);
+    // Span names and the default service name are plain UTF-8 in JSON and protobuf alike.
     const body = exports.map((e) => e.body).join('\n');
-    for (const name of ['POST /v1/chat/completions', 'route', 'dispatch', 'switchyard']) expect(body).toContain(`"${name}"`);
+    for (const name of ['POST /v1/chat/completions', 'route', 'dispatch', 'switchyard']) expect(body).toContain(name);
   });
 });
