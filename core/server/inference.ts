@@ -63,6 +63,7 @@ class AttemptFailure {
   constructor(readonly error: GatewayError, readonly retryable: boolean) {}
 }
 
+/** Serve one inference request; with tracing on, inside its server span (off, nothing else is done). */
 export async function handleInference(endpoint: Endpoint, req: FastifyRequest, reply: FastifyReply, ctx: InferenceContext): Promise<void> {
   if (!ctx.tracing) return serveInference(endpoint, req, reply, ctx, undefined);
   const body = req.body as Body;
@@ -73,7 +74,8 @@ export async function handleInference(endpoint: Endpoint, req: FastifyRequest, r
   try {
     await serveInference(endpoint, req, reply, ctx, trace);
   } catch (err) {
-    // Refused before it held a route (unknown model, draining…): no summary was written.
+    // The error the client is answered with; a request refused before it held a route (unknown
+    // model, draining…) has no other summary.
     const refused = err instanceof GatewayError ? err : undefined;
     trace.refused(refused?.status ?? 500, refused?.body().error.code ?? 'internal_error');
     throw err;
