@@ -21,6 +21,8 @@ interface Seen { upstream: string; headers: IncomingHttpHeaders }
 class Engines {
   readonly seen: Seen[] = [];
   failures = 0;
+  /** Streams are cut after their first chunk (the engine dies mid-answer). */
+  cut = false;
   private servers: Server[] = [];
 
   async start(): Promise<string[]> {
@@ -45,6 +47,7 @@ class Engines {
           res.writeHead(200, { 'content-type': 'text/event-stream' });
           const chunk = (delta: object, extra: object = {}) => `data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: null }], ...extra })}\n\n`;
           res.write(chunk({ role: 'assistant', content: 'he' }));
+          if (this.cut) return void setTimeout(() => res.destroy(), 20);
           res.write(chunk({ content: 'llo' }));
           res.write(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } })}\n\n`);
           res.end('data: [DONE]\n\n');
@@ -157,6 +160,22 @@ describe('tracing on (an injected exporter)', () => {
     expect(stream.attributes['switchyard.ttft_ms']).toBeTypeOf('number');
     expect(stream.events.map((e) => e.name)).toEqual(['first_token']);
     expect(parseTraceparent(engines.seen[0].headers.traceparent).traceId).toBe(server.spanContext().traceId);
+  });
+
+  it('marks a stream the engine cut short as an error span', async () => {
+    engines.cut = true;
+    try {
+      const res = await post(gw, { stream: true });
+      expect(res.status).toBe(200);
+      await res.text();
+    } finally {
+      engines.cut = false;
+    }
+    const { children } = await spansOfRequest();
+    const stream = children.find((s) => s.name === 'stream')!;
+    expect(stream.status.code).toBe(SpanStatusCode.ERROR);
+    expect(stream.attributes['switchyard.stream.end']).not.toBe('done');
+    expect(stream.events.map((e) => e.name)).toEqual(['first_token']);
   });
 
   it('gives a failed attempt and its retry a dispatch span each, the first marked as an error', async () => {
