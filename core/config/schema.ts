@@ -71,7 +71,7 @@ export const ADMISSION = {
 } as const;
 
 export const TIMEOUTS = {
-  first_token_ms: int('The first streamed token must come by then (504).', { default: DEFAULT_DEADLINES.firstTokenMs, min: 1 }),
+  first_token_ms: int('A stream\'s first token must come within this long of the request\'s start (504).', { default: DEFAULT_DEADLINES.firstTokenMs, min: 1 }),
   stall_ms: int('Longest gap between tokens (504).', { default: DEFAULT_DEADLINES.stallMs, min: 1 }),
   total_ms: int('The whole request (504).', { default: DEFAULT_DEADLINES.totalMs, min: 1 }),
 } as const;
@@ -99,7 +99,7 @@ export const ROUTE = {
   retries: int('Other candidates tried when one fails before its first byte.', { default: 1, max: 10 }),
   slo: optionalSection('Default latency targets; requests override them with x-slo-ttft-ms / x-slo-tpot-ms.', SLO),
   admission: optionalSection('What happens to requests predicted to miss the SLO (needs a policy that predicts it: slo).', ADMISSION),
-  timeouts: section('Upstream deadlines past the response headers, each its own 504.', TIMEOUTS),
+  timeouts: section('Upstream deadlines, each its own 504.', TIMEOUTS),
   tokenizer_config: optional(str('The model\'s tokenizer_config.json (a path relative to the config, or a file of an installed package): prefix keys over the rendered chat template.')),
   tokenizer: optional(str('The model\'s tokenizer.json, for exact prefix routing (needs tokenizer_config).'), 'tokenizer.json beside tokenizer_config, if there'),
 } as const;

@@ -30,7 +30,7 @@ export interface RouteSpec {
   retries: number;
   /** Default latency targets (requests may override with x-slo-ttft-ms / x-slo-tpot-ms). */
   slo?: { ttftMs?: number; tpotMs?: number };
-  /** Upstream deadlines past the response headers: first streamed token, stall between tokens, whole request (ms). */
+  /** Upstream deadlines: a stream's first token (from the request's start), stall between tokens, whole request (ms). */
   timeouts: { firstTokenMs: number; stallMs: number; totalMs: number };
   /** What happens to a request no backend can serve within its SLO (default: send it anyway). */
   admission?: { mode: 'shed' | 'queue'; maxQueue: number; maxWaitMs: number };
