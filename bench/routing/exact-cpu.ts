@@ -7,7 +7,7 @@
  * prompts, cold (a prompt never seen) and with a cached prefix (all but the last ~2k tokens seen
  * before, and held by an engine that said so in its events). CPU is process CPU (main and worker threads)
  * per request (the median over a row's requests: a busy machine's bursts do not move it); the
- * event loop's lag is sampled meanwhile. The cold 2k-token row is the baseline
+ * event loop's lag is sampled per row while its requests run. The cold 2k-token row is the baseline
  * the others are printed against.
  *
  *   node --import tsx bench/routing/exact-cpu.ts [--requests 20]
@@ -90,13 +90,12 @@ function engineStores(backend: number, ids: Int32Array, keys: readonly number[],
   tracker.apply([{ type: 'stored', parentHash: held > 0 ? engineHash(keys[held - 1]) : null, blocks }]);
 }
 
-interface Row { name: string; tokens: number; cpuMs: number; meanCpuMs: number; wallMs: number }
+interface Row { name: string; tokens: number; cpuMs: number; meanCpuMs: number; wallMs: number; lagP99Ms: number; lagMaxMs: number }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const rows: Row[] = [];
 // Warm-up: JIT, the worker's tokenizer caches.
 for (let i = 0; i < 5; i++) await oneRequest(text(4000, 900 + i), text(2000, 950 + i));
-const lag = monitorEventLoopDelay({ resolution: 1 });
 for (const totalWords of [2_000, 8_000, 32_000]) {
   const questionWords = 2_000; // ~2k tokens of new text per request
   const systemWords = totalWords - questionWords;
@@ -112,7 +111,8 @@ for (const totalWords of [2_000, 8_000, 32_000]) {
     let tokens = 0;
     const cpuMs: number[] = [];
     const wallMs: number[] = [];
-    lag.enable();
+    const rowLag = monitorEventLoopDelay({ resolution: 1 });
+    rowLag.enable();
     for (const p of prompts) {
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
@@ -121,17 +121,19 @@ for (const totalWords of [2_000, 8_000, 32_000]) {
       wallMs.push(performance.now() - t0);
       cpuMs.push((cpu.user + cpu.system) / 1000);
     }
-    lag.disable();
-    rows.push({ name: `${mode}`, tokens, cpuMs: median(cpuMs), meanCpuMs: mean(cpuMs), wallMs: median(wallMs) });
+    rowLag.disable();
+    rows.push({ name: `${mode}`, tokens, cpuMs: median(cpuMs), meanCpuMs: mean(cpuMs), wallMs: median(wallMs), lagP99Ms: rowLag.percentile(99) / 1e6, lagMaxMs: rowLag.max / 1e6 });
   }
 }
 await pool.close();
 
 const base = rows[0].cpuMs;
 process.stdout.write(`exact-mode gateway CPU per request (tokenize in the worker + keys + match over 100k blocks + decision), ${perRow} requests per row\n`);
-process.stdout.write('| prompt tokens | prefix | CPU ms / request (median) | mean | wall ms (median) | CPU × cold 2k |\n|--:|:--|--:|--:|--:|--:|\n');
-for (const r of rows) process.stdout.write(`| ${r.tokens} | ${r.name} | ${r.cpuMs.toFixed(2)} | ${r.meanCpuMs.toFixed(2)} | ${r.wallMs.toFixed(2)} | ${(r.cpuMs / base).toFixed(2)} |\n`);
+process.stdout.write('| prompt tokens | prefix | CPU ms / request (median) | mean | wall ms (median) | CPU × cold 2k | lag p99 / max ms |\n|--:|:--|--:|--:|--:|--:|--:|\n');
+for (const r of rows) process.stdout.write(`| ${r.tokens} | ${r.name} | ${r.cpuMs.toFixed(2)} | ${r.meanCpuMs.toFixed(2)} | ${r.wallMs.toFixed(2)} | ${(r.cpuMs / base).toFixed(2)} | ${r.lagP99Ms.toFixed(1)} / ${r.lagMaxMs.toFixed(1)} |\n`);
 const cold2k = rows[0].cpuMs;
 const cached32k = rows[5].cpuMs;
 process.stdout.write(`32k with a cached 30k prefix costs ${(cached32k - cold2k).toFixed(2)} ms of CPU beyond a cold 2k-token prompt (target ≤ 2 ms)\n`);
-process.stdout.write(`event-loop lag during the runs: p99 ${(lag.percentile(99) / 1e6).toFixed(2)} ms, max ${(lag.max / 1e6).toFixed(2)} ms (target p99 ≤ 5 ms)\n`);
+// Per row, while its requests run (a histogram across rows would also count the prompts built between them).
+const worst = rows.reduce((a, r) => (r.lagP99Ms > a.lagP99Ms ? r : a));
+process.stdout.write(`event-loop lag, worst row: p99 ${worst.lagP99Ms.toFixed(2)} ms (${worst.tokens} tokens, ${worst.name}), max ${Math.max(...rows.map((r) => r.lagMaxMs)).toFixed(2)} ms (target p99 ≤ 5 ms)\n`);
