@@ -116,7 +116,12 @@ export class LargeBodies {
         }
         if (id === undefined && kind !== undefined && received > this.opts.inlineBytes) {
           // Past the inline size: what came so far, and all that follows, goes to the worker.
-          worker = this.ensureWorker();
+          try {
+            worker = this.ensureWorker();
+          } catch (err) {
+            fail(err as Error); // the gateway is closing: no worker is started any more
+            return;
+          }
           id = this.nextId++;
           for (const c of chunks) this.post(worker, { op: 'chunk', id, bytes: c });
           chunks.length = 0;
