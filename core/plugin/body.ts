@@ -35,7 +35,8 @@ export class HeldField {
   }
 }
 
-function holderOf(body: Readonly<Record<string, unknown>>): BodyHolder | undefined {
+/** Where the body's held fields live; undefined for an ordinary body. */
+export function holderOf(body: Readonly<Record<string, unknown>>): BodyHolder | undefined {
   for (const key in body) {
     const v = body[key];
     if (v instanceof HeldField) return v.holder;

@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { HeldField, type BodyHolder, type FieldSpec } from '../plugin/body.js';
+import { HeldField, holderOf, type BodyHolder, type FieldSpec } from '../plugin/body.js';
 import type { PrefixKey } from '../routing/prefix-key.js';
 import { workerExecArgv, workerScript } from '../util/worker-script.js';
 import type { BodyKind, BodyWorkerReply, BodyWorkerRequest, ParsedBody } from './body-worker.js';
@@ -42,20 +42,17 @@ export function largeBodyInfo(body: unknown): LargeBodyInfo | undefined {
  * settles): at the last one, the worker lets the body go. Does nothing for an ordinary body.
  */
 export function releaseBody(body: Readonly<Record<string, unknown>>): void {
-  holderOf(body)?.release();
+  workerHolderOf(body)?.release();
 }
 
 /** One more user of a large body (a shadow copy that may outlive the request). */
 export function retainBody(body: Readonly<Record<string, unknown>>): void {
-  holderOf(body)?.retain();
+  workerHolderOf(body)?.retain();
 }
 
-function holderOf(body: Readonly<Record<string, unknown>>): WorkerHeldBody | undefined {
-  for (const key in body) {
-    const v = body[key];
-    if (v instanceof HeldField && v.holder instanceof WorkerHeldBody) return v.holder;
-  }
-  return undefined;
+function workerHolderOf(body: Readonly<Record<string, unknown>>): WorkerHeldBody | undefined {
+  const holder = holderOf(body);
+  return holder instanceof WorkerHeldBody ? holder : undefined;
 }
 
 const KIND_BY_PATH: Readonly<Record<string, BodyKind>> = {
