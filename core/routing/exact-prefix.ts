@@ -31,7 +31,7 @@ export class RequestTokens {
    * one unless asked). `cacheSalt`: the request's cache_salt, which engines that honour it key
    * the first block by (vLLM: among that block's extra keys).
    */
-  constructor(ids: Int32Array | readonly Int32Array[], readonly text?: string, readonly cacheSalt?: string) {
+  constructor(ids: Int32Array | readonly Int32Array[], readonly cacheSalt?: string) {
     this.parts = ids instanceof Int32Array ? [ids] : ids;
     if (ids instanceof Int32Array) this.whole = ids;
     let n = 0;

@@ -105,8 +105,16 @@ export function prefixKey(body: Readonly<Record<string, unknown>>, chunkBytes = 
  * with another salt's, or with unsalted prompts (vLLM keys the first block by it).
  */
 export function prefixKeyOfText(text: string, chunkBytes = 256, cacheSalt?: string): PrefixKey {
-  if (scratch.length < text.length * 3) scratch = new Uint8Array(text.length * 3);
-  const length = encoder.encodeInto(text, scratch).written;
+  return prefixKeyOfPieces([text], chunkBytes, cacheSalt);
+}
+
+/** prefixKeyOfText of the pieces' concatenation, without making it (a rendered prompt in pieces: TokenizerPool). */
+export function prefixKeyOfPieces(pieces: readonly string[], chunkBytes = 256, cacheSalt?: string): PrefixKey {
+  let chars = 0;
+  for (const p of pieces) chars += p.length;
+  if (scratch.length < chars * 3) scratch = new Uint8Array(chars * 3);
+  let length = 0;
+  for (const p of pieces) length += encoder.encodeInto(p, length === 0 ? scratch : scratch.subarray(length)).written;
   const full = Math.floor(length / chunkBytes);
   const hashes = new Array<number>(full);
   let seed = cacheSalt === undefined ? 0n : h64Raw(encoder.encode(`cache_salt\u0000${cacheSalt}`), 0x5a17n);

@@ -224,6 +224,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
         tokenizer_check: opts.learner.tokenizerChecks.report(b.id),
         awaiting_first_token: { requests: opts.routes.state.latency.of(b.id).prefilling, uncached_tokens: Math.round(opts.routes.state.latency.of(b.id).backlogTokens) },
       })),
+      // Exact routes' tokenizers: where the work is done, and whether long contents are spliced
+      // into the rendered template (TokenizerPool.encodeChatSegmented) or it is rendered whole.
+      routes: opts.routes.routes.flatMap((r) => (r.tokenizer ? [{ model: r.model, tokenizer: r.tokenizer.stats() }] : [])),
     };
   });
 

@@ -11,7 +11,7 @@
  * engine will answer it (or reject it) whatever the router's view.
  */
 import type { PrefixKey } from '../routing/prefix-key.js';
-import { prefixKeyOfText } from '../routing/prefix-key.js';
+import { prefixKeyOfPieces, prefixKeyOfText } from '../routing/prefix-key.js';
 import { RequestTokens } from '../routing/exact-prefix.js';
 import type { Route } from '../routing/route-table.js';
 import type { ChatMessage } from '../tokenizer/tokenizer.js';
@@ -46,16 +46,16 @@ export async function tokenizeForRouting(
   try {
     if (Array.isArray(body.messages)) {
       const kwargs = body.chat_template_kwargs;
-      const { prompt, parts } = await pool.encodeChatSegmented(body.messages as ChatMessage[], {
+      const { pieces, parts } = await pool.encodeChatSegmented(body.messages as ChatMessage[], {
         tools: Array.isArray(body.tools) ? body.tools : undefined,
         chatTemplateKwargs: isObject(kwargs) ? kwargs : undefined,
       });
-      // The byte-chunk key over the same rendered text: the template is rendered once per request.
-      return { tokens: new RequestTokens(parts, prompt, salt), prefix: prefixKeyOfText(prompt, chunkBytes, salt) };
+      // The byte-chunk key over the same rendered text (in its pieces): the template is rendered once per request.
+      return { tokens: new RequestTokens(parts, salt), prefix: prefixKeyOfPieces(pieces, chunkBytes, salt) };
     }
     if (typeof body.prompt === 'string') {
       const ids = await pool.encode(body.prompt, { addSpecialTokens: true });
-      return { tokens: new RequestTokens(ids, body.prompt, salt), prefix: prefixKeyOfText(body.prompt, chunkBytes, salt) };
+      return { tokens: new RequestTokens(ids, salt), prefix: prefixKeyOfText(body.prompt, chunkBytes, salt) };
     }
   } catch {
     // Approximate for this request (see above).

@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { Tokenizer, qwenDefaultPaths, type ForcedToken } from './tokenizer.js';
 import type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions } from './tokenizer.js';
 import type { WorkerInit, WorkerMessage, WorkerRequest, WorkerResult } from './pool-worker.js';
-import { concat, SegmentCache } from './segment-cache.js';
+import { concat, SegmentCache, segmentText } from './segment-cache.js';
 import { workerExecArgv, workerScript } from '../util/worker-script.js';
 
 export { StreamDecoder } from './stream-decoder.js';
@@ -36,7 +36,10 @@ export interface EncodedChat {
 
 /** A rendered prompt's ids as the pieces the segment cache holds, in order: read-only, never transferred. */
 export interface SegmentedChat {
-  prompt: string;
+  /** The rendered prompt in pieces (its long contents spliced in as they came), in order. */
+  pieces: readonly string[];
+  /** The pieces joined (a copy made on each read). */
+  readonly prompt: string;
   parts: readonly Int32Array[];
   /** The parts in one fresh array (a copy made on each read). */
   readonly ids: Int32Array;
@@ -47,7 +50,17 @@ export interface TokenizerPoolStats {
   workerCalls: number;
   workerRestarts: number;
   pending: number[]; // outstanding requests per worker
+  /** Splicing long contents into the rendered template: not yet checked, seen to match whole renders, or off after a difference. */
+  splicing: SplicingState;
 }
+
+export type SplicingState = 'unchecked' | 'verified' | 'off';
+
+/** Contents at least this long are spliced into a rendered prompt rather than copied into it. */
+const SPLICE_MIN_CHARS = 4096;
+/** Spliced renders checked against a whole render: the first few, then one in this many. */
+const SPLICE_CHECKS_FIRST = 16;
+const SPLICE_CHECK_EVERY = 256;
 
 export class TokenizerPoolClosedError extends Error {
   constructor() {
@@ -110,6 +123,7 @@ export class TokenizerPool {
   private counters = { inlineCalls: 0, workerCalls: 0, workerRestarts: 0 };
   /** Token ids by prompt segment, for encodeChatSegmented. */
   private readonly segments: SegmentCache;
+  private readonly splicing: { state: SplicingState; renders: number } = { state: 'unchecked', renders: 0 };
 
   constructor(opts: TokenizerPoolOptions = {}) {
     const { tokenizerJsonPath, tokenizerConfigPath } = opts;
@@ -169,36 +183,57 @@ export class TokenizerPool {
    * system prompt crosses the thread boundary once, not with every request. Larger conversations
    * (many messages, megabytes of text) are rendered and encoded in a worker, as encodeChat does.
    * Same ids as encodeChat (segment-cache.ts).
+   *
+   * Long contents are spliced into the rendered template rather than copied into one prompt
+   * string (Tokenizer.applyChatTemplateSpliced), while this route's template is seen to render
+   * them verbatim: the first renders and one in SPLICE_CHECK_EVERY after are compared with a
+   * whole render, and a single difference turns splicing off for this pool (stats().splicing).
    */
   async encodeChatSegmented(messages: ChatMessage[], opts: ChatTemplateOptions = {}): Promise<SegmentedChat> {
     if (messages.length > 256 || chatSize(messages, opts) > 1_000_000) {
       const { prompt, ids } = await this.encodeChat(messages, opts);
-      return segmented(prompt, [ids]);
+      return segmented([prompt], [ids]);
     }
     if (this.closed) throw new TokenizerPoolClosedError();
-    const prompt = this.local.applyChatTemplate(messages, opts);
-    const segments = this.segments.split(prompt);
+    const pieces = this.render(messages, opts);
+    const segments = pieces.length === 1 ? this.segments.split(pieces[0]) : this.segments.splitPieces(pieces);
     const parts: Array<Int32Array | undefined> = segments.map((s) => this.segments.get(s));
     const missing: number[] = [];
     let missingChars = 0;
     for (let i = 0; i < parts.length; i++) {
       if (parts[i] === undefined) {
         missing.push(i);
-        missingChars += segments[i].length;
+        missingChars += segments[i].head.length + segments[i].body.length + segments[i].tail.length;
       }
     }
-    const texts = missing.map((i) => segments[i]);
+    const texts = missing.map((i) => segmentText(segments[i]));
     const encodeHere = () => texts.map((t) => this.local.encode(t));
     const encoded = missingChars < this.inlineBelowChars ? await this.inline(encodeHere) : await this.call<Int32Array[]>({ op: 'encodeMany', texts }, encodeHere);
     missing.forEach((i, k) => {
       parts[i] = encoded[k];
       this.segments.set(segments[i], encoded[k]);
     });
-    return segmented(prompt, parts as Int32Array[]);
+    return segmented(pieces, parts as Int32Array[]);
+  }
+
+  /** The rendered prompt, spliced (long contents as they are) while splicing holds for this template, else whole. */
+  private render(messages: ChatMessage[], opts: ChatTemplateOptions): readonly string[] {
+    const spliced = this.splicing.state === 'off' ? undefined : this.local.applyChatTemplateSpliced(messages, opts, SPLICE_MIN_CHARS);
+    if (spliced === undefined) return [this.local.applyChatTemplate(messages, opts)];
+    const n = this.splicing.renders++;
+    if (n < SPLICE_CHECKS_FIRST || n % SPLICE_CHECK_EVERY === 0) {
+      const whole = this.local.applyChatTemplate(messages, opts);
+      if (spliced.join('') !== whole) {
+        this.splicing.state = 'off';
+        return [whole];
+      }
+      this.splicing.state = 'verified';
+    }
+    return spliced;
   }
 
   stats(): TokenizerPoolStats {
-    return { ...this.counters, pending: this.slots.map((s) => s.pending.size) };
+    return { ...this.counters, pending: this.slots.map((s) => s.pending.size), splicing: this.splicing.state };
   }
 
   /** Fault injection for tests: worker `index` dies with an uncaught error; resolves when it has. */
@@ -313,6 +348,6 @@ export class TokenizerPool {
   }
 }
 
-function segmented(prompt: string, parts: readonly Int32Array[]): SegmentedChat {
-  return { prompt, parts, get ids() { return concat(parts); } };
+function segmented(pieces: readonly string[], parts: readonly Int32Array[]): SegmentedChat {
+  return { pieces, parts, get prompt() { return pieces.join(''); }, get ids() { return concat(parts); } };
 }

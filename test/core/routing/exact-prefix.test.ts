@@ -159,7 +159,7 @@ describe('blocks keyed by more than their tokens', () => {
       extraKeys: [salt === null ? null : [salt], null, null, null],
     }]);
     tracker.apply(stored('tenant-a', 1000n));
-    const request = (salt?: string) => new RequestTokens(Int32Array.from(range(80)), undefined, salt);
+    const request = (salt?: string) => new RequestTokens(Int32Array.from(range(80)), salt);
     expect(exactMatch(view, new Speculation(), request('tenant-a'))?.tokens).toBe(64);
     expect(exactMatch(view, new Speculation(), request('tenant-b'))?.tokens).toBe(0);
     expect(exactMatch(view, new Speculation(), request())?.tokens).toBe(0);

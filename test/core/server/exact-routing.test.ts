@@ -132,7 +132,8 @@ describe('exact prefix routing (vLLM faces, KV events over ZMQ)', () => {
   });
 
   it('follows each replica through its ZMQ publisher, routes groups to their holders, and its tokens agree with /tokenize', async () => {
-    const groups = [0, 1, 2, 3].map((g) => `Service ${g} handbook: the gateway routes, the engine caches, the batch runs. `.repeat(40));
+    // Long enough to be spliced into the rendered template rather than copied (TokenizerPool).
+    const groups = [0, 1, 2, 3].map((g) => `Service ${g} handbook: the gateway routes, the engine caches, the batch runs. `.repeat(60).trimEnd());
     const first = await Promise.all(groups.map((s, g) => ask(gw.url, s, `first ${g}`)));
     await new Promise((r) => setTimeout(r, 300));
     for (let g = 0; g < groups.length; g++) {
@@ -142,7 +143,9 @@ describe('exact prefix routing (vLLM faces, KV events over ZMQ)', () => {
     }
     const admin = await (await fetch(`${gw.url}/admin/routing`)).json() as {
       backends: Array<{ kv_cache?: { mode: string; stored: number; subscriptions: Array<{ connected: boolean; gaps: number }> }; tokenizer_check?: { checked: number; agreed: number } }>;
+      routes: Array<{ model: string; tokenizer: { splicing: string } }>;
     };
+    expect(admin.routes).toEqual([expect.objectContaining({ tokenizer: expect.objectContaining({ splicing: 'verified' }) })]);
     for (const b of admin.backends) {
       expect(b.kv_cache?.mode).toBe('exact (kv events)');
       expect(b.kv_cache?.subscriptions[0].connected).toBe(true);

@@ -66,3 +66,77 @@ describe('TokenizerPool.encodeChatSegmented', () => {
     }
   });
 });
+
+describe('Rendering long contents spliced in (no whole prompt built)', () => {
+  const tokenizer = Tokenizer.qwenDefault();
+  const long = (seed: number) => `Section ${seed}. ${'Blocks of cached keys, a queue, a batch; 数字 🚀 and more words. '.repeat(120)}End ${seed}.`;
+  const conversations = [
+    [{ role: 'system' as const, content: long(1) }, { role: 'user' as const, content: 'short question' }],
+    [{ role: 'system' as const, content: long(1) }, { role: 'user' as const, content: long(2) }],
+    // Multi-turn with reasoning in the history: Qwen3's template inspects these contents.
+    [{ role: 'system' as const, content: long(1) }, { role: 'user' as const, content: long(3) }, { role: 'assistant' as const, content: `<think>\nhmm\n</think>\n\n${long(4)}` },
+      { role: 'user' as const, content: `<tool_response>${long(5)}</tool_response>` }, { role: 'user' as const, content: `  ${long(6)}\n` }],
+  ];
+
+  it('gives the whole render\'s text, and the same segments as cutting that text', () => {
+    const cache = new SegmentCache(tokenizer.addedTokenPattern, (t) => tokenizer.encode(t));
+    for (const messages of conversations) {
+      const whole = tokenizer.applyChatTemplate(messages, {});
+      const pieces = tokenizer.applyChatTemplateSpliced(messages, {}, 4096);
+      expect(pieces).toBeDefined();
+      expect(pieces!.join('')).toBe(whole);
+      // Only contents a template cannot tell from a placeholder are spliced: not the one with
+      // whitespace at its ends, nor those holding special tokens.
+      expect(pieces!.filter((_, i) => i % 2 === 1).every((c) => !c.includes('<') && c.trim() === c)).toBe(true);
+      const texts = cache.splitPieces(pieces!).map((s) => s.head + s.body + s.tail);
+      expect(texts).toEqual(cache.split(whole).map((s) => s.body));
+    }
+  });
+
+  it('looks a spliced segment up by its content and the text around it', () => {
+    const cache = new SegmentCache(tokenizer.addedTokenPattern, (t) => tokenizer.encode(t));
+    const messages = conversations[0];
+    const segments = cache.splitPieces(tokenizer.applyChatTemplateSpliced(messages, {}, 4096)!);
+    const system = segments.find((s) => s.body === long(1))!;
+    expect(system.head).toBe('<|im_start|>system\n');
+    cache.set(system, Int32Array.of(1, 2, 3));
+    expect(cache.get({ ...system, body: `${long(1)}` })).toEqual(Int32Array.of(1, 2, 3));
+    // The same content under another role is another segment.
+    expect(cache.get({ ...system, head: '<|im_start|>user\n' })).toBeUndefined();
+    // And the whole text as one body is the same segment only when nothing is around it.
+    expect(cache.get({ head: '', body: system.head + system.body, tail: '' })).toBeUndefined();
+  });
+
+  it('TokenizerPool: a template that copies contents verbatim is spliced; one that changes them is caught and rendered whole', async () => {
+    const { TokenizerPool } = await import('../../../core/tokenizer/pool.js');
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { qwenDefaultPaths } = await import('../../../core/tokenizer/tokenizer.js');
+    const paths = qwenDefaultPaths();
+    const dir = mkdtempSync(join(tmpdir(), 'sy-splice-'));
+    const config = JSON.parse(readFileSync(paths.tokenizerConfigPath, 'utf8')) as Record<string, unknown>;
+    // Replaces one word in every content: a placeholder would not show it.
+    config.chat_template = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content | replace('queue', 'QUEUE') }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n";
+    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(config));
+    const verbatim = new TokenizerPool({ threads: 0 });
+    const rewriting = new TokenizerPool({ threads: 0, tokenizerJsonPath: paths.tokenizerJsonPath, tokenizerConfigPath: join(dir, 'tokenizer_config.json') });
+    try {
+      for (const pool of [verbatim, rewriting]) {
+        expect(pool.stats().splicing).toBe('unchecked');
+        for (const messages of conversations) {
+          const segmented = await pool.encodeChatSegmented(messages);
+          const whole = await pool.encodeChat(messages);
+          expect(segmented.prompt).toBe(whole.prompt);
+          expect(Array.from(segmented.ids)).toEqual(Array.from(whole.ids));
+        }
+      }
+      expect(verbatim.stats().splicing).toBe('verified');
+      expect(rewriting.stats().splicing).toBe('off');
+      expect(rewriting.tokenizer.applyChatTemplate(conversations[0], {})).toContain('QUEUE');
+    } finally {
+      await verbatim.close();
+      await rewriting.close();
+    }
+  });
+});
