@@ -17,88 +17,74 @@
  * sends neither (MII's defaults). Flask-RESTful answers every failure (a refused parameter too)
  * with 500 `{"message": "Internal Server Error"}`.
  */
-import type { EngineLoad } from '../../core/plugin/engine-load.js';
-import type { BackendPlugin, BackendSpec, PluginContext } from '../../core/plugin/types.js';
-import { flatErrorShape, stringErrorShape, type ErrorShape } from '../openai/errors.js';
-import { readHttpOptions, validateHttpOptions } from '../openai/options.js';
-import { TextEngineBackend, type EngineOutput, type TextRequest } from '../text-engine/http-text-backend.js';
-import { readTextEngineOptions, TEXT_ENGINE_KEYS, validateTextEngineOptions } from '../text-engine/options.js';
+import { flatErrorShape, stringErrorShape } from '../http/errors.js';
+import { defineTextEngine, type EngineOutput, type TextProtocol } from '../text-engine/http-text-engine.js';
 import { isRecord } from '../text-engine/prompt/types.js';
 
-
-export class DeepspeedMiiBackend extends TextEngineBackend {
-  readonly engine = 'deepspeed-mii';
-  protected readonly streams = false;
-  // Flask-RESTful's {"message": "..."} (flat), or {"error": "..."} from a proxy in front.
-  protected readonly errorShapes: readonly ErrorShape[] = [flatErrorShape, stringErrorShape];
-  private readonly deployment: string;
-
-  constructor(spec: BackendSpec, ctx: PluginContext) {
-    const deployment = typeof spec.options.deployment === 'string' ? spec.options.deployment : spec.models?.[0] ?? '';
-    super({ ...spec, models: spec.models ?? [deployment] }, ctx,
-      readHttpOptions(spec.options, ctx, { healthPath: '/healthz', loadIntervalMs: 0 }), readTextEngineOptions(spec.options, ctx.configDir));
-    this.deployment = deployment;
-  }
-
-  protected async readLoad(): Promise<EngineLoad | undefined> {
-    return undefined;
-  }
-
-  protected engineRequest(req: TextRequest): { path: string; body: Record<string, unknown> } {
-    const { params } = req;
-    const s = params.sampling;
-    const body: Record<string, unknown> = { prompts: [req.prompt] };
-    if (params.maxTokens !== undefined) {
-      body.max_new_tokens = params.maxTokens;
-      body.max_length = req.promptTokens + params.maxTokens;
-    }
-    // MII's temperature must be > 0; OpenAI's 0 is greedy decoding (do_sample false).
-    if (s.temperature !== undefined) {
-      if (s.temperature > 0) body.temperature = s.temperature;
-      else body.do_sample = false;
-    }
-    if (s.topP !== undefined) body.top_p = s.topP;
-    if (s.topK !== undefined) body.top_k = s.topK;
-    if (req.stop.length > 0) body.stop = req.stop;
-    if (params.ignoreEos) body.ignore_eos = true;
-    if (params.minTokens > 0) body.min_new_tokens = params.minTokens;
-    return { path: `/mii/${encodeURIComponent(this.deployment)}`, body };
-  }
-
-  protected readAnswer(body: string): EngineOutput {
-    const list = JSON.parse(body) as unknown;
-    const r = Array.isArray(list) && isRecord(list[0]) ? list[0] : {};
-    const reason = r.finish_reason;
-    const counts = {
-      ...(typeof r.prompt_length === 'number' ? { promptTokens: r.prompt_length } : {}),
-      ...(typeof r.generated_length === 'number' ? { completionTokens: r.generated_length } : {}),
-    };
-    return {
-      text: typeof r.generated_text === 'string' ? r.generated_text : '',
-      end: reason === 'length' ? 'length' : reason === 'stop' ? 'stop' : undefined,
-      counts,
-    };
-  }
-
-  protected readEvent(): EngineOutput | undefined {
-    return undefined; // never streams
-  }
+/** The MII deployment requests go to: the `deployment:` option, else the first listed model. */
+function deploymentOf(options: Record<string, unknown>, models?: readonly string[]): string {
+  return typeof options.deployment === 'string' ? options.deployment : models?.[0] ?? '';
 }
 
-const plugin: BackendPlugin = {
+function miiProtocol(deployment: string): TextProtocol {
+  return {
+    streams: false,
+
+    request(req) {
+      const { params } = req;
+      const s = params.sampling;
+      const body: Record<string, unknown> = { prompts: [req.prompt] };
+      if (params.maxTokens !== undefined) {
+        body.max_new_tokens = params.maxTokens;
+        body.max_length = req.promptTokens + params.maxTokens;
+      }
+      // MII's temperature must be > 0; OpenAI's 0 is greedy decoding (do_sample false).
+      if (s.temperature !== undefined) {
+        if (s.temperature > 0) body.temperature = s.temperature;
+        else body.do_sample = false;
+      }
+      if (s.topP !== undefined) body.top_p = s.topP;
+      if (s.topK !== undefined) body.top_k = s.topK;
+      if (req.stop.length > 0) body.stop = req.stop;
+      if (params.ignoreEos) body.ignore_eos = true;
+      if (params.minTokens > 0) body.min_new_tokens = params.minTokens;
+      return { path: `/mii/${encodeURIComponent(deployment)}`, body };
+    },
+
+    readAnswer(body): EngineOutput {
+      const list = JSON.parse(body) as unknown;
+      const r = Array.isArray(list) && isRecord(list[0]) ? list[0] : {};
+      const reason = r.finish_reason;
+      const counts = {
+        ...(typeof r.prompt_length === 'number' ? { promptTokens: r.prompt_length } : {}),
+        ...(typeof r.generated_length === 'number' ? { completionTokens: r.generated_length } : {}),
+      };
+      return {
+        text: typeof r.generated_text === 'string' ? r.generated_text : '',
+        end: reason === 'length' ? 'length' : reason === 'stop' ? 'stop' : undefined,
+        counts,
+      };
+    },
+  };
+}
+
+export default defineTextEngine({
   type: 'deepspeed-mii',
-  validate: (options) => {
-    const problems = [...validateHttpOptions(options, [...TEXT_ENGINE_KEYS, 'deployment']), ...validateTextEngineOptions(options)];
-    if (options.deployment !== undefined && (typeof options.deployment !== 'string' || options.deployment === '')) {
-      problems.push('deployment: expected the MII deployment name (mii.serve(deployment_name=…))');
-    }
-    return problems;
+  engine: 'deepspeed-mii',
+  defaults: { healthPath: '/healthz', loadIntervalMs: 0 },
+  options: {
+    keys: ['deployment'],
+    validate: (options) => (options.deployment !== undefined && (typeof options.deployment !== 'string' || options.deployment === '')
+      ? ['deployment: expected the MII deployment name (mii.serve(deployment_name=…))']
+      : []),
   },
-  create: (spec, ctx) => {
+  check: (spec) => {
     if (spec.options.deployment === undefined && !spec.models?.length) {
       throw new Error(`backend ${spec.id}: deepspeed-mii needs \`deployment:\` (the MII deployment name) or \`models:\``);
     }
-    return new DeepspeedMiiBackend(spec, ctx);
   },
-};
-export default plugin;
+  models: (options) => [deploymentOf(options)],
+  // Flask-RESTful's {"message": "..."} (flat), or {"error": "..."} from a proxy in front.
+  errorShapes: [flatErrorShape, stringErrorShape],
+  protocol: (engine) => miiProtocol(deploymentOf(engine.spec.options, engine.spec.models)),
+});

@@ -3,8 +3,8 @@
  * create_error_response, validation_exception_handler; protocol.py ErrorResponse).
  */
 import type { UpstreamError } from '../../core/plugin/types.js';
-import { fastApiDetailShape, flatErrorShape, nestedErrorShape, parseErrorBody, stringErrorShape } from '../openai/errors.js';
-import type { ErrorShape } from '../openai/errors.js';
+import { fastApiDetailShape, flatErrorShape, nestedErrorShape, parseErrorBody, stringErrorShape } from '../http/errors.js';
+import type { ErrorShape } from '../http/errors.js';
 
 const LMDEPLOY_ERROR_SHAPES: readonly ErrorShape[] = [
   // create_error_response: the flat ErrorResponse {"object": "error", message, code, type}, with

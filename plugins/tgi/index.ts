@@ -16,22 +16,18 @@
  * TGI takes at most `max_stop_sequences` (4 by default) stop strings: the request's go first, and
  * every stop string is applied here too, so none is lost in the output.
  */
-import type { EngineLoad } from '../../core/plugin/engine-load.js';
-import type { BackendPlugin, BackendSpec, PluginContext } from '../../core/plugin/types.js';
-import { stringErrorShape, type ErrorShape } from '../openai/errors.js';
-import { readHttpOptions, validateHttpOptions } from '../openai/options.js';
-import { eventObject, TextEngineBackend, type EngineOutput, type TextRequest } from '../text-engine/http-text-backend.js';
-import { readTextEngineOptions, TEXT_ENGINE_KEYS, validateTextEngineOptions } from '../text-engine/options.js';
+import { stringErrorShape } from '../http/errors.js';
+import { metricsPage } from '../http/load.js';
+import { defineTextEngine, eventObject, type EngineOutput, type TextProtocol } from '../text-engine/http-text-engine.js';
+import { isRecord } from '../text-engine/prompt/types.js';
 import type { EngineEnd } from '../text-engine/respond.js';
 import { readTgiLoad } from './load.js';
-import { isRecord } from '../text-engine/prompt/types.js';
 
 /** TGI's `--max-stop-sequences` default (launcher/src/main.rs). */
 const MAX_STOP_SEQUENCES = 4;
 
 /** server.rs: InferError → status, by the error_type each writes. */
 const STATUS_OF_ERROR_TYPE: Record<string, number> = { validation: 422, overloaded: 429, generation: 424, template_error: 422, tool_error: 422 };
-
 
 function endOf(details: unknown): { end?: EngineEnd; completionTokens?: number } {
   if (!isRecord(details)) return {};
@@ -41,31 +37,18 @@ function endOf(details: unknown): { end?: EngineEnd; completionTokens?: number }
   return { end, completionTokens: typeof tokens === 'number' ? tokens : undefined };
 }
 
-export class TgiBackend extends TextEngineBackend {
-  readonly engine = 'tgi';
-  protected readonly streams = true;
-  // ErrorResponse {"error", "error_type"}: every error TGI writes, before a stream and inside it.
-  protected readonly errorShapes: readonly ErrorShape[] = [stringErrorShape];
+const tgiProtocol: TextProtocol = {
+  streams: true,
 
-  constructor(spec: BackendSpec, ctx: PluginContext) {
-    super(spec, ctx, readHttpOptions(spec.options, ctx, { healthPath: '/health' }), readTextEngineOptions(spec.options, ctx.configDir));
-  }
-
-  protected async readLoad(): Promise<EngineLoad | undefined> {
-    const res = await this.get('/metrics');
-    if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
-    return readTgiLoad(res.body);
-  }
-
-  protected replyStatus(engineStatus: number): number {
+  replyStatus(engineStatus: number): number {
     // 422: the request (as this plugin wrote it) is invalid — the client's 400. 424: the model
     // failed while generating — the engine's fault, worth another replica.
     if (engineStatus === 422) return 400;
     if (engineStatus === 424) return 500;
     return engineStatus;
-  }
+  },
 
-  protected engineRequest(req: TextRequest): { path: string; body: Record<string, unknown> } {
+  request(req) {
     const { params } = req;
     const s = params.sampling;
     const parameters: Record<string, unknown> = { details: true, return_full_text: false, stop: req.stop.slice(0, MAX_STOP_SEQUENCES) };
@@ -81,16 +64,16 @@ export class TgiBackend extends TextEngineBackend {
     if (s.repetitionPenalty !== undefined) parameters.repetition_penalty = s.repetitionPenalty;
     if (s.frequencyPenalty !== undefined) parameters.frequency_penalty = s.frequencyPenalty;
     return { path: req.stream ? '/generate_stream' : '/generate', body: { inputs: req.prompt, parameters } };
-  }
+  },
 
-  protected readAnswer(body: string): EngineOutput {
+  readAnswer(body): EngineOutput {
     const o = JSON.parse(body) as unknown;
     if (!isRecord(o)) return { text: '' };
     const { end, completionTokens } = endOf(o.details);
     return { text: typeof o.generated_text === 'string' ? o.generated_text : '', end, counts: completionTokens === undefined ? undefined : { completionTokens } };
-  }
+  },
 
-  protected readEvent(data: string): EngineOutput | undefined {
+  readEvent(data): EngineOutput | undefined {
     const o = eventObject(data);
     if (!o) return undefined;
     if (typeof o.error === 'string') {
@@ -103,12 +86,15 @@ export class TgiBackend extends TextEngineBackend {
     const { end, completionTokens } = endOf(o.details);
     // The last event carries generated_text (and details when asked): the end, reason or not.
     return { text, end, last: typeof o.generated_text === 'string', counts: completionTokens === undefined ? undefined : { completionTokens } };
-  }
-}
-
-const plugin: BackendPlugin = {
-  type: 'tgi',
-  validate: (options) => [...validateHttpOptions(options, TEXT_ENGINE_KEYS), ...validateTextEngineOptions(options)],
-  create: (spec, ctx) => new TgiBackend(spec, ctx),
+  },
 };
-export default plugin;
+
+export default defineTextEngine({
+  type: 'tgi',
+  engine: 'tgi',
+  defaults: { healthPath: '/health' },
+  load: metricsPage('/metrics', readTgiLoad),
+  // ErrorResponse {"error", "error_type"}: every error TGI writes, before a stream and inside it.
+  errorShapes: [stringErrorShape],
+  protocol: () => tgiProtocol,
+});

@@ -32,20 +32,16 @@
  * answers are decoded whole and have neither problem.
  */
 import { request } from 'undici';
-import type { EngineLoad } from '../../core/plugin/engine-load.js';
-import type { BackendPlugin, BackendSpec, PluginContext } from '../../core/plugin/types.js';
-import { stringErrorShape, type ErrorShape } from '../openai/errors.js';
-import { readHttpOptions, validateHttpOptions } from '../openai/options.js';
-import { eventObject, TextEngineBackend, type EngineOutput, type TextRequest } from '../text-engine/http-text-backend.js';
-import { readTextEngineOptions, TEXT_ENGINE_KEYS, validateTextEngineOptions } from '../text-engine/options.js';
-import { readTritonLoad } from './load.js';
+import { stringErrorShape } from '../http/errors.js';
+import type { EngineHandle, LoadReader } from '../http/define.js';
+import { defineTextEngine, eventObject, type EngineOutput, type TextProtocol, type TextRequest } from '../text-engine/http-text-engine.js';
 import { isRecord } from '../text-engine/prompt/types.js';
+import { readTritonLoad } from './load.js';
 
 const KEYS = ['model', 'metrics_url', 'default_max_tokens', 'kv_cache_reuse_stats'];
 
 /** The ensemble needs max_tokens; a request without one gets this many. */
 const DEFAULT_MAX_TOKENS = 1024;
-
 
 /** An INT32 output of shape [1, 1] comes back as a number or nested one-element lists. */
 function intOf(v: unknown): number | undefined {
@@ -60,110 +56,115 @@ function textOf(v: unknown): string {
   return '';
 }
 
-export class TritonTrtllmBackend extends TextEngineBackend {
-  readonly engine = 'triton-trtllm';
-  protected readonly streams = true;
-  // Triton's HTTP frontend writes every error as {"error": "<message>"} (server: src/http_server.cc),
-  // before the stream and inside it.
-  protected readonly errorShapes: readonly ErrorShape[] = [stringErrorShape];
-  private readonly tritonModel: string;
-  private readonly metricsUrl: URL;
-  private readonly defaultMaxTokens: number;
-  /** Ask for kv_cache_reused_blocks (the ensemble's return_kv_cache_reuse_stats input). */
-  private readonly reuseStats: boolean;
+const tritonModelOf = (options: Record<string, unknown>): string => (typeof options.model === 'string' ? options.model : 'ensemble');
+/** Ask for kv_cache_reused_blocks (the ensemble's return_kv_cache_reuse_stats input). */
+const reuseStatsOf = (options: Record<string, unknown>): boolean => options.kv_cache_reuse_stats !== false;
 
-  constructor(spec: BackendSpec, ctx: PluginContext) {
-    const tritonModel = typeof spec.options.model === 'string' ? spec.options.model : 'ensemble';
-    const reuseStats = spec.options.kv_cache_reuse_stats !== false;
-    super({ ...spec, models: spec.models ?? [tritonModel] }, ctx,
-      readHttpOptions(spec.options, ctx, { healthPath: '/v2/health/ready' }), readTextEngineOptions(spec.options, ctx.configDir), reuseStats);
-    this.reuseStats = reuseStats;
-    this.tritonModel = tritonModel;
-    const base = new URL(spec.url);
-    this.metricsUrl = new URL(typeof spec.options.metrics_url === 'string' ? spec.options.metrics_url : `${base.protocol}//${base.hostname}:8002/metrics`);
-    this.defaultMaxTokens = typeof spec.options.default_max_tokens === 'number' ? spec.options.default_max_tokens : DEFAULT_MAX_TOKENS;
-  }
-
-  protected async readLoad(): Promise<EngineLoad | undefined> {
-    const res = await request(this.metricsUrl, {
-      method: 'GET', headersTimeout: this.options.healthTimeoutMs, bodyTimeout: this.options.healthTimeoutMs,
+/** Triton's metrics on their own port (the url's host, port 8002, unless `metrics_url:` says). */
+function tritonLoad(engine: EngineHandle): LoadReader {
+  const { options, spec } = engine;
+  const base = new URL(spec.url);
+  const metricsUrl = new URL(typeof spec.options.metrics_url === 'string' ? spec.options.metrics_url : `${base.protocol}//${base.hostname}:8002/metrics`);
+  return async () => {
+    const res = await request(metricsUrl, {
+      method: 'GET', headersTimeout: options.healthTimeoutMs, bodyTimeout: options.healthTimeoutMs,
     });
     const text = await res.body.text();
-    if (res.statusCode !== 200) throw new Error(`GET ${this.metricsUrl.pathname} answered ${res.statusCode}`);
+    if (res.statusCode !== 200) throw new Error(`GET ${metricsUrl.pathname} answered ${res.statusCode}`);
     return readTritonLoad(text);
-  }
+  };
+}
 
-  protected engineRequest(req: TextRequest): { path: string; body: Record<string, unknown> } {
-    const { params } = req;
-    const s = params.sampling;
-    const body: Record<string, unknown> = {
-      text_input: req.prompt,
-      max_tokens: params.maxTokens ?? this.defaultMaxTokens,
-      // An empty string is "none" (README); a list is one string per word.
-      bad_words: '',
-      stop_words: req.stop.length > 0 ? req.stop : '',
-      end_id: params.ignoreEos ? -1 : req.endId,
-      pad_id: req.padId,
-      // Non-streamed answers repeat the prompt unless told not to.
-      exclude_input_in_output: true,
-      stream: req.stream,
-    };
-    // model_instance_state.cc: with it, responses carry the request's KV-cache block counts.
-    if (this.reuseStats) body.return_kv_cache_reuse_stats = true;
-    if (s.temperature !== undefined) body.temperature = s.temperature;
-    if (s.topP !== undefined) body.top_p = s.topP;
-    if (s.topK !== undefined) body.top_k = s.topK;
-    if (s.seed !== undefined) body.random_seed = s.seed;
-    if (s.repetitionPenalty !== undefined) body.repetition_penalty = s.repetitionPenalty;
-    if (s.presencePenalty !== undefined) body.presence_penalty = s.presencePenalty;
-    if (s.frequencyPenalty !== undefined) body.frequency_penalty = s.frequencyPenalty;
-    if (params.minTokens > 0) body.min_length = params.minTokens;
-    const model = encodeURIComponent(this.tritonModel);
-    return { path: `/v2/models/${model}/${req.stream ? 'generate_stream' : 'generate'}`, body };
-  }
-
-  protected readAnswer(body: string, req: TextRequest): EngineOutput {
-    const o = JSON.parse(body) as unknown;
-    if (!isRecord(o)) return { text: '' };
-    if (typeof o.error === 'string') return { text: '', error: { status: 500, body } };
-    return this.output(o, req);
-  }
+function tritonProtocol(engine: EngineHandle): TextProtocol {
+  const { spec, capabilities } = engine;
+  const model = encodeURIComponent(tritonModelOf(spec.options));
+  const defaultMaxTokens = typeof spec.options.default_max_tokens === 'number' ? spec.options.default_max_tokens : DEFAULT_MAX_TOKENS;
+  const reuseStats = reuseStatsOf(spec.options);
 
   /**
    * The text, and the prompt tokens the KV cache served where the response says (reused blocks ×
    * the block size the metrics or the `block_size` option gave; a partial last block counts whole
    * there, so the count is capped at the prompt).
    */
-  private output(o: Record<string, unknown>, req: TextRequest): EngineOutput {
+  const output = (o: Record<string, unknown>, req: TextRequest): EngineOutput => {
     const text = textOf(o.text_output);
     const reused = intOf(o.kv_cache_reused_blocks);
-    const blockSize = this.capabilities.blockSize;
+    const blockSize = capabilities.blockSize;
     if (reused === undefined || blockSize === undefined) return { text };
     return { text, counts: { cachedTokens: Math.min(req.promptTokens, reused * blockSize) } };
-  }
+  };
 
-  protected readEvent(data: string, req: TextRequest): EngineOutput | undefined {
-    const o = eventObject(data);
-    if (!o) return undefined;
-    // An error after the 200 (the model failed the request): {"error": "..."}.
-    if (typeof o.error === 'string') return { text: '', error: { status: 500, body: data } };
-    return this.output(o, req);
-  }
+  return {
+    streams: true,
+
+    request(req) {
+      const { params } = req;
+      const s = params.sampling;
+      const body: Record<string, unknown> = {
+        text_input: req.prompt,
+        max_tokens: params.maxTokens ?? defaultMaxTokens,
+        // An empty string is "none" (README); a list is one string per word.
+        bad_words: '',
+        stop_words: req.stop.length > 0 ? req.stop : '',
+        end_id: params.ignoreEos ? -1 : req.endId,
+        pad_id: req.padId,
+        // Non-streamed answers repeat the prompt unless told not to.
+        exclude_input_in_output: true,
+        stream: req.stream,
+      };
+      // model_instance_state.cc: with it, responses carry the request's KV-cache block counts.
+      if (reuseStats) body.return_kv_cache_reuse_stats = true;
+      if (s.temperature !== undefined) body.temperature = s.temperature;
+      if (s.topP !== undefined) body.top_p = s.topP;
+      if (s.topK !== undefined) body.top_k = s.topK;
+      if (s.seed !== undefined) body.random_seed = s.seed;
+      if (s.repetitionPenalty !== undefined) body.repetition_penalty = s.repetitionPenalty;
+      if (s.presencePenalty !== undefined) body.presence_penalty = s.presencePenalty;
+      if (s.frequencyPenalty !== undefined) body.frequency_penalty = s.frequencyPenalty;
+      if (params.minTokens > 0) body.min_length = params.minTokens;
+      return { path: `/v2/models/${model}/${req.stream ? 'generate_stream' : 'generate'}`, body };
+    },
+
+    readAnswer(body, req) {
+      const o = JSON.parse(body) as unknown;
+      if (!isRecord(o)) return { text: '' };
+      if (typeof o.error === 'string') return { text: '', error: { status: 500, body } };
+      return output(o, req);
+    },
+
+    readEvent(data, req) {
+      const o = eventObject(data);
+      if (!o) return undefined;
+      // An error after the 200 (the model failed the request): {"error": "..."}.
+      if (typeof o.error === 'string') return { text: '', error: { status: 500, body: data } };
+      return output(o, req);
+    },
+  };
 }
 
-const plugin: BackendPlugin = {
+export default defineTextEngine({
   type: 'triton-trtllm',
-  validate: (options) => {
-    const problems = [...validateHttpOptions(options, [...TEXT_ENGINE_KEYS, ...KEYS]), ...validateTextEngineOptions(options)];
-    if (options.model !== undefined && (typeof options.model !== 'string' || options.model === '')) problems.push('model: expected the Triton model name (ensemble, tensorrt_llm_bls, …)');
-    if (options.metrics_url !== undefined && !(typeof options.metrics_url === 'string' && URL.canParse(options.metrics_url))) problems.push('metrics_url: expected a URL, e.g. http://10.0.0.5:8002/metrics');
-    const dmt = options.default_max_tokens;
-    if (dmt !== undefined && !(typeof dmt === 'number' && Number.isInteger(dmt) && dmt > 0)) problems.push('default_max_tokens: expected a positive integer');
-    if (options.kv_cache_reuse_stats !== undefined && typeof options.kv_cache_reuse_stats !== 'boolean') {
-      problems.push('kv_cache_reuse_stats: expected true or false (false for an ensemble without the return_kv_cache_reuse_stats input)');
-    }
-    return problems;
+  engine: 'triton-trtllm',
+  defaults: { healthPath: '/v2/health/ready' },
+  options: {
+    keys: KEYS,
+    validate: (options) => {
+      const problems: string[] = [];
+      if (options.model !== undefined && (typeof options.model !== 'string' || options.model === '')) problems.push('model: expected the Triton model name (ensemble, tensorrt_llm_bls, …)');
+      if (options.metrics_url !== undefined && !(typeof options.metrics_url === 'string' && URL.canParse(options.metrics_url))) problems.push('metrics_url: expected a URL, e.g. http://10.0.0.5:8002/metrics');
+      const dmt = options.default_max_tokens;
+      if (dmt !== undefined && !(typeof dmt === 'number' && Number.isInteger(dmt) && dmt > 0)) problems.push('default_max_tokens: expected a positive integer');
+      if (options.kv_cache_reuse_stats !== undefined && typeof options.kv_cache_reuse_stats !== 'boolean') {
+        problems.push('kv_cache_reuse_stats: expected true or false (false for an ensemble without the return_kv_cache_reuse_stats input)');
+      }
+      return problems;
+    },
   },
-  create: (spec, ctx) => new TritonTrtllmBackend(spec, ctx),
-};
-export default plugin;
+  models: (options) => [tritonModelOf(options)],
+  load: tritonLoad,
+  // Triton's HTTP frontend writes every error as {"error": "<message>"} (server: src/http_server.cc),
+  // before the stream and inside it.
+  errorShapes: [stringErrorShape],
+  reportsCachedTokens: reuseStatsOf,
+  protocol: tritonProtocol,
+});

@@ -21,7 +21,7 @@ import type {
 import { TokenizerPool } from '../../core/tokenizer/pool.js';
 import { StreamDecoder } from '../../core/tokenizer/stream-decoder.js';
 import { buildOutputTokenPool } from '../../native/word-pool.js';
-import { parseOpenAiError } from '../openai/errors.js';
+import { parseOpenAiError } from '../http/errors.js';
 import { readTrtllmOptions, validateTrtllmOptions, type TrtllmOptions } from './options.js';
 import { createPromptBuilder } from '../text-engine/prompt/stylers.js';
 import { PromptError, type PromptBuilder } from '../text-engine/prompt/types.js';

@@ -4,8 +4,8 @@
  * ("BadRequestError", "NotFoundError"; "Bad Request" for request validation).
  */
 import type { UpstreamError } from '../../core/plugin/types.js';
-import { fastApiDetailShape, flatErrorShape, nestedErrorShape, parseErrorBody, stringErrorShape } from '../openai/errors.js';
-import type { ErrorShape } from '../openai/errors.js';
+import { fastApiDetailShape, flatErrorShape, nestedErrorShape, parseErrorBody, stringErrorShape } from '../http/errors.js';
+import type { ErrorShape } from '../http/errors.js';
 
 const VLLM_ERROR_SHAPES: readonly ErrorShape[] = [
   // ≈0.10 and later: {"error": {message, type, param, code}}, also inside a stream after the 200.

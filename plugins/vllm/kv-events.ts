@@ -20,9 +20,11 @@
 import { VllmKvEventSubscriber, type DeliveredBatch } from '../../core/kv-events/vllm-subscriber.js';
 import type { KvEvent as VllmKvEvent, EngineHash } from '../../core/kv-events/vllm-events.js';
 import { offsetEndpointPort } from '../../core/kv-events/zmtp-endpoint.js';
+import type { EngineLoad } from '../../core/plugin/engine-load.js';
 import type { PluginLogger } from '../../core/plugin/types.js';
 import { TrackedKvCache } from '../../core/routing/kv-cache-view.js';
 import { extraKeyText, KvTracker, type KvEvent } from '../../core/routing/kv-tracker.js';
+import type { KvEventsSource } from '../http/define.js';
 
 export interface VllmKvEventsOptions {
   endpoint: string;
@@ -113,7 +115,7 @@ export function trackerEvents(rank: number, events: readonly VllmKvEvent[]): KvE
   return out;
 }
 
-export class VllmKvFollower {
+export class VllmKvFollower implements KvEventsSource {
   readonly tracker: KvTracker;
   readonly view: TrackedKvCache;
   private readonly subscribers: VllmKvEventSubscriber[] = [];
@@ -141,6 +143,11 @@ export class VllmKvFollower {
         log: { warn: (obj, msg) => this.log.warn({ backend: this.backendId, rank, ...obj }, msg) },
       }));
     }
+  }
+
+  /** vLLM's block size from its cache config (the metrics), for a tracker not told one (events carry it too). */
+  onLoad(load: EngineLoad): void {
+    if (load.blockSize) this.tracker.learnBlockSize(load.blockSize);
   }
 
   close(): void {

@@ -18,7 +18,7 @@ import { readUsage } from '../../core/server/answer-usage.js';
 import type { Gateway } from '../../core/server/gateway.js';
 import { parseLmdeployError } from '../../plugins/lmdeploy/errors.js';
 import { readLmdeployLoad } from '../../plugins/lmdeploy/load.js';
-import { parseOpenAiError } from '../../plugins/openai/errors.js';
+import { parseOpenAiError } from '../../plugins/http/errors.js';
 import { parseTrtllmError } from '../../plugins/trtllm-serve/errors.js';
 import { readTrtllmPrometheus, readTrtllmStats } from '../../plugins/trtllm-serve/load.js';
 import { parseVllmError } from '../../plugins/vllm/errors.js';

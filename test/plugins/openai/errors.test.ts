@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_TEXT_MESSAGE, fastApiDetailShape, flatErrorShape, nestedErrorShape, parseErrorBody, parseOpenAiError,
-  stringErrorShape } from '../../../plugins/openai/errors.js';
+  stringErrorShape } from '../../../plugins/http/errors.js';
 
 describe('parseOpenAiError', () => {
   it("reads OpenAI's nested shape with every field", () => {

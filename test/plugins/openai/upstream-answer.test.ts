@@ -2,7 +2,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { UpstreamAnswer } from '../../../plugins/openai/upstream-answer.js';
+import { UpstreamAnswer } from '../../../plugins/http/upstream-answer.js';
 
 /** Dispatch one POST through `pool` and resolve with the answer once its status has arrived. */
 function send(pool: Pool, path: string, settled: () => void = () => {}): { answer: UpstreamAnswer; started: Promise<UpstreamAnswer> } {
