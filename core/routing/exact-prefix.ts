@@ -11,6 +11,7 @@
  * Keys are Switchyard's block keys of token ids at the engine's block size (kv-tracker.ts), one
  * chain per block size, computed once per request.
  */
+import { RecencyList } from './recency-list.js';
 import type { KvCacheView } from '../plugin/types.js';
 import { blockKeysOfParts, blockKeysWithFirstExtra, extraKeyText } from './kv-tracker.js';
 import { PerBackend } from './per-backend.js';
@@ -55,18 +56,18 @@ export class RequestTokens {
   }
 }
 
-/** One backend's unconfirmed placements: block key → when the speculation lapses. */
+/** One backend's unconfirmed placements: block key → when the speculation lapses (in recency order, which is expiry order). */
 export class Speculation {
-  private readonly until = new Map<number, number>();
+  private readonly until: RecencyList;
 
-  constructor(private readonly ttlMs = SPECULATION_TTL_MS, private readonly maxKeys = 200_000, private readonly now: () => number = Date.now) {}
+  constructor(private readonly ttlMs = SPECULATION_TTL_MS, maxKeys = 200_000, private readonly now: () => number = Date.now) {
+    this.until = new RecencyList(maxKeys);
+  }
 
   record(keys: readonly number[]): void {
     const expires = this.now() + this.ttlMs;
-    for (const k of keys) {
-      this.until.delete(k); // re-insert: the Map stays in expiry order
-      this.until.set(k, expires);
-    }
+    // Every key gets the same lapse time, so the list's recency order stays its expiry order.
+    for (const k of keys) this.until.touch(k, expires);
     this.prune();
   }
 
@@ -87,10 +88,7 @@ export class Speculation {
 
   private prune(): void {
     const now = this.now();
-    for (const [k, t] of this.until) {
-      if (t > now && this.until.size <= this.maxKeys) break;
-      this.until.delete(k);
-    }
+    for (let t = this.until.oldestValue(); t !== undefined && t <= now; t = this.until.oldestValue()) this.until.delete(this.until.oldestKey()!);
   }
 }
 

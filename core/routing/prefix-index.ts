@@ -1,6 +1,6 @@
 /**
  * Which prompt-prefix chunks each backend probably holds in its KV cache. Per backend, a bounded
- * LRU of chunk hashes (a Map in recency order). Fed by the gateway's own routing decisions (a
+ * LRU of chunk hashes (a RecencyList). Fed by the gateway's own routing decisions (a
  * request sent there leaves its prefix cached), by other gateway replicas' observations (state
  * store), and — where an engine publishes KV events — by those events.
  *
@@ -8,10 +8,23 @@
  * tails before heads, as engines do, and a match can scan from the start and stop at the first
  * miss.
  */
-export class BackendPrefixIndex {
-  private readonly entries = new Map<number, true>();
+import { RecencyList } from './recency-list.js';
 
-  constructor(public capacity: number) {}
+export class BackendPrefixIndex {
+  private readonly entries: RecencyList;
+
+  constructor(capacity: number) {
+    this.entries = new RecencyList(capacity);
+  }
+
+  get capacity(): number {
+    return this.entries.capacity;
+  }
+
+  /** A smaller capacity forgets the least recent chunks at once. */
+  set capacity(n: number) {
+    this.entries.capacity = n;
+  }
 
   get size(): number {
     return this.entries.size;
@@ -25,15 +38,8 @@ export class BackendPrefixIndex {
   }
 
   insert(hashes: readonly number[]): void {
-    for (let i = hashes.length - 1; i >= 0; i--) {
-      // Re-inserted at the end: the Map stays in recency order.
-      this.entries.delete(hashes[i]);
-      this.entries.set(hashes[i], true);
-    }
-    while (this.entries.size > this.capacity) {
-      const oldest = this.entries.keys().next().value as number;
-      this.entries.delete(oldest);
-    }
+    // Tail first: the head ends the most recent. A full index forgets its least recent chunk.
+    for (let i = hashes.length - 1; i >= 0; i--) this.entries.touch(hashes[i]);
   }
 
   remove(hashes: readonly number[]): void {
