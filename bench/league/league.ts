@@ -9,6 +9,7 @@ import { GatewayMetrics } from '../../core/metrics/gateway-metrics.js';
 import { runPoint } from './harness.js';
 import { resolveProfiles, type LeagueProfile } from './profiles.js';
 import { ATTAINMENT, goodput, summarise, workloadBound, type Goodput, type PointSummary } from './stats.js';
+import { p90TtftFloor } from './ttft-floor.js';
 import type { Workload } from './workload.js';
 import { buildWorkload, type WorkloadName } from './workloads.js';
 
@@ -52,8 +53,11 @@ export interface WorkloadResult {
   /** 80% of the base profile's median goodput. */
   referenceRate: number;
   referenceBase: string;
-  /** Per seed: Belady's MIN and a pooled LRU over the pooled KV capacity, as prompt-token hit rates. */
-  bound: Array<{ seed: number; belady: number; lru: number }>;
+  /**
+   * Per seed: Belady's MIN and a pooled LRU over the pooled KV capacity, as prompt-token hit
+   * rates; and the p90 TTFT floor no router can beat (ttft-floor.ts), model ms.
+   */
+  bound: Array<{ seed: number; belady: number; lru: number; p90TtftFloorMs: number }>;
   profiles: ProfileResult[];
   wallMs: number;
 }
@@ -173,7 +177,7 @@ export function runWorkload(name: WorkloadName, o: LeagueOptions): WorkloadResul
       if (!orders.has(seed)) orders.set(seed, order);
     }
   }
-  const bound = seeds.map((seed) => ({ seed, ...workloadBound(workloadOf(seed), orders.get(seed)!) }));
+  const bound = seeds.map((seed) => ({ seed, ...workloadBound(workloadOf(seed), orders.get(seed)!), p90TtftFloorMs: p90TtftFloor(workloadOf(seed), orders.get(seed)!) }));
   return {
     name, title: first.title, notes: first.notes, slo: first.slo, fleet: first.fleet, rates, requests: first.requests.length,
     referenceRate, referenceBase: base.name, bound, profiles: profiles.map((p) => results.get(p)!), wallMs: performance.now() - t0,

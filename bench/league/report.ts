@@ -42,6 +42,15 @@ export function workloadRows(w: WorkloadResult): Array<Array<string | number>> {
   });
 }
 
+/** The p90 TTFT no router can beat (ttft-floor.ts), and as a share of least-load's at the reference load: the lowest ratio reachable. */
+export function ttftFloorLine(w: WorkloadResult): string {
+  const f = spread(w.bound.map((x) => x.p90TtftFloorMs));
+  const base = w.profiles.find((p) => p.profile === 'least-load');
+  const ratio = base ? f.median / refMean(base, (s) => s.p90TtftMs) : NaN;
+  return `p90 TTFT floor (compulsory misses prefilled on an idle replica, any router): ${fmt(f.median, 0)} ms (${fmt(f.min, 0)}–${fmt(f.max, 0)})`
+    + (base ? `, ${fmt(ratio, 2)} of least-load's p90 at the reference load: no profile's p90 ÷ least-load can be lower` : '');
+}
+
 export function workloadText(w: WorkloadResult): string {
   const b = spread(w.bound.map((x) => 100 * x.belady));
   const l = spread(w.bound.map((x) => 100 * x.lru));
@@ -49,6 +58,7 @@ export function workloadText(w: WorkloadResult): string {
     `${w.name} — ${w.title}: ${w.notes}`,
     `SLO TTFT ≤ ${w.slo.ttftMs} ms, TPOT ≤ ${w.slo.tpotMs} ms; rates ${w.rates.join(', ')} req/s; reference load ${w.referenceRate} req/s (80% of ${w.referenceBase}'s goodput)`,
     `capacity-aware bound (pooled KV, same order): Belady MIN ${fmt(b.median, 1)}% (${fmt(b.min, 1)}–${fmt(b.max, 1)}), pooled LRU ${fmt(l.median, 1)}% (${fmt(l.min, 1)}–${fmt(l.max, 1)})`,
+    ttftFloorLine(w),
     table(HEADER, workloadRows(w)),
     `wall ${fmt(w.wallMs / 1000, 1)} s`,
   ].join('\n');
@@ -102,7 +112,7 @@ function htmlTable(w: WorkloadResult): string {
 
 export function leagueHtml(r: LeagueResult): string {
   const sections = r.workloads.map((w) => `<h2>${escapeXml(`${w.name} — ${w.title}`)}</h2>
-<p class="note">${escapeXml(workloadText(w).split('\n').slice(0, 3).join(' · '))}</p>
+<p class="note">${escapeXml(workloadText(w).split('\n').slice(0, 4).join(' · '))}</p>
 ${htmlTable(w)}
 <div class="charts">${ttftChart(w)}</div>`).join('\n');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Switchyard routing league</title><style>${CSS}</style></head><body>

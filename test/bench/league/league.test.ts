@@ -43,6 +43,17 @@ describe('league --quick', () => {
     }
   });
 
+  it('the p90 TTFT floor is positive and no profile\'s p90, at any rate, is below it', () => {
+    for (const w of result.workloads) {
+      const floor = w.bound[0].p90TtftFloorMs;
+      expect(floor).toBeGreaterThan(0);
+      for (const p of w.profiles) {
+        // Reached exactly where a profile keeps every compulsory miss on an idle replica (up to float rounding).
+        for (const s of [...p.reference, ...p.sweeps[0].points]) expect(s.p90TtftMs).toBeGreaterThanOrEqual(floor - 1e-6);
+      }
+    }
+  });
+
   it('the product\'s profiles report how right their cached-token predictions were: precision and recall in [0, 1]', () => {
     for (const w of result.workloads) {
       for (const p of w.profiles.filter((x) => !x.peer && x.profile.startsWith('prefix-affinity'))) {
