@@ -7,11 +7,21 @@
 import type { BackendSpec } from '../plugin/types.js';
 import type { GatewayConfig, RouteSpec } from './types.js';
 
-/** The name a backend's engine gets for a route, as the route table chooses it from the backend's `models:`. */
+/**
+ * The name an engine knows a route's model by, given the models it serves: the route's name or an
+ * alias it serves, or the one model of a single-model backend. A backend serving several models,
+ * none of them named by the route, gets the route's own name (the engine refuses it, and the
+ * gateway warns at start): guessing its first model sent requests to the wrong model.
+ */
+export function engineModelName(model: string, aliases: readonly string[], served: readonly string[]): string {
+  if (served.includes(model)) return model;
+  for (const alias of aliases) if (served.includes(alias)) return alias;
+  return served.length === 1 ? served[0] : model;
+}
+
+/** The name a backend's engine gets for a route, from the backend's `models:` (what the route table does with what it serves). */
 export function engineModelOf(route: RouteSpec, backend: BackendSpec): string {
-  const names = backend.models ?? [];
-  if (names.includes(route.model)) return route.model;
-  return route.aliases.find((a) => names.includes(a)) ?? names[0] ?? route.model;
+  return engineModelName(route.model, route.aliases, backend.models ?? []);
 }
 
 /** The model ids a backend's engine lists, or why they could not be had. */

@@ -4,6 +4,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { RouteSpec } from '../config/types.js';
+import { engineModelName } from '../config/served-models.js';
 import { AdmissionQueue } from './admission.js';
 import { Arms } from './ab.js';
 import { Breakers, RetryBudget } from './breaker.js';
@@ -122,17 +123,9 @@ export class Route {
     return out;
   }
 
-  /**
-   * The name this backend's engine knows the model by: the route's name or an alias it serves, or
-   * the one model of a single-model backend. A backend serving several models, none of them named
-   * by the route, gets the route's own name (the engine refuses it, and the gateway warns at start):
-   * guessing its first model sent requests to the wrong model.
-   */
+  /** The name this backend's engine knows the model by (engineModelName). */
   engineModel(backend: Backend): string {
-    const names = backend.models();
-    if (names.includes(this.model)) return this.model;
-    for (const alias of this.aliases) if (names.includes(alias)) return alias;
-    return names.length === 1 ? names[0] : this.model;
+    return engineModelName(this.model, this.aliases, backend.models());
   }
 }
 

@@ -63,3 +63,13 @@ describe('switchyard check-config and the models engines serve', () => {
     ]);
   });
 });
+
+describe('the name an engine gets for a route', () => {
+  it('is the route\'s name or a served alias, else the one model of a single-model backend, else the route\'s name (never a guess among several)', async () => {
+    const { engineModelName } = await import('../../../core/config/served-models.js');
+    expect(engineModelName('m', ['a'], ['x', 'm'])).toBe('m');
+    expect(engineModelName('m', ['a', 'b'], ['x', 'b'])).toBe('b');
+    expect(engineModelName('m', [], ['Qwen/Qwen2.5-7B'])).toBe('Qwen/Qwen2.5-7B');
+    expect(engineModelName('m', [], ['x', 'y'])).toBe('m');
+  });
+});
