@@ -1,0 +1,115 @@
+/**
+ * The select-and-dispatch stage: choose a backend (the route's policy; the admission queue when
+ * the choice cannot meet the SLO), send the request, and try another candidate on a failure
+ * before the first byte, as the retry policy allows. Every attempt's events go to the hooks;
+ * what comes back is the first answer below 400.
+ */
+import type { DispatchReply } from '../../plugin/types.js';
+import type { Candidate, RoutingRequest } from '../../routing/policy.js';
+import type { Answer, Attempt, LifecycleHooks } from './hooks.js';
+import { isObject, type Body, type Exchange } from './exchange.js';
+import { statusFailure, transportFailure } from './failures.js';
+import { RetryPolicy } from './retry.js';
+
+type Hooks = Required<LifecycleHooks>;
+/** A backend chosen for an attempt, before the request leaves. */
+type Choice = Pick<Attempt, 'n' | 'backend' | 'decision' | 'record'>;
+
+export function dispatchWithRetries(x: Exchange, routing: RoutingRequest, hooks: Hooks): Promise<Answer> {
+  return new RetryingDispatch(x, routing, hooks).run();
+}
+
+class RetryingDispatch {
+  private readonly tried = new Set<string>();
+  private readonly retry: RetryPolicy;
+
+  constructor(private readonly x: Exchange, private readonly routing: RoutingRequest, private readonly hooks: Hooks) {
+    this.retry = new RetryPolicy(x.route, x.req.log);
+  }
+
+  async run(): Promise<Answer> {
+    try {
+      for (let n = 0; this.retry.allows(n); n++) {
+        const choice = await this.select(n);
+        if (!choice) break;
+        const answer = await this.send(choice);
+        if (answer) return answer;
+      }
+    } finally {
+      this.hooks.onDispatchEnd();
+    }
+    throw this.retry.exhausted();
+  }
+
+  private async select(n: number): Promise<Choice | undefined> {
+    const { route, req, ctx } = this.x;
+    const open = this.untried(this.x.candidates);
+    this.hooks.onSelect(n);
+    let decision = route.policy.select(open, this.routing);
+    if (!decision) {
+      this.hooks.onNoBackend(n);
+      return undefined;
+    }
+    if (decision.meetsSlo === false && route.admission) {
+      // A key's priority, when keys are configured (a client cannot promote itself by header).
+      const priority = ctx.tenants?.priorityOf(req) ?? (Number(req.headers['x-priority'] ?? 0) || 0);
+      decision = await route.admission.admit(decision, priority, () => route.policy.select(this.untried(route.candidates(this.x.filter)), this.routing));
+    }
+    const backend = decision.backend;
+    this.tried.add(backend.id);
+    const chosen = open.find((c) => c.backend === backend)!;
+    const record = ctx.learner.onDecision(route, chosen, this.routing, decision);
+    return { n, backend, decision, record };
+  }
+
+  /** One attempt: its answer when below 400; undefined when another candidate may be tried. */
+  private async send(choice: Choice): Promise<Answer | undefined> {
+    const { endpoint, stream, cancel, req } = this.x;
+    const { backend } = choice;
+    const body = this.upstreamBody(choice);
+    const a: Attempt = { ...choice, sentAt: performance.now(), headers: req.headers };
+    this.hooks.onAttempt(a);
+    let reply: DispatchReply;
+    try {
+      reply = await backend.dispatch({
+        endpoint, body, stream, cancel, requestId: req.id, headers: a.headers, prefixHashes: this.routing.prefix?.hashes, prefixChunkBytes: this.routing.prefix?.chunkBytes,
+      });
+    } catch (err) {
+      const failure = transportFailure(err, backend, cancel);
+      this.hooks.onTransportError(a, failure);
+      if (failure.kind) req.log.warn({ backend: backend.id, err: err instanceof Error ? err.message : String(err), attempt: a.n }, 'upstream dispatch failed');
+      this.retry.failed(failure);
+      return undefined;
+    }
+    this.hooks.onAnswer(a, reply.status);
+    if (reply.status < 400) return { attempt: a, reply };
+    const failure = statusFailure(backend, reply.status, await readAll(reply));
+    this.hooks.onRefused(a, failure);
+    req.log.warn({ backend: backend.id, status: reply.status, attempt: a.n }, 'upstream answered an error');
+    this.retry.failed(failure);
+    return undefined;
+  }
+
+  private upstreamBody({ backend }: Choice): Body {
+    const { body, stream, endpoint, route } = this.x;
+    const upstream: Body = { ...body, model: route.engineModel(backend) };
+    if (stream && endpoint !== 'responses') {
+      // Ask every engine for usage so the gateway always knows token counts; the relay strips
+      // the usage chunk when the client did not ask for it.
+      upstream.stream_options = { ...(isObject(body.stream_options) ? body.stream_options : {}), include_usage: true };
+    }
+    return upstream;
+  }
+
+  private untried(candidates: Candidate[]): Candidate[] {
+    return candidates.filter((c) => !this.tried.has(c.backend.id));
+  }
+}
+
+/** Read an answer whole (error bodies, non-streamed answers): the plugin's collector where it has one. */
+export async function readAll(reply: DispatchReply): Promise<string> {
+  if (reply.text) return reply.text();
+  const chunks: Buffer[] = [];
+  for await (const chunk of reply.body as AsyncIterable<Buffer | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
