@@ -51,14 +51,16 @@ describe('limits exact across gateway processes sharing Redis', () => {
     return { status: res.status, headers: res.headers, body };
   };
 
-  it('rpm 30 through two gateways: 30 requests pass in the window (31 if the bucket refilled), the rest 429 with the headers', async () => {
+  it('rpm 30 through two gateways: 30 requests pass in the window (one more per 2 s the requests took), the rest 429 with the headers', async () => {
     const t0 = Date.now();
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => ask(fleets[i % 2]!.url)));
     const elapsedS = (Date.now() - t0) / 1000;
     const passed = results.filter((r) => r.status === 200).length;
     console.log(`[limits] rpm 30, 50 requests through 2 gateways in ${elapsedS.toFixed(2)} s: ${passed} passed`);
     expect(passed).toBeGreaterThanOrEqual(30);
-    expect(passed).toBeLessThanOrEqual(31);
+    // The bucket refills at 30 a minute (one every 2 s) while the requests run: a slow machine
+    // may see one or two more.
+    expect(passed).toBeLessThanOrEqual(30 + Math.ceil(elapsedS / 2));
     // Each gateway let some through: the count is shared, not split.
     for (const f of fleets) expect(results.some((r, i) => r.status === 200 && fleets[i % 2] === f)).toBe(true);
     const refused = results.filter((r) => r.status !== 200);

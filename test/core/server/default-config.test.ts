@@ -5,7 +5,9 @@ import { spawnSelf } from '../../../core/cli/self.js';
 // `npm start` = `switchyard serve` with conf/gateway.yaml: it starts its own simulated replicas.
 describe('the embedded default (npm start)', () => {
   it('lists its models and streams a chat to the official openai client, then stops everything', async () => {
-    const { url, child } = await spawnSelf(['serve', '--port', '0'], { env: { SWITCHYARD_LOG_LEVEL: 'warn' } });
+    // It starts its simulated replicas first: ~13 s from TypeScript sources on this machine, more
+    // when other test files load it too.
+    const { url, child } = await spawnSelf(['serve', '--port', '0'], { env: { SWITCHYARD_LOG_LEVEL: 'warn' }, timeoutMs: 90_000 });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
       const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0 });
@@ -32,5 +34,5 @@ describe('the embedded default (npm start)', () => {
     expect(await exited).toBe(0);
     // The simulated replicas went with it.
     await expect(fetch('http://127.0.0.1:18101/health')).rejects.toThrow();
-  }, 60_000);
+  }, 150_000);
 });
