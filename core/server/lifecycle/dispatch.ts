@@ -5,7 +5,7 @@
  * what comes back is the first answer below 400.
  */
 import type { DispatchReply } from '../../plugin/types.js';
-import type { Candidate, RoutingRequest } from '../../routing/policy.js';
+import type { Candidate, Decision, RoutingRequest } from '../../routing/policy.js';
 import type { Answer, Attempt, LifecycleHooks } from './hooks.js';
 import { isObject, type Body, type Exchange } from './exchange.js';
 import { statusFailure, transportFailure } from './failures.js';
@@ -30,7 +30,9 @@ class RetryingDispatch {
   async run(): Promise<Answer> {
     try {
       for (let n = 0; this.retry.allows(n); n++) {
-        const choice = await this.select(n);
+        // Awaited only when the admission queue holds the request: most choices are made at once.
+        const selected = this.select(n);
+        const choice = selected instanceof Promise ? await selected : selected;
         if (!choice) break;
         const answer = await this.send(choice);
         if (answer) return answer;
@@ -41,11 +43,11 @@ class RetryingDispatch {
     throw this.retry.exhausted();
   }
 
-  private async select(n: number): Promise<Choice | undefined> {
+  private select(n: number): Choice | undefined | Promise<Choice> {
     const { route, req, ctx } = this.x;
     const open = this.untried(this.x.candidates);
     this.hooks.onSelect(n);
-    let decision = route.policy.select(open, this.routing);
+    const decision = route.policy.select(open, this.routing);
     if (!decision) {
       this.hooks.onNoBackend(n);
       return undefined;
@@ -53,8 +55,14 @@ class RetryingDispatch {
     if (decision.meetsSlo === false && route.admission) {
       // A key's priority, when keys are configured (a client cannot promote itself by header).
       const priority = ctx.tenants?.priorityOf(req) ?? (Number(req.headers['x-priority'] ?? 0) || 0);
-      decision = await route.admission.admit(decision, priority, () => route.policy.select(this.untried(route.candidates(this.x.filter)), this.routing));
+      return route.admission.admit(decision, priority, () => route.policy.select(this.untried(route.candidates(this.x.filter)), this.routing))
+        .then((admitted) => this.chose(n, open, admitted));
     }
+    return this.chose(n, open, decision);
+  }
+
+  private chose(n: number, open: Candidate[], decision: Decision): Choice {
+    const { route, ctx } = this.x;
     const backend = decision.backend;
     this.tried.add(backend.id);
     const chosen = open.find((c) => c.backend === backend)!;
@@ -67,7 +75,7 @@ class RetryingDispatch {
     const { endpoint, stream, cancel, req } = this.x;
     const { backend } = choice;
     const body = this.upstreamBody(choice);
-    const a: Attempt = { ...choice, sentAt: performance.now(), headers: req.headers };
+    const a: Attempt = { n: choice.n, backend, decision: choice.decision, record: choice.record, sentAt: performance.now(), headers: req.headers };
     this.hooks.onAttempt(a);
     let reply: DispatchReply;
     try {

@@ -51,8 +51,13 @@ export function openExchange(arrival: Arrival, resolution: Resolution, receivedA
   ctx.inFlight.cancels?.add(cancel);
   const onClientClose = () => { if (!reply.raw.writableFinished) cancel.cancel(new Error('client disconnected')); };
   reply.raw.once('close', onClientClose);
+  // Every field written out, in one order, admission included: one object shape for every
+  // request (spreading the two objects in cost ~6% of the gateway's CPU under load).
   return {
-    ...arrival, ...resolution, receivedAt, cancel, onClientClose,
+    endpoint: arrival.endpoint, req, reply, ctx, trace: arrival.trace,
+    body: resolution.body, model: resolution.model, route, arm, filter: resolution.filter, candidates: resolution.candidates,
+    stream, clientWantsUsage: resolution.clientWantsUsage,
+    receivedAt, cancel, onClientClose, admission: undefined,
     deadlines: new UpstreamDeadlines(route.timeouts, cancel),
     access: { model: route.model, key: ctx.tenants?.keyIdOf(req), arm: arm.name, status: 0, stream },
   };
