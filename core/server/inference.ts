@@ -101,7 +101,11 @@ async function serveInference(arrival: Arrival): Promise<void> {
 /** The hooks of one request, in the order they run at each event. */
 function hooksOf(x: Exchange): LifecycleHooks[] {
   const { ctx } = x;
-  return [learnerHook(ctx.learner), tracingHook(x), metricsHook(x), breakerHook((id) => ctx.routes.breakers.of(id)), armsHook(x), shadowHook(x)];
+  const hooks = [learnerHook(ctx.learner)];
+  if (x.trace) hooks.push(tracingHook(x));
+  hooks.push(metricsHook(x), breakerHook((id) => ctx.routes.breakers.of(id)), armsHook(x));
+  if (x.route.shadow) hooks.push(shadowHook(x));
+  return hooks;
 }
 
 /** Rethrows what the client is to be answered with, or, when it is gone, records that and answers nothing. */

@@ -7,7 +7,19 @@
 import type { RoutingLearner } from '../../routing/learner.js';
 import type { LifecycleHooks } from './hooks.js';
 
+/** Stateless: one per learner, shared by its requests. */
+const byLearner = new WeakMap<RoutingLearner, LifecycleHooks>();
+
 export function learnerHook(learner: RoutingLearner): LifecycleHooks {
+  let hook = byLearner.get(learner);
+  if (!hook) {
+    hook = learnerHooks(learner);
+    byLearner.set(learner, hook);
+  }
+  return hook;
+}
+
+function learnerHooks(learner: RoutingLearner): LifecycleHooks {
   return {
     onTransportError: (a) => learner.prefilled(a.record),
     // Before an error body is read: the engine is done with this request.
