@@ -172,7 +172,7 @@ export class Reloader {
    */
   private async retire(leaving: readonly Backend[], before: Set<Cancel>, closeRest: () => Promise<void>): Promise<void> {
     const deadline = Date.now() + this.opts.drainTimeoutMs;
-    // A request is in flight from the moment it resolved its route (inference.ts, with no await
+    // A request is in flight from the moment it resolved its route (openExchange, with no await
     // in between): `before` holds every request that may hold an old route.
     const busy = () => [...before].some((c) => this.opts.inFlight.cancels.has(c)) || leaving.some((b) => b.signals().inFlight > 0);
     while (!this.closing && busy() && Date.now() < deadline) await sleep(50, undefined, { ref: false });
