@@ -240,3 +240,30 @@ describe('in-process engine: limits', () => {
     }
   });
 });
+
+describe('in-process engine: a step answering more requests than one turn of the event loop hands over', () => {
+  it('700 concurrent streams (steps larger than one slice) each get every token and [DONE]', async () => {
+    const config = await loadConfig(writeConfig({
+      listen: { host: '127.0.0.1', port: 0 },
+      limits: { max_connections: 2000, max_in_flight_per_client: 2000 },
+      backends: [{ id: 'wide', type: 'trtllm', executor: 'model', profile: 'a10-qwen2.5-7b-trtllm', time_scale: 1, max_batch_size: 1000, max_num_tokens: 65536, models: ['qwen2.5-7b-instruct'] }],
+      routes: [{ model: 'qwen2.5-7b-instruct', backends: ['wide'] }],
+    }));
+    const gw = await startGateway(config, { port: 0, host: '127.0.0.1', logLevel: 'silent', plugins: new Map([['trtllm', trtllm]]) });
+    try {
+      const one = async (i: number) => {
+        const res = await fetch(`${gw.url}/v1/chat/completions`, {
+          method: 'POST', headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'qwen2.5-7b-instruct', messages: [{ role: 'user', content: `stream ${i}` }], max_tokens: 4, stream: true, stream_options: { include_usage: true }, ignore_eos: true }),
+        });
+        const events = (await res.text()).split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice(6));
+        const content = events.filter((e) => e !== '[DONE]').map((e) => JSON.parse(e) as { choices: Array<{ delta?: { content?: string } }>; usage?: { completion_tokens: number } });
+        return { done: events.at(-1) === '[DONE]', tokens: content.find((c) => c.usage)?.usage?.completion_tokens, texts: content.filter((c) => c.choices[0]?.delta?.content).length };
+      };
+      const results = await Promise.all(Array.from({ length: 700 }, (_, i) => one(i)));
+      expect(results.filter((r) => r.done && r.tokens === 4 && r.texts >= 1)).toHaveLength(700);
+    } finally {
+      await gw.drain();
+    }
+  }, 120_000);
+});
