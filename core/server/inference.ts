@@ -83,9 +83,11 @@ async function serveInference(arrival: Arrival): Promise<void> {
   const x = openExchange(arrival, resolve(arrival), receivedAt);
   const hooks = composeHooks(hooksOf(x));
   try {
-    await admit(x);
+    // Awaited only where there is something to wait for (keys' limits; a tokenized route).
+    if (x.ctx.tenants) await admit(x);
     x.deadlines.start(x.stream);
-    const answer = await dispatchWithRetries(x, await routingRequestOf(x), hooks);
+    const keyed = routingRequestOf(x);
+    const answer = await dispatchWithRetries(x, keyed instanceof Promise ? await keyed : keyed, hooks);
     // Only answers below 400 come back from the dispatch; every one of them is relayed.
     x.access.backend = answer.attempt.backend.id;
     x.access.reason = answer.attempt.record.reason;

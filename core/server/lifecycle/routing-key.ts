@@ -11,21 +11,24 @@ import { tokenizeForRouting } from '../request-tokens.js';
 import { largeBodyInfo } from '../large-body.js';
 import type { Exchange } from './exchange.js';
 
-export async function routingRequestOf(x: Exchange): Promise<RoutingRequest> {
+/** The routing request; a promise only on a tokenized route (its tokenizer works in a worker). */
+export function routingRequestOf(x: Exchange): RoutingRequest | Promise<RoutingRequest> {
   const { route, req, body } = x;
   const routing: RoutingRequest = { requestId: req.id, model: route.model, body, headers: req.headers, slo: sloOf(route, req), template: route.template };
   // A large body was keyed in the worker that parsed it (its canonical prompt; it is not tokenized).
   const large = largeBodyInfo(body);
   if (large) {
     routing.prefix = large.prefix;
-  } else if (route.tokenizer) {
-    const tokenized = await tokenizeForRouting(route, body, x.ctx.routes.state.chunkBytes);
+    return routing;
+  }
+  if (!route.tokenizer) return routing;
+  return tokenizeForRouting(route, body, x.ctx.routes.state.chunkBytes).then((tokenized) => {
     if (tokenized) {
       routing.tokens = tokenized.tokens;
       routing.prefix = tokenized.prefix;
     }
-  }
-  return routing;
+    return routing;
+  });
 }
 
 function sloOf(route: Route, req: FastifyRequest): RoutingRequest['slo'] {
