@@ -7,7 +7,7 @@ import { blockKeys } from '../../core/routing/kv-tracker.js';
 import { capacityBound } from './bound.js';
 import type { RunRecords } from './harness.js';
 import { engineProfileOf } from './replica.js';
-import type { Workload } from './workload.js';
+import type { LeagueRequest, Workload } from './workload.js';
 
 export const ATTAINMENT = 0.95;
 
@@ -131,20 +131,28 @@ export function workloadBound(w: Workload, order: readonly number[]): { belady: 
   for (const i of order) {
     const r = w.requests[i];
     prompt += r.ids.length;
-    const own = blockKeys(r.ids, blockSize);
+    const { own, answer } = requestBlockKeys(r, blockSize);
     for (const k of own) {
       keys.push(k);
       counted.push(1);
     }
-    if (r.answer) {
-      const whole = new Int32Array(r.ids.length + r.answer.length);
-      whole.set(r.ids);
-      whole.set(r.answer, r.ids.length);
-      for (const k of blockKeys(whole, blockSize).slice(own.length)) {
-        keys.push(k);
-        counted.push(0);
-      }
+    for (const k of answer) {
+      keys.push(k);
+      counted.push(0);
     }
   }
   return capacityBound(keys, capacity, blockSize, prompt, counted);
+}
+
+/**
+ * A request's block keys: its prompt's, and those its answer adds after them (an engine caches an
+ * answer's blocks as it decodes them; a later turn's prompt holds them).
+ */
+export function requestBlockKeys(r: LeagueRequest, blockSize: number): { own: number[]; answer: number[] } {
+  const own = blockKeys(r.ids, blockSize);
+  if (!r.answer) return { own, answer: [] };
+  const whole = new Int32Array(r.ids.length + r.answer.length);
+  whole.set(r.ids);
+  whole.set(r.answer, r.ids.length);
+  return { own, answer: blockKeys(whole, blockSize).slice(own.length) };
 }

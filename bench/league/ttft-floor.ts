@@ -11,11 +11,10 @@
  * Generous on purpose (lower than reachable): the whole history is taken as cached, with no
  * capacity limit and on the replica each request would need.
  */
-import { blockKeys } from '../../core/routing/kv-tracker.js';
 import { Engine } from '../../native/engine.js';
 import type { EngineProfile } from '../../native/types.js';
 import { engineProfileOf } from './replica.js';
-import { percentile } from './stats.js';
+import { percentile, requestBlockKeys } from './stats.js';
 import type { Workload } from './workload.js';
 
 /** Rounding (down, so the floor stays a floor) that lets one engine run serve many requests. */
@@ -26,16 +25,11 @@ export function compulsoryUncached(w: Workload, order: readonly number[], blockS
   const seen = new Set<number>();
   return order.map((i) => {
     const r = w.requests[i];
-    const keys = blockKeys(r.ids, blockSize);
+    const { own, answer } = requestBlockKeys(r, blockSize);
     let held = 0;
-    while (held < keys.length && seen.has(keys[held])) held++;
-    for (const k of keys) seen.add(k);
-    if (r.answer) {
-      const whole = new Int32Array(r.ids.length + r.answer.length);
-      whole.set(r.ids);
-      whole.set(r.answer, r.ids.length);
-      for (const k of blockKeys(whole, blockSize).slice(keys.length)) seen.add(k);
-    }
+    while (held < own.length && seen.has(own[held])) held++;
+    for (const k of own) seen.add(k);
+    for (const k of answer) seen.add(k);
     return { index: i, total: r.ids.length, uncached: Math.max(1, r.ids.length - held * blockSize) };
   });
 }
@@ -65,6 +59,8 @@ export function idleTtftMs(profile: EngineProfile, total: number, uncached: numb
 export function p90TtftFloor(w: Workload, order: readonly number[]): number {
   const profiles = w.fleet.map(engineProfileOf);
   const blockSize = profiles[0].blockSize;
+  // One of each profile in the fleet: the floor is the fastest one's.
+  const distinct = [...new Map(w.fleet.map((s, i) => [s.profile, profiles[i]])).values()];
   const memo = new Map<string, number>();
   const floorOf = (total: number, uncached: number) => {
     // Rounded down: fewer tokens never take longer to prefill.
@@ -73,7 +69,7 @@ export function p90TtftFloor(w: Workload, order: readonly number[]): number {
     const key = `${t}/${u}`;
     let ms = memo.get(key);
     if (ms === undefined) {
-      ms = Math.min(...[...new Set(w.fleet.map((s) => s.profile))].map((name) => idleTtftMs(profiles[w.fleet.findIndex((s) => s.profile === name)], t, u)));
+      ms = Math.min(...distinct.map((p) => idleTtftMs(p, t, u)));
       memo.set(key, ms);
     }
     return ms;

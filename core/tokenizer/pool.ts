@@ -199,14 +199,10 @@ export class TokenizerPool {
     const segments = pieces.length === 1 ? this.segments.split(pieces[0]) : this.segments.splitPieces(pieces);
     const parts: Array<Int32Array | undefined> = segments.map((s) => this.segments.get(s));
     const missing: number[] = [];
-    let missingChars = 0;
-    for (let i = 0; i < parts.length; i++) {
-      if (parts[i] === undefined) {
-        missing.push(i);
-        missingChars += segments[i].head.length + segments[i].body.length + segments[i].tail.length;
-      }
-    }
+    for (let i = 0; i < parts.length; i++) if (parts[i] === undefined) missing.push(i);
     const texts = missing.map((i) => segmentText(segments[i]));
+    let missingChars = 0;
+    for (const t of texts) missingChars += t.length;
     const encodeHere = () => texts.map((t) => this.local.encode(t));
     const encoded = missingChars < this.inlineBelowChars ? await this.inline(encodeHere) : await this.call<Int32Array[]>({ op: 'encodeMany', texts }, encodeHere);
     missing.forEach((i, k) => {
