@@ -25,13 +25,21 @@
  * picture, so it clears (listeners hear `gap`) and relearns from the events that follow.
  *
  * Memory: at most `maxBlocks` engine blocks (default 1,048,576, far more than one GPU's cache:
- * 80 GB of KV at 32 tokens a block is some 40k blocks for a 7B model). Each held block costs an
- * engine-hash entry and a key entry: about 100 bytes with a BigInt hash, so ~100 MB per million
- * blocks (99 bytes measured on Node 20 x64 with 1M stored blocks); past the cap the oldest stored
- * blocks are forgotten as if evicted (listeners hear them removed), so the picture errs toward
- * "not cached".
+ * 80 GB of KV at 32 tokens a block is some 40k blocks for a 7B model); past the cap the oldest
+ * stored blocks are forgotten as if evicted (listeners hear them removed), so the picture errs
+ * toward "not cached". Both tables are recency lists in typed arrays (recency-list.ts), off the
+ * JS heap: 80–120 bytes per block held (80–120 MB per million blocks, depending on where the
+ * doubling stands), and nothing per block for the collector to trace or promote — as Maps, each
+ * block was a boxed key, a BigInt and two entries that survived into the old generation, and a
+ * Map past a power of two rebuilt its whole table on the event loop.
+ *
+ * Engine hashes are held as a 52-bit digest (engineDigest), not as the engine's BigInt or
+ * string: two different hashes that share a digest would be taken for one block (odds ~n²/2^53
+ * among n blocks held: 1 in 5.6 million for 40k blocks, 1 in 8,600 at the million-block cap), which
+ * costs at worst one block's key stored or retracted wrongly until the next eviction or clear.
  */
 import type { WireKvEvent } from '../state/types.js';
+import { RecencyList } from './recency-list.js';
 
 /** An engine's name for a block: a 64-bit integer, or bytes as a string (hex, base64…). */
 export type EngineBlockHash = bigint | string;
@@ -138,6 +146,36 @@ export function extraKeyText(keys: readonly unknown[]): string {
   return JSON.stringify(keys, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
+const MASK_32 = 0xffffffffn;
+/** Mixed in after an engine hash's own words or code units. */
+const DIGEST_MARK = 0x3e9d;
+const digestWords: number[] = [0, 0, DIGEST_MARK, 0];
+
+/**
+ * A 52-bit digest of an engine's block hash, to index it without keeping the BigInt or string:
+ * a 64-bit integer (signed or not: Python's hash() is signed) by its two 32-bit words, a string
+ * by its UTF-16 code units, each through blockKey's two lanes.
+ */
+export function engineDigest(hash: EngineBlockHash): number {
+  if (typeof hash === 'bigint') {
+    const u = BigInt.asUintN(64, hash);
+    digestWords[0] = Number(u & MASK_32);
+    digestWords[1] = Number(u >> 32n);
+    digestWords[3] = 1;
+    return blockKey(0, digestWords);
+  }
+  let a = 0x2545f491;
+  let b = 0x9e3779b9 ^ hash.length;
+  for (let i = 0; i < hash.length; i++) {
+    const c = hash.charCodeAt(i);
+    a = mixA(a, c);
+    b = mixB(b, c);
+  }
+  a = mixA(a, DIGEST_MARK);
+  b = mixB(b, DIGEST_MARK);
+  return finish(a, b, hash.length + 2);
+}
+
 /** Keys of every full block of `tokens` at `blockSize` (a partial tail has none: it is never reused). */
 export function blockKeys(tokens: ArrayLike<number>, blockSize: number, limit = Infinity): number[] {
   return blockKeysOfParts([tokens], blockSize, limit);
@@ -181,10 +219,10 @@ export function blockKeysOfParts(parts: ReadonlyArray<ArrayLike<number>>, blockS
 }
 
 export class KvTracker {
-  /** Engine hash → Switchyard key, oldest first (the order the cap forgets in). */
-  private readonly byEngine = new Map<EngineBlockHash, number>();
-  /** Switchyard key → how many engine blocks hold it (one, unless the engine salts by LoRA etc.). */
-  private readonly held = new Map<number, number>();
+  /** engineDigest(engine hash) → Switchyard key, oldest stored first (the order the cap forgets in). */
+  private readonly byEngine: RecencyList;
+  /** Switchyard key → how many engine blocks hold it (one, unless the engine salts by LoRA etc.); never fuller than byEngine. */
+  private readonly held: RecencyList;
   private readonly listeners: KvTrackerListener[] = [];
   private readonly maxBlocks: number;
   private lastEventId?: number;
@@ -196,6 +234,8 @@ export class KvTracker {
   constructor(opts: KvTrackerOptions = {}) {
     this.size = opts.blockSize;
     this.maxBlocks = opts.maxBlocks ?? 1 << 20;
+    this.byEngine = new RecencyList(this.maxBlocks);
+    this.held = new RecencyList(this.maxBlocks);
   }
 
   /** Tokens per block, once known. */
@@ -285,7 +325,7 @@ export class KvTracker {
   private store(parentHash: EngineBlockHash | null, blocks: ReadonlyArray<StoredBlock>): void {
     let parent = 0;
     if (parentHash !== null) {
-      const known = this.byEngine.get(parentHash);
+      const known = this.byEngine.get(engineDigest(parentHash));
       if (known === undefined) {
         // Its parent was stored before we listened, or lost in a gap: its tokens' prefix is
         // unknown, so no key can be given to these blocks.
@@ -298,20 +338,20 @@ export class KvTracker {
     for (const block of blocks) {
       if (this.size === undefined && block.tokens.length > 0) this.size = block.tokens.length;
       const key = blockKey(block.extra === undefined ? parent : extraSeed(parent, block.extra), block.tokens);
-      const old = this.byEngine.get(block.hash);
-      // Stored again (delete + set: it becomes the newest for the cap), under a new key or not.
-      if (old !== undefined) this.byEngine.delete(block.hash);
+      const digest = engineDigest(block.hash);
+      const old = this.byEngine.get(digest);
+      if (old === undefined && this.byEngine.size >= this.maxBlocks) {
+        // Full: the oldest stored block is forgotten first, as if the engine had evicted it.
+        this.release(this.byEngine.oldestValue()!, removed);
+        this.byEngine.delete(this.byEngine.oldestKey()!);
+        this.stats.forgotten++;
+      }
+      // Stored again: it becomes the newest for the cap, under a new key or not.
       if (old !== undefined && old !== key) this.release(old, removed);
-      this.byEngine.set(block.hash, key);
-      if (old !== key) this.held.set(key, (this.held.get(key) ?? 0) + 1);
+      this.byEngine.touch(digest, key);
+      if (old !== key) this.held.touch(key, (this.held.get(key) ?? 0) + 1);
       this.stats.stored++;
       parent = key;
-    }
-    while (this.byEngine.size > this.maxBlocks) {
-      const [hash, key] = this.byEngine.entries().next().value as [EngineBlockHash, number];
-      this.byEngine.delete(hash);
-      this.release(key, removed);
-      this.stats.forgotten++;
     }
     this.emitRemoved(removed);
   }
@@ -319,12 +359,13 @@ export class KvTracker {
   private remove(hashes: readonly EngineBlockHash[]): void {
     const removed: number[] = [];
     for (const hash of hashes) {
-      const key = this.byEngine.get(hash);
+      const digest = engineDigest(hash);
+      const key = this.byEngine.get(digest);
       if (key === undefined) {
         this.stats.unknownRemovals++;
         continue;
       }
-      this.byEngine.delete(hash);
+      this.byEngine.delete(digest);
       this.release(key, removed);
       this.stats.removed++;
     }
@@ -334,7 +375,7 @@ export class KvTracker {
   private release(key: number, removed: number[]): void {
     const n = (this.held.get(key) ?? 1) - 1;
     if (n > 0) {
-      this.held.set(key, n);
+      this.held.touch(key, n);
     } else {
       this.held.delete(key);
       removed.push(key);

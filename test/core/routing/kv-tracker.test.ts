@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../native/engine.js';
 import type { EngineProfile, KvCacheEvent } from '../../../native/types.js';
-import { blockKey, blockKeys, blockKeysOfParts, KvTracker, type KvEvent } from '../../../core/routing/kv-tracker.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { blockKey, blockKeys, blockKeysOfParts, engineDigest, KvTracker, type KvEvent } from '../../../core/routing/kv-tracker.js';
 
 const ids = (n: number, from = 1000) => Array.from({ length: n }, (_, i) => from + i);
 /** The addon's events in the tracker's engine-neutral form. */
@@ -133,6 +135,46 @@ describe('KvTracker', () => {
     expect(removed).toHaveLength(900);
     expect(tracker.match([999, 1000])).toBe(2);
     expect(tracker.match([0, 1])).toBe(0);
+  });
+
+  it('tells engine hashes apart by a 52-bit digest: 64-bit integers by their bits, strings by their text', () => {
+    const digests = new Set<number>();
+    for (let i = 1n; i <= 20_000n; i++) {
+      digests.add(engineDigest(i));
+      digests.add(engineDigest(i << 40n)); // differing only in the high word
+      digests.add(engineDigest(`sha256:${i}`));
+    }
+    expect(digests.size).toBe(60_000);
+    expect([...digests].every((d) => Number.isSafeInteger(d) && d >= 0 && d < 2 ** 52)).toBe(true);
+    // Python's hash() is signed: -1 and 2^64 - 1 are the same 64 bits, so the same block.
+    expect(engineDigest(-1n)).toBe(engineDigest(2n ** 64n - 1n));
+    expect(engineDigest('ab')).not.toBe(engineDigest('ba'));
+    // A signed hash stored and removed under the same value round-trips.
+    const { tracker, removed } = tracked({ blockSize: 2 });
+    tracker.apply([{ type: 'stored', parentHash: null, blocks: [block(-5_000_000_000_000n, [1, 2])] }]);
+    tracker.apply([{ type: 'stored', parentHash: -5_000_000_000_000n, blocks: [block('x', [3, 4])] }]);
+    expect(tracker.match([1, 2, 3, 4])).toBe(4);
+    tracker.apply([{ type: 'removed', hashes: ['x', -5_000_000_000_000n] }]);
+    expect(removed).toHaveLength(2);
+    expect(tracker.blocks).toBe(0);
+  });
+
+  it('holds its blocks off the JS heap: a few bytes of heap per block, not a BigInt and two Map entries', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const tracker = new KvTracker({ blockSize: 4 });
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    // 200k blocks in chains of 100, under 64-bit hashes, as vLLM's events name them.
+    for (let chain = 0; chain < 2000; chain++) {
+      const blocks = Array.from({ length: 100 }, (_, i) => block(BigInt(chain) * 1_000_003n + BigInt(i) * 7n + (1n << 62n), [chain, i, 3, 4]));
+      tracker.apply([{ type: 'stored', parentHash: null, blocks }]);
+    }
+    gc();
+    const perBlock = (process.memoryUsage().heapUsed - before) / tracker.blocks;
+    expect(tracker.blocks).toBe(200_000);
+    // As Maps it was ~99 bytes of heap per block; the typed arrays live outside the heap.
+    expect(perBlock).toBeLessThan(8);
   });
 
   it('follows the engine model through the real addon, whose block hashes are salted and not Switchyard\'s', () => {
