@@ -1,8 +1,10 @@
 /**
- * The gateway's Prometheus metrics (prom-client), on a registry of its own. Label children are
- * cached per (model, backend) so the request path does no label hashing.
+ * The gateway's Prometheus metrics, on a prom-client registry of its own. What the request path
+ * updates is fast-metrics.ts's (children found once, updated by an addition); the rest is
+ * prom-client's. Children are cached per (model, backend) so the request path looks up no labels.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter as Counter, FastGauge, FastHistogram as Histogram } from './fast-metrics.js';
 import type { Backend } from '../plugin/types.js';
 import type { StateStore } from '../state/types.js';
 
@@ -16,6 +18,8 @@ export interface RouteMetrics {
   completionTokens: { inc(v: number): void };
   cachedTokens: { inc(v: number): void };
   inFlight: { inc(): void; dec(): void };
+  /** The routing decisions counter's child for a policy and a reason kind. */
+  decided(policy: string, reason: string): { inc(): void };
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160];
@@ -31,7 +35,7 @@ export class GatewayMetrics {
   readonly promptTokens = new Counter({ name: 'switchyard_prompt_tokens_total', help: 'Prompt tokens, from the engine usage', labelNames: ['model', 'backend', 'engine'], registers: [this.registry] });
   readonly completionTokens = new Counter({ name: 'switchyard_completion_tokens_total', help: 'Completion tokens, from the engine usage', labelNames: ['model', 'backend', 'engine'], registers: [this.registry] });
   readonly cachedTokens = new Counter({ name: 'switchyard_cached_prompt_tokens_total', help: 'Prompt tokens the engine served from its prefix cache, where it reports them', labelNames: ['model', 'backend', 'engine'], registers: [this.registry] });
-  readonly inFlight = new Gauge({ name: 'switchyard_in_flight_requests', help: 'Requests in flight in this gateway process', labelNames: ['model', 'backend'], registers: [this.registry] });
+  readonly inFlight = new FastGauge({ name: 'switchyard_in_flight_requests', help: 'Requests in flight in this gateway process', labelNames: ['model', 'backend'], registers: [this.registry] });
   /** Every answer that is one of Switchyard's own errors (core/server/errors.ts), before routing or after. */
   readonly gatewayErrors = new Counter({ name: 'switchyard_gateway_errors_total', help: "Requests answered with one of Switchyard's own errors, by HTTP status and error code (refused before routing: invalid_field, invalid_api_key, model_not_found, body_too_large, …; or failed after it)", labelNames: ['status', 'code'], registers: [this.registry] });
   readonly upstreamErrors = new Counter({ name: 'switchyard_upstream_errors_total', help: 'Upstream failures by kind: connect, timeout, status_5xx, status_429, status_4xx, stream', labelNames: ['backend', 'kind'], registers: [this.registry] });
@@ -52,22 +56,35 @@ export class GatewayMetrics {
   readonly armTpot = new Histogram({ name: 'switchyard_arm_time_per_output_token_seconds', help: 'TPOT per A/B arm', labelNames: ['model', 'arm'], buckets: TPOT_BUCKETS, registers: [this.registry] });
   readonly armE2e = new Histogram({ name: 'switchyard_arm_request_duration_seconds', help: 'End-to-end latency per A/B arm', labelNames: ['model', 'arm'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
 
-  private readonly routeMetrics = new Map<string, RouteMetrics>();
+  /** By model, then backend: no key is built per lookup. */
+  private readonly routeMetrics = new Map<string, Map<string, RouteMetrics>>();
 
-  /** prom-client hashes a label object on every update; the request path uses cached children. */
+  /** The request path's children for one (model, backend), made on first use. */
   forRoute(model: string, backend: string, engine: string): RouteMetrics {
-    const key = `${model}\u0000${backend}`;
-    let m = this.routeMetrics.get(key);
+    let byBackend = this.routeMetrics.get(model);
+    if (!byBackend) this.routeMetrics.set(model, (byBackend = new Map()));
+    let m = byBackend.get(backend);
     if (!m) {
       const labels = { model, backend, engine };
       const byStatus = new Map<string, { inc(): void }>();
-      const requests = this.requests;
+      const byDecision = new Map<string, Map<string, { inc(): void }>>();
+      const { requests, decisions } = this;
       m = {
         requests(status: string) {
           let c = byStatus.get(status);
           if (!c) {
             c = requests.labels({ ...labels, status });
             byStatus.set(status, c);
+          }
+          return c;
+        },
+        decided(policy: string, reason: string) {
+          let byReason = byDecision.get(policy);
+          if (!byReason) byDecision.set(policy, (byReason = new Map()));
+          let c = byReason.get(reason);
+          if (!c) {
+            c = decisions.labels({ model, policy, reason, backend });
+            byReason.set(reason, c);
           }
           return c;
         },
@@ -79,7 +96,7 @@ export class GatewayMetrics {
         cachedTokens: this.cachedTokens.labels(labels),
         inFlight: this.inFlight.labels({ model, backend }),
       };
-      this.routeMetrics.set(key, m);
+      byBackend.set(backend, m);
     }
     return m;
   }
@@ -95,10 +112,6 @@ export class GatewayMetrics {
       this.children.set(key, c);
     }
     return c;
-  }
-
-  decided(model: string, policy: string, reason: string, backend: string): void {
-    this.child('decisions', [model, policy, reason, backend], () => this.decisions.labels({ model, policy, reason, backend })).inc();
   }
 
   /** An answer that is one of Switchyard's own errors. */
@@ -165,11 +178,9 @@ export class GatewayMetrics {
    * under the same id continues its series rather than showing a counter reset.
    */
   forgetBackend(backendId: string): void {
-    for (const key of [...this.routeMetrics.keys()]) {
-      const [model, backend] = key.split('\u0000');
-      if (backend !== backendId) continue;
-      this.routeMetrics.delete(key);
-      this.inFlight.remove({ model, backend });
+    for (const [model, byBackend] of this.routeMetrics) {
+      if (!byBackend.delete(backendId)) continue;
+      this.inFlight.remove({ model, backend: backendId });
     }
   }
 }

@@ -15,7 +15,7 @@ export function metricsHook(x: Exchange): LifecycleHooks {
   let answering: RouteMetrics | undefined;
   return {
     onAttempt(a) {
-      metrics.decided(route.model, route.policy.type, a.decision.kind ?? route.policy.type, a.backend.id);
+      metrics.forRoute(route.model, a.backend.id, a.backend.engine).decided(route.policy.type, a.decision.kind ?? route.policy.type).inc();
       if (a.n === 0) metrics.overhead.observe((a.sentAt - x.receivedAt) / 1000);
     },
     onTransportError: (a, f) => { if (f.kind) metrics.upstreamErrors.inc({ backend: a.backend.id, kind: f.kind }); },
