@@ -118,9 +118,15 @@ export interface DispatchReply {
   /**
    * Optional: the whole answer as text, for a plugin that can collect it more cheaply than
    * through `body` (core reads non-streamed answers and error bodies with it when present).
-   * A caller uses one of `body` and `text()`, never both.
+   * A caller uses one of `body`, `text()` and `bytes()`, never two.
    */
   text?(): Promise<string>;
+  /**
+   * Optional: the whole answer's bytes, undecoded; core relays a non-streamed answer from these
+   * when present (no decode and re-encode of every answer). The same rule: one of `body`,
+   * `text()` and `bytes()`.
+   */
+  bytes?(): Promise<Buffer>;
 }
 
 /** An upstream error body, normalised from the engine's dialect. */

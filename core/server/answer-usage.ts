@@ -2,23 +2,26 @@
 import type { Usage } from './sse-relay.js';
 
 /**
- * The `usage` object of a non-streamed answer, without parsing the whole body: find its key and
- * parse just the balanced object after it (usage holds numbers and one nested object, no strings).
+ * The `usage` object of a non-streamed answer, without parsing (or, given the bytes, decoding)
+ * the whole body: find its key and parse just the balanced object after it (usage holds numbers
+ * and one nested object, no strings).
  */
-export function readUsage(text: string): Usage | undefined {
-  const key = text.lastIndexOf('"usage"');
+export function readUsage(answer: string | Buffer): Usage | undefined {
+  const key = answer.lastIndexOf('"usage"');
   if (key < 0) return undefined;
+  const at = typeof answer === 'string' ? (i: number) => answer.charCodeAt(i) : (i: number) => answer[i];
   // The value must be an object (`"usage": null` is not).
-  let start = text.indexOf(':', key) + 1;
-  while (start > 0 && start < text.length && /\s/.test(text[start])) start++;
-  if (start <= 0 || text[start] !== '{') return undefined;
+  let start = answer.indexOf(':', key) + 1;
+  while (start > 0 && start < answer.length && isJsonSpace(at(start))) start++;
+  if (start <= 0 || at(start) !== 123) return undefined;
   let depth = 0;
-  for (let i = start; i < text.length; i++) {
-    const c = text.charCodeAt(i);
+  for (let i = start; i < answer.length; i++) {
+    const c = at(i);
     if (c === 123) depth++;
     else if (c === 125 && --depth === 0) {
       try {
-        return asChatUsage(JSON.parse(text.slice(start, i + 1)) as Usage & ResponsesUsage);
+        const json = typeof answer === 'string' ? answer.slice(start, i + 1) : answer.toString('utf8', start, i + 1);
+        return asChatUsage(JSON.parse(json) as Usage & ResponsesUsage);
       } catch {
         return undefined;
       }
@@ -27,6 +30,10 @@ export function readUsage(text: string): Usage | undefined {
   return undefined;
 }
 
+/** JSON's whitespace: space, tab, line feed, carriage return. */
+function isJsonSpace(c: number): boolean {
+  return c === 32 || c === 9 || c === 10 || c === 13;
+}
 
 /** The Responses API's usage names (`input_tokens`, `output_tokens`, `input_tokens_details`). */
 export interface ResponsesUsage {

@@ -13,7 +13,7 @@ import { readUsage } from './answer-usage.js';
 import { responseIdOf } from './response-owners.js';
 import type { Exchange } from './lifecycle/exchange.js';
 import type { Answer, Attempt, LifecycleHooks, Outcome } from './lifecycle/hooks.js';
-import { readAll } from './lifecycle/dispatch.js';
+import { readBytes } from './lifecycle/dispatch.js';
 
 type Hooks = Required<LifecycleHooks>;
 
@@ -27,16 +27,17 @@ export async function relayAnswer(x: Exchange, answer: Answer, hooks: Hooks): Pr
 }
 
 async function relayJson(x: Exchange, { attempt, reply: upstream }: Answer, hooks: Hooks): Promise<Outcome> {
-  const text = await readAll(upstream);
-  if (x.endpoint === 'responses') rememberResponse(x, attempt, responseIdOf(text));
-  const usage = readUsage(text);
+  // Relayed as the bytes it came in: read for its usage, never decoded whole.
+  const bytes = await readBytes(upstream);
+  if (x.endpoint === 'responses') rememberResponse(x, attempt, responseIdOf(bytes.toString('utf8')));
+  const usage = readUsage(bytes);
   x.admission?.settle(usage);
   const outcome: Outcome = {
     ok: true, e2eMs: performance.now() - x.receivedAt, completionTokens: usage?.completion_tokens, promptTokens: usage?.prompt_tokens,
     cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? undefined, status: upstream.status, usage,
   };
   hooks.onOutcome(attempt, outcome);
-  x.reply.code(upstream.status).headers(answerHeaders(x, attempt)).header('content-type', 'application/json').send(text);
+  x.reply.code(upstream.status).headers(answerHeaders(x, attempt)).header('content-type', 'application/json').send(bytes);
   return outcome;
 }
 

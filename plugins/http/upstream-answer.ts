@@ -4,7 +4,7 @@
  * undici's `request()` wraps every answer in a Readable, an AbortSignal listener and a promise
  * chain; on a gateway that proxies small non-streamed answers that wrapping is a third of the
  * CPU per request (bench/overhead/profile.ts). Here the bytes are kept as they arrive and handed
- * over in the form the caller asks for: `text()` collects them without any stream, and `body`
+ * over in the form the caller asks for: `bytes()` and `text()` collect them without any stream, and `body`
  * builds a Readable only when first read (streamed answers), with backpressure passed back to
  * the socket through the dispatch controller's pause/resume.
  */
@@ -22,7 +22,7 @@ export class UpstreamAnswer implements DispatchReply, Dispatcher.DispatchHandler
   private ended = false;
   private failure?: Error;
   private stream?: Readable;
-  private collector?: { resolve(text: string): void; reject(err: Error): void };
+  private collector?: { resolve(bytes: Buffer): void; reject(err: Error): void };
   private settled = false;
   private pendingAbort?: Error;
 
@@ -55,12 +55,17 @@ export class UpstreamAnswer implements DispatchReply, Dispatcher.DispatchHandler
     return this.stream;
   }
 
-  /** The whole answer as text, without a stream (non-streamed answers, error bodies). */
-  text(): Promise<string> {
-    if (this.stream) return streamText(this.stream);
+  /** The whole answer's bytes, without a stream (non-streamed answers). */
+  bytes(): Promise<Buffer> {
+    if (this.stream) return streamBytes(this.stream);
     if (this.failure) return Promise.reject(this.failure);
     if (this.ended) return Promise.resolve(this.joined());
     return new Promise((resolve, reject) => { this.collector = { resolve, reject }; });
+  }
+
+  /** The whole answer as text (error bodies). */
+  text(): Promise<string> {
+    return this.bytes().then((b) => b.toString('utf8'));
   }
 
   abort(reason: Error): void {
@@ -121,15 +126,15 @@ export class UpstreamAnswer implements DispatchReply, Dispatcher.DispatchHandler
     }
   }
 
-  private joined(): string {
-    const text = this.chunks.length === 1 ? this.chunks[0].toString('utf8') : Buffer.concat(this.chunks).toString('utf8');
+  private joined(): Buffer {
+    const bytes = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
     this.chunks = [];
-    return text;
+    return bytes;
   }
 }
 
-async function streamText(stream: Readable): Promise<string> {
+async function streamBytes(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }

@@ -110,6 +110,8 @@ for (const folder of folders) {
     for (const a of manifest.answers.filter((x) => x.status < 400 && !x.stream)) {
       it(`reads usage and cached tokens of the answer ${a.name}`, () => {
         const usage = readUsage(bytes(a.file).toString('utf8'));
+        // The relay reads it from the answer's bytes, undecoded: the same usage.
+        expect(readUsage(bytes(a.file))).toEqual(usage);
         if (a.expect.usage === null) expect(usage).toBeUndefined();
         else if (a.expect.usage) expect(usage).toMatchObject(a.expect.usage);
         const cached = usage?.prompt_tokens_details?.cached_tokens;

@@ -115,6 +115,15 @@ class RetryingDispatch {
 }
 
 /** Read an answer whole (error bodies, non-streamed answers): the plugin's collector where it has one. */
+/** The whole answer's bytes (a non-streamed answer, relayed as it came). */
+export async function readBytes(reply: DispatchReply): Promise<Buffer> {
+  if (reply.bytes) return reply.bytes();
+  if (reply.text) return Buffer.from(await reply.text());
+  const chunks: Buffer[] = [];
+  for await (const chunk of reply.body as AsyncIterable<Buffer | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks);
+}
+
 export async function readAll(reply: DispatchReply): Promise<string> {
   if (reply.text) return reply.text();
   const chunks: Buffer[] = [];
