@@ -5,7 +5,11 @@
  * row that says how close to Node's own limit Switchyard runs on this machine, next to nginx
  * (a C proxy) which no JavaScript gateway can match request for request.
  *
- *   node --import tsx bench/overhead/floor-proxy.ts --upstream URL [--port 0] [--workers 1]
+ *   node --import tsx bench/overhead/floor-proxy.ts --upstream URL [--port 0] [--workers 1] [--fastify]
+ *
+ * `--fastify`: the same in fastify (its router, its JSON body parser, the body serialised again
+ * for the upstream, the answer sent through its reply; no logging, no schema): how much of the
+ * way from the node floor to Switchyard is the framework's, and how much Switchyard's own.
  *
  * Prints "floor proxy listening on http://…" once every worker listens.
  */
@@ -13,6 +17,7 @@ import cluster from 'node:cluster';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
+import Fastify from 'fastify';
 import { Pool, type Dispatcher } from 'undici';
 
 function serve(upstream: string, port: number): void {
@@ -42,19 +47,41 @@ function serve(upstream: string, port: number): void {
     });
   });
   server.keepAliveTimeout = 65_000;
-  server.listen(port, '127.0.0.1', () => {
-    if (cluster.isWorker) process.send?.({ listening: (server.address() as AddressInfo).port });
-    else console.log(`floor proxy listening on http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  });
+  server.listen(port, '127.0.0.1', () => announce((server.address() as AddressInfo).port));
 }
 
-const { values } = parseArgs({ options: { upstream: { type: 'string' }, port: { type: 'string', default: '0' }, workers: { type: 'string', default: '1' } } });
+function announce(port: number): void {
+  if (cluster.isWorker) process.send?.({ listening: port });
+  else console.log(`floor proxy listening on http://127.0.0.1:${port}`);
+}
+
+function serveFastify(upstream: string, port: number): void {
+  const pool = new Pool(upstream, { connections: 128, pipelining: 1 });
+  const app = Fastify({ logger: false, keepAliveTimeout: 65_000 });
+  app.post('/v1/chat/completions', (req, reply) => {
+    const answer: Buffer[] = [];
+    let status = 502;
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart() {},
+      onResponseStart(_c, statusCode) { status = statusCode; },
+      onResponseData(_c, chunk) { answer.push(chunk); },
+      onResponseEnd() { void reply.code(status).header('content-type', 'application/json').send(Buffer.concat(answer)); },
+      onResponseError() { void reply.code(502).send(); },
+    };
+    pool.dispatch({ path: req.url, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req.body) }, handler);
+    return reply;
+  });
+  void app.listen({ port, host: '127.0.0.1' }).then(() => announce((app.server.address() as AddressInfo).port));
+}
+
+const { values } = parseArgs({ options: { upstream: { type: 'string' }, port: { type: 'string', default: '0' }, workers: { type: 'string', default: '1' }, fastify: { type: 'boolean', default: false } } });
+const start = values.fastify ? serveFastify : serve;
 if (!values.upstream) throw new Error('floor-proxy: --upstream URL is required');
 const workers = Number(values.workers);
 if (cluster.isWorker) {
-  serve(values.upstream, Number(process.env.FLOOR_PORT));
+  start(values.upstream, Number(process.env.FLOOR_PORT));
 } else if (workers <= 1) {
-  serve(values.upstream, Number(values.port));
+  start(values.upstream, Number(values.port));
 } else {
   // Workers share one port: the primary picks it (port 0 would give each worker its own).
   const probe = createServer().listen(0, '127.0.0.1', () => {

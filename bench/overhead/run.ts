@@ -25,7 +25,7 @@ import { ProcessGroup } from './processes.js';
 import { describeMachine, throughputTable, type StreamRow, type ThroughputRow } from './report.js';
 import { fmt, writeReport } from '../scenarios/common.js';
 import { runStream } from './stream-run.js';
-import { cliEntry, floorName, MODEL, nginxBinary, portkeyPackage, startFloor, startNginx, startPortkey, startSwitchyard, startZero, type Target } from './targets.js';
+import { cliEntry, fastifyFloorName, floorName, MODEL, nginxBinary, portkeyPackage, startFloor, startNginx, startPortkey, startSwitchyard, startZero, type Target } from './targets.js';
 
 const USAGE = `usage: node --import tsx bench/overhead/run.ts [options]
   --quick            a few seconds in all (2 s runs, 1 s warm-up, 200 header samples): the
@@ -38,8 +38,9 @@ const USAGE = `usage: node --import tsx bench/overhead/run.ts [options]
                      hits them alike; a row shows its median run and the req/s range (default 1)
   --stream           the streaming variant: 64 chunks 5 ms apart; TTFT and ITL added vs direct
   --tool NAME        wrk, autocannon or undici (default: the first one installed)
-  --targets LIST     comma-separated subset of direct,nginx,floor,switchyard,portkey (floor: a bare
-                     node:http + undici proxy, the most any Node gateway can do on this machine)
+  --targets LIST     comma-separated subset of direct,nginx,floor,fastify-floor,switchyard,portkey
+                     (floor: a bare node:http + undici proxy, the most any Node gateway can do on
+                     this machine; fastify-floor: the same in fastify, what the framework costs)
   --header-samples N requests for the x-switchyard-overhead-ms distribution (default 2000)
   --gateway DIR      the Switchyard checkout whose dist/ to run (default: this one), e.g. a
                      \`git archive\` of a commit, built, to compare two versions
@@ -82,7 +83,7 @@ function readOptions(argv: string[]): Options {
     return n;
   };
   const targets = new Set(values.targets.split(',').map((s) => s.trim()).filter(Boolean));
-  for (const t of targets) if (!['direct', 'nginx', 'floor', 'switchyard', 'portkey'].includes(t)) throw new UsageError(`--targets: unknown target ${t}`);
+  for (const t of targets) if (!['direct', 'nginx', 'floor', 'fastify-floor', 'switchyard', 'portkey'].includes(t)) throw new UsageError(`--targets: unknown target ${t}`);
   const workers = values.workers.split(',').map((w) => Math.round(num('workers', w, 1)));
   if (values.baseline !== undefined && !existsSync(cliEntry(values.baseline))) {
     throw new UsageError(`--baseline: ${values.baseline} has no compiled CLI (dist/bin/main.js; run npm ci there, or npm run build)`);
@@ -128,6 +129,9 @@ function throughputPlans(o: Options, group: ProcessGroup, dir: string, zero: Tar
   if (o.targets.has('floor')) {
     // Not a gateway: node:http + undici with nothing in between, the most any Node proxy can do here.
     for (const workers of o.workers) plans.push({ name: floorName(workers), start: () => startFloor(group, { upstream: zero.base, workers, body: CHAT_BODY }) });
+  }
+  if (o.targets.has('fastify-floor')) {
+    for (const workers of o.workers) plans.push({ name: fastifyFloorName(workers), start: () => startFloor(group, { upstream: zero.base, workers, body: CHAT_BODY, fastify: true }) });
   }
   if (o.targets.has('portkey')) {
     const pk = portkeyPackage(PEERS);
@@ -225,6 +229,8 @@ async function runThroughput(o: Options, group: ProcessGroup, dir: string): Prom
     if (nginxRow?.load) out.push(`${r.name}: ${Math.round((100 * r.load!.rps) / nginxRow.load.rps)}% of ${nginxRow.name}'s requests/s.`);
     const floor = rows.find((x) => x.load && x.name === floorName(Number(/workers: (\d+)/.exec(r.name)?.[1] ?? 1)));
     if (floor?.load) out.push(`${r.name}: ${Math.round((100 * r.load!.rps) / floor.load.rps)}% of ${floor.name}'s (node:http + undici, nothing else).`);
+    const fastifyFloor = rows.find((x) => x.load && x.name === fastifyFloorName(Number(/workers: (\d+)/.exec(r.name)?.[1] ?? 1)));
+    if (fastifyFloor?.load) out.push(`${r.name}: ${Math.round((100 * r.load!.rps) / fastifyFloor.load.rps)}% of ${fastifyFloor.name}'s (the same in fastify).`);
   }
   process.stdout.write(`${out.join('\n')}\n`);
   return { kind: 'throughput', date: new Date().toISOString(), machine, versions, tool: tool.name, options: { ...o, targets: [...o.targets] }, rows };

@@ -183,11 +183,19 @@ export function floorName(workers: number): string {
   return `node floor (${workers} process${workers > 1 ? 'es' : ''})`;
 }
 
-/** The bare node:http + undici proxy (floor-proxy.ts): how fast any Node gateway could be here. */
-export async function startFloor(group: ProcessGroup, o: { upstream: string; workers: number; body: string }): Promise<Target> {
+/** The fastify floor row's name (the same proxy in fastify). */
+export function fastifyFloorName(workers: number): string {
+  return `fastify floor (${workers} process${workers > 1 ? 'es' : ''})`;
+}
+
+/**
+ * The bare node:http + undici proxy (floor-proxy.ts): how fast any Node gateway could be here;
+ * with `fastify`, the same in fastify: what the framework alone costs.
+ */
+export async function startFloor(group: ProcessGroup, o: { upstream: string; workers: number; body: string; fastify?: boolean }): Promise<Target> {
   const { command, args } = siblingScript('floor-proxy');
-  const name = floorName(o.workers);
-  const p = group.spawn(name, command, [...args, '--upstream', o.upstream, '--workers', String(o.workers)]);
+  const name = o.fastify ? fastifyFloorName(o.workers) : floorName(o.workers);
+  const p = group.spawn(name, command, [...args, '--upstream', o.upstream, '--workers', String(o.workers), ...(o.fastify ? ['--fastify'] : [])]);
   const [, base] = await waitForOutput(p, /listening on (http:\/\/\S+)/, 30_000);
   const t: Target = { name, url: `${base}${CHAT_PATH}`, headers: {}, process: p, stop: () => p.stop() };
   await waitUntilReady(p, () => probe(t, o.body), 30_000);

@@ -22,6 +22,15 @@ export interface RouteMetrics {
   decided(policy: string, reason: string): { inc(): void };
 }
 
+/** One A/B arm's children. */
+interface ArmMetrics {
+  ok: { inc(): void };
+  error: { inc(): void };
+  ttft: { observe(v: number): void };
+  tpot: { observe(v: number): void };
+  e2e: { observe(v: number): void };
+}
+
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160];
 const TPOT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1];
 const OVERHEAD_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
@@ -101,33 +110,34 @@ export class GatewayMetrics {
     return m;
   }
 
-  private readonly children = new Map<string, unknown>();
-
-  /** A metric's child for these label values, hashed once. */
-  private child<T>(name: string, values: readonly string[], make: () => T): T {
-    const key = `${name}\u0000${values.join('\u0000')}`;
-    let c = this.children.get(key) as T | undefined;
-    if (c === undefined) {
-      c = make();
-      this.children.set(key, c);
-    }
-    return c;
-  }
-
   /** An answer that is one of Switchyard's own errors. */
   answeredError(status: number, code: string): void {
-    const s = String(status);
-    this.child('gatewayErrors', [s, code], () => this.gatewayErrors.labels({ status: s, code })).inc();
+    this.gatewayErrors.labels({ status: String(status), code }).inc();
   }
 
+  /** By model, then arm. */
+  private readonly armMetrics = new Map<string, Map<string, ArmMetrics>>();
+
   observeArm(model: string, arm: string, o: { ok: boolean; ttftMs?: number; tpotMs?: number; e2eMs: number }): void {
-    const outcome = o.ok ? 'ok' : 'error';
-    this.child('armRequests', [model, arm, outcome], () => this.armRequests.labels({ model, arm, outcome })).inc();
-    if (!o.ok) return;
-    const labels = { model, arm };
-    if (o.ttftMs !== undefined) this.child('armTtft', [model, arm], () => this.armTtft.labels(labels)).observe(o.ttftMs / 1000);
-    if (o.tpotMs !== undefined) this.child('armTpot', [model, arm], () => this.armTpot.labels(labels)).observe(o.tpotMs / 1000);
-    this.child('armE2e', [model, arm], () => this.armE2e.labels(labels)).observe(o.e2eMs / 1000);
+    let byArm = this.armMetrics.get(model);
+    if (!byArm) this.armMetrics.set(model, (byArm = new Map()));
+    let m = byArm.get(arm);
+    if (!m) {
+      const labels = { model, arm };
+      m = {
+        ok: this.armRequests.labels({ model, arm, outcome: 'ok' }), error: this.armRequests.labels({ model, arm, outcome: 'error' }),
+        ttft: this.armTtft.labels(labels), tpot: this.armTpot.labels(labels), e2e: this.armE2e.labels(labels),
+      };
+      byArm.set(arm, m);
+    }
+    if (!o.ok) {
+      m.error.inc();
+      return;
+    }
+    m.ok.inc();
+    if (o.ttftMs !== undefined) m.ttft.observe(o.ttftMs / 1000);
+    if (o.tpotMs !== undefined) m.tpot.observe(o.tpotMs / 1000);
+    m.e2e.observe(o.e2eMs / 1000);
   }
 
   /** State-store connectivity and traffic (replicas sharing prefix observations and load). */
