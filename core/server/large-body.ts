@@ -18,7 +18,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { HeldField, holderOf, type BodyHolder, type FieldSpec } from '../plugin/body.js';
 import type { PrefixKey } from '../routing/prefix-key.js';
-import { workerExecArgv, workerScript } from '../util/worker-script.js';
+import { startWorker, workerExecArgv, workerScript } from '../util/worker-script.js';
 import type { BodyKind, BodyWorkerReply, BodyWorkerRequest, ParsedBody } from './body-worker.js';
 import { GatewayError } from './errors.js';
 
@@ -233,7 +233,7 @@ export class LargeBodies {
     if (this.worker) return this.worker;
     if (this.closed) throw new GatewayError('SY_ERR_DRAINING', 'the gateway is shutting down');
     const location = workerScript(import.meta.url, 'body-worker');
-    const worker = new Worker(location.script, { eval: location.evalCode, execArgv: workerExecArgv() });
+    const worker = startWorker(location.script, { eval: location.evalCode, execArgv: workerExecArgv() });
     // Only awaited replies keep the process alive.
     worker.unref();
     worker.on('message', (msg: BodyWorkerReply) => {

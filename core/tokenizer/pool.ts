@@ -11,7 +11,7 @@ import { Tokenizer, qwenDefaultPaths, type ForcedToken } from './tokenizer.js';
 import type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions } from './tokenizer.js';
 import type { WorkerInit, WorkerMessage, WorkerRequest, WorkerResult } from './pool-worker.js';
 import { concat, SegmentCache, segmentText } from './segment-cache.js';
-import { workerExecArgv, workerScript } from '../util/worker-script.js';
+import { startWorker, workerExecArgv, workerScript } from '../util/worker-script.js';
 
 export { StreamDecoder } from './stream-decoder.js';
 
@@ -284,7 +284,7 @@ export class TokenizerPool {
   }
 
   private spawn(index: number): Slot {
-    const worker = new Worker(this.location.script, {
+    const worker = startWorker(this.location.script, {
       eval: this.location.evalCode,
       execArgv: workerExecArgv(),
       workerData: this.init,
