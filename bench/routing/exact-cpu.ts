@@ -110,6 +110,9 @@ function engineStored(backend: number, ids: Int32Array, keys: readonly number[],
   return { type: 'stored', parentHash: held > 0 ? engineHash(keys[held - 1]) : null, blocks };
 }
 
+/** The lag monitor's sampling period. */
+const LAG_RESOLUTION_MS = 1;
+
 /** A turn of the event loop: what lies between two requests, or a request and its engine's event, in the gateway. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -136,7 +139,7 @@ for (const totalWords of [2_000, 8_000, 32_000]) {
     let tokens = 0;
     const cpuMs: number[] = [];
     const wallMs: number[] = [];
-    const rowLag = monitorEventLoopDelay({ resolution: 1 });
+    const rowLag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
     rowLag.enable();
     for (const p of prompts) {
       // Each request arrives from its socket in a turn of its own (back to back, the lag monitor
@@ -149,18 +152,40 @@ for (const totalWords of [2_000, 8_000, 32_000]) {
       tokens = one.tokens;
     }
     rowLag.disable();
-    rows.push({ name: `${mode}`, tokens, cpuMs: median(cpuMs), meanCpuMs: mean(cpuMs), wallMs: median(wallMs), lagP99Ms: rowLag.percentile(99) / 1e6, lagMaxMs: rowLag.max / 1e6 });
+    // The histogram records the whole interval between its timer's runs, the 1 ms period
+    // included (an idle loop reads ~1.1 ms at p50 here): the lag is what lies beyond it.
+    const lagMs = (ns: number) => Math.max(0, ns / 1e6 - LAG_RESOLUTION_MS);
+    rows.push({ name: `${mode}`, tokens, cpuMs: median(cpuMs), meanCpuMs: mean(cpuMs), wallMs: median(wallMs), lagP99Ms: lagMs(rowLag.percentile(99)), lagMaxMs: lagMs(rowLag.max) });
   }
+}
+// The target's own figure, paired: a cold 2k-token prompt and a 32k one with the cached 30k
+// prefix, alternately, so that whatever the machine does meanwhile weighs on both; the
+// median of the pairs' differences (the rows' medians, minutes apart, differ by a millisecond
+// from run to run on this VM).
+const cachedSystem = text(30_000, 3);
+const pairs = Array.from({ length: perRow }, (_, i) => [
+  bodyOf(`pair ${i} ${Date.now()} ${text(1, i + 500)}`, `cold 2000 pair ${i} ${Date.now()}: ${text(2_000, i + 701)}`),
+  bodyOf(cachedSystem, `cached pair ${i} ${Date.now()}: ${text(2_000, i + 901)}`),
+] as const);
+const differences: number[] = [];
+for (const [cold, cached] of pairs) {
+  await nextTurn();
+  const a = await oneRequest(cold);
+  await nextTurn();
+  const b = await oneRequest(cached);
+  differences.push(b.cpuMs - a.cpuMs);
 }
 await pool.close();
 
 const base = rows[0].cpuMs;
 process.stdout.write(`exact-mode gateway CPU per request (tokenize in the worker + keys + match over 100k blocks + decision), ${perRow} requests per row\n`);
-process.stdout.write('| prompt tokens | prefix | CPU ms / request (median) | mean | wall ms (median) | CPU × cold 2k | lag p99 / max ms |\n|--:|:--|--:|--:|--:|--:|--:|\n');
+process.stdout.write('| prompt tokens | prefix | CPU ms / request (median) | mean | wall ms (median) | CPU × cold 2k | lag p99 / max ms (beyond the 1 ms sampling) |\n|--:|:--|--:|--:|--:|--:|--:|\n');
 for (const r of rows) process.stdout.write(`| ${r.tokens} | ${r.name} | ${r.cpuMs.toFixed(2)} | ${r.meanCpuMs.toFixed(2)} | ${r.wallMs.toFixed(2)} | ${(r.cpuMs / base).toFixed(2)} | ${r.lagP99Ms.toFixed(1)} / ${r.lagMaxMs.toFixed(1)} |\n`);
 const cold2k = rows[0].cpuMs;
 const cached32k = rows[5].cpuMs;
-process.stdout.write(`32k with a cached 30k prefix costs ${(cached32k - cold2k).toFixed(2)} ms of CPU beyond a cold 2k-token prompt (target ≤ 2 ms)\n`);
+const sorted = [...differences].sort((a, b) => a - b);
+const q = (f: number) => sorted[Math.floor(f * (sorted.length - 1))];
+process.stdout.write(`32k with a cached 30k prefix costs ${(cached32k - cold2k).toFixed(2)} ms of CPU beyond a cold 2k-token prompt, by the rows' medians; paired, ${q(0.5).toFixed(2)} ms (quartiles ${q(0.25).toFixed(2)} to ${q(0.75).toFixed(2)}, ${differences.length} pairs) (target ≤ 2 ms)\n`);
 // Per row, while its requests run (a histogram across rows would also count the prompts built between them).
 const worst = rows.reduce((a, r) => (r.lagP99Ms > a.lagP99Ms ? r : a));
-process.stdout.write(`event-loop lag, worst row: p99 ${worst.lagP99Ms.toFixed(2)} ms (${worst.tokens} tokens, ${worst.name}), max ${Math.max(...rows.map((r) => r.lagMaxMs)).toFixed(2)} ms (target p99 ≤ 5 ms)\n`);
+process.stdout.write(`event-loop lag beyond its 1 ms sampling period, worst row: p99 ${worst.lagP99Ms.toFixed(2)} ms (${worst.tokens} tokens, ${worst.name}), max ${Math.max(...rows.map((r) => r.lagMaxMs)).toFixed(2)} ms (target p99 ≤ 5 ms)\n`);
