@@ -58,6 +58,8 @@ export type SplicingState = 'unchecked' | 'verified' | 'off';
 
 /** Contents at least this long are spliced into a rendered prompt rather than copied into it. */
 const SPLICE_MIN_CHARS = 4096;
+/** A conversation this long (~16k tokens and up) is rendered in a turn of the event loop of its own. */
+const YIELD_BEFORE_RENDER_CHARS = 64 * 1024;
 /** Spliced renders checked against a whole render: the first few, then one in this many. */
 const SPLICE_CHECKS_FIRST = 16;
 const SPLICE_CHECK_EVERY = 256;
@@ -190,10 +192,14 @@ export class TokenizerPool {
    * whole render, and a single difference turns splicing off for this pool (stats().splicing).
    */
   async encodeChatSegmented(messages: ChatMessage[], opts: ChatTemplateOptions = {}): Promise<SegmentedChat> {
-    if (messages.length > 256 || chatSize(messages, opts) > 1_000_000) {
+    const size = chatSize(messages, opts);
+    if (messages.length > 256 || size > 1_000_000) {
       const { prompt, ids } = await this.encodeChat(messages, opts);
       return segmented([prompt], [ids]);
     }
+    // The request's body was parsed in this turn of the event loop: a long conversation is
+    // rendered in the next, so the two are two short stalls, not one long one.
+    if (size >= YIELD_BEFORE_RENDER_CHARS) await new Promise<void>((resolve) => setImmediate(resolve));
     if (this.closed) throw new TokenizerPoolClosedError();
     const pieces = this.render(messages, opts);
     const segments = pieces.length === 1 ? this.segments.split(pieces[0]) : this.segments.splitPieces(pieces);
