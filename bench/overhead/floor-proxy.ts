@@ -20,31 +20,31 @@ import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import { Pool, type Dispatcher } from 'undici';
 
+/** POST `body` upstream through undici's dispatch API; `answer` gets the status and the whole answer (502 and nothing on a failure). */
+function forward(pool: Pool, path: string, body: string | Buffer, answer: (status: number, body?: Buffer) => void): void {
+  const chunks: Buffer[] = [];
+  let status = 502;
+  const handler: Dispatcher.DispatchHandler = {
+    // undici 7 takes a handler as the new API only when onRequestStart is present.
+    onRequestStart() {},
+    onResponseStart(_c, statusCode) { status = statusCode; },
+    onResponseData(_c, chunk) { chunks.push(chunk); },
+    onResponseEnd() { answer(status, Buffer.concat(chunks)); },
+    onResponseError() { answer(502); },
+  };
+  pool.dispatch({ path, method: 'POST', headers: { 'content-type': 'application/json' }, body }, handler);
+}
+
 function serve(upstream: string, port: number): void {
   const pool = new Pool(upstream, { connections: 128, pipelining: 1 });
   const server = createServer((req, res) => {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => {
-      const answer: Buffer[] = [];
-      let status = 502;
-      const handler: Dispatcher.DispatchHandler = {
-        // undici 7 takes a handler as the new API only when onRequestStart is present.
-        onRequestStart() {},
-        onResponseStart(_c, statusCode) { status = statusCode; },
-        onResponseData(_c, chunk) { answer.push(chunk); },
-        onResponseEnd() {
-          const body = Buffer.concat(answer);
-          res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length });
-          res.end(body);
-        },
-        onResponseError() {
-          res.writeHead(502);
-          res.end();
-        },
-      };
-      pool.dispatch({ path: req.url ?? '/', method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(parts) }, handler);
-    });
+    req.on('end', () => forward(pool, req.url ?? '/', Buffer.concat(parts), (status, body) => {
+      if (body) res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length });
+      else res.writeHead(status);
+      res.end(body);
+    }));
   });
   server.keepAliveTimeout = 65_000;
   server.listen(port, '127.0.0.1', () => announce((server.address() as AddressInfo).port));
@@ -59,16 +59,10 @@ function serveFastify(upstream: string, port: number): void {
   const pool = new Pool(upstream, { connections: 128, pipelining: 1 });
   const app = Fastify({ logger: false, keepAliveTimeout: 65_000 });
   app.post('/v1/chat/completions', (req, reply) => {
-    const answer: Buffer[] = [];
-    let status = 502;
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart() {},
-      onResponseStart(_c, statusCode) { status = statusCode; },
-      onResponseData(_c, chunk) { answer.push(chunk); },
-      onResponseEnd() { void reply.code(status).header('content-type', 'application/json').send(Buffer.concat(answer)); },
-      onResponseError() { void reply.code(502).send(); },
-    };
-    pool.dispatch({ path: req.url, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req.body) }, handler);
+    forward(pool, req.url, JSON.stringify(req.body), (status, body) => {
+      if (body) void reply.code(status).header('content-type', 'application/json').send(body);
+      else void reply.code(status).send();
+    });
     return reply;
   });
   void app.listen({ port, host: '127.0.0.1' }).then(() => announce((app.server.address() as AddressInfo).port));
