@@ -55,7 +55,8 @@ export function requestShape(request: RoutingRequest, state: RoutingState, bytes
 
 /** One candidate's features (the learner calls this for the chosen candidate of a profile that computed none). */
 export function featuresOf(c: Candidate, request: RoutingRequest, shape: RequestShape, state: RoutingState, bytesPerToken: number): Features {
-  const model = state.latency.of(c.backend.id);
+  // With the backend: its model is shared with alike backends (latency-model.ts, likenessOf).
+  const model = state.latency.of(c.backend.id, c.backend);
   const f = loadFeaturesOf(c, state);
   const exact = exactMatch(c.backend.kvCache, state.speculation.of(c.backend.id), request.tokens);
   if (exact) {

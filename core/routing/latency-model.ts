@@ -5,10 +5,12 @@
  *   TTFT ≈ b + a·(uncached prompt tokens + prefill backlog ahead) + w·(requests ahead)   [ms]
  *   TPOT ≈ c + d·(sequences running beside it)                            [ms]
  *
- * One model per backend, so mixed fleets (an A10 and an H100, vLLM and TensorRT-LLM) each get
- * their own coefficients; prefix affinity and SLO placement compare candidates in predicted
- * milliseconds instead of hand-tuned weights.
+ * One model per kind of backend (alike backends — same engine, same reported KV capacity — share
+ * one; likenessOf), so mixed fleets (an A10 and an H100, vLLM and TensorRT-LLM) each get their own
+ * coefficients; prefix affinity and SLO placement compare candidates in predicted milliseconds
+ * instead of hand-tuned weights.
  */
+import type { Backend, BackendCapabilities } from '../plugin/types.js';
 
 /** Recursive least squares over a small fixed feature vector. */
 export class OnlineLinearModel {
@@ -63,9 +65,37 @@ export interface TtftFeatures {
   backlogTokens?: number;
 }
 
+/** What likenessOf reads of a backend. */
+export type LikenessSource = Pick<Backend, 'type' | 'engine'> & { readonly capabilities: Pick<BackendCapabilities, 'kvCapacityTokens'> };
+
+/**
+ * What makes two backends alike enough to share one latency model: the same plugin type and
+ * engine, and the same reported KV capacity in tokens (the engine's own figure: it differs with
+ * the GPU's memory and with the model's KV size per token, so an A10 and an H100 never share one,
+ * even serving one model from one engine). Undefined — alike to none — while the backend reports
+ * no capacity: nothing else tells its GPU apart.
+ */
+export function likenessOf(backend: LikenessSource): string | undefined {
+  const cap = backend.capabilities.kvCapacityTokens;
+  if (!(cap !== undefined && cap > 0)) return undefined;
+  return `${backend.type}\u0000${backend.engine}\u0000${cap}`;
+}
+
+/** The TTFT and TPOT models fitted on every sample of a set of alike backends. */
+class SharedModels {
+  readonly ttft = new OnlineLinearModel(3);
+  readonly tpot = new OnlineLinearModel(2);
+}
+
 export class BackendLatencyModel {
+  /** The backend's own samples: what it predicts from while it is alike to no other. */
   private readonly ttft = new OnlineLinearModel(3);
   private readonly tpot = new OnlineLinearModel(2);
+  /** The model of the backends alike to this one (likenessOf), once known. */
+  private shared?: SharedModels;
+  likeness?: string;
+  /** What the likeness was last computed from (LatencyModels.of): recomputed only when either changes. */
+  likenessFrom?: { backend: LikenessSource; cap: number | undefined };
 
   /**
    * Requests this gateway sent the backend that have no first token yet, and their uncached
@@ -78,17 +108,51 @@ export class BackendLatencyModel {
 
   constructor(private readonly minSamples = 12, private readonly fleet?: LatencyModels) {}
 
+  /** Joins the model of its alike backends (none: undefined); its past samples stay where they were. */
+  share(likeness: string | undefined, shared: SharedModels | undefined): void {
+    this.likeness = likeness;
+    this.shared = shared;
+  }
+
+  /**
+   * The model predictions come from: alike backends' shared one (fed by every one of them) once
+   * that has `minSamples`, else the backend's own. Shared, a fleet of N alike replicas is fitted
+   * after `minSamples` outcomes anywhere instead of `minSamples` on each — the Mooncake trace's
+   * first 67–90 decisions were placed by request counts alone (league W4, 4 × H100 at 8.39 req/s,
+   * seed 1; 24 once shared) — and its replicas stop differing by their fits' noise: fitted on a
+   * quarter of the samples each, four identical H100s' prefill slopes came out 20.5–26.5 ms per
+   * 1k tokens, a spread that, not their queues, decided placements. Kept shared after each has
+   * enough of its own (each taking its own from `minSamples` on: league W4, 3 seeds, goodput
+   * median 18.08 against 19.58 req/s, requests per replica max/mean 1.35 against 1.11) — a replica
+   * that runs slower than its kind shows in its queue and backlog, which are its own. Never across
+   * unlike backends: an A10's samples say nothing of an H100's prefill. Shared alone, with the
+   * cold-prompt cost as it was, the early decisions went to the objective's weak spot and cost
+   * W4 goodput (17.17 req/s): see ttftPlusWork (stages.ts).
+   */
+  private ttftModel(): OnlineLinearModel {
+    return this.shared && this.shared.ttft.samples >= this.minSamples ? this.shared.ttft : this.ttft;
+  }
+
+  private tpotModel(): OnlineLinearModel {
+    return this.shared && this.shared.tpot.samples >= this.minSamples ? this.shared.tpot : this.tpot;
+  }
+
   get fitted(): boolean {
-    return this.ttft.samples >= this.minSamples;
+    return this.ttftModel().samples >= this.minSamples;
   }
 
   get tpotFitted(): boolean {
-    return this.tpot.samples >= this.minSamples;
+    return this.tpotModel().samples >= this.minSamples;
+  }
+
+  /** Predicts from the model it shares with alike backends. */
+  get sharesModel(): boolean {
+    return this.ttftModel() !== this.ttft;
   }
 
   /** Predicted TTFT in ms; coefficients clamped at 0 so noise never makes a queue look shorter. */
   predictTtft(f: TtftFeatures): number {
-    const [b, , w] = this.ttft.theta;
+    const [b, , w] = this.ttftModel().theta;
     return Math.max(0, b) + this.prefillSlope() * ((f.uncachedTokens + (f.backlogTokens ?? 0)) / 1000) + Math.max(0, w) * f.ahead;
   }
 
@@ -109,53 +173,78 @@ export class BackendLatencyModel {
    * while none did.
    */
   prefillSlope(): number {
-    if (this.identifiesPrefill()) return this.ttft.theta[1];
+    if (this.identifiesPrefill()) return this.ttftModel().theta[1];
     const borrowed = this.fleet?.steepestPrefillSlope() ?? 0;
-    return borrowed > 0 ? borrowed : Math.max(0, this.ttft.theta[1]);
+    return borrowed > 0 ? borrowed : Math.max(0, this.ttftModel().theta[1]);
   }
 
-  /** The backend's own samples fit a prefill slope clear of zero. */
+  /** The samples its model is fitted on (its alike backends' too, where shared) fit a prefill slope clear of zero. */
   identifiesPrefill(): boolean {
-    return this.fitted && this.ttft.theta[1] > 2 * this.ttft.stdErr(1);
+    const m = this.ttftModel();
+    return this.fitted && m.theta[1] > 2 * m.stdErr(1);
   }
 
-  /** The slope this backend's own samples fit (≤ 0 when they do not identify it). */
+  /** The slope the backend's model fits, shared or its own (≤ 0 when the samples do not identify it). */
   ownPrefillSlope(): number {
-    return this.ttft.theta[1];
+    return this.ttftModel().theta[1];
   }
 
   predictTpot(running: number): number {
-    const [c, d] = this.tpot.theta;
+    const [c, d] = this.tpotModel().theta;
     return Math.max(0, c) + Math.max(0, d) * running;
   }
 
   observeTtft(f: TtftFeatures, ttftMs: number): void {
     this.fleet?.refitted();
-    this.ttft.update([1, (f.uncachedTokens + (f.backlogTokens ?? 0)) / 1000, f.ahead], ttftMs);
+    const x = [1, (f.uncachedTokens + (f.backlogTokens ?? 0)) / 1000, f.ahead];
+    this.ttft.update(x, ttftMs);
+    this.shared?.ttft.update(x, ttftMs);
   }
 
   observeTpot(running: number, tpotMs: number): void {
     this.tpot.update([1, running], tpotMs);
+    this.shared?.tpot.update([1, running], tpotMs);
   }
 
-  coefficients(): { ttft: { base: number; perKiloToken: number; perAhead: number; samples: number }; tpot: { base: number; perRunning: number; samples: number } } {
+  /** The coefficients predictions come from; `shared` when they are alike backends' model (its samples are theirs too). */
+  coefficients(): { ttft: { base: number; perKiloToken: number; perAhead: number; samples: number }; tpot: { base: number; perRunning: number; samples: number }; shared: boolean } {
+    const ttft = this.ttftModel();
+    const tpot = this.tpotModel();
     return {
-      ttft: { base: this.ttft.theta[0], perKiloToken: this.ttft.theta[1], perAhead: this.ttft.theta[2], samples: this.ttft.samples },
-      tpot: { base: this.tpot.theta[0], perRunning: this.tpot.theta[1], samples: this.tpot.samples },
+      ttft: { base: ttft.theta[0], perKiloToken: ttft.theta[1], perAhead: ttft.theta[2], samples: ttft.samples },
+      tpot: { base: tpot.theta[0], perRunning: tpot.theta[1], samples: tpot.samples },
+      shared: ttft !== this.ttft,
     };
   }
 }
 
 export class LatencyModels {
   private readonly byBackend = new Map<string, BackendLatencyModel>();
+  /** Alike backends' shared models, by likenessOf. */
+  private readonly shared = new Map<string, SharedModels>();
   /** Cached until the next TTFT sample anywhere in the fleet. */
   private steepest?: number;
 
-  of(backendId: string): BackendLatencyModel {
+  /** A backend's model; with `backend`, it also shares the model of the backends alike to it (likenessOf), or moves when its likeness changed (a capacity reported late). */
+  of(backendId: string, backend?: LikenessSource): BackendLatencyModel {
     let m = this.byBackend.get(backendId);
     if (!m) {
       m = new BackendLatencyModel(undefined, this);
       this.byBackend.set(backendId, m);
+    }
+    const cap = backend?.capabilities.kvCapacityTokens;
+    if (backend && (m.likenessFrom?.backend !== backend || m.likenessFrom.cap !== cap)) {
+      m.likenessFrom = { backend, cap };
+      const likeness = likenessOf(backend);
+      if (likeness !== m.likeness) {
+        let shared = likeness === undefined ? undefined : this.shared.get(likeness);
+        if (likeness !== undefined && !shared) {
+          shared = new SharedModels();
+          this.shared.set(likeness, shared);
+        }
+        m.share(likeness, shared);
+        this.steepest = undefined;
+      }
     }
     return m;
   }

@@ -112,7 +112,7 @@ export class RoutingLearner {
     }
     const predictedTokens = f.matchTokens;
     if (predictedTokens > 0) this.metrics.predictedCached.inc({ model: route.model, backend: chosen.backend.id }, predictedTokens);
-    const latency = this.state.latency.of(chosen.backend.id);
+    const latency = this.state.latency.of(chosen.backend.id, chosen.backend);
     const prefillTokens = Math.max(0, shape.promptTokens - predictedTokens);
     const ahead = f.ahead;
     const backlogTokens = latency.backlogTokens;

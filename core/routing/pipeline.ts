@@ -26,6 +26,8 @@ export interface Selection {
   sloMiss?: boolean;
   /** The request's targets were given (route or headers) and a meets-SLO filter judged them. */
   sloJudged?: boolean;
+  /** The least predicted prefill among the filtered candidates of a cold prompt, 0 otherwise (ttftPlusWork's prepare). */
+  leastPrefillMs?: number;
 }
 
 export interface Filter {

@@ -78,10 +78,27 @@ export function meetsSlo(headroom: number): Filter {
  * fleet pays for at the next peak (league W1, 1 seed: goodput 45 → 50 req/s, hit rate 47 → 59%);
  * counting the work once understated it where the holder was busy and the spread backend was too
  * (W1, 3 seeds: median 50.6 → 52.8 req/s once the KV-room filter, which it made redundant, went).
+ *
+ * A cold prompt (no candidate holds any of it) is charged only the work beyond the least any
+ * candidate would spend: the rest is paid wherever it goes, and charged × (1 + load) it sent the
+ * prompt to the backend with the fewest requests however long the prefills they were — predicted
+ * TTFTs of 3–4.4 s taken over 0.4–1.5 s elsewhere, most of the Mooncake trace's avoidable SLO
+ * misses once its latency models were fitted early (league W4, 4 × H100, 16.1 req/s, seed 1: 27
+ * of 48). With latency models shared by alike backends (latency-model.ts), league, 3 seeds: W4
+ * goodput median 18.30 → 19.58 req/s, p90 TTFT ÷ least-load 0.40 → 0.37 (6 seeds: 17.60 → 18.65,
+ * every seed up; 0.46 → 0.40). A prompt some backend holds keeps the whole work × load: there it
+ * is what moves a busy holder's group to a second backend (charged only the excess there too,
+ * W5's busier H100 took 1.16–1.22× its capacity share over 3 seeds; as is 1.12–1.19, before
+ * 1.13–1.15).
  */
 export const ttftPlusWork: Objective = {
   name: 'predicted ttft + prefill work × (1 + load)',
-  cost: (f) => (f.ttftMs === undefined || f.prefillMs === undefined ? undefined : f.ttftMs + f.prefillMs * (1 + f.load)),
+  prepare(set, sel) {
+    let least = Infinity;
+    if (!sel.held) for (const f of set) if (f.prefillMs !== undefined && f.prefillMs < least) least = f.prefillMs;
+    sel.leastPrefillMs = Number.isFinite(least) ? least : 0;
+  },
+  cost: (f, sel) => (f.ttftMs === undefined || f.prefillMs === undefined ? undefined : f.ttftMs + Math.max(0, f.prefillMs - (sel.leastPrefillMs ?? 0)) * (1 + f.load)),
 };
 
 /** In-flight plus waiting requests (not milliseconds: round-robin and least-load compare counts). */

@@ -11,7 +11,8 @@
  *   (stages.ts, loadBound), so a hot group gets a second holder before it buries its first.
  * - Cold (no backend holds any of it): rendezvous hashing among the backends that would serve it
  *   alike, so gateway replicas that never talk still send a new prefix to the same place.
- * - Before a backend's model has enough samples: SGLang's cache-aware thresholds (balance when
+ * - Before a backend's model has enough samples (its kind's, where alike backends share one:
+ *   latency-model.ts): SGLang's cache-aware thresholds (balance when
  *   max−min load > abs and max > rel·min; else follow the longest match above a match rate), with
  *   loads scaled by each backend's reported KV capacity.
  */

@@ -38,3 +38,48 @@ describe('latency model: the prefill slope', () => {
     expect(alone.predictPrefill(1000)).toBeGreaterThanOrEqual(0);
   });
 });
+
+describe('latency model: alike backends share one', () => {
+  const h100 = { type: 'http', engine: 'vllm', capabilities: { kvCapacityTokens: 400_000 } };
+  const sample = (m: ReturnType<LatencyModels['of']>, i: number) => m.observeTtft({ uncachedTokens: (i % 5) * 800, ahead: i % 3 }, 20 + 0.04 * (i % 5) * 800 + 30 * (i % 3));
+
+  it('fits a fleet of alike backends after minSamples outcomes anywhere, from all of their samples', () => {
+    const models = new LatencyModels();
+    const ids = ['a', 'b', 'c', 'd'];
+    for (const id of ids) models.of(id, { ...h100 });
+    // Three samples each: none has the 12 of its own.
+    for (let i = 0; i < 12; i++) sample(models.of(ids[i % 4]), i);
+    for (const id of ids) {
+      expect(models.of(id).fitted).toBe(true);
+      expect(models.of(id).sharesModel).toBe(true);
+      expect(models.of(id).predictPrefill(1000)).toBeCloseTo(40, 0);
+      expect(models.of(id).coefficients().ttft.samples).toBe(12);
+    }
+  });
+
+  it('never shares across unlike backends (another KV capacity, another engine) nor with one that reports no capacity', () => {
+    const models = new LatencyModels();
+    models.of('h100', { ...h100 });
+    models.of('a10', { ...h100, capabilities: { kvCapacityTokens: 90_000 } });
+    models.of('trt', { ...h100, engine: 'trtllm-serve' });
+    models.of('unknown', { ...h100, capabilities: {} });
+    models.of('unknown-2', { ...h100, capabilities: {} });
+    for (let i = 0; i < 20; i++) sample(models.of('h100'), i);
+    expect(models.of('h100').fitted).toBe(true);
+    for (const id of ['a10', 'trt', 'unknown', 'unknown-2']) expect(models.of(id).fitted).toBe(false);
+    for (let i = 0; i < 20; i++) sample(models.of('unknown'), i);
+    expect(models.of('unknown').sharesModel).toBe(false);
+    expect(models.of('unknown-2').fitted).toBe(false);
+  });
+
+  it('joins its kind when a capacity is reported late', () => {
+    const models = new LatencyModels();
+    const late = { ...h100, capabilities: {} as { kvCapacityTokens?: number } };
+    models.of('a', { ...h100 });
+    models.of('late', late);
+    for (let i = 0; i < 12; i++) sample(models.of('a'), i);
+    expect(models.of('late', late).fitted).toBe(false);
+    late.capabilities.kvCapacityTokens = 400_000;
+    expect(models.of('late', late).fitted).toBe(true);
+  });
+});

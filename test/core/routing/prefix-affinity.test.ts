@@ -26,6 +26,20 @@ function teachBoth(state: RoutingState): void {
 }
 
 describe('prefix-affinity', () => {
+  it('sends a cold prompt where it is served soonest, not where the fewest requests wait behind a long prefill', () => {
+    const state = routingState();
+    const policy = prefixAffinityFactory.create(UNBOUNDED, { seed: 1, state });
+    teachBoth(state);
+    // a: one request, a 30k-token prompt still prefilling (predicted TTFT ≈ 3.7 s); b: eight
+    // requests decoding, nothing to prefill (≈ 1.6 s). The 400 ms prefill is paid either way.
+    state.latency.of('a').backlogTokens = 30_000;
+    state.latency.of('a').prefilling = 1;
+    const pool = [candidate('a', true, { inFlight: 1 }), candidate('b', true, { inFlight: 8 })];
+    const d = policy.select(pool, req('You are a meticulous assistant. '.repeat(500), 'a cold question'))!;
+    expect(d.backend.id).toBe('b');
+    expect(d.predictedTtftMs).toBeLessThan(2000);
+  });
+
   it('follows a cached prefix (no latency model yet: threshold fallback)', () => {
     const state = routingState();
     const policy = prefixAffinityFactory.create({}, { seed: 1, state });
