@@ -27,6 +27,7 @@ import { metricsHook } from './lifecycle/metrics-hook.js';
 import { breakerHook } from './lifecycle/breaker-hook.js';
 import { armsHook } from './lifecycle/arms-hook.js';
 import { shadowHook } from './lifecycle/shadow-hook.js';
+import type { ShadowTraffic } from './shadow.js';
 
 export interface InferenceContext {
   routes: RouteTable;
@@ -44,6 +45,8 @@ export interface InferenceContext {
   responseOwners?: ResponseOwners;
   /** OpenTelemetry spans of each request; undefined (the default) traces nothing. */
   tracing?: Tracing;
+  /** This gateway's shadow copies in flight (shadow.ts). */
+  shadows: ShadowTraffic;
 }
 
 /**

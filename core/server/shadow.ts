@@ -10,11 +10,23 @@ import type { Route } from '../routing/route-table.js';
 import { Cancel } from '../plugin/cancel.js';
 import { releaseBody, retainBody } from './large-body.js';
 
-const MAX_SHADOW_IN_FLIGHT = 64;
-let inFlight = 0;
+/**
+ * One gateway's shadow copies in flight, across its routes: at most `limit` at once (a copy beyond
+ * it is not sent), so a slow shadow backend can never hold more than that many of the gateway's
+ * sockets and bodies.
+ */
+export class ShadowTraffic {
+  inFlight = 0;
 
-export function sendShadow(route: Route, endpoint: Endpoint, body: Record<string, unknown>, stream: boolean, req: FastifyRequest): void {
-  if (!route.shadow || inFlight >= MAX_SHADOW_IN_FLIGHT) return;
+  constructor(readonly limit = 64) {}
+
+  send(route: Route, endpoint: Endpoint, body: Record<string, unknown>, stream: boolean, req: FastifyRequest): void {
+    if (route.shadow && this.inFlight < this.limit) sendShadow(this, route, endpoint, body, stream, req);
+  }
+}
+
+function sendShadow(traffic: ShadowTraffic, route: Route, endpoint: Endpoint, body: Record<string, unknown>, stream: boolean, req: FastifyRequest): void {
+  if (!route.shadow) return;
   const healthy = route.shadow.backends.filter((b) => b.health().status !== 'unhealthy');
   if (healthy.length === 0) return;
   const backend = healthy.reduce((a, b) => (b.signals().inFlight < a.signals().inFlight ? b : a));
@@ -25,7 +37,7 @@ export function sendShadow(route: Route, endpoint: Endpoint, body: Record<string
   const cancel = new Cancel();
   const timer = setTimeout(() => cancel.cancel(new Error('shadow request timed out')), 300_000);
   timer.unref();
-  inFlight++;
+  traffic.inFlight++;
   // A large body outlives the request for the shadow's sake (large-body.ts).
   retainBody(body);
   void (async () => {
@@ -43,7 +55,7 @@ export function sendShadow(route: Route, endpoint: Endpoint, body: Record<string
     } finally {
       releaseBody(body);
       clearTimeout(timer);
-      inFlight--;
+      traffic.inFlight--;
       route.arms.record(`shadow:${backend.id}`, {
         ok, e2eMs: performance.now() - started, // Time to the first byte of the shadow's answer (its own TTFT is not parsed).
         ttftMs: stream && firstAt !== undefined ? firstAt - started : undefined,

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { SimServer } from '../../../bench/sim/server.js';
 import type { Gateway } from '../../../core/server/gateway.js';
 import { startEngine, startTestGateway, waitFor } from './gateway-helpers.js';
@@ -77,5 +79,68 @@ describe('A/B arms and shadow traffic', () => {
     expect((await fetch(`${gw.url}/admin/ab/nope`)).status).toBe(404);
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
     expect(metrics).toContain('switchyard_arm_time_to_first_token_seconds_bucket{le="0.005",model="qwen",arm="vllm"}');
+  });
+});
+
+describe('shadow traffic in flight', () => {
+  it('holds at most 64 shadow copies at once across the gateway, and sends again once they end', async () => {
+    // A shadow engine that answers nothing until told to: every copy sent stays in flight.
+    const held: Array<ServerResponse> = [];
+    let seen = 0;
+    let closing = false;
+    const shadow = createServer((req, res) => {
+      if (req.method === 'GET') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: [{ id: 'qwen', object: 'model' }] }));
+        return;
+      }
+      seen++;
+      req.resume();
+      if (closing) res.destroy();
+      else held.push(res);
+    });
+    await new Promise<void>((r) => shadow.listen(0, '127.0.0.1', r));
+    const primary = await startEngine('vllm');
+    const gw = await startTestGateway({
+      listen: { host: '127.0.0.1', port: 0 },
+      backends: [
+        { id: 'primary', type: 'vllm', url: primary.url },
+        { id: 'held', type: 'openai', url: `http://127.0.0.1:${(shadow.address() as AddressInfo).port}`, models: ['qwen'], health_path: '/v1/models', load_interval_ms: 0 },
+      ],
+      routes: [
+        { model: 'qwen', backends: ['primary'], shadow: { backends: ['held'], fraction: 1 }, policy: { type: 'round-robin' } },
+        { model: 'other', backends: ['primary'], shadow: { backends: ['held'], fraction: 1 }, policy: { type: 'round-robin' } },
+      ],
+    });
+    const chat = async (model: string) => {
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 }),
+      });
+      await res.text();
+      return res.status;
+    };
+    try {
+      // Two routes, one limit: 90 answered primaries, 64 copies held.
+      const statuses = await Promise.all(Array.from({ length: 90 }, (_, i) => chat(i % 2 === 0 ? 'qwen' : 'other')));
+      expect(statuses.every((s) => s === 200)).toBe(true);
+      await waitFor(() => seen >= 64, 5000);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(seen).toBe(64);
+      // Their ends free the places: the next request's copy is sent.
+      for (const res of held.splice(0)) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"no"}}');
+      await waitFor(async () => {
+        await chat('qwen');
+        return seen > 64;
+      }, 5000);
+    } finally {
+      // A copy still on its way when the test ends is refused, so the gateway's pool can close.
+      closing = true;
+      for (const res of held) res.destroy();
+      const shadowClosed = new Promise((r) => shadow.close(r));
+      shadow.closeAllConnections();
+      await shadowClosed;
+      await gw.drain();
+      await primary.close();
+    }
   });
 });
