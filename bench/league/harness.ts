@@ -102,9 +102,9 @@ export function runPoint(input: RunInput): RunRecords {
   };
   const shared: Array<{ at: number; from: number; obs: PrefixObservation }> = [];
   const gateways: Gateway[] = Array.from({ length: input.gateways ?? 1 }, (_, g) => {
-    // Speculative placements lapse in model time, not in the harness's wall time.
+    // Speculative placements lapse, and prefill backlogs drain, in model time, not in the harness's wall time.
     const speculation = new PerBackend(() => new Speculation(SPECULATION_TTL_MS, 200_000, () => now)) as Speculations;
-    const state: RoutingState = { prefixes: new PrefixIndexes(), latency: new LatencyModels(), speculation, chunkBytes: CHUNK_BYTES };
+    const state: RoutingState = { prefixes: new PrefixIndexes(), latency: new LatencyModels(() => now), speculation, chunkBytes: CHUNK_BYTES };
     for (const r of replicas) state.prefixes.setCapacityTokens(r.spec.id, r.backend.capabilities.kvCapacityTokens!, CHUNK_BYTES, BYTES_PER_TOKEN);
     const policy = profile.factory.create(profile.options, { seed: seed + 7919 * g, state });
     const remote = new RemoteLoad(3000, () => now);

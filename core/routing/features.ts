@@ -67,7 +67,7 @@ export function featuresOf(c: Candidate, request: RoutingRequest, shape: Request
   }
   const uncachedTokens = Math.max(0, shape.promptTokens - f.matchTokens);
   if (model.fitted) {
-    f.ttftMs = model.predictTtft({ uncachedTokens, ahead: f.ahead, backlogTokens: model.backlogTokens });
+    f.ttftMs = model.predictTtft({ uncachedTokens, ahead: f.ahead, backlogTokens: model.backlogAhead(c.signals.kvUsage) });
     f.prefillMs = model.predictPrefill(uncachedTokens);
   }
   if (model.tpotFitted) f.tpotMs = model.predictTpot((c.signals.running ?? c.signals.inFlight) + 1);

@@ -58,12 +58,25 @@ export interface TtftFeatures {
   uncachedTokens: number;
   ahead: number;
   /**
-   * Uncached prompt tokens of the requests ahead that have no first token yet: the prefill work
-   * this one waits behind. A prefill-bound engine's queue is measured in tokens, not requests — a
-   * prefix holder with four short (cached) prompts ahead is not as busy as one with four cold ones.
+   * Uncached prompt tokens of the requests ahead that have no first token yet, less what the
+   * backend has probably prefilled of them (backlogAhead): the prefill work this one waits
+   * behind. A prefill-bound engine's queue is measured in tokens, not requests — a prefix holder
+   * with four short (cached) prompts ahead is not as busy as one with four cold ones.
    */
   backlogTokens?: number;
 }
+
+/**
+ * A KV cache this full (the share of its blocks in use, as the engine reports it) admits waiting
+ * requests as running ones free memory, not at its prefill rate: a backlog is not counted as
+ * draining meanwhile. Counted as draining there, the prefill backlog made memory-bound replicas
+ * look ready and drew requests to them (league W1, 4 × H100 with 150k KV tokens each, seeds 1–8:
+ * TTFT misses at 52.5 and 55.2 req/s 111 and 462 without the drain, 127 and 518 with it, 104 and
+ * 468 with it stopped past 0.9 — 109/471 at 0.95, 111/459 at 0.8; at 55.2 req/s, seed 3, 48% of
+ * the usages read at decisions were past 0.95). W4's replicas stay far below it (mean 0.05 at its
+ * reference load, seed 3), and its figures are the same with and without.
+ */
+export const MEMORY_BOUND_KV_USAGE = 0.9;
 
 /** What likenessOf reads of a backend. */
 export type LikenessSource = Pick<Backend, 'type' | 'engine'> & { readonly capabilities: Pick<BackendCapabilities, 'kvCapacityTokens'> };
@@ -105,8 +118,61 @@ export class BackendLatencyModel {
    */
   prefilling = 0;
   backlogTokens = 0;
+  /**
+   * Of `backlogTokens`, what the backend has probably prefilled already: the time since the
+   * backlog formed at its own prefill rate (the fitted slope). An engine with chunked prefill
+   * works through a long prompt a chunk per step, and what a new request waits behind is what is
+   * left of it, not its whole length: counted whole, a replica 0.7 s into an 85k-token prefill read
+   * 2.0 s of predicted TTFT for a cached prompt that saw 0.95 s (league W4, seed 3). Started
+   * afresh at each first token: an engine prefills its requests in order (a running prompt's
+   * chunk first, then the next's), so the one that just finished was the head and the next has
+   * only now begun — carried over, an estimate that ran ahead of a slow head credited its
+   * successor with progress it never made (a 38-token prompt predicted 15 ms behind 40k tokens
+   * left, and served in 1.1 s). League W4 at its reference load (8.39 req/s), p90 TTFT over seeds
+   * 1–8: 583, 634, 882, 841, 604, 850, 861, 588 ms (mean 731) → 576, 608, 777, 774, 632, 848,
+   * 816, 601 (704); the chosen backend's predicted TTFT off by 117–235 ms at the 90th percentile
+   * before, 52–171 after (seeds 1, 3, 4, 6). Capping what is drained at the oldest request's own
+   * tokens (its successors have not begun) predicted closer still, but read 723 over those seeds.
+   * Nothing drains while the backend's KV cache is nearly full (MEMORY_BOUND_KV_USAGE): see there.
+   */
+  private drained = 0;
+  private drainedAt?: number;
+  /** The KV usage the backend last reported (backlogAhead's caller passes it). */
+  private kvUsage?: number;
 
-  constructor(private readonly minSamples = 12, private readonly fleet?: LatencyModels) {}
+  constructor(private readonly minSamples = 12, private readonly fleet?: LatencyModels, private readonly now: () => number = () => performance.now()) {}
+
+  /** The uncached prompt tokens still to prefill ahead of a new request: the backlog less what was probably drained. `kvUsage`: the backend's, as it reports it now. */
+  backlogAhead(kvUsage?: number): number {
+    if (kvUsage !== undefined) this.kvUsage = kvUsage;
+    this.drain();
+    return Math.max(0, this.backlogTokens - this.drained);
+  }
+
+  /** A request of this many uncached tokens was sent and awaits its first token. */
+  enqueued(tokens: number): void {
+    this.drain();
+    this.backlogTokens += tokens;
+    this.prefilling++;
+  }
+
+  /** A request's prefill is over (its first token, or it ended): its tokens leave the backlog, and the next one's draining starts now. */
+  dequeued(tokens: number): void {
+    this.drain();
+    this.backlogTokens = Math.max(0, this.backlogTokens - tokens);
+    this.drained = 0;
+    this.prefilling = Math.max(0, this.prefilling - 1);
+  }
+
+  private drain(): void {
+    const t = this.now();
+    const memoryBound = this.kvUsage !== undefined && this.kvUsage >= MEMORY_BOUND_KV_USAGE;
+    if (!memoryBound && this.drainedAt !== undefined && this.backlogTokens > this.drained && t > this.drainedAt && this.fitted) {
+      const slope = this.prefillSlope();
+      if (slope > 0) this.drained = Math.min(this.backlogTokens, this.drained + ((t - this.drainedAt) * 1000) / slope);
+    }
+    this.drainedAt = t;
+  }
 
   /** Joins the model of its alike backends (none: undefined); its past samples stay where they were. */
   share(likeness: string | undefined, shared: SharedModels | undefined): void {
@@ -225,11 +291,14 @@ export class LatencyModels {
   /** Cached until the next TTFT sample anywhere in the fleet. */
   private steepest?: number;
 
+  /** `now`: the clock backlogs drain by (ms; a benchmark in virtual time passes its own). */
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
   /** A backend's model; with `backend`, it also shares the model of the backends alike to it (likenessOf), or moves when its likeness changed (a capacity reported late). */
   of(backendId: string, backend?: LikenessSource): BackendLatencyModel {
     let m = this.byBackend.get(backendId);
     if (!m) {
-      m = new BackendLatencyModel(undefined, this);
+      m = new BackendLatencyModel(undefined, this, this.now);
       this.byBackend.set(backendId, m);
     }
     const cap = backend?.capabilities.kvCapacityTokens;

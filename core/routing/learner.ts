@@ -22,7 +22,7 @@ export interface DispatchRecord {
   reason: string;
   /** Requests ahead of it on that backend (gateway in-flight + engine waiting). */
   ahead: number;
-  /** Uncached prompt tokens of this gateway's requests there still awaiting a first token, when it left. */
+  /** Uncached prompt tokens of this gateway's requests there still awaiting a first token, less what was probably prefilled of them, when it left. */
   backlogTokens: number;
   running: number;
   promptBytes: number;
@@ -115,9 +115,8 @@ export class RoutingLearner {
     const latency = this.state.latency.of(chosen.backend.id, chosen.backend);
     const prefillTokens = Math.max(0, shape.promptTokens - predictedTokens);
     const ahead = f.ahead;
-    const backlogTokens = latency.backlogTokens;
-    latency.backlogTokens += prefillTokens;
-    latency.prefilling++;
+    const backlogTokens = latency.backlogAhead(chosen.signals.kvUsage);
+    latency.enqueued(prefillTokens);
     return {
       backendId: chosen.backend.id,
       model: route.model,
@@ -158,9 +157,7 @@ export class RoutingLearner {
     if (record.prefilled) return;
     record.prefilled = true;
     if (cached && record.placedKeys) this.state.speculation.of(record.backendId).record(record.placedKeys);
-    const latency = this.state.latency.of(record.backendId);
-    latency.backlogTokens = Math.max(0, latency.backlogTokens - record.prefillTokens);
-    latency.prefilling = Math.max(0, latency.prefilling - 1);
+    this.state.latency.of(record.backendId).dequeued(record.prefillTokens);
   }
 
   onOutcome(record: DispatchRecord, outcome: { usage?: Usage; ttftMs?: number; tpotMs?: number }): void {

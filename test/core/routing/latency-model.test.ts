@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LatencyModels } from '../../../core/routing/latency-model.js';
+import { LatencyModels, MEMORY_BOUND_KV_USAGE } from '../../../core/routing/latency-model.js';
 import { seededRandom } from '../../../core/routing/policy.js';
 
 describe('latency model: the prefill slope', () => {
@@ -81,5 +81,59 @@ describe('latency model: alike backends share one', () => {
     expect(models.of('late', late).fitted).toBe(false);
     late.capabilities.kvCapacityTokens = 400_000;
     expect(models.of('late', late).fitted).toBe(true);
+  });
+});
+
+describe('latency model: the prefill backlog drains', () => {
+  /** Fitted at 100 ms per 1k uncached tokens, on a clock the test moves. */
+  function fitted(): { model: ReturnType<LatencyModels['of']>; at: (ms: number) => void } {
+    let now = 0;
+    const model = new LatencyModels(() => now).of('a');
+    for (let i = 0; i < 40; i++) model.observeTtft({ uncachedTokens: (i % 5) * 800, ahead: i % 3 }, 20 + 0.1 * (i % 5) * 800 + 30 * (i % 3));
+    return { model, at: (ms) => { now = ms; } };
+  }
+
+  it('counts what is left of the prefills ahead, at the backend\'s own prefill rate, never less than nothing', () => {
+    const { model, at } = fitted();
+    model.enqueued(10_000);
+    expect(model.backlogAhead()).toBe(10_000);
+    at(600);
+    expect(model.backlogAhead()).toBeCloseTo(4_000, 0);
+    at(2_000);
+    expect(model.backlogAhead()).toBe(0);
+    expect(model.backlogTokens).toBe(10_000);
+  });
+
+  it('starts the next request\'s draining at the first token of the one before', () => {
+    const { model, at } = fitted();
+    model.enqueued(10_000);
+    at(1_500); // the estimate ran ahead: 10k tokens look done, the engine is not
+    model.enqueued(5_000);
+    expect(model.backlogAhead()).toBe(5_000);
+    at(2_500);
+    model.dequeued(10_000); // its first token, later than the estimate: the next one begins only now
+    expect(model.backlogAhead()).toBe(5_000);
+    at(2_800);
+    expect(model.backlogAhead()).toBeCloseTo(2_000, 0);
+    expect(model.prefilling).toBe(1);
+  });
+
+  it('drains nothing while the backend\'s KV cache is nearly full: it admits as memory frees, not at its prefill rate', () => {
+    const { model, at } = fitted();
+    model.enqueued(10_000);
+    expect(model.backlogAhead(MEMORY_BOUND_KV_USAGE)).toBe(10_000);
+    at(600);
+    expect(model.backlogAhead(MEMORY_BOUND_KV_USAGE)).toBe(10_000);
+    expect(model.backlogAhead(0.5)).toBe(10_000); // room again: it drains from now on
+    at(900);
+    expect(model.backlogAhead()).toBeCloseTo(7_000, 0);
+  });
+
+  it('drains nothing while the backend\'s prefill rate is unknown', () => {
+    let now = 0;
+    const model = new LatencyModels(() => now).of('a');
+    model.enqueued(10_000);
+    now = 60_000;
+    expect(model.backlogAhead()).toBe(10_000);
   });
 });

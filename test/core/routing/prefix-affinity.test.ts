@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { prefixAffinityFactory } from '../../../core/routing/policies/prefix-affinity.js';
 import { prefixKeyOf, type RoutingRequest, type RoutingState } from '../../../core/routing/policy.js';
+import { LatencyModels } from '../../../core/routing/latency-model.js';
 import { candidate, runPolicyContract, routingState } from './policy-contract.js';
 
 runPolicyContract(prefixAffinityFactory);
@@ -38,6 +39,22 @@ describe('prefix-affinity', () => {
     const d = policy.select(pool, req('You are a meticulous assistant. '.repeat(500), 'a cold question'))!;
     expect(d.backend.id).toBe('b');
     expect(d.predictedTtftMs).toBeLessThan(2000);
+  });
+
+  it('counts what is left of a long prefill, not its whole length: a nearly finished one beats one just begun', () => {
+    let now = 0;
+    const state: RoutingState = { ...routingState(), latency: new LatencyModels(() => now) };
+    const policy = prefixAffinityFactory.create(UNBOUNDED, { seed: 1, state });
+    teachBoth(state);
+    // a: a 20k-token prompt sent 1.6 s ago (2 s of prefill, 0.4 s left); b: a 12k one sent 0.1 s
+    // ago (1.1 s left). Whole, a's backlog would look the longer.
+    state.latency.of('a').enqueued(20_000);
+    now = 1_500;
+    state.latency.of('b').enqueued(12_000);
+    now = 1_600;
+    const pool = [candidate('a', true, { inFlight: 1 }), candidate('b', true, { inFlight: 1 })];
+    const d = policy.select(pool, req('You are a meticulous assistant. '.repeat(500), 'a cold question'))!;
+    expect(d.backend.id).toBe('a');
   });
 
   it('follows a cached prefix (no latency model yet: threshold fallback)', () => {
