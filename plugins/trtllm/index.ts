@@ -40,8 +40,11 @@ export interface TrtllmTestHooks {
   script?: (messages: readonly unknown[]) => string | undefined;
 }
 
-/** Engine responses handed to their requests per turn of the event loop (onBatch). */
+/** At most this many engine responses are handed to their requests per turn of the event loop (onBatch)… */
 const RESPONSES_PER_TURN = 512;
+/** …and for at most this long (the clock read every RESPONSES_PER_CLOCK_READ): a slow machine or a costly stream still yields. */
+const TURN_BUDGET_MS = 4;
+const RESPONSES_PER_CLOCK_READ = 32;
 
 export class TrtllmBackend implements Backend {
   readonly id: string;
@@ -145,8 +148,9 @@ export class TrtllmBackend implements Backend {
    * An engine step answers every request in its batch at once: thousands of responses, each
    * decoded, framed and written to its client. Handed over in one go, they would hold the event
    * loop for hundreds of milliseconds (10,000 streams: ~0.5 s a step), stalling every other
-   * request, timer and health check; so they are handed over RESPONSES_PER_TURN at a time, the
-   * event loop turning between slices. A request's responses stay in order (one queue).
+   * request, timer and health check; so they are handed over in slices of RESPONSES_PER_TURN or
+   * TURN_BUDGET_MS, whichever ends first, the event loop turning between slices. A request's
+   * responses stay in order (one queue).
    */
   private onBatch(batch: EngineResponse[]): void {
     this.undelivered.push(batch);
@@ -154,10 +158,11 @@ export class TrtllmBackend implements Backend {
   }
 
   private deliver(): void {
+    const until = performance.now() + TURN_BUDGET_MS;
     let budget = RESPONSES_PER_TURN;
     while (this.undelivered.length > 0 && budget > 0) {
       const batch = this.undelivered[0];
-      const end = Math.min(batch.length, this.deliveredOfFirst + budget);
+      const end = Math.min(batch.length, this.deliveredOfFirst + budget, this.deliveredOfFirst + RESPONSES_PER_CLOCK_READ);
       for (let i = this.deliveredOfFirst; i < end; i++) {
         const r = batch[i];
         const h = this.handlers.get(r.requestId);
@@ -171,6 +176,7 @@ export class TrtllmBackend implements Backend {
         this.undelivered.shift();
         this.deliveredOfFirst = 0;
       }
+      if (performance.now() >= until) break;
     }
     if (this.undelivered.length > 0) setImmediate(() => this.deliver());
   }
