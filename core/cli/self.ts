@@ -27,11 +27,17 @@ export interface SpawnedSelf {
  */
 export async function spawnSelf(
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; killAfterMs?: number; what?: string } = {},
+  opts: {
+    env?: NodeJS.ProcessEnv; timeoutMs?: number; killAfterMs?: number; what?: string;
+    /** Another CLI entry file to run with this node (e.g. the compiled dist/bin/main.js from a benchmark run from source). */
+    entry?: string;
+    /** node's own flags for the child (e.g. --cpu-prof), before the entry. */
+    nodeArgs?: string[];
+  } = {},
 ): Promise<SpawnedSelf> {
-  const { command, args: base } = selfCommand();
+  const { command, args: base } = opts.entry ? { command: process.execPath, args: [opts.entry] } : selfCommand();
   const what = opts.what ?? args[0] ?? 'switchyard';
-  const child = spawn(command, [...base, ...args], {
+  const child = spawn(command, [...(opts.nodeArgs ?? []), ...base, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...opts.env, SWITCHYARD_PARENT_PID: String(process.pid) },
   });
