@@ -21,6 +21,7 @@ import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
 import { registerDashboard } from './dashboard/index.js';
 import { DEFAULT_INLINE_BODY_BYTES, LargeBodies } from './large-body.js';
 import { ShadowTraffic } from './shadow.js';
+import { RelayTurns } from './turns.js';
 
 export interface AppOptions {
   routes: RouteTable;
@@ -168,7 +169,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const ctx: InferenceContext = {
     routes: opts.routes, learner: opts.learner, metrics: opts.metrics, isDraining: opts.isDraining, inFlight: opts.inFlight,
     clientStallTimeoutMs: opts.clientStallTimeoutMs ?? 60_000, tenants, accessLog: new AccessLog(opts.accessLogSampleRate ?? 0),
-    responseOwners: new ResponseOwners(), tracing: opts.tracing, shadows: new ShadowTraffic(),
+    responseOwners: new ResponseOwners(), tracing: opts.tracing, shadows: new ShadowTraffic(), relayTurns: new RelayTurns(),
   };
   app.post('/v1/chat/completions', { schema: { body: chatBodySchema }, validatorCompiler: largeBodies.validatorCompiler, preValidation: refuseDeepBodies }, async (req, reply) => {
     await handleInference('chat', req, reply, ctx);

@@ -27,6 +27,7 @@ import { metricsHook } from './lifecycle/metrics-hook.js';
 import { breakerHook } from './lifecycle/breaker-hook.js';
 import { armsHook } from './lifecycle/arms-hook.js';
 import { shadowHook } from './lifecycle/shadow-hook.js';
+import type { RelayTurns } from './turns.js';
 import type { ShadowTraffic } from './shadow.js';
 
 export interface InferenceContext {
@@ -47,6 +48,8 @@ export interface InferenceContext {
   tracing?: Tracing;
   /** This gateway's shadow copies in flight (shadow.ts). */
   shadows: ShadowTraffic;
+  /** The slices in which every relayed stream's chunks are handled (turns.ts). */
+  relayTurns: RelayTurns;
 }
 
 /**

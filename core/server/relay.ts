@@ -56,6 +56,7 @@ async function relayStream(x: Exchange, { attempt, reply: upstream }: Answer, ho
     now: () => performance.now(),
     isClientGone: () => res.destroyed || res.writableEnded,
     stallTimeoutMs: x.ctx.clientStallTimeoutMs,
+    turns: x.ctx.relayTurns,
     onFirstToken: () => hooks.onFirstToken(attempt),
     onContent: streamed ? () => { deadlines.token(); streamed(); } : () => deadlines.token(),
     // The stream's own error when a deadline cut it (first token, stall, whole request).

@@ -22,6 +22,7 @@ import { once } from 'node:events';
 import { GatewayError } from './errors.js';
 import { SseSplitter, type SseEvent } from './sse-parser.js';
 import { asChatUsage, type ResponsesUsage } from './answer-usage.js';
+import type { RelayTurns } from './turns.js';
 
 export interface Usage {
   prompt_tokens?: number;
@@ -71,6 +72,8 @@ interface RelayOptions {
   interruption?: () => GatewayError | undefined;
   /** A Responses stream's `response.created` named its response, before the event is forwarded. */
   onResponseId?: (id: string) => void;
+  /** The slices shared by all relayed streams: each chunk waits for room in one (turns.ts). */
+  turns?: RelayTurns;
 }
 
 export async function relaySse(upstream: Readable, res: ServerResponse, opts: RelayOptions): Promise<RelayOutcome> {
@@ -105,6 +108,8 @@ export async function relaySse(upstream: Readable, res: ServerResponse, opts: Re
   };
   try {
     for await (const chunk of upstream as AsyncIterable<Buffer>) {
+      const turn = opts.turns?.turn();
+      if (turn) await turn;
       if (!(await forwardAll(splitter.push(chunk)))) {
         out.end = 'client-gone';
         return out;

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { RelayTurns } from '../../../core/server/turns.js';
+
+/** Spins for `ms` of wall time: one chunk's relay work, made long enough to spend a slice. */
+function busy(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) { /* work */ }
+}
+
+/** What a relay does per chunk: wait for its turn, if it must, then work. */
+async function chunk(turns: RelayTurns, ms: number, log: string[], name: string): Promise<void> {
+  const t = turns.turn();
+  if (t) await t;
+  busy(ms);
+  log.push(name);
+}
+
+describe('RelayTurns', () => {
+  it('lets a lone chunk go on at once', () => {
+    const turns = new RelayTurns(1);
+    expect(turns.turn()).toBeUndefined();
+    expect(turns.queued).toBe(0);
+  });
+
+  it('lets chunks go on at once while the slice has time, then queues them in arrival order', async () => {
+    const turns = new RelayTurns(50);
+    expect(turns.turn()).toBeUndefined();
+    expect(turns.turn()).toBeUndefined();
+    busy(60);
+    const late = [turns.turn(), turns.turn()];
+    expect(late.every((p) => p instanceof Promise)).toBe(true);
+    expect(turns.queued).toBe(2);
+    await Promise.all(late);
+    expect(turns.queued).toBe(0);
+  });
+
+  it('turns the event loop between slices: a timer due during a burst runs before the burst ends', async () => {
+    const turns = new RelayTurns(2);
+    const log: string[] = [];
+    // A burst of 60 chunks of 0.5 ms each (30 ms in all), as one poll phase hands them over.
+    let timerAt = -1;
+    setTimeout(() => { timerAt = log.length; }, 0);
+    const all: Array<Promise<void>> = [];
+    for (let i = 0; i < 60; i++) all.push(chunk(turns, 0.5, log, `c${i}`));
+    await Promise.all(all);
+    // In order, all of them, and the timer fired with most of the burst still waiting.
+    expect(log).toEqual(Array.from({ length: 60 }, (_, i) => `c${i}`));
+    expect(timerAt).toBeGreaterThanOrEqual(0);
+    expect(timerAt).toBeLessThan(30);
+  });
+});
