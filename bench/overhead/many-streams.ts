@@ -189,4 +189,5 @@ const worst = (xs: number[]) => (xs.length > 0 ? Math.max(...xs) : NaN);
 process.stdout.write(`${streams} streams via ${via === 'proxy' ? 'a proxy plugin (vllm → emulated vLLM)' : 'the in-process engine model (trtllm, executor: model)'}, ${tokens} tokens each, opened over ${rampMs / 1000} s; ${seconds.toFixed(1)} s in all\n`);
 process.stdout.write(`| streams open at once (peak) | whole | failed | dropped | gateway RSS peak | lag p99 (worst 1 s / median 1 s) | lag max |\n|--:|--:|--:|--:|--:|--:|--:|\n`);
 process.stdout.write(`| ${peakOpen} | ${outcome.whole} | ${outcome.failed} | ${outcome.dropped} | ${(peakRss / 2 ** 20).toFixed(0)} MB | ${worst(lagP99).toFixed(1)} / ${median(lagP99).toFixed(1)} ms | ${worst(lagMax).toFixed(1)} ms |\n`);
+process.stdout.write(`lag p99 by second (ms): ${lagP99.map((x) => x.toFixed(0)).join(' ')}\n`);
 if (outcome.errors.size > 0) process.stdout.write(`errors: ${[...outcome.errors].map(([k, v]) => `${k} × ${v}`).join(', ')}\n`);
