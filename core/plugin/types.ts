@@ -105,6 +105,8 @@ export interface KvCacheView {
    * so a salted request can be matched exactly; elsewhere salted requests are matched approximately.
    */
   readonly keysCacheSalt?: boolean;
+  /** Hears the block keys the engine's events say it no longer holds (the router drops its own speculation on them). */
+  onRemoved?(listener: (keys: readonly number[]) => void): void;
   /** For /admin/routing: the subscription's state and the tracker's counts. */
   describe(): Record<string, unknown>;
 }

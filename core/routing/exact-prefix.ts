@@ -71,6 +71,12 @@ export class Speculation {
     this.prune();
   }
 
+  /** The engine's events say these blocks are gone: a placement they once confirmed is no longer vouched for. */
+  drop(keys: readonly number[]): void {
+    if (this.until.size === 0) return;
+    for (const k of keys) this.until.delete(k);
+  }
+
   /** Whether `key` is placed here and not lapsed (`now`: one clock read for a whole walk). */
   holds(key: number, now = this.now()): boolean {
     const t = this.until.get(key);

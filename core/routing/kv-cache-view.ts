@@ -25,6 +25,10 @@ export class TrackedKvCache implements KvCacheView {
     return this.tracker.holds(key);
   }
 
+  onRemoved(listener: (keys: readonly number[]) => void): void {
+    this.tracker.listen({ onRemoved: listener });
+  }
+
   describe(): Record<string, unknown> {
     return {
       mode: this.live() ? 'exact (kv events)' : 'approximate (kv events not flowing)',

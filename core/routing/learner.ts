@@ -13,7 +13,7 @@ import { CachedTokenSource } from './cached-tokens.js';
 import { featuresOf, requestShape } from './features.js';
 import { TokenizerChecks } from './tokenizer-check.js';
 import { PerBackend } from './per-backend.js';
-import type { Backend } from '../plugin/types.js';
+import type { Backend, KvCacheView } from '../plugin/types.js';
 
 /** What was known when a request left, kept until its outcome. */
 export interface DispatchRecord {
@@ -36,6 +36,8 @@ export interface DispatchRecord {
   predictedCachedTokens: number;
   /** Exact routes: the request's block keys at the chosen engine's block size. */
   placedKeys?: readonly number[];
+  /** …and the engine's cache they were placed on (renewed speculation skips the blocks its events already confirm). */
+  placedOn?: KvCacheView;
 }
 
 /** Predicted against engine-reported cached tokens, per backend: the routing precision. */
@@ -70,6 +72,8 @@ export class RoutingLearner {
   private readonly precisions = new PerBackend(() => new RoutingPrecision());
   /** The gateway's exact-routing tokens checked against the engines' own (where they tokenize). */
   readonly tokenizerChecks = new TokenizerChecks();
+  /** Engine caches whose removals this learner hears (once each: a reload brings new ones). */
+  private readonly followed = new WeakSet<KvCacheView>();
 
   constructor(
     private readonly state: RoutingState,
@@ -106,7 +110,11 @@ export class RoutingLearner {
     // speculation (a long shared prefix is most of a prompt: only its new tail is recorded).
     const blockSize = chosen.backend.kvCache?.blockSize;
     const placedKeys = request.tokens && blockSize !== undefined ? request.tokens.keys(blockSize).slice(f.confirmedBlocks ?? 0) : undefined;
-    if (placedKeys) this.state.speculation.of(chosen.backend.id).record(placedKeys);
+    const placedOn = placedKeys ? chosen.backend.kvCache : undefined;
+    if (placedKeys && placedOn) {
+      this.state.speculation.of(chosen.backend.id).record(placedKeys);
+      this.followRemovals(chosen.backend.id, placedOn);
+    }
     if (request.tokens && this.tokenizerChecks.due(chosen.backend)) {
       this.tokenizerChecks.maybeCheck(chosen.backend, { ...request.body, model: route.engineModel(chosen.backend) }, request.tokens.ids);
     }
@@ -130,7 +138,19 @@ export class RoutingLearner {
       cachedTokens: this.cachedTokenSource(chosen.backend),
       predictedCachedTokens: predictedTokens,
       placedKeys,
+      placedOn,
     };
+  }
+
+  /**
+   * A block the engine's events have removed is not held, whatever the gateway placed there: its
+   * speculation goes with it. Else a placement the events confirmed and then evicted would still
+   * be predicted for the rest of its TTL (at a cache that turns over in seconds, most of them).
+   */
+  private followRemovals(backendId: string, view: KvCacheView): void {
+    if (this.followed.has(view) || !view.onRemoved) return;
+    this.followed.add(view);
+    view.onRemoved((keys) => this.state.speculation.of(backendId).drop(keys));
   }
 
   /** How right the router's cached-token predictions were for a backend. */
@@ -156,7 +176,13 @@ export class RoutingLearner {
   prefilled(record: DispatchRecord, cached = false): void {
     if (record.prefilled) return;
     record.prefilled = true;
-    if (cached && record.placedKeys) this.state.speculation.of(record.backendId).record(record.placedKeys);
+    if (cached && record.placedKeys) {
+      // Blocks the events already confirm need no renewal: were they renewed, an eviction that
+      // follows would leave them predicted until the TTL.
+      const view = record.placedOn;
+      const unconfirmed = view ? record.placedKeys.filter((k) => !view.holds(k)) : record.placedKeys;
+      if (unconfirmed.length > 0) this.state.speculation.of(record.backendId).record(unconfirmed);
+    }
     this.state.latency.of(record.backendId).dequeued(record.prefillTokens);
   }
 

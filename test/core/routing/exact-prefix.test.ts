@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { KvCacheView } from '../../../core/plugin/types.js';
 import { exactMatch, RequestTokens, Speculation } from '../../../core/routing/exact-prefix.js';
 import { KvTracker } from '../../../core/routing/kv-tracker.js';
+import { TrackedKvCache } from '../../../core/routing/kv-cache-view.js';
 import { GatewayMetrics } from '../../../core/metrics/gateway-metrics.js';
 import { RoutingLearner } from '../../../core/routing/learner.js';
 import { prefixAffinityFactory } from '../../../core/routing/policies/prefix-affinity.js';
@@ -130,6 +131,34 @@ describe('prefix affinity on exact candidates', () => {
     expect(state.speculation.of('a').size).toBe(5);
     // The next request of the group matches the confirmed blocks and the speculated tail.
     expect(exactMatch(c.backend.kvCache, state.speculation.of('a'), tokens)).toMatchObject({ blocks: 14, confirmedBlocks: 10, speculativeBlocks: 4 });
+  });
+});
+
+describe('speculation against the engine\'s removals', () => {
+  it('a placement the events confirmed and then removed is not predicted, within its TTL; one not yet stored still is', () => {
+    const state = routingState();
+    const tracker = new KvTracker({ blockSize: 16 });
+    const c = candidate('a');
+    Object.assign(c.backend, { kvCache: new TrackedKvCache(tracker) });
+    const learner = new RoutingLearner(state, new GatewayMetrics([]));
+    const prompt = range(100, 7000);
+    const request: RoutingRequest = { requestId: 'r', model: 'm', headers: {}, body: {}, tokens: new RequestTokens(Int32Array.from(prompt)) };
+    const record = learner.onDecision({ model: 'm' } as Route, c, request, { backend: c.backend, reason: 'test' });
+    const predicted = () => exactMatch(c.backend.kvCache, state.speculation.of('a'), request.tokens)?.tokens;
+    // Placed, not yet stored: speculated.
+    expect(predicted()).toBe(96);
+    // Prefilled and stored: confirmed by the events; the first token renews nothing they confirm.
+    const blocks = range(6).map((b) => ({ hash: `h${b}`, tokens: prompt.slice(b * 16, b * 16 + 16) }));
+    tracker.apply([{ type: 'stored', parentHash: null, blocks }]);
+    learner.prefilled(record, true);
+    expect(predicted()).toBe(96);
+    // Evicted (the last three blocks): the rest of the prompt is cached, those blocks are not.
+    tracker.apply([{ type: 'removed', hashes: ['h3', 'h4', 'h5'] }]);
+    expect(predicted()).toBe(48);
+    // A second request's tail placed after the removal is speculated again, as it should be.
+    const again = learner.onDecision({ model: 'm' } as Route, c, request, { backend: c.backend, reason: 'test' });
+    expect(again.placedKeys?.length).toBe(3);
+    expect(predicted()).toBe(96);
   });
 });
 
