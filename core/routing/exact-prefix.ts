@@ -71,6 +71,17 @@ export class Speculation {
     this.prune();
   }
 
+  /**
+   * Extends the keys still speculated here; a key the engine's events removed meanwhile (or one
+   * lapsed) is not brought back: the request that placed it has been prefilled, and what the
+   * engine stored of it, its events say.
+   */
+  renew(keys: readonly number[]): void {
+    const expires = this.now() + this.ttlMs;
+    for (const k of keys) if (this.until.get(k) !== undefined) this.until.touch(k, expires);
+    this.prune();
+  }
+
   /** The engine's events say these blocks are gone: a placement they once confirmed is no longer vouched for. */
   drop(keys: readonly number[]): void {
     if (this.until.size === 0) return;

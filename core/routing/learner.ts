@@ -177,11 +177,11 @@ export class RoutingLearner {
     if (record.prefilled) return;
     record.prefilled = true;
     if (cached && record.placedKeys) {
-      // Blocks the events already confirm need no renewal: were they renewed, an eviction that
-      // follows would leave them predicted until the TTL.
+      // Blocks the events already confirm need no renewal, and blocks they removed meanwhile (an
+      // eviction can come before the first token reaches the gateway) must not be brought back.
       const view = record.placedOn;
       const unconfirmed = view ? record.placedKeys.filter((k) => !view.holds(k)) : record.placedKeys;
-      if (unconfirmed.length > 0) this.state.speculation.of(record.backendId).record(unconfirmed);
+      if (unconfirmed.length > 0) this.state.speculation.of(record.backendId).renew(unconfirmed);
     }
     this.state.latency.of(record.backendId).dequeued(record.prefillTokens);
   }

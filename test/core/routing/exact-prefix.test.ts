@@ -147,13 +147,15 @@ describe('speculation against the engine\'s removals', () => {
     const predicted = () => exactMatch(c.backend.kvCache, state.speculation.of('a'), request.tokens)?.tokens;
     // Placed, not yet stored: speculated.
     expect(predicted()).toBe(96);
-    // Prefilled and stored: confirmed by the events; the first token renews nothing they confirm.
+    // Prefilled and stored: confirmed by the events.
     const blocks = range(6).map((b) => ({ hash: `h${b}`, tokens: prompt.slice(b * 16, b * 16 + 16) }));
     tracker.apply([{ type: 'stored', parentHash: null, blocks }]);
-    learner.prefilled(record, true);
     expect(predicted()).toBe(96);
-    // Evicted (the last three blocks): the rest of the prompt is cached, those blocks are not.
+    // Evicted (the last three blocks): the rest of the prompt is cached, those blocks are not…
     tracker.apply([{ type: 'removed', hashes: ['h3', 'h4', 'h5'] }]);
+    expect(predicted()).toBe(48);
+    // …and the first token, reaching the gateway after the eviction's event, does not bring them back.
+    learner.prefilled(record, true);
     expect(predicted()).toBe(48);
     // A second request's tail placed after the removal is speculated again, as it should be.
     const again = learner.onDecision({ model: 'm' } as Route, c, request, { backend: c.backend, reason: 'test' });
