@@ -25,12 +25,14 @@ export async function scrapeDecisions(gatewayUrl: string): Promise<Map<string, n
  * The gateway's routing precision and recall over the run (its counters, summed over backends):
  * precision = Σ min(predicted, reported) / Σ predicted, recall = … / Σ reported cached tokens.
  */
-export async function scrapePrecision(gatewayUrl: string): Promise<{ precision?: number; recall?: number; predicted: number; reported: number }> {
+export async function scrapePrecision(gatewayUrl: string): Promise<{ precision?: number; recall?: number; predicted: number; reported: number; evicted: number }> {
   const samples = parsePrometheusText(await (await fetch(`${gatewayUrl}/metrics`)).text());
   const predicted = sumSamples(samples, 'switchyard_routing_predicted_cached_tokens_total') ?? 0;
   const reported = sumSamples(samples, 'switchyard_routing_reported_cached_tokens_total') ?? 0;
   const matched = sumSamples(samples, 'switchyard_routing_matched_cached_tokens_total') ?? 0;
-  return { precision: predicted > 0 ? matched / predicted : undefined, recall: reported > 0 ? matched / reported : undefined, predicted, reported };
+  // Exact routes: predicted blocks the engine evicted between the decision and the first token.
+  const evicted = sumSamples(samples, 'switchyard_routing_evicted_predicted_tokens_total') ?? 0;
+  return { precision: predicted > 0 ? matched / predicted : undefined, recall: reported > 0 ? matched / reported : undefined, predicted, reported, evicted };
 }
 
 export interface PrefixCounters {

@@ -174,7 +174,8 @@ export async function runRoutingScenario(argv: string[]): Promise<number> {
       const preemptions = after.preemptions - before.preemptions;
       const why = decisions ? `; decisions ${[...decisions].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
       results.push({ policy, name: label, rate, gateways, hitRate, preemptions, decisions: decisions && Object.fromEntries(decisions), precision, metrics: m });
-      const prec = precision?.precision !== undefined ? `; routing precision ${fmt(100 * precision.precision, 1)}%, recall ${fmt(100 * (precision.recall ?? 0), 1)}%` : '';
+      const evicted = precision && precision.evicted > 0 ? ` (${fmt(100 * precision.evicted / precision.predicted, 1)}% of the predicted tokens evicted after the decision)` : '';
+      const prec = precision?.precision !== undefined ? `; routing precision ${fmt(100 * precision.precision, 1)}%${evicted}, recall ${fmt(100 * (precision.recall ?? 0), 1)}%` : '';
       process.stdout.write(`  ${label}: done (${m.completed} completed, ${m.failed} failed, hit rate ${fmt(100 * hitRate)}%, ${preemptions} preemptions${prec}${why})\n`);
     } finally {
       await fleet.stop();

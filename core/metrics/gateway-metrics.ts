@@ -57,6 +57,7 @@ export class GatewayMetrics {
    */
   readonly precisionPredicted = new Counter({ name: 'switchyard_routing_predicted_cached_tokens_total', help: 'Cached prompt tokens the router predicted at decision time, over answers whose cached count the engine reported', labelNames: ['backend'], registers: [this.registry] });
   readonly precisionReported = new Counter({ name: 'switchyard_routing_reported_cached_tokens_total', help: 'Cached prompt tokens the engine reported, over the same answers', labelNames: ['backend'], registers: [this.registry] });
+  readonly precisionEvicted = new Counter({ name: 'switchyard_routing_evicted_predicted_tokens_total', help: 'Of the predicted cached prompt tokens over the same answers, those whose blocks the engine evicted between the decision and the first token', labelNames: ['backend'], registers: [this.registry] });
   readonly precisionMatched = new Counter({ name: 'switchyard_routing_matched_cached_tokens_total', help: 'Sum over the same answers of min(predicted, reported) cached prompt tokens', labelNames: ['backend'], registers: [this.registry] });
   readonly predictedCached = new Counter({ name: 'switchyard_prefix_predicted_cached_tokens_total', help: 'Prompt tokens the prefix index expected the chosen backend to hold (compare with switchyard_cached_prompt_tokens_total)', labelNames: ['model', 'backend'], registers: [this.registry] });
 

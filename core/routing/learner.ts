@@ -13,6 +13,10 @@ import { CachedTokenSource } from './cached-tokens.js';
 import { featuresOf, requestShape } from './features.js';
 import { TokenizerChecks } from './tokenizer-check.js';
 import { PerBackend } from './per-backend.js';
+import { RecencyList } from './recency-list.js';
+
+/** Block removals remembered per backend, to tell a prediction the engine evicted after its decision. */
+const REMOVALS_KEPT = 100_000;
 import type { Backend, KvCacheView } from '../plugin/types.js';
 
 /** What was known when a request left, kept until its outcome. */
@@ -38,6 +42,11 @@ export interface DispatchRecord {
   placedKeys?: readonly number[];
   /** …and the engine's cache they were placed on (renewed speculation skips the blocks its events already confirm). */
   placedOn?: KvCacheView;
+  /** Exact routes: the blocks predicted cached at decision time, and when (performance.now()). */
+  predictedKeys?: readonly number[];
+  decidedAt?: number;
+  /** Predicted tokens whose blocks the engine's events removed between the decision and the first token. */
+  evictedTokens?: number;
 }
 
 /** Predicted against engine-reported cached tokens, per backend: the routing precision. */
@@ -46,22 +55,26 @@ export class RoutingPrecision {
   reported = 0;
   matched = 0;
   answers = 0;
+  /** Of the predicted tokens, those the engine evicted after the decision (churn no index can foresee). */
+  evicted = 0;
 
-  observe(predicted: number, reported: number): void {
+  observe(predicted: number, reported: number, evicted = 0): void {
     this.predicted += predicted;
     this.reported += reported;
     this.matched += Math.min(predicted, reported);
+    this.evicted += Math.min(predicted, evicted);
     this.answers++;
   }
 
   /** Undefined until there is something to divide by. */
-  report(): { precision?: number; recall?: number; answers: number; predicted_tokens: number; reported_tokens: number } {
+  report(): { precision?: number; recall?: number; answers: number; predicted_tokens: number; reported_tokens: number; evicted_after_decision_tokens: number } {
     return {
       precision: this.predicted > 0 ? this.matched / this.predicted : undefined,
       recall: this.reported > 0 ? this.matched / this.reported : undefined,
       answers: this.answers,
       predicted_tokens: Math.round(this.predicted),
       reported_tokens: Math.round(this.reported),
+      evicted_after_decision_tokens: Math.round(this.evicted),
     };
   }
 }
@@ -74,6 +87,8 @@ export class RoutingLearner {
   readonly tokenizerChecks = new TokenizerChecks();
   /** Engine caches whose removals this learner hears (once each: a reload brings new ones). */
   private readonly followed = new WeakSet<KvCacheView>();
+  /** When the engine's events last removed each block, per backend (the most recent REMOVALS_KEPT). */
+  private readonly removedAt = new PerBackend(() => new RecencyList(REMOVALS_KEPT));
 
   constructor(
     private readonly state: RoutingState,
@@ -111,6 +126,7 @@ export class RoutingLearner {
     const blockSize = chosen.backend.kvCache?.blockSize;
     const placedKeys = request.tokens && blockSize !== undefined ? request.tokens.keys(blockSize).slice(f.confirmedBlocks ?? 0) : undefined;
     const placedOn = placedKeys ? chosen.backend.kvCache : undefined;
+    const predictedKeys = placedOn && request.tokens && blockSize && f.exact && f.matchTokens > 0 ? request.tokens.keys(blockSize).slice(0, Math.floor(f.matchTokens / blockSize)) : undefined;
     if (placedKeys && placedOn) {
       this.state.speculation.of(chosen.backend.id).record(placedKeys);
       this.followRemovals(chosen.backend.id, placedOn);
@@ -139,6 +155,8 @@ export class RoutingLearner {
       predictedCachedTokens: predictedTokens,
       placedKeys,
       placedOn,
+      predictedKeys,
+      decidedAt: predictedKeys ? performance.now() : undefined,
     };
   }
 
@@ -150,7 +168,25 @@ export class RoutingLearner {
   private followRemovals(backendId: string, view: KvCacheView): void {
     if (this.followed.has(view) || !view.onRemoved) return;
     this.followed.add(view);
-    view.onRemoved((keys) => this.state.speculation.of(backendId).drop(keys));
+    view.onRemoved((keys) => {
+      this.state.speculation.of(backendId).drop(keys);
+      const log = this.removedAt.of(backendId);
+      const t = performance.now();
+      for (const k of keys) log.touch(k, t);
+    });
+  }
+
+  /** Predicted tokens of the record whose blocks were removed after its decision. */
+  private evictedSinceDecision(record: DispatchRecord): number {
+    const keys = record.predictedKeys;
+    const log = this.removedAt.of(record.backendId);
+    if (!keys || record.decidedAt === undefined || log.size === 0 || !record.placedOn?.blockSize) return 0;
+    let evicted = 0;
+    for (const k of keys) {
+      const t = log.get(k);
+      if (t !== undefined && t >= record.decidedAt) evicted++;
+    }
+    return evicted * record.placedOn.blockSize;
   }
 
   /** How right the router's cached-token predictions were for a backend. */
@@ -176,6 +212,7 @@ export class RoutingLearner {
   prefilled(record: DispatchRecord, cached = false): void {
     if (record.prefilled) return;
     record.prefilled = true;
+    record.evictedTokens = this.evictedSinceDecision(record);
     if (cached && record.placedKeys) {
       // Blocks the events already confirm need no renewal, and blocks they removed meanwhile (an
       // eviction can come before the first token reaches the gateway) must not be brought back.
@@ -196,11 +233,12 @@ export class RoutingLearner {
     const reported = record.cachedTokens.read(outcome.usage);
     if (reported !== undefined) {
       const predicted = Math.min(promptTokens, record.predictedCachedTokens);
-      this.precisionOf(record.backendId).observe(predicted, reported);
+      this.precisionOf(record.backendId).observe(predicted, reported, record.evictedTokens);
       const labels = { backend: record.backendId };
       this.metrics.precisionPredicted.inc(labels, predicted);
       this.metrics.precisionReported.inc(labels, reported);
       this.metrics.precisionMatched.inc(labels, Math.min(predicted, reported));
+      if (record.evictedTokens) this.metrics.precisionEvicted.inc(labels, Math.min(predicted, record.evictedTokens));
     }
     const cached = reported ?? (record.predictedCachedTokens === 0 ? 0 : undefined);
     if (outcome.ttftMs !== undefined && cached !== undefined) {

@@ -164,6 +164,27 @@ describe('speculation against the engine\'s removals', () => {
   });
 });
 
+describe('precision under churn', () => {
+  it('counts the predicted tokens whose blocks the engine evicted between the decision and the first token', () => {
+    const state = routingState();
+    const tracker = new KvTracker({ blockSize: 16 });
+    const c = candidate('a');
+    Object.assign(c.backend, { kvCache: new TrackedKvCache(tracker) });
+    const learner = new RoutingLearner(state, new GatewayMetrics([]));
+    const prompt = range(100, 3000);
+    tracker.apply([{ type: 'stored', parentHash: null, blocks: range(6).map((b) => ({ hash: `e${b}`, tokens: prompt.slice(b * 16, b * 16 + 16) })) }]);
+    const request: RoutingRequest = { requestId: 'r', model: 'm', headers: {}, body: {}, tokens: new RequestTokens(Int32Array.from(prompt)) };
+    // Evicted before the decision: the index already knows, nothing is predicted for it.
+    tracker.apply([{ type: 'removed', hashes: ['e5'] }]);
+    const record = learner.onDecision({ model: 'm' } as Route, c, request, { backend: c.backend, reason: 'test' });
+    expect(record.predictedCachedTokens).toBe(80);
+    // Evicted after it, before the request ran: the engine reports 32 cached tokens of the 80.
+    tracker.apply([{ type: 'removed', hashes: ['e2', 'e3', 'e4'] }]);
+    learner.onOutcome(record, { usage: { prompt_tokens: 100, completion_tokens: 1, prompt_tokens_details: { cached_tokens: 32 } } });
+    expect(learner.precisionOf('a').report()).toMatchObject({ predicted_tokens: 80, reported_tokens: 32, evicted_after_decision_tokens: 48, precision: 0.4 });
+  });
+});
+
 describe('blocks keyed by more than their tokens', () => {
   it('a LoRA or cache-salted chain never matches a plain prompt of the same tokens', async () => {
     const { trackerEvents } = await import('../../../plugins/vllm/kv-events.js');
