@@ -134,13 +134,18 @@ describe('prefix affinity on exact candidates', () => {
   });
 });
 
+/** One backend `a` whose engine publishes KV events (block size 16), and a learner over it. */
+function exactBackend() {
+  const state = routingState();
+  const tracker = new KvTracker({ blockSize: 16 });
+  const c = candidate('a');
+  Object.assign(c.backend, { kvCache: new TrackedKvCache(tracker) });
+  return { state, tracker, c, learner: new RoutingLearner(state, new GatewayMetrics([])) };
+}
+
 describe('speculation against the engine\'s removals', () => {
   it('a placement the events confirmed and then removed is not predicted, within its TTL; one not yet stored still is', () => {
-    const state = routingState();
-    const tracker = new KvTracker({ blockSize: 16 });
-    const c = candidate('a');
-    Object.assign(c.backend, { kvCache: new TrackedKvCache(tracker) });
-    const learner = new RoutingLearner(state, new GatewayMetrics([]));
+    const { state, tracker, c, learner } = exactBackend();
     const prompt = range(100, 7000);
     const request: RoutingRequest = { requestId: 'r', model: 'm', headers: {}, body: {}, tokens: new RequestTokens(Int32Array.from(prompt)) };
     const record = learner.onDecision({ model: 'm' } as Route, c, request, { backend: c.backend, reason: 'test' });
@@ -166,11 +171,7 @@ describe('speculation against the engine\'s removals', () => {
 
 describe('precision under churn', () => {
   it('counts the predicted tokens whose blocks the engine evicted between the decision and the first token', () => {
-    const state = routingState();
-    const tracker = new KvTracker({ blockSize: 16 });
-    const c = candidate('a');
-    Object.assign(c.backend, { kvCache: new TrackedKvCache(tracker) });
-    const learner = new RoutingLearner(state, new GatewayMetrics([]));
+    const { tracker, c, learner } = exactBackend();
     const prompt = range(100, 3000);
     tracker.apply([{ type: 'stored', parentHash: null, blocks: range(6).map((b) => ({ hash: `e${b}`, tokens: prompt.slice(b * 16, b * 16 + 16) })) }]);
     const request: RoutingRequest = { requestId: 'r', model: 'm', headers: {}, body: {}, tokens: new RequestTokens(Int32Array.from(prompt)) };
