@@ -101,6 +101,7 @@ export class RoutingLearner {
   forget(backendId: string): void {
     this.cachedTokenSources.delete(backendId);
     this.precisions.forget(backendId);
+    this.removedAt.forget(backendId);
     this.tokenizerChecks.forget(backendId);
   }
 
