@@ -14,10 +14,10 @@ import { featuresOf, requestShape } from './features.js';
 import { TokenizerChecks } from './tokenizer-check.js';
 import { PerBackend } from './per-backend.js';
 import { RecencyList } from './recency-list.js';
+import type { Backend, KvCacheView } from '../plugin/types.js';
 
 /** Block removals remembered per backend, to tell a prediction the engine evicted after its decision. */
 const REMOVALS_KEPT = 100_000;
-import type { Backend, KvCacheView } from '../plugin/types.js';
 
 /** What was known when a request left, kept until its outcome. */
 export interface DispatchRecord {
@@ -42,8 +42,9 @@ export interface DispatchRecord {
   placedKeys?: readonly number[];
   /** …and the engine's cache they were placed on (renewed speculation skips the blocks its events already confirm). */
   placedOn?: KvCacheView;
-  /** Exact routes: the blocks predicted cached at decision time, and when (performance.now()). */
-  predictedKeys?: readonly number[];
+  /** Exact routes with a predicted hit: the request's block keys, the leading ones predicted cached, and when (performance.now()). */
+  blockKeys?: readonly number[];
+  predictedBlocks?: number;
   decidedAt?: number;
   /** Predicted tokens whose blocks the engine's events removed between the decision and the first token. */
   evictedTokens?: number;
@@ -125,9 +126,10 @@ export class RoutingLearner {
     // so it lasts until the `stored` event confirms it. Blocks the events already confirm need no
     // speculation (a long shared prefix is most of a prompt: only its new tail is recorded).
     const blockSize = chosen.backend.kvCache?.blockSize;
-    const placedKeys = request.tokens && blockSize !== undefined ? request.tokens.keys(blockSize).slice(f.confirmedBlocks ?? 0) : undefined;
+    const blockKeys = request.tokens && blockSize !== undefined ? request.tokens.keys(blockSize) : undefined;
+    const placedKeys = blockKeys?.slice(f.confirmedBlocks ?? 0);
     const placedOn = placedKeys ? chosen.backend.kvCache : undefined;
-    const predictedKeys = placedOn && request.tokens && blockSize && f.exact && f.matchTokens > 0 ? request.tokens.keys(blockSize).slice(0, Math.floor(f.matchTokens / blockSize)) : undefined;
+    const predictedBlocks = blockKeys && blockSize && f.exact ? Math.floor(f.matchTokens / blockSize) : 0;
     if (placedKeys && placedOn) {
       this.state.speculation.of(chosen.backend.id).record(placedKeys);
       this.followRemovals(chosen.backend.id, placedOn);
@@ -156,8 +158,7 @@ export class RoutingLearner {
       predictedCachedTokens: predictedTokens,
       placedKeys,
       placedOn,
-      predictedKeys,
-      decidedAt: predictedKeys ? performance.now() : undefined,
+      ...(predictedBlocks > 0 ? { blockKeys, predictedBlocks, decidedAt: performance.now() } : {}),
     };
   }
 
@@ -179,15 +180,17 @@ export class RoutingLearner {
 
   /** Predicted tokens of the record whose blocks were removed after its decision. */
   private evictedSinceDecision(record: DispatchRecord): number {
-    const keys = record.predictedKeys;
+    const { blockKeys, predictedBlocks, decidedAt } = record;
+    const blockSize = record.placedOn?.blockSize;
+    if (!blockKeys || !predictedBlocks || decidedAt === undefined || !blockSize) return 0;
     const log = this.removedAt.of(record.backendId);
-    if (!keys || record.decidedAt === undefined || log.size === 0 || !record.placedOn?.blockSize) return 0;
+    if (log.size === 0) return 0;
     let evicted = 0;
-    for (const k of keys) {
-      const t = log.get(k);
-      if (t !== undefined && t >= record.decidedAt) evicted++;
+    for (let b = 0; b < predictedBlocks; b++) {
+      const t = log.get(blockKeys[b]);
+      if (t !== undefined && t >= decidedAt) evicted++;
     }
-    return evicted * record.placedOn.blockSize;
+    return evicted * blockSize;
   }
 
   /** How right the router's cached-token predictions were for a backend. */
