@@ -34,6 +34,8 @@ export interface Filter {
   readonly name: string;
   /** The candidates that pass. Given a non-empty set, returns a non-empty one (a filter that would empty it keeps its input and says so in `sel`). */
   apply(set: readonly Features[], sel: Selection): readonly Features[];
+  /** Told where the request went, for a filter that judges by what it has seen (the load bound's recent shares). */
+  picked?(f: Features): void;
 }
 
 /** The cost of sending the request to a candidate — lower wins; undefined while it cannot be predicted. */
@@ -93,6 +95,7 @@ export class PipelinePolicy implements RoutingPolicy {
       reason = `slo: ${sel.sloMiss ? `none meets the target; best ${reason}` : reason}`;
       kind = sel.sloMiss ? 'slo-miss' : 'slo';
     }
+    for (const filter of profile.filters) filter.picked?.(pick.f);
     const decision: Decision = { backend: pick.f.c.backend, reason, kind };
     if (pick.f.ttftMs !== undefined) decision.predictedTtftMs = pick.f.ttftMs;
     if (sel.sloJudged) decision.meetsSlo = !sel.sloMiss;

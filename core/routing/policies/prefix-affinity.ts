@@ -8,7 +8,8 @@
  *   (stages.ts, ttftPlusWork). A saturated holder loses to an idle one, and the prefix then
  *   spreads to a second backend (the learner records it there too).
  * - Bounded loads: a backend past 1.5× its capacity-weighted share of the load takes no more
- *   (stages.ts, loadBound), so a hot group gets a second holder before it buries its first.
+ *   while it has also taken more than its share of recent requests (stages.ts, loadBound), so a
+ *   hot group gets a second holder before it buries its first, and a burst moves no prefix.
  * - Cold (no backend holds any of it): rendezvous hashing among the backends that would serve it
  *   alike, so gateway replicas that never talk still send a new prefix to the same place.
  * - Before a backend's model has enough samples (its kind's, where alike backends share one:

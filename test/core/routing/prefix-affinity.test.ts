@@ -180,4 +180,33 @@ describe('prefix-affinity', () => {
     const small = policy.select([candidate('a', true, { inFlight: 16 }, 50_000), candidate('b', true, { inFlight: 20 }, 150_000)], r);
     expect(small?.backend.id).toBe('b');
   });
+
+  it('bounds only a sustained excess: a holder a burst made busy keeps its prefix, one that takes more than its share sheds', () => {
+    const state = routingState();
+    const policy = prefixAffinityFactory.create({}, { seed: 1, state });
+    // Prefill dear, batching cheap: TTFT = 20 ms + 1 ms per uncached token + 5 ms per request
+    // ahead, so the holder stays the cheaper choice at any load here and only the bound moves a request.
+    for (const id of ['a', 'b']) {
+      for (let i = 0; i < 40; i++) state.latency.of(id).observeTtft({ uncachedTokens: (i % 5) * 800, ahead: i % 7 }, 20 + (i % 5) * 800 + 5 * (i % 7));
+    }
+    const r = req(system, 'question');
+    const other = req('An entirely different system prompt. '.repeat(40), 'question');
+    state.prefixes.of('a').insert(prefixKeyOf(r, state.chunkBytes).hashes);
+    state.prefixes.of('b').insert(prefixKeyOf(other, state.chunkBytes).hashes);
+    const even = () => [candidate('a', true, { inFlight: 8 }, 100_000), candidate('b', true, { inFlight: 8 }, 100_000)];
+    // 256 requests, half each way: a has taken its share.
+    for (let i = 0; i < 128; i++) {
+      expect(policy.select(even(), r)?.backend.id).toBe('a');
+      expect(policy.select(even(), other)?.backend.id).toBe('b');
+    }
+    // A burst: 30 in flight against 6, past the bound of 30, yet a has not taken more than its share.
+    const burst = policy.select([candidate('a', true, { inFlight: 30 }, 100_000), candidate('b', true, { inFlight: 6 }, 100_000)], r);
+    expect(burst?.backend.id).toBe('a');
+    expect(burst?.reason).not.toMatch(/load bound/);
+    // Its prefix grows hot: a takes 200 requests in a row (within the bound each time).
+    for (let i = 0; i < 200; i++) expect(policy.select(even(), r)?.backend.id).toBe('a');
+    const sustained = policy.select([candidate('a', true, { inFlight: 30 }, 100_000), candidate('b', true, { inFlight: 6 }, 100_000)], r);
+    expect(sustained?.backend.id).toBe('b');
+    expect(sustained?.reason).toMatch(/load bound/);
+  });
 });
