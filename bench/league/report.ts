@@ -7,7 +7,7 @@ import { fmt, table } from '../scenarios/common.js';
 import { barChart, escapeXml, lineChart } from '../load/svg.js';
 import { spread, type LeagueResult, type ProfileResult, type WorkloadResult } from './league.js';
 
-const HEADER = ['profile', 'goodput req/s', 'min–max', '×least-load', '×best peer', 'p90 TTFT ms', '÷least-load', 'hit %', '% of MIN', 'req/replica max/mean', 'share÷capacity max', 'precision / recall %', 'SLO met @ref'];
+const HEADER = ['profile', 'goodput req/s', 'min–max', '×least-load', '×best peer', 'p90 TTFT ms', '÷least-load', 'hit %', '% of MIN', '% of LRU', 'req/replica max/mean', 'share÷capacity max', 'precision / recall %', 'SLO met @ref'];
 
 function mean(values: readonly number[]): number {
   return values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : NaN;
@@ -23,6 +23,7 @@ export function workloadRows(w: WorkloadResult): Array<Array<string | number>> {
   const peers = w.profiles.filter((p) => p.peer);
   const bestPeer = peers.reduce<ProfileResult | undefined>((b, p) => (!b || p.goodput.median > b.goodput.median ? p : b), undefined);
   const bound = mean(w.bound.map((b) => b.belady));
+  const lru = mean(w.bound.map((b) => b.lru));
   return w.profiles.map((p) => {
     const g = p.goodput;
     const ttft = refMean(p, (s) => s.p90TtftMs);
@@ -34,7 +35,7 @@ export function workloadRows(w: WorkloadResult): Array<Array<string | number>> {
       base && base.goodput.median > 0 ? fmt(g.median / base.goodput.median, 2) : '-',
       bestPeer && bestPeer.goodput.median > 0 ? fmt(g.median / bestPeer.goodput.median, 2) : '-',
       fmt(ttft, 0), base ? fmt(ttft / refMean(base, (s) => s.p90TtftMs), 2) : '-',
-      fmt(100 * hit, 1), bound > 0 ? fmt((100 * hit) / bound, 1) : '-',
+      fmt(100 * hit, 1), bound > 0 ? fmt((100 * hit) / bound, 1) : '-', lru > 0 ? fmt((100 * hit) / lru, 1) : '-',
       fmt(refMean(p, (s) => s.imbalance), 2), fmt(refMean(p, (s) => Math.max(...s.capacityShare)), 2),
       `${fmt(100 * refMean(p, (s) => s.precision), 1)} / ${fmt(100 * refMean(p, (s) => s.recall), 1)}`,
       `${fmt(100 * refMean(p, (s) => s.attainment), 1)}%`,

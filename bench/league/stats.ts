@@ -146,11 +146,18 @@ export function workloadBound(w: Workload, order: readonly number[]): { belady: 
 
 /**
  * A request's block keys: its prompt's, and those its answer adds after them (an engine caches an
- * answer's blocks as it decodes them; a later turn's prompt holds them).
+ * answer's blocks as it decodes them; a later turn's prompt holds them). An answer the engine
+ * writes itself (no scripted one) is no later prompt's, yet it fills the cache all the same: its
+ * full blocks get keys of their own, negative so that no prompt's key (kv-tracker.ts: 52 bits,
+ * never negative) can equal one. MIN never keeps them; an LRU holds them as an engine does.
  */
 export function requestBlockKeys(r: LeagueRequest, blockSize: number): { own: number[]; answer: number[] } {
   const own = blockKeys(r.ids, blockSize);
-  if (!r.answer) return { own, answer: [] };
+  if (!r.answer) {
+    // The league's requests run to max_tokens (ignore_eos), so the answer's length is known.
+    const blocks = Math.floor((r.ids.length + r.maxTokens) / blockSize) - own.length;
+    return { own, answer: Array.from({ length: blocks }, (_, j) => -(r.index * 65_536 + j + 1)) };
+  }
   const whole = new Int32Array(r.ids.length + r.answer.length);
   whole.set(r.ids);
   whole.set(r.answer, r.ids.length);

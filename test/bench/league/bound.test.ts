@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { beladyHits, capacityBound, lruHits, nextUses } from '../../../bench/league/bound.js';
 import { seededRandom } from '../../../core/routing/policy.js';
+import { requestBlockKeys } from '../../../bench/league/stats.js';
+import type { LeagueRequest } from '../../../bench/league/workload.js';
 
 const A = 1, B = 2, C = 3, D = 4;
 
@@ -74,6 +76,26 @@ describe('capacity-aware bound', () => {
     // B is only brought in (counted 0), then read: one hit out of the two counted accesses.
     expect(beladyHits([A, B, B], 2, [1, 0, 1])).toEqual({ hits: 1, accesses: 2 });
     expect(lruHits([A, B, B], 2, [1, 0, 1])).toEqual({ hits: 1, accesses: 2 });
+  });
+
+  it('gives an answer the engine writes itself blocks of its own: no prompt shares them, yet they fill an LRU', () => {
+    const request = (index: number, ids: Int32Array): LeagueRequest => ({ index, group: 0, messages: [], ids, maxTokens: 40 });
+    const prefix = Int32Array.from({ length: 64 }, (_, i) => i + 1);
+    const a = requestBlockKeys(request(0, prefix), 16);
+    const b = requestBlockKeys(request(1, prefix), 16);
+    // 64 prompt tokens and 40 decoded: 104 tokens, 6 full blocks, 4 of them the prompt's.
+    expect(a.own).toHaveLength(4);
+    expect(a.answer).toHaveLength(2);
+    expect(b.own).toEqual(a.own);
+    expect(new Set([...a.own, ...a.answer, ...b.answer]).size).toBe(8);
+    expect(a.answer.every((k) => k < 0)).toBe(true);
+    // The prompt again after one answer, in room for five blocks: the answer pushed the prompt's
+    // first two blocks out of an LRU, and each miss then evicts the next block read (none hits);
+    // MIN never keeps what is not read again (all four hit).
+    const seq = [...a.own, ...a.answer, ...b.own];
+    const counted = [1, 1, 1, 1, 0, 0, 1, 1, 1, 1];
+    expect(lruHits(seq, 5, counted).hits).toBe(0);
+    expect(beladyHits(seq, 5, counted).hits).toBe(4);
   });
 
   it('reports hit rates of prompt tokens', () => {
