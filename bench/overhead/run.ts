@@ -20,12 +20,15 @@ import {
   ensureBuilt, INSTALL_HINT, nginxVersion, PEERS, ROOT, say, startPlans, switchyardVersion, warnIfDisturbed, withCpu,
   type Measured, type Options, type Plan,
 } from './harness.js';
-import { packageVersion, percentile, pickLoadTool, type LoadResult, type LoadSpec, type LoadTool } from './load.js';
+import { packageVersion, percentile, pickLoadTool, which, type LoadResult, type LoadSpec, type LoadTool } from './load.js';
 import { ProcessGroup } from './processes.js';
 import { describeMachine, throughputTable, type StreamRow, type ThroughputRow } from './report.js';
 import { fmt, writeReport } from '../scenarios/common.js';
 import { runStream } from './stream-run.js';
-import { cliEntry, fastifyFloorName, floorName, MODEL, nginxBinary, portkeyPackage, startFloor, startNginx, startPortkey, startSwitchyard, startZero, type Target } from './targets.js';
+import {
+  cliEntry, fastifyFloorName, floorName, MODEL, nginxBinary, portkeyPackage, startFloor, startNginx, startPortkey, startRedis, startSwitchyard, startZero,
+  switchyardRowName, type Target,
+} from './targets.js';
 
 const USAGE = `usage: node --import tsx bench/overhead/run.ts [options]
   --quick            a few seconds in all (2 s runs, 1 s warm-up, 200 header samples): the
@@ -38,9 +41,12 @@ const USAGE = `usage: node --import tsx bench/overhead/run.ts [options]
                      hits them alike; a row shows its median run and the req/s range (default 1)
   --stream           the streaming variant: 64 chunks 5 ms apart; TTFT and ITL added vs direct
   --tool NAME        wrk, autocannon or undici (default: the first one installed)
-  --targets LIST     comma-separated subset of direct,nginx,floor,fastify-floor,switchyard,portkey
-                     (floor: a bare node:http + undici proxy, the most any Node gateway can do on
-                     this machine; fastify-floor: the same in fastify, what the framework costs)
+  --targets LIST     comma-separated subset of direct,nginx,floor,fastify-floor,switchyard,
+                     switchyard-tenants,switchyard-tenants-redis,portkey (floor: a bare node:http +
+                     undici proxy, the most any Node gateway can do on this machine; fastify-floor:
+                     the same in fastify, what the framework costs; switchyard-tenants[-redis]: a
+                     tenant key with limits, in memory or in a redis-server of the run's own, and
+                     prefix-affinity routing, at the first of --workers)
   --header-samples N requests for the x-switchyard-overhead-ms distribution (default 2000)
   --gateway DIR      the Switchyard checkout whose dist/ to run (default: this one), e.g. a
                      \`git archive\` of a commit, built, to compare two versions
@@ -63,7 +69,7 @@ function readOptions(argv: string[]): Options {
       duration: { type: 'string', default: '10' }, warmup: { type: 'string', default: '2' },
       connections: { type: 'string', default: '32' }, threads: { type: 'string', default: '2' },
       stream: { type: 'boolean', default: false }, tool: { type: 'string' },
-      targets: { type: 'string', default: 'direct,nginx,floor,switchyard,portkey' },
+      targets: { type: 'string', default: 'direct,nginx,floor,switchyard,switchyard-tenants,switchyard-tenants-redis,portkey' },
       'header-samples': { type: 'string', default: '2000' }, build: { type: 'boolean', default: false },
       repeat: { type: 'string', default: '1' }, gateway: { type: 'string', default: ROOT }, baseline: { type: 'string' },
       workers: { type: 'string', default: '1,2' },
@@ -83,7 +89,7 @@ function readOptions(argv: string[]): Options {
     return n;
   };
   const targets = new Set(values.targets.split(',').map((s) => s.trim()).filter(Boolean));
-  for (const t of targets) if (!['direct', 'nginx', 'floor', 'fastify-floor', 'switchyard', 'portkey'].includes(t)) throw new UsageError(`--targets: unknown target ${t}`);
+  for (const t of targets) if (!['direct', 'nginx', 'floor', 'fastify-floor', 'switchyard', 'switchyard-tenants', 'switchyard-tenants-redis', 'portkey'].includes(t)) throw new UsageError(`--targets: unknown target ${t}`);
   const workers = values.workers.split(',').map((w) => Math.round(num('workers', w, 1)));
   if (values.baseline !== undefined && !existsSync(cliEntry(values.baseline))) {
     throw new UsageError(`--baseline: ${values.baseline} has no compiled CLI (dist/bin/main.js; run npm ci there, or npm run build)`);
@@ -124,6 +130,24 @@ function throughputPlans(o: Options, group: ProcessGroup, dir: string, zero: Tar
           start: async () => ({ ...(await startSwitchyard(group, { root: baseline, dir: path.join(dir, 'baseline'), upstream: zero.base, workers, body: CHAT_BODY })), name: `switchyard baseline (workers: ${workers})` }),
         });
       }
+    }
+  }
+  // What a production deployment runs (targets.ts, SwitchyardSetup), at the first worker count.
+  const tenants = [o.targets.has('switchyard-tenants') && 'memory', o.targets.has('switchyard-tenants-redis') && 'redis'].filter((x) => x !== false);
+  let redis: Promise<string> | undefined;
+  for (const store of tenants) {
+    const workers = o.workers[0];
+    const name = switchyardRowName(workers, { kind: 'tenants', redis: store === 'redis' ? 'redis://' : undefined });
+    if (built) plans.push({ name, skipped: built.split('\n')[0] });
+    else if (store === 'redis' && !which('redis-server')) plans.push({ name, skipped: 'redis-server is not installed (apt-get install redis-server)' });
+    else {
+      plans.push({
+        name,
+        start: async () => {
+          const url = store === 'redis' ? await (redis ??= startRedis(group).then((r) => r.url)) : undefined;
+          return startSwitchyard(group, { root: o.gateway, dir, upstream: zero.base, workers, body: CHAT_BODY, setup: { kind: 'tenants', redis: url } });
+        },
+      });
     }
   }
   if (o.targets.has('floor')) {
@@ -223,8 +247,8 @@ async function runThroughput(o: Options, group: ProcessGroup, dir: string): Prom
     'other CPU: busy CPU on the machine outside this benchmark during the run (anything above a few % disturbed that row).',
     `x-switchyard-overhead-ms: the gateway's own time from request received to upstream request sent, from ${o.headerSamples} requests at concurrency 8 after the load runs.`,
   ];
-  for (const r of rows.filter((x) => x.name.startsWith('switchyard (') && x.load)) {
-    const base = rows.find((x) => x.load && x.name === r.name.replace('switchyard (', 'switchyard baseline ('));
+  for (const r of rows.filter((x) => x.name.startsWith('switchyard') && !x.name.startsWith('switchyard baseline') && x.load)) {
+    const base = r.name.startsWith('switchyard (') ? rows.find((x) => x.load && x.name === r.name.replace('switchyard (', 'switchyard baseline (')) : undefined;
     if (base?.load) out.push(`${r.name}: ${fmt((100 * r.load!.rps) / base.load.rps, 1)}% of ${base.name}'s requests/s (${switchyardVersion(o.baseline!)}).`);
     if (nginxRow?.load) out.push(`${r.name}: ${Math.round((100 * r.load!.rps) / nginxRow.load.rps)}% of ${nginxRow.name}'s requests/s.`);
     const floor = rows.find((x) => x.load && x.name === floorName(Number(/workers: (\d+)/.exec(r.name)?.[1] ?? 1)));

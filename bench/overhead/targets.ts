@@ -126,24 +126,58 @@ export async function startNginx(group: ProcessGroup, o: { bin: string; dir: str
   return t;
 }
 
-export async function startSwitchyard(
-  group: ProcessGroup, o: { root: string; dir: string; upstream: string; workers: number; body: string; nodeArgs?: string[] },
-): Promise<Target> {
-  const port = await freePort();
-  const config = path.join(o.dir, `switchyard-${o.workers}w.yaml`);
-  writeFileSync(config, [
-    `listen: { host: 127.0.0.1, port: ${port} }`,
+/**
+ * How a Switchyard row is configured. `plain`: no keys, least-load. `tenants`: what a production
+ * deployment runs — a tenant key checked on every request with rpm, tpm and concurrency limits
+ * (set far above what the run reaches, so every request is counted and none refused), an admin
+ * key, prefix-affinity routing, metrics, and the access log at its default (failures only) — with
+ * the limits in process memory, or in a Redis (`redis`: the URL of a redis-server).
+ */
+export type SwitchyardSetup = { kind: 'plain' } | { kind: 'tenants'; redis?: string };
+
+/** The tenant key the `tenants` rows are sent with. */
+const BENCH_KEY = 'sk-overhead-bench-tenant';
+
+export function switchyardRowName(workers: number, setup: SwitchyardSetup = { kind: 'plain' }): string {
+  if (setup.kind === 'plain') return `switchyard (workers: ${workers})`;
+  return `switchyard + key, limits (${setup.redis ? 'redis' : 'memory'}), prefix-affinity (workers: ${workers})`;
+}
+
+export function switchyardConfig(o: { port: number; workers: number; upstream: string; setup?: SwitchyardSetup }): string {
+  const setup = o.setup ?? { kind: 'plain' };
+  const lines = [
+    `listen: { host: 127.0.0.1, port: ${o.port} }`,
     `workers: ${o.workers}`,
     'backends:',
     `  - { id: zero, type: openai, url: "${o.upstream}", models: [${MODEL}] }`,
     'routes:',
-    `  - { model: ${MODEL}, backends: [zero], policy: { type: least-load } }`,
-    '',
-  ].join('\n'));
+    `  - { model: ${MODEL}, backends: [zero], policy: { type: ${setup.kind === 'plain' ? 'least-load' : 'prefix-affinity'} } }`,
+  ];
+  if (setup.kind === 'tenants') {
+    lines.push(
+      'auth:',
+      '  keys:',
+      `    - { id: bench, key: ${BENCH_KEY}, limits: { rpm: 1000000000, tpm: 1000000000000, concurrency: 1000000 } }`,
+      '  admin_keys: [sk-overhead-bench-admin]',
+      'access_log: { sample_rate: 0 }',
+    );
+    if (setup.redis) lines.push(`store: { type: redis, url: "${setup.redis}" }`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export async function startSwitchyard(
+  group: ProcessGroup, o: { root: string; dir: string; upstream: string; workers: number; body: string; nodeArgs?: string[]; setup?: SwitchyardSetup },
+): Promise<Target> {
+  const port = await freePort();
+  const setup = o.setup ?? { kind: 'plain' };
+  const name = switchyardRowName(o.workers, setup);
+  const config = path.join(o.dir, `switchyard-${o.workers}w-${setup.kind}${setup.kind === 'tenants' && setup.redis ? '-redis' : ''}.yaml`);
+  writeFileSync(config, switchyardConfig({ port, workers: o.workers, upstream: o.upstream, setup }));
   const entry = cliEntry(o.root);
-  const p = group.spawn(`switchyard (${o.workers} worker${o.workers > 1 ? 's' : ''})`, process.execPath, [...(o.nodeArgs ?? []), entry, 'serve', '--config', config], { cwd: o.root });
+  const p = group.spawn(name, process.execPath, [...(o.nodeArgs ?? []), entry, 'serve', '--config', config], { cwd: o.root });
   const t: Target = {
-    name: `switchyard (workers: ${o.workers})`, url: `http://127.0.0.1:${port}${CHAT_PATH}`, headers: {}, process: p, stop: () => p.stop(),
+    name, url: `http://127.0.0.1:${port}${CHAT_PATH}`, headers: setup.kind === 'tenants' ? { authorization: `Bearer ${BENCH_KEY}` } : {}, process: p, stop: () => p.stop(),
   };
   await waitUntilReady(p, () => probe(t, o.body, (h) => h['x-switchyard-backend'] === 'zero'), 30_000);
   return t;
@@ -176,6 +210,16 @@ export async function startPortkey(group: ProcessGroup, o: { bin: string; upstre
   };
   await waitUntilReady(p, () => probe(t, o.body), 30_000);
   return t;
+}
+
+/** A redis-server of the run's own on a free port, without persistence (the `tenants` rows' Redis store). */
+export async function startRedis(group: ProcessGroup): Promise<{ url: string; process: Spawned }> {
+  const bin = which('redis-server');
+  if (!bin) throw new NotRetryable('redis-server is not installed (apt-get install redis-server)');
+  const port = await freePort();
+  const p = group.spawn('redis-server', bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  await waitForOutput(p, /Ready to accept connections/, 15_000);
+  return { url: `redis://127.0.0.1:${port}`, process: p };
 }
 
 /** The floor row's name; a Switchyard row with as many workers is compared with it. */

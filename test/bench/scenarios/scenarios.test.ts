@@ -68,7 +68,11 @@ describe('bench scenarios (--quick)', () => {
     const out = JSON.parse(readFileSync(json, 'utf8')) as Json;
     const rows = new Map<string, Json>(out.rows.map((r: Json) => [r.name, r]));
     // nginx rows need nginx installed (.ci/run installs it); every other row runs anywhere.
-    for (const name of ['direct', 'node floor (1 process)', 'node floor (2 processes)', 'switchyard (workers: 1)', 'switchyard (workers: 2)']) {
+    // The tenants rows send a key checked against limits, in memory and in a redis-server of the run's own (.ci/run installs it).
+    for (const name of [
+      'direct', 'node floor (1 process)', 'node floor (2 processes)', 'switchyard (workers: 1)', 'switchyard (workers: 2)',
+      'switchyard + key, limits (memory), prefix-affinity (workers: 1)', 'switchyard + key, limits (redis), prefix-affinity (workers: 1)',
+    ]) {
       const row = rows.get(name)!;
       expect(row.skipped, name).toBeUndefined();
       expect(row.load.rps, name).toBeGreaterThan(0);
@@ -76,6 +80,7 @@ describe('bench scenarios (--quick)', () => {
     }
     const header = rows.get('switchyard (workers: 1)')!.overheadHeader;
     expect(header.samples).toBe(200);
+    expect(rows.get('switchyard + key, limits (redis), prefix-affinity (workers: 1)')!.overheadHeader.samples).toBe(200);
     expect(header.p50Ms).toBeGreaterThan(0);
     const html = readFileSync(path.join(dir, 'overhead', 'index.html'), 'utf8');
     expect(html).toContain('switchyard (workers: 1)');
