@@ -107,14 +107,20 @@ export async function relaySse(upstream: Readable, res: ServerResponse, opts: Re
     return write(forward.length === 1 ? forward[0] : Buffer.concat(forward));
   };
   try {
-    for await (const chunk of upstream as AsyncIterable<Buffer>) {
+    // Leaving the loop early does not destroy the upstream: at the end of the stream what is left
+    // of the HTTP body (chunked encoding's last chunk) is read off, so the connection goes back to
+    // the pool instead of being closed and opened anew for the next request.
+    for await (const chunk of upstream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       const turn = opts.turns?.turn();
       if (turn) await turn;
       if (!(await forwardAll(splitter.push(chunk)))) {
         out.end = 'client-gone';
         return out;
       }
-      if (out.end === 'done') break;
+      if (out.end === 'done') {
+        drainRest(upstream);
+        break;
+      }
     }
     if (out.end !== 'done' && !(await forwardAll(splitter.end()))) {
       out.end = 'client-gone';
@@ -135,6 +141,24 @@ export async function relaySse(upstream: Readable, res: ServerResponse, opts: Re
     await write(responses ? responsesErrorEvent(failure) : Buffer.concat([errorEvent(failure), DONE]));
   }
   return out;
+}
+
+/** How long the bytes after the stream's last event may take before the upstream is cut. */
+const DRAIN_MS = 1000;
+
+/**
+ * Reads off what follows the last event, discarding it; an upstream that does not end within
+ * DRAIN_MS (an engine that holds the response open after `[DONE]`) is destroyed.
+ */
+function drainRest(upstream: Readable): void {
+  if (upstream.readableEnded || upstream.destroyed) return;
+  const timer = setTimeout(() => upstream.destroy(), DRAIN_MS);
+  timer.unref();
+  const done = () => clearTimeout(timer);
+  upstream.once('end', done);
+  upstream.once('close', done);
+  upstream.on('error', done);
+  upstream.resume();
 }
 
 type Json = Record<string, unknown>;
