@@ -7,6 +7,9 @@
  *
  *   node --import tsx bench/overhead/floor-proxy.ts --upstream URL [--port 0] [--workers 1] [--fastify]
  *
+ * A request whose body asks for a stream (`"stream":true`) is relayed as the upstream sends it,
+ * chunk by chunk: the floor of the streaming rows.
+ *
  * `--fastify`: the same in fastify (its router, its JSON body parser, the body serialised again
  * for the upstream, the answer sent through its reply; no logging, no schema): how much of the
  * way from the node floor to Switchyard is the framework's, and how much Switchyard's own.
@@ -14,7 +17,7 @@
  * Prints "floor proxy listening on http://…" once every worker listens.
  */
 import cluster from 'node:cluster';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
@@ -35,16 +38,42 @@ function forward(pool: Pool, path: string, body: string | Buffer, answer: (statu
   pool.dispatch({ path, method: 'POST', headers: { 'content-type': 'application/json' }, body }, handler);
 }
 
+/**
+ * POST `body` upstream and relay an event stream as it comes: headers at once, each chunk as the
+ * upstream's socket gives it (the streaming floor: what any Node gateway adds to TTFT and ITL).
+ */
+function relayStream(pool: Pool, path: string, body: Buffer, res: ServerResponse): void {
+  const handler: Dispatcher.DispatchHandler = {
+    onRequestStart() {},
+    onResponseStart(_c, statusCode, headers) {
+      res.writeHead(statusCode, { 'content-type': String(headers['content-type'] ?? 'text/event-stream') });
+      res.flushHeaders();
+    },
+    onResponseData(_c, chunk) { res.write(chunk); },
+    onResponseEnd() { res.end(); },
+    onResponseError() { res.destroy(); },
+  };
+  pool.dispatch({ path, method: 'POST', headers: { 'content-type': 'application/json' }, body }, handler);
+}
+
+/** The bench's clients ask for a stream in the body's JSON; a byte search, as the floor parses nothing. */
+const STREAM_TRUE = Buffer.from('"stream":true');
+
 function serve(upstream: string, port: number): void {
   const pool = new Pool(upstream, { connections: 128, pipelining: 1 });
   const server = createServer((req, res) => {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => forward(pool, req.url ?? '/', Buffer.concat(parts), (status, body) => {
+    req.on('end', () => {
+      const body = Buffer.concat(parts);
+      if (body.includes(STREAM_TRUE)) relayStream(pool, req.url ?? '/', body, res);
+      else buffered(body);
+    });
+    const buffered = (body: Buffer) => forward(pool, req.url ?? '/', body, (status, body) => {
       if (body) res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length });
       else res.writeHead(status);
       res.end(body);
-    }));
+    });
   });
   server.keepAliveTimeout = 65_000;
   server.listen(port, '127.0.0.1', () => announce((server.address() as AddressInfo).port));

@@ -2,7 +2,8 @@
  * The streaming variant of the overhead benchmark (`run.ts --stream`): the zero upstream streams
  * 64 content chunks 5 ms apart; undici clients hold `--connections` streams open for
  * `--duration` seconds against each target, and the table shows the TTFT and mean ITL each
- * proxy adds to the direct row.
+ * proxy adds to the direct row — the node floor's row (floor-proxy.ts relaying each chunk as it
+ * comes) is what any Node gateway adds.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -14,7 +15,7 @@ import {
   ensureBuilt, INSTALL_HINT, nginxVersion, say, startPlans, switchyardVersion, warnIfDisturbed, withCpu,
   type Options, type Plan,
 } from './harness.js';
-import { MODEL, nginxBinary, startNginx, startSwitchyard, startZero } from './targets.js';
+import { floorName, MODEL, nginxBinary, startFloor, startNginx, startSwitchyard, startZero } from './targets.js';
 
 const ITL_MS = 5;
 const CHUNKS = 64;
@@ -33,6 +34,10 @@ export async function runStream(o: Options, group: ProcessGroup, dir: string): P
     const name = 'nginx (worker_processes auto)';
     if (bin) plans.push({ name, start: () => startNginx(group, { bin, dir, upstream: zero.base, workers: 'auto', body: probeBody }) });
     else plans.push({ name, skipped: `nginx is not installed: ${INSTALL_HINT}` });
+  }
+  if (o.targets.has('floor')) {
+    // node:http + undici relaying each chunk as it comes: what any Node gateway adds.
+    plans.push({ name: floorName(1), start: () => startFloor(group, { upstream: zero.base, workers: 1, body: probeBody }) });
   }
   if (o.targets.has('switchyard')) {
     const name = 'switchyard (workers: 1)';
