@@ -127,6 +127,8 @@ export async function relaySse(upstream: Readable, res: ServerResponse, opts: Re
       return out;
     }
   } catch (err) {
+    // Leaving the loop by a throw no longer destroys the upstream (destroyOnReturn: false).
+    if (!upstream.destroyed) upstream.destroy();
     if (opts.isClientGone()) {
       out.end = 'client-gone';
       return out;
