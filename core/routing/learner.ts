@@ -40,7 +40,7 @@ export interface DispatchRecord {
   predictedCachedTokens: number;
   /** Exact routes: the request's block keys at the chosen engine's block size. */
   placedKeys?: readonly number[];
-  /** …and the engine's cache they were placed on (renewed speculation skips the blocks its events already confirm). */
+  /** …and the engine's cache they were placed on (its block size counts the evicted predicted tokens). */
   placedOn?: KvCacheView;
   /** Exact routes with a predicted hit: the request's block keys, the leading ones predicted cached, and when (performance.now()). */
   blockKeys?: readonly number[];
@@ -217,13 +217,10 @@ export class RoutingLearner {
     if (record.prefilled) return;
     record.prefilled = true;
     record.evictedTokens = this.evictedSinceDecision(record);
-    if (cached && record.placedKeys) {
-      // Blocks the events already confirm need no renewal, and blocks they removed meanwhile (an
-      // eviction can come before the first token reaches the gateway) must not be brought back.
-      const view = record.placedOn;
-      const unconfirmed = view ? record.placedKeys.filter((k) => !view.holds(k)) : record.placedKeys;
-      if (unconfirmed.length > 0) this.state.speculation.of(record.backendId).renew(unconfirmed);
-    }
+    // Only what is still speculated is extended: blocks the events removed meanwhile (an eviction
+    // can come before the first token reaches the gateway) were dropped and are not brought back,
+    // and a confirmed block extended here is dropped all the same when the events remove it.
+    if (cached && record.placedKeys) this.state.speculation.of(record.backendId).renew(record.placedKeys);
     this.state.latency.of(record.backendId).dequeued(record.prefillTokens);
   }
 
