@@ -30,24 +30,33 @@ import type { Filter, Objective, Picker, Selection } from './pipeline.js';
  * length of requests there is no trend to tell from a burst, and the moment alone decides.
  */
 export function loadBound(c: number, window = LOAD_BOUND_WINDOW, sustained = LOAD_BOUND_SUSTAINED): Filter {
-  // Each backend's exponentially decayed count of placements, and their sum (weights sum to ≤ 1).
+  // Each backend's exponentially decayed count of placements. Rather than decaying every count at
+  // each placement, each new placement weighs 1/decay times the last (`weight`): the counts keep
+  // their ratios, and `seen / (weight · window)` is the decayed total (≤ 1), rescaled before the
+  // weights overflow.
   const recent = new Map<string, number>();
   let seen = 0;
-  const decay = 1 - 1 / window;
+  let weight = 1;
+  const growth = 1 / (1 - 1 / window);
   return {
     name: 'load-bound',
     picked(f) {
-      for (const [id, w] of recent) recent.set(id, w * decay);
+      weight *= growth;
+      if (weight > 1e100) {
+        for (const [id, w] of recent) recent.set(id, w / weight);
+        seen /= weight;
+        weight = 1;
+      }
       const id = f.c.backend.id;
-      recent.set(id, (recent.get(id) ?? 0) + 1 / window);
-      seen = seen * decay + 1 / window;
+      recent.set(id, (recent.get(id) ?? 0) + weight);
+      seen += weight;
     },
     apply(set, sel) {
       const total = set.reduce((a, f) => a + f.load, 0);
       const share = capacityShares(set);
       let setRecent = 0;
       for (const f of set) setRecent += recent.get(f.c.backend.id) ?? 0;
-      const trending = seen >= 0.5 && setRecent > 0;
+      const trending = seen / (weight * window) >= 0.5 && setRecent > 0;
       // One request more per backend in the total: at a handful of requests in flight the bound
       // must not part a prefix from its holder for one request there (a batch takes many).
       const ok = set.filter((f, i) => f.load + 1 <= Math.ceil(c * share[i] * (total + 1 + set.length))
