@@ -133,11 +133,13 @@ function throughputPlans(o: Options, group: ProcessGroup, dir: string, zero: Tar
     }
   }
   // What a production deployment runs (targets.ts, SwitchyardSetup), at the first worker count.
-  const tenants = [o.targets.has('switchyard-tenants') && 'memory', o.targets.has('switchyard-tenants-redis') && 'redis'].filter((x) => x !== false);
+  const tenants: Array<'memory' | 'redis'> = [];
+  if (o.targets.has('switchyard-tenants')) tenants.push('memory');
+  if (o.targets.has('switchyard-tenants-redis')) tenants.push('redis');
   let redis: Promise<string> | undefined;
   for (const store of tenants) {
     const workers = o.workers[0];
-    const name = switchyardRowName(workers, { kind: 'tenants', redis: store === 'redis' ? 'redis://' : undefined });
+    const name = switchyardRowName(workers, store);
     if (built) plans.push({ name, skipped: built.split('\n')[0] });
     else if (store === 'redis' && !which('redis-server')) plans.push({ name, skipped: 'redis-server is not installed (apt-get install redis-server)' });
     else {

@@ -138,9 +138,10 @@ export type SwitchyardSetup = { kind: 'plain' } | { kind: 'tenants'; redis?: str
 /** The tenant key the `tenants` rows are sent with. */
 const BENCH_KEY = 'sk-overhead-bench-tenant';
 
-export function switchyardRowName(workers: number, setup: SwitchyardSetup = { kind: 'plain' }): string {
-  if (setup.kind === 'plain') return `switchyard (workers: ${workers})`;
-  return `switchyard + key, limits (${setup.redis ? 'redis' : 'memory'}), prefix-affinity (workers: ${workers})`;
+/** A Switchyard row's name: plain, or with tenants whose limits live in memory or in Redis. */
+export function switchyardRowName(workers: number, limits?: 'memory' | 'redis'): string {
+  if (!limits) return `switchyard (workers: ${workers})`;
+  return `switchyard + key, limits (${limits}), prefix-affinity (workers: ${workers})`;
 }
 
 export function switchyardConfig(o: { port: number; workers: number; upstream: string; setup?: SwitchyardSetup }): string {
@@ -171,7 +172,7 @@ export async function startSwitchyard(
 ): Promise<Target> {
   const port = await freePort();
   const setup = o.setup ?? { kind: 'plain' };
-  const name = switchyardRowName(o.workers, setup);
+  const name = switchyardRowName(o.workers, setup.kind === 'plain' ? undefined : setup.redis ? 'redis' : 'memory');
   const config = path.join(o.dir, `switchyard-${o.workers}w-${setup.kind}${setup.kind === 'tenants' && setup.redis ? '-redis' : ''}.yaml`);
   writeFileSync(config, switchyardConfig({ port, workers: o.workers, upstream: o.upstream, setup }));
   const entry = cliEntry(o.root);
