@@ -15,6 +15,7 @@ import { ConfigError, loadConfig } from '../core/config/load.js';
 import { servedModelWarnings } from '../core/config/served-models.js';
 import type { GatewayConfig } from '../core/config/types.js';
 import { startGateway } from '../core/server/gateway.js';
+import { loadAcceptPending } from '../native/accept.js';
 import { registerBuiltinPlugins } from './plugins.js';
 import { startSimulated } from './simulated.js';
 import { packageRoot } from '../core/util/package-root.js';
@@ -112,7 +113,7 @@ function onReloadSignal(): ReloadSignal {
 
 async function runWorker(config: GatewayConfig, port: number | undefined, index: number, hup: ReloadSignal): Promise<number> {
   const gateway = await startGateway(config, {
-    port, drainingReader: index === 0,
+    port, drainingReader: index === 0, acceptPending: loadAcceptPending(),
     onReloadRequested: cluster.isWorker ? () => process.send?.({ switchyard: 'reload' }) : undefined,
   });
   // The outcome is logged (and answered to POST /admin/reload).

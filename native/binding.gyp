@@ -37,6 +37,16 @@
           ]
         }]
       ]
+    },
+    {
+      # The gateway's accept-queue drain (src/accept.cc): sockets, not the engine model; Linux.
+      "target_name": "switchyard_accept",
+      "sources": ["src/accept.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     }
   ]
 }

@@ -1,5 +1,6 @@
 /**
- * The one module that loads native/'s addon. Everything else imports `Engine` from here.
+ * The one module that loads the engine model's addon. Everything else imports `Engine` from here
+ * (the gateway's accept-queue drain, a separate addon, loads in native/accept.ts).
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';

@@ -6,7 +6,7 @@
  * stream is in the batch at once (no queueing) and a step takes about a second.
  *
  * The gateway is the compiled one (dist/, built first when missing), as production runs it.
- * Measured on the gateway process: its RSS (sampled every 500 ms, the peak), its event-loop lag
+ * Measured on the gateway process: its RSS and its open descriptors (sampled every 500 ms, the peaks), its event-loop lag
  * (prom-client's p99 and max over each 1 s scrape of /metrics: the worst interval and the median
  * one), and the streams: answered whole (every token and [DONE]), failed, dropped.
  *
@@ -17,7 +17,7 @@
  * file-descriptor limit (ulimit -n) bounds N: each stream holds one descriptor in the client and
  * one (in-process) or two (proxy) in the gateway.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -97,10 +97,14 @@ const gateway = await spawnSelf(['serve', '--config', config], { env: { SWITCHYA
 const pid = gateway.child.pid!;
 
 let peakRss = 0;
+// Streams the gateway itself holds: its open descriptors (the client's count of requests sent
+// says nothing of how many the gateway has accepted).
+let peakFds = 0;
 const rssTimer = setInterval(() => {
   try {
     const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
     peakRss = Math.max(peakRss, kb * 1024);
+    peakFds = Math.max(peakFds, readdirSync(`/proc/${pid}/fd`).length);
   } catch {
     // the gateway is gone: the streams say why
   }
@@ -187,7 +191,7 @@ const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 const median = (xs: number[]) => (xs.length > 0 ? sorted(xs)[Math.floor(xs.length / 2)] : NaN);
 const worst = (xs: number[]) => (xs.length > 0 ? Math.max(...xs) : NaN);
 process.stdout.write(`${streams} streams via ${via === 'proxy' ? 'a proxy plugin (vllm → emulated vLLM)' : 'the in-process engine model (trtllm, executor: model)'}, ${tokens} tokens each, opened over ${rampMs / 1000} s; ${seconds.toFixed(1)} s in all\n`);
-process.stdout.write(`| streams open at once (peak) | whole | failed | dropped | gateway RSS peak | lag p99 (worst 1 s / median 1 s) | lag max |\n|--:|--:|--:|--:|--:|--:|--:|\n`);
-process.stdout.write(`| ${peakOpen} | ${outcome.whole} | ${outcome.failed} | ${outcome.dropped} | ${(peakRss / 2 ** 20).toFixed(0)} MB | ${worst(lagP99).toFixed(1)} / ${median(lagP99).toFixed(1)} ms | ${worst(lagMax).toFixed(1)} ms |\n`);
+process.stdout.write(`| streams open at once (client, peak) | gateway descriptors (peak) | whole | failed | dropped | gateway RSS peak | lag p99 (worst 1 s / median 1 s) | lag max |\n|--:|--:|--:|--:|--:|--:|--:|--:|\n`);
+process.stdout.write(`| ${peakOpen} | ${peakFds} | ${outcome.whole} | ${outcome.failed} | ${outcome.dropped} | ${(peakRss / 2 ** 20).toFixed(0)} MB | ${worst(lagP99).toFixed(1)} / ${median(lagP99).toFixed(1)} ms | ${worst(lagMax).toFixed(1)} ms |\n`);
 process.stdout.write(`lag p99 by second (ms): ${lagP99.map((x) => x.toFixed(0)).join(' ')}\n`);
 if (outcome.errors.size > 0) process.stdout.write(`errors: ${[...outcome.errors].map(([k, v]) => `${k} × ${v}`).join(', ')}\n`);

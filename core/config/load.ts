@@ -53,7 +53,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   const defaultHost = auth && auth.keys.length > 0 ? '0.0.0.0' : '127.0.0.1';
   return {
     file,
-    listen: { host: listen.host ?? defaultHost, port: listen.port },
+    listen: { host: listen.host ?? defaultHost, port: listen.port, backlog: listen.backlog },
     auth,
     metrics,
     accessLog: { sampleRate: accessLog.sample_rate },

@@ -107,6 +107,7 @@ export const ROUTE = {
 export const LISTEN = {
   host: optional(str('The address to listen on.'), '"127.0.0.1"; "0.0.0.0" with auth keys'),
   port: int('The port (--port and PORT override it).', { default: 8080, max: 65535 }),
+  backlog: int('Connections the kernel queues before the gateway accepts them (capped by net.core.somaxconn); past it, a new client\'s first request is reset.', { default: 4096, min: 1, max: 65535 }),
 } as const;
 
 export const STORE = {

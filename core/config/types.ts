@@ -71,7 +71,7 @@ export interface AuthSpec {
 export interface GatewayConfig {
   file: string;
   /** host: 127.0.0.1 unless the config names one (or has auth keys: 0.0.0.0). */
-  listen: { host: string; port: number };
+  listen: { host: string; port: number; backlog: number };
   auth?: AuthSpec;
   /** public: /metrics answers without an admin key (default false when auth is configured). */
   metrics: { public: boolean };

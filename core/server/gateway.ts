@@ -21,6 +21,7 @@ import { RemoteLoad } from '../routing/remote-load.js';
 import { RouteTable, type Route } from '../routing/route-table.js';
 import { createStateStore } from '../state/index.js';
 import type { StateStore } from '../state/types.js';
+import { drainAcceptQueue, type AcceptPending } from './accept-queue.js';
 import { buildApp } from './app.js';
 import { DrainDeadline } from './inference.js';
 import type { Cancel } from '../plugin/cancel.js';
@@ -47,6 +48,8 @@ export interface GatewayOptions {
   onReloadRequested?: () => void;
   /** Trace requests to this exporter whatever OTEL_* says (tests); by default the environment decides. */
   tracing?: TracingOptions;
+  /** Takes the connections waiting on the listening socket in one call (native/accept.ts); without it, one per event-loop turn. */
+  acceptPending?: AcceptPending;
 }
 
 export interface Gateway {
@@ -205,7 +208,11 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   // A cap on open client connections per process (file descriptors are finite; a proxied stream
   // holds an upstream socket too): past it, node:http closes new connections at once.
   if (config.limits.maxConnections > 0) app.server.maxConnections = config.limits.maxConnections;
-  await app.listen({ port: opts.port ?? config.listen.port, host });
+  if (opts.acceptPending) drainAcceptQueue(app.server, opts.acceptPending);
+  // The kernel's queue of connections not yet accepted: Node's default (511) is short for a burst
+  // of thousands of clients (past it, handshakes are dropped and a client that already sent its
+  // request is reset); how fast the queue empties is accept-queue.ts's part.
+  await app.listen({ port: opts.port ?? config.listen.port, host, backlog: config.listen.backlog });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.listen.port;
   const url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
