@@ -9,6 +9,8 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { VllmFaceEvents } from './kv-events/vllm-face-events.js';
+import { drainAcceptQueue } from '../../core/server/accept-queue.js';
+import { loadAcceptPending } from '../../native/accept.js';
 import type { Engine } from '../../native/engine.js';
 import { loadProfile } from '../../native/profiles.js';
 import type { SimProfile } from '../../native/profiles.js';
@@ -187,7 +189,15 @@ export async function startSim(options: SimOptions): Promise<SimServer> {
   // Triton serves its metrics on their own port (8002 by default).
   const metricsApp = face.registerMetrics ? Fastify({ logger: options.logger, forceCloseConnections: true }) : undefined;
   try {
-    await app.listen({ port: options.port, host: options.host });
+    // The engines' HTTP servers are uvicorn's (vLLM, LMDeploy, trtllm-serve), with a listen backlog
+    // of 2048 (uvicorn's --backlog default). Node alone takes one waiting connection per turn
+    // (core/server/accept-queue.ts), so a face under 5,000 streams reset the gateway's new upstream
+    // connections (79 of 5,000 streams answered 504); the face takes them in batches, as asyncio's
+    // accept does (up to the backlog per wake-up). Whether an engine on uvloop accepts faster or
+    // slower than that is not modelled.
+    const acceptPending = loadAcceptPending();
+    if (acceptPending) drainAcceptQueue(app.server, acceptPending);
+    await app.listen({ port: options.port, host: options.host, backlog: 2048 });
     if (metricsApp && face.registerMetrics) {
       metricsApp.addHook('onRequest', async (_req, reply) => {
         reply.raw.setHeader('x-sim-replica', ctx.replicaName);
