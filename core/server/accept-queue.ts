@@ -54,13 +54,24 @@ export function drainAcceptQueue(server: Server, accept: AcceptPending): void {
   });
 }
 
-/** What node:net does with a connection it accepts: the cap, the socket, the count, 'connection'. */
+/**
+ * What node:net does with a connection it accepts: the cap, the socket, the count, 'connection'.
+ * A descriptor node:net cannot open (a connection reset before it was taken) is closed and the
+ * batch goes on, as node:net drops a connection its own accept cannot wrap; nothing throws into
+ * libuv's callback.
+ */
 function adopt(server: Server, fields: NetServerFields, fd: number): void {
   if (fields.maxConnections != null && fields._connections >= fields.maxConnections) {
     closeSync(fd);
     return;
   }
-  const socket = new Socket({ fd, readable: true, writable: true, allowHalfOpen: fields.allowHalfOpen === true });
+  let socket: Socket;
+  try {
+    socket = new Socket({ fd, readable: true, writable: true, allowHalfOpen: fields.allowHalfOpen === true });
+  } catch {
+    closeSync(fd);
+    return;
+  }
   // node:http's servers set noDelay (its default) on every socket they accept.
   socket.setNoDelay(true);
   fields._connections++;
