@@ -6,10 +6,8 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { AcceptPending } from '../core/server/accept-queue.js';
 import { packageRoot } from '../core/util/package-root.js';
-
-/** Up to `max` accepted, non-blocking descriptors from the listening socket `fd` (none when its queue is empty). */
-export type AcceptPending = (fd: number, max: number) => number[];
 
 export function loadAcceptPending(): AcceptPending | undefined {
   if (process.platform !== 'linux') return undefined;
