@@ -13,6 +13,7 @@ import type {
   EngineSnapshot,
   IterationStats,
   KvCacheEvent,
+  ResponseBatch,
   ResponseListener,
 } from './types.js';
 
@@ -45,6 +46,13 @@ function loadBinding(): NativeBinding {
 }
 
 const binding = loadBinding();
+
+/** Every response of a batch as an array (tests and small batches; a stream reads them one by one). */
+export function responsesOf(batch: ResponseBatch): EngineResponse[] {
+  const out: EngineResponse[] = new Array(batch.length);
+  for (let i = 0; i < batch.length; i++) out[i] = batch.at(i);
+  return out;
+}
 
 /** The engine refused a request because its queue is full (retry later, or elsewhere). */
 export function isQueueFull(err: unknown): boolean {

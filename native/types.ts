@@ -206,4 +206,18 @@ export type KvCacheEvent =
   /** TensorRT-LLM: a held block moved between cache levels or changed priority. */
   | { eventId: number; type: 'updated' };
 
-export type ResponseListener = (batch: EngineResponse[]) => void;
+/**
+ * One step's responses as a real-clock engine hands them over: held in native memory, each made a
+ * JS object only when read (`at`), so that thousands of them waiting their turn are not copied
+ * by the young-generation collector (native/src/addon.cc says why). `release()` frees them once
+ * read; after it, `at` throws. Unreleased, they are freed when the batch is collected.
+ */
+export interface ResponseBatch {
+  readonly length: number;
+  at(index: number): EngineResponse;
+  /** The request a response belongs to, without making the response. */
+  requestIdAt(index: number): number;
+  release(): void;
+}
+
+export type ResponseListener = (batch: ResponseBatch) => void;

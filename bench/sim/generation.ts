@@ -7,7 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Engine } from '../../native/engine.js';
-import type { EngineResponse, RequestTimings } from '../../native/engine.js';
+import type { EngineResponse, RequestTimings, ResponseBatch } from '../../native/engine.js';
 import type { SimProfile } from '../../native/profiles.js';
 import type { TokenizerPool } from '../../core/tokenizer/pool.js';
 import { StreamDecoder } from '../../core/tokenizer/stream-decoder.js';
@@ -230,15 +230,17 @@ export class GenerationService {
     throw new GenerationError(400, 'invalid', 'either messages or prompt is required');
   }
 
-  private dispatch(batch: EngineResponse[]): void {
-    for (const response of batch) {
-      const stream = this.active.get(response.requestId);
+  private dispatch(batch: ResponseBatch): void {
+    for (let i = 0; i < batch.length; i++) {
+      const stream = this.active.get(batch.requestIdAt(i));
       if (stream === undefined) continue;
+      const response = batch.at(i);
       const done = stream.deliver(response);
       if (done === undefined) continue;
       this.active.delete(response.requestId);
       for (const listener of this.completedListeners) listener(done);
     }
+    batch.release();
   }
 }
 

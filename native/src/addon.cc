@@ -1,4 +1,5 @@
-// The N-API surface: one JS class, `Engine`. Mirrored by core/engine/engine.ts.
+// The N-API surface: the `Engine` class, and the `ResponseBatch` a real-clock engine hands its
+// listener. Mirrored by native/engine.ts and native/types.ts.
 //
 // With a real clock, the engine thread hands each batch of responses to JS through a
 // ThreadSafeFunction whose queue is bounded: a JS thread that falls behind makes the engine
@@ -169,6 +170,69 @@ Napi::Array toJs(Napi::Env env, const std::vector<Response>& batch) {
   return a;
 }
 
+// One step's responses, kept in native memory; `at(i)` makes response i a JS object when it is
+// read. At 10,000 streams a step answers 10,000 requests at once and JS hands them to their
+// requests over many turns (plugins/trtllm/index.ts): made up front, the 10,000 objects (~2 MB)
+// lived through young-generation collections and were copied by each; read one at a time as its
+// turn comes, each dies young.
+class ResponseBatch : public Napi::ObjectWrap<ResponseBatch> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "ResponseBatch",
+                       {InstanceAccessor("length", &ResponseBatch::Length, nullptr), InstanceMethod("at", &ResponseBatch::At),
+                        InstanceMethod("requestIdAt", &ResponseBatch::RequestIdAt), InstanceMethod("release", &ResponseBatch::Release)});
+  }
+
+  explicit ResponseBatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ResponseBatch>(info) {
+    if (info.Length() != 1 || !info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "ResponseBatch is made by the engine only");
+    std::unique_ptr<std::vector<Response>> owned(info[0].As<Napi::External<std::vector<Response>>>().Data());
+    responses_ = std::move(*owned);
+    size_ = responses_.size();
+    external_ = static_cast<int64_t>(responses_.capacity() * sizeof(Response));
+    // The collector sees the native memory this small object holds.
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), external_);
+  }
+
+  ~ResponseBatch() override { Free(Env()); }
+
+ private:
+  Napi::Value Length(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(size_)); }
+
+  const Response& Checked(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "at(index): index must be a number");
+    const double i = info[0].As<Napi::Number>().DoubleValue();
+    if (released_) throw Napi::Error::New(env, "the response batch was released");
+    if (!(i >= 0 && i < static_cast<double>(size_)) || std::floor(i) != i) throw Napi::RangeError::New(env, "at(index): index out of range");
+    return responses_[static_cast<size_t>(i)];
+  }
+
+  Napi::Value At(const Napi::CallbackInfo& info) { return toJs(info.Env(), Checked(info)); }
+
+  Napi::Value RequestIdAt(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(Checked(info).requestId));
+  }
+
+  // Frees the responses now rather than when the collector finds this object; at() throws after.
+  Napi::Value Release(const Napi::CallbackInfo& info) {
+    Free(info.Env());
+    return info.Env().Undefined();
+  }
+
+  void Free(Napi::Env env) {
+    if (released_) return;
+    released_ = true;
+    std::vector<Response>().swap(responses_);
+    if (external_ > 0 && env != nullptr) Napi::MemoryManagement::AdjustExternalMemory(env, -external_);
+    external_ = 0;
+  }
+
+  std::vector<Response> responses_;
+  size_t size_ = 0;
+  int64_t external_ = 0;
+  bool released_ = false;
+};
+
 Napi::Value bigHash(Napi::Env env, BlockHash h) { return Napi::BigInt::New(env, static_cast<uint64_t>(h)); }
 
 class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
@@ -225,7 +289,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
         napi_status status = tsfn.BlockingCall(data, [self](Napi::Env env, Napi::Function fn, std::vector<Response>* d) {
           std::unique_ptr<std::vector<Response>> owned(d);
           if (env == nullptr || fn.IsEmpty()) return;  // queue aborted at close()
-          self->OnBatch(env, fn, *owned);
+          self->OnBatch(env, fn, std::move(*owned));
         });
         if (status != napi_ok) delete data;
       });
@@ -254,7 +318,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   }
 
   // JS thread: hand a batch to the listener and drop the keep-alive once nothing is in flight.
-  void OnBatch(Napi::Env env, Napi::Function fn, const std::vector<Response>& batch) {
+  void OnBatch(Napi::Env env, Napi::Function fn, std::vector<Response>&& batch) {
     for (const Response& r : batch) {
       if (r.isFinal && inFlight_ > 0) --inFlight_;
     }
@@ -262,7 +326,15 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       tsfn_.Unref(env);
       refed_ = false;
     }
-    fn.Call({toJs(env, batch)});
+    auto* data = new std::vector<Response>(std::move(batch));
+    Napi::Object wrapped;
+    try {
+      wrapped = env.GetInstanceData<Napi::FunctionReference>()->New({Napi::External<std::vector<Response>>::New(env, data)});
+    } catch (...) {
+      delete data;
+      throw;
+    }
+    fn.Call({wrapped});
   }
 
   Engine& live(Napi::Env env) {
@@ -467,6 +539,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", EngineWrap::Init(env));
+  // The response batch class is made by the engine only (it is not exported); freed with the env.
+  env.SetInstanceData<Napi::FunctionReference>(new Napi::FunctionReference(Napi::Persistent(ResponseBatch::Init(env))));
   exports.Set("hasTensorRtLlm", Napi::Boolean::New(env, hasTensorRtLlm()));
   return exports;
 }

@@ -13,7 +13,7 @@ import { hasHeldFields, materializeBody } from '../../core/plugin/body.js';
 import { randomBytes } from 'node:crypto';
 import { Engine, isQueueFull } from '../../native/engine.js';
 import { loadProfile } from '../../native/profiles.js';
-import type { EngineProfile, EngineResponse, EngineSnapshot } from '../../native/types.js';
+import type { EngineProfile, EngineSnapshot, ResponseBatch } from '../../native/types.js';
 import type {
   Backend, BackendCapabilities, BackendHealth, BackendPlugin, BackendSpec, DispatchCall, DispatchReply, LoadSignals,
   PluginContext, PrefixRetraction, UpstreamError, KvCacheView,
@@ -68,7 +68,7 @@ export class TrtllmBackend implements Backend {
   private builder?: PromptBuilder;
   private readonly handlers = new Map<number, Responder>();
   /** Engine responses not yet handed to their requests (onBatch), and how far into the first batch. */
-  private readonly undelivered: EngineResponse[][] = [];
+  private readonly undelivered: ResponseBatch[] = [];
   private deliveredOfFirst = 0;
   private inFlight = 0;
   private kv?: KvFollower;
@@ -159,7 +159,7 @@ export class TrtllmBackend implements Backend {
    * TURN_BUDGET_MS, whichever ends first, the event loop turning between slices. A request's
    * responses stay in order (one queue).
    */
-  private onBatch(batch: EngineResponse[]): void {
+  private onBatch(batch: ResponseBatch): void {
     this.undelivered.push(batch);
     if (this.undelivered.length === 1) this.deliver();
   }
@@ -171,9 +171,10 @@ export class TrtllmBackend implements Backend {
       const batch = this.undelivered[0];
       const end = Math.min(batch.length, this.deliveredOfFirst + budget, this.deliveredOfFirst + RESPONSES_PER_CLOCK_READ);
       for (let i = this.deliveredOfFirst; i < end; i++) {
-        const r = batch[i];
-        const h = this.handlers.get(r.requestId);
+        // A response is made a JS object only here, as its turn comes (native/types.ts ResponseBatch).
+        const h = this.handlers.get(batch.requestIdAt(i));
         if (!h) continue;
+        const r = batch.at(i);
         if (r.isFinal) this.handlers.delete(r.requestId);
         h.onResponse(r);
       }
@@ -181,6 +182,7 @@ export class TrtllmBackend implements Backend {
       this.deliveredOfFirst = end;
       if (end === batch.length) {
         this.undelivered.shift();
+        batch.release();
         this.deliveredOfFirst = 0;
       }
       if (performance.now() >= until) break;

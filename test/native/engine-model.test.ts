@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Engine, isQueueFull } from '../../native/engine.js';
-import type { EngineProfile, EngineRequest, EngineResponse } from '../../native/types.js';
+import { Engine, isQueueFull, responsesOf } from '../../native/engine.js';
+import type { EngineProfile, EngineRequest, EngineResponse, ResponseBatch } from '../../native/types.js';
 
 const base: EngineProfile = {
   name: 'test', blockSize: 16, numBlocks: 64, maxBatchSize: 8, maxNumTokens: 256, chunkedPrefill: true,
@@ -268,8 +268,9 @@ describe('engine model', () => {
     let done!: () => void;
     const finished = new Promise<void>((resolve) => { done = resolve; });
     const engine = new Engine({ profile: base, timeScale: 20 }, (batch) => {
-      got.push(...batch);
-      if (batch.some((r) => r.isFinal)) done();
+      const responses = responsesOf(batch);
+      got.push(...responses);
+      if (responses.some((r) => r.isFinal)) done();
     });
     const started = performance.now();
     engine.enqueue({ inputTokenIds: tokens(32), maxTokens: 10, streaming: true });
@@ -287,6 +288,38 @@ describe('engine model', () => {
   });
 });
 
+describe('engine model response batches', () => {
+  it('makes each response when it is read, names its request without making it, and refuses reads after release', async () => {
+    let held: ResponseBatch | undefined;
+    const finished = new Promise<void>((resolve) => {
+      const engine = new Engine({ profile: base, timeScale: 50 }, (batch) => {
+        if (batch.length === 0 || !batch.at(0).isFinal) return;
+        held = batch;
+        engine.close();
+        resolve();
+      });
+      engine.enqueue({ inputTokenIds: tokens(16), maxTokens: 3, streaming: false });
+    });
+    await finished;
+    const batch = held!;
+    expect(batch.length).toBe(1);
+    const first = batch.at(0);
+    expect(batch.requestIdAt(0)).toBe(first.requestId);
+    expect(first.tokens).toHaveLength(3);
+    // Each read is a fresh object: a consumer that keeps one owns it.
+    expect(batch.at(0)).not.toBe(first);
+    expect(batch.at(0)).toEqual(first);
+    expect(() => batch.at(1)).toThrow(RangeError);
+    expect(() => batch.at(-1)).toThrow(RangeError);
+    expect(() => batch.at(0.5)).toThrow(RangeError);
+    batch.release();
+    batch.release();
+    expect(batch.length).toBe(1);
+    expect(() => batch.at(0)).toThrow(/released/);
+    expect(first.tokens).toHaveLength(3);
+  });
+});
+
 describe('engine model process lifetime', () => {
   it('keeps the process alive while requests are in flight, and lets it exit when idle', async () => {
     const { execFile } = await import('node:child_process');
@@ -297,7 +330,7 @@ describe('engine model process lifetime', () => {
       const { Engine } = require(${JSON.stringify(addon)});
       const profile = ${JSON.stringify({ ...base, stepBaseMs: 50 })};
       const e = new Engine({ profile, timeScale: 1 }, (batch) => {
-        for (const r of batch) if (r.isFinal) console.log('final', r.tokens.length);
+        for (let i = 0; i < batch.length; i++) if (batch.at(i).isFinal) console.log('final', batch.at(i).tokens.length);
       });
       e.enqueue({ inputTokenIds: [1, 2, 3, 4], maxTokens: 4 });`;
     const out = await new Promise<string>((resolve, reject) =>

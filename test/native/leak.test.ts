@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../native/engine.js';
-import type { EngineProfile, EngineResponse } from '../../native/types.js';
+import type { EngineProfile, ResponseBatch } from '../../native/types.js';
 
 // 10,000 requests through a real-clock engine (engine thread + ThreadSafeFunction), a quarter of
 // them cancelled at random points. At the end nothing may be left: no active or queued request,
@@ -20,8 +20,12 @@ describe('engine model under churn', () => {
   it('ends 10,000 requests with random cancellations with nothing held and flat RSS', async () => {
     const random = lcg(42);
     const pending = new Map<number, () => void>();
-    const engine = new Engine({ profile, timeScale: 200, kvEventBufferSize: 256 }, (batch: EngineResponse[]) => {
-      for (const r of batch) if (r.isFinal) pending.get(r.requestId)?.();
+    const engine = new Engine({ profile, timeScale: 200, kvEventBufferSize: 256 }, (batch: ResponseBatch) => {
+      for (let i = 0; i < batch.length; i++) {
+        const r = batch.at(i);
+        if (r.isFinal) pending.get(r.requestId)?.();
+      }
+      batch.release();
     });
     const runRound = async (count: number) => {
       const finals: Promise<void>[] = [];
