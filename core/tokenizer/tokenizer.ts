@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { Template } from '@huggingface/jinja';
 import { TokenizerLoader } from '@lenml/tokenizers';
 import type { NSTokenizerConfig, NSTokenizerJSON, tokenizers } from '@lenml/tokenizers';
+import { ByteTableDecoder } from './byte-decode.js';
 
 type PreTrainedTokenizer = tokenizers.PreTrainedTokenizer;
 
@@ -223,11 +224,18 @@ export class Tokenizer {
   private readonly forcedPattern: RegExp | undefined;
   /** UTF-8 bytes each token id stands for; built on first use, byte-level BPE tokenizers only. */
   private byteLengthTable: Int32Array | undefined;
+  /**
+   * Decoding by table (byte-decode.ts) where the decoder is ByteLevel alone and no clean-up runs:
+   * undefined until the first decode, null where it does not apply.
+   */
+  private byteDecoder: ByteTableDecoder | null | undefined;
 
   private constructor(
     private readonly tok: PreTrainedTokenizer, chatTemplate: string | undefined, forced: readonly ForcedToken[] = [],
     /** The decoder is ByteLevel: every character of a vocabulary entry stands for one byte. */
     private readonly byteLevel = false,
+    /** …and nothing else (not one step of a sequence of decoders). */
+    private readonly byteLevelOnly = false,
   ) {
     const eos = tok.eos_token_id;
     if (eos === undefined) throw new Error('tokenizer has no eos_token');
@@ -273,7 +281,7 @@ export class Tokenizer {
     const decoder = isRecord(json.decoder) ? json.decoder : undefined;
     const byteLevel = decoder?.type === 'ByteLevel'
       || (decoder?.type === 'Sequence' && Array.isArray(decoder.decoders) && decoder.decoders.some((d) => isRecord(d) && d.type === 'ByteLevel'));
-    return new Tokenizer(tok, chatTemplate, forceTokens, byteLevel);
+    return new Tokenizer(tok, chatTemplate, forceTokens, byteLevel, decoder?.type === 'ByteLevel');
   }
 
   static qwenDefault(): Tokenizer {
@@ -312,11 +320,11 @@ export class Tokenizer {
     // The library rejects empty input and anything that is not a plain Array (typed arrays too).
     if (ids.length === 0) return '';
     const skip = opts.skipSpecialTokens ?? false;
-    if (this.forcedText.size === 0) return this.tok.decode(Array.from(ids), { skip_special_tokens: skip });
+    if (this.forcedText.size === 0) return this.decodeRun(ids, skip);
     let out = '';
     let run: number[] = [];
     const flush = () => {
-      if (run.length > 0) out += this.tok.decode(run, { skip_special_tokens: skip });
+      if (run.length > 0) out += this.decodeRun(run, skip);
       run = [];
     };
     for (let i = 0; i < ids.length; i++) {
@@ -330,6 +338,19 @@ export class Tokenizer {
     }
     flush();
     return out;
+  }
+
+  /** Ids (no forced token among them) to text: by table where it applies, else the library's decode. */
+  private decodeRun(ids: ArrayLike<number>, skip: boolean): string {
+    if (this.byteDecoder === undefined) {
+      const applies = this.byteLevelOnly && !this.tok.clean_up_tokenization_spaces;
+      this.byteDecoder = applies ? ByteTableDecoder.build(this.vocabSize, {
+        vocab: this.tok.model.vocab,
+        added: this.tok.added_tokens,
+        special: this.tok.special_tokens,
+      }) : null;
+    }
+    return this.byteDecoder?.decode(ids, skip) ?? this.tok.decode(Array.from(ids), { skip_special_tokens: skip });
   }
 
   applyChatTemplate(messages: ChatMessage[], opts: ChatTemplateOptions = {}): string {
