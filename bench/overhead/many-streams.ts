@@ -11,13 +11,13 @@
  * one), and the streams: answered whole (every token and [DONE]), failed, dropped.
  *
  *   node --import tsx bench/overhead/many-streams.ts [--via in-process|proxy] [--streams N]
- *        [--tokens T] [--ramp-s S] [--node-args="--cpu-prof …"]
+ *        [--tokens T] [--ramp-s S] [--node-args="--cpu-prof …"] [--gateway-log FILE]
  *
  * Connection caps are raised for the run (limits.max_connections, max_in_flight_per_client); the
  * file-descriptor limit (ulimit -n) bounds N: each stream holds one descriptor in the client and
  * one (in-process) or two (proxy) in the gateway.
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -39,6 +39,8 @@ const { values } = parseArgs({
     tokens: { type: 'string', default: '30' },
     'ramp-s': { type: 'string', default: '4' },
     'node-args': { type: 'string' },
+    // The gateway's stdout and stderr (e.g. --node-args=--trace-gc) are written here.
+    'gateway-log': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -95,6 +97,11 @@ const unbuilt = await ensureBuilt(group, root, false);
 if (unbuilt) throw new Error(unbuilt);
 const gateway = await spawnSelf(['serve', '--config', config], { env: { SWITCHYARD_LOG_LEVEL: 'warn' }, timeoutMs: 60_000, entry: cliEntry(root), nodeArgs: values['node-args']?.split(' ').filter(Boolean) });
 const pid = gateway.child.pid!;
+if (values['gateway-log'] !== undefined) {
+  const log = createWriteStream(values['gateway-log']);
+  gateway.child.stdout!.pipe(log);
+  gateway.child.stderr!.pipe(log);
+}
 
 let peakRss = 0;
 // Streams the gateway itself holds: its open descriptors (the client's count of requests sent
