@@ -129,6 +129,43 @@ export interface DispatchReply {
    * `text()` and `bytes()`.
    */
   bytes?(): Promise<Buffer>;
+  /**
+   * Optional, streamed chat and completions answers: the answer's SSE events as the plugin makes
+   * them, each with what the relay would otherwise parse out of its bytes. A plugin that makes the
+   * events itself (an in-process engine) offers this so they go to the client's socket at once,
+   * with no stream to pass through and no bytes to cut apart and parse again. The same rule: a
+   * caller uses one of `body`, `text()`, `bytes()` and `events`.
+   */
+  events?: EventFeed;
+}
+
+/** One SSE event a plugin made, and what it says (the relay forwards `raw` and reads the rest). */
+export interface MadeEvent {
+  /** The event as it goes to the client, blank line included: `data: {...}\n\n`. */
+  raw: string;
+  /** It carries a token: text, reasoning or a tool-call delta (not a role-only or empty delta). */
+  content?: boolean;
+  /** A choice's finish_reason, when one is set. */
+  finishReason?: string;
+  usage?: { prompt_tokens?: number; completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } | null };
+  /** The usage-only chunk (`"choices":[]`). */
+  usageOnly?: boolean;
+  /** `data: [DONE]`. */
+  done?: boolean;
+}
+
+/** Where a feed's events go: called synchronously, in order; `end` or `fail` once, last. */
+export interface EventSink {
+  event(e: MadeEvent): void;
+  end(): void;
+  fail(err: Error): void;
+}
+
+export interface EventFeed {
+  /** Sends the events to `sink`, those made before at once; once per feed. */
+  attach(sink: EventSink): void;
+  /** The reader has gone: make no more (the plugin cancels the engine's work). */
+  cancel(): void;
 }
 
 /** An upstream error body, normalised from the engine's dialect. */

@@ -8,7 +8,7 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import { GatewayError } from './errors.js';
-import { relaySse } from './sse-relay.js';
+import { relayFeed, relaySse, type RelayOptions } from './sse-relay.js';
 import { readUsage } from './answer-usage.js';
 import { responseIdOf } from './response-owners.js';
 import type { Exchange } from './lifecycle/exchange.js';
@@ -49,7 +49,9 @@ async function relayStream(x: Exchange, { attempt, reply: upstream }: Answer, ho
   res.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), ...answerHeaders(x, attempt), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
   res.flushHeaders();
   const streamed = admission?.streamed;
-  const sse = await relaySse(upstream.body, res, {
+  // An engine that makes its events in-process hands them over as made (chat and completions).
+  const feed = x.endpoint === 'responses' ? undefined : upstream.events;
+  const relayOptions: RelayOptions = {
     dialect: x.endpoint === 'responses' ? 'responses' : 'chat',
     stripUsage: !x.clientWantsUsage,
     onResponseId: (id) => rememberResponse(x, attempt, id),
@@ -61,10 +63,12 @@ async function relayStream(x: Exchange, { attempt, reply: upstream }: Answer, ho
     onContent: streamed ? () => { deadlines.token(); streamed(); } : () => deadlines.token(),
     // The stream's own error when a deadline cut it (first token, stall, whole request).
     interruption: () => (cancel.reason instanceof GatewayError ? cancel.reason : undefined),
-  });
+  };
+  const sse = feed ? await relayFeed(feed, res, relayOptions) : await relaySse(upstream.body, res, relayOptions);
   if (sse.end === 'client-gone') {
     // Abort the upstream at once: an orphaned generation holds a GPU slot.
-    upstream.body.destroy();
+    if (feed) feed.cancel();
+    else upstream.body.destroy();
     req.log.info({ backend: attempt.backend.id }, 'client disconnected mid-stream; upstream aborted');
   } else {
     res.end();

@@ -23,6 +23,7 @@ import { GatewayError } from './errors.js';
 import { SseSplitter, type SseEvent } from './sse-parser.js';
 import { asChatUsage, type ResponsesUsage } from './answer-usage.js';
 import type { RelayTurns } from './turns.js';
+import type { EventFeed } from '../plugin/types.js';
 
 export interface Usage {
   prompt_tokens?: number;
@@ -54,7 +55,7 @@ export function responsesErrorEvent(err: GatewayError): Buffer {
   return Buffer.from(`event: error\ndata: ${JSON.stringify({ type: 'error', code, message, param })}\n\n`);
 }
 
-interface RelayOptions {
+export interface RelayOptions {
   /** `chat` (chat and completions chunks, ended by `[DONE]`) unless given. */
   dialect?: 'chat' | 'responses';
   stripUsage: boolean;
@@ -136,13 +137,98 @@ export async function relaySse(upstream: Readable, res: ServerResponse, opts: Re
     out.end = 'upstream-failed';
     out.error = err instanceof Error ? err.message : String(err);
   }
-  if (out.end !== 'done') {
-    if (out.end === 'truncated') out.error = responses ? 'the engine closed the stream before the response ended' : 'the engine closed the stream before [DONE]';
-    const failure = opts.interruption?.() ?? new GatewayError('SY_ERR_STREAM_INTERRUPTED', `upstream stream failed: ${out.error}`);
-    if (failure.errorName !== 'SY_ERR_STREAM_INTERRUPTED') out.error = failure.message;
-    await write(responses ? responsesErrorEvent(failure) : Buffer.concat([errorEvent(failure), DONE]));
-  }
+  if (out.end !== 'done') await write(closingEvent(out, opts, responses));
   return out;
+}
+
+/** A stream that did not end well ends with an error event (and, in chat, `[DONE]`). */
+function closingEvent(out: RelayOutcome, opts: RelayOptions, responses: boolean): Buffer {
+  if (out.end === 'truncated') out.error = responses ? 'the engine closed the stream before the response ended' : 'the engine closed the stream before [DONE]';
+  const failure = opts.interruption?.() ?? new GatewayError('SY_ERR_STREAM_INTERRUPTED', `upstream stream failed: ${out.error}`);
+  if (failure.errorName !== 'SY_ERR_STREAM_INTERRUPTED') out.error = failure.message;
+  return responses ? responsesErrorEvent(failure) : Buffer.concat([errorEvent(failure), DONE]);
+}
+
+/**
+ * Relays a chat or completions stream a plugin makes event by event (an EventFeed): each event is
+ * observed from what the plugin says of it and written to the client as it is made, in the same
+ * call. Nothing is read, split or parsed, and nothing waits for a turn of the loop: the plugin
+ * hands events over in its own budgeted slices (plugins/trtllm/index.ts), so the work of one token
+ * is done before the next is taken up and no token's objects outlive it.
+ *
+ * The engine cannot be paused: a client that does not keep up has the events buffered in its
+ * socket (at most one answer's worth, bounded by max_tokens), and one that takes nothing for
+ * `stallTimeoutMs` is cut as in relaySse. Ends as relaySse does: `done` at `[DONE]`, `client-gone`
+ * when the client leaves first (the feed is cancelled), else an error event and `[DONE]`.
+ */
+export function relayFeed(feed: EventFeed, res: ServerResponse, opts: RelayOptions): Promise<RelayOutcome> {
+  const out: RelayOutcome = { contentEvents: 0, end: 'truncated' };
+  return new Promise<RelayOutcome>((resolve) => {
+    let settled = false;
+    let stall: NodeJS.Timeout | undefined;
+    const settle = () => {
+      settled = true;
+      clearTimeout(stall);
+      res.off('close', onClose);
+      res.off('drain', onDrain);
+      resolve(out);
+    };
+    const onClose = () => {
+      if (settled) return;
+      out.end = 'client-gone';
+      settle();
+      feed.cancel();
+    };
+    const onDrain = () => {
+      clearTimeout(stall);
+      stall = undefined;
+    };
+    const write = (chunk: string | Buffer) => {
+      if (res.writableEnded || res.destroyed) return;
+      if (res.write(chunk) || stall !== undefined || opts.stallTimeoutMs === undefined) return;
+      stall = setTimeout(() => {
+        out.error = `the client took nothing for ${opts.stallTimeoutMs} ms`;
+        res.destroy();
+      }, opts.stallTimeoutMs);
+      res.once('drain', onDrain);
+    };
+    const close = () => {
+      if (settled) return;
+      write(closingEvent(out, opts, false));
+      settle();
+    };
+    if (res.destroyed) {
+      onClose();
+      return;
+    }
+    res.on('close', onClose);
+    feed.attach({
+      event: (e) => {
+        if (settled) return;
+        if (e.done) {
+          out.end = 'done';
+          write(e.raw);
+          settle();
+          return;
+        }
+        if (e.content) countContent(out, opts);
+        if (e.finishReason !== undefined && e.finishReason !== '') out.finishReason = e.finishReason;
+        if (e.usage !== undefined) {
+          out.usage = e.usage;
+          // The usage-only chunk the gateway asked for on the client's behalf.
+          if (opts.stripUsage && e.usageOnly) return;
+        }
+        write(e.raw);
+      },
+      end: close,
+      fail: (err) => {
+        if (settled) return;
+        out.end = 'upstream-failed';
+        out.error = err.message;
+        close();
+      },
+    });
+  });
 }
 
 /** How long the bytes after the stream's last event may take before the upstream is cut. */

@@ -8,10 +8,15 @@
  * ids (`onResponse`), the HTTP text engines (Triton, TGI, DeepSpeed-MII) feed the text they answer
  * (`pushText`) and end it with the counts they report, if any; what they do not report is counted
  * with the model's tokenizer.
+ *
+ * A streamed answer is read as an EventFeed (core/plugin/types.ts: each event goes to the client's
+ * socket as it is made) or as the bytes of `body`; whichever the reader takes first. Events made
+ * before a reader comes are kept for it.
  */
 import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type { EngineResponse, FinishReason as EngineFinish } from '../../native/types.js';
+import type { EventFeed, EventSink, MadeEvent } from '../../core/plugin/types.js';
 import type { StreamDecoder } from '../../core/tokenizer/stream-decoder.js';
 import { OutputStream, ToolCallStreamer, type StreamDelta } from './output/stream-text.js';
 import { parseToolCalls, type ToolCallFormat } from './output/tool-calls.js';
@@ -38,6 +43,8 @@ export interface ResponderOptions {
   toolFormat: ToolCallFormat;
   /** The engine request to cancel when a stop string ends the answer. */
   cancel: () => void;
+  /** The reader went away before the answer ended (the body was destroyed, the feed cancelled). */
+  abandon?: () => void;
   /**
    * The engine says how many prompt tokens its KV cache served (the in-process engine does): usage
    * carries `prompt_tokens_details.cached_tokens`. Text engines over HTTP mostly do not, and a 0
@@ -54,8 +61,13 @@ export interface EngineCounts {
   cachedTokens?: number;
 }
 
-export class Responder {
-  readonly body = new PassThrough();
+export class Responder implements EventFeed {
+  private bodyStream: PassThrough | undefined;
+  /** Where a streamed answer's events go; until a reader attaches, they wait in `backlog`. */
+  private sink: EventSink | undefined;
+  private backlog: MadeEvent[] = [];
+  /** The answer ended (`null`) or failed before a reader attached. */
+  private endedBeforeSink: Error | null | undefined;
   private readonly id: string;
   private readonly created = Math.floor(Date.now() / 1000);
   private readonly output: OutputStream;
@@ -79,6 +91,32 @@ export class Responder {
     this.output = new OutputStream(o.decoder, o.stops);
     if (o.params.parseTools && o.params.stream) this.tools = new ToolCallStreamer();
     this.finished = new Promise((resolve) => { this.resolveFinished = resolve; });
+  }
+
+  /** The answer's bytes: SSE events for a stream, else the JSON body at the end. */
+  get body(): PassThrough {
+    if (this.bodyStream) return this.bodyStream;
+    const body = new PassThrough();
+    this.bodyStream = body;
+    body.once('close', () => this.o.abandon?.());
+    if (this.o.params.stream) {
+      this.attach({ event: (e) => body.write(e.raw), end: () => body.end(), fail: (err) => body.destroy(err) });
+    }
+    return body;
+  }
+
+  attach(sink: EventSink): void {
+    if (this.sink) throw new Error('Responder: the answer has a reader already');
+    this.sink = sink;
+    const backlog = this.backlog;
+    this.backlog = [];
+    for (const e of backlog) sink.event(e);
+    if (this.endedBeforeSink === null) sink.end();
+    else if (this.endedBeforeSink) sink.fail(this.endedBeforeSink);
+  }
+
+  cancel(): void {
+    this.o.abandon?.();
   }
 
   /** Resolves when the final response has been handled. */
@@ -139,7 +177,8 @@ export class Responder {
   discard(): void {
     if (this.done) return;
     this.done = true;
-    this.body.destroy();
+    this.bodyStream?.destroy();
+    this.backlog = [];
     this.resolveFinished();
   }
 
@@ -150,7 +189,9 @@ export class Responder {
   fail(err: Error): void {
     if (this.done) return;
     this.done = true;
-    this.body.destroy(err);
+    if (!this.o.params.stream) this.body.destroy(err);
+    else if (this.sink) this.sink.fail(err);
+    else this.endedBeforeSink = err;
     this.resolveFinished();
   }
 
@@ -172,8 +213,13 @@ export class Responder {
         finish = t.finishReason;
       }
       this.chunk({}, finish);
-      if (this.o.params.includeUsage) this.writeEvent({ id: this.id, object: this.chunkObject(), created: this.created, model: this.o.model, choices: [], usage: this.usage() });
-      this.body.end('data: [DONE]\n\n');
+      if (this.o.params.includeUsage) {
+        const usage = this.usage();
+        this.writeEvent({ id: this.id, object: this.chunkObject(), created: this.created, model: this.o.model, choices: [], usage }, { usage, usageOnly: true });
+      }
+      this.emit({ raw: 'data: [DONE]\n\n', done: true });
+      if (this.sink) this.sink.end();
+      else this.endedBeforeSink = null;
     } else {
       this.body.end(JSON.stringify(this.finalBody(finish)));
     }
@@ -181,8 +227,8 @@ export class Responder {
     this.resolveFinished();
   }
 
-  private usage(): Record<string, unknown> {
-    const usage: Record<string, unknown> = {
+  private usage(): NonNullable<MadeEvent['usage']> & { total_tokens: number } {
+    const usage: NonNullable<MadeEvent['usage']> & { total_tokens: number } = {
       prompt_tokens: this.promptTokens,
       completion_tokens: this.completionTokens,
       total_tokens: this.promptTokens + this.completionTokens,
@@ -196,10 +242,11 @@ export class Responder {
   }
 
   private chunk(delta: StreamDelta, finish: Finish | null): void {
+    const said: Omit<MadeEvent, 'raw'> = { content: hasContent(delta), finishReason: finish ?? undefined };
     if (!this.o.params.chat) {
       if (delta.content === undefined && finish === null) return;
       this.writeEvent({ id: this.id, object: 'text_completion', created: this.created, model: this.o.model,
-        choices: [{ index: 0, text: delta.content ?? '', logprobs: null, finish_reason: finish }] });
+        choices: [{ index: 0, text: delta.content ?? '', logprobs: null, finish_reason: finish }] }, said);
       return;
     }
     if (!this.started) {
@@ -209,11 +256,16 @@ export class Responder {
     }
     if (delta.content === undefined && delta.tool_calls === undefined && finish === null) return;
     this.writeEvent({ id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.o.model,
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] }, said);
   }
 
-  private writeEvent(obj: unknown): void {
-    this.body.write(`data: ${JSON.stringify(obj)}\n\n`);
+  private writeEvent(obj: unknown, said: Omit<MadeEvent, 'raw'> = {}): void {
+    this.emit({ raw: `data: ${JSON.stringify(obj)}\n\n`, ...said });
+  }
+
+  private emit(e: MadeEvent): void {
+    if (this.sink) this.sink.event(e);
+    else this.backlog.push(e);
   }
 
   private finalBody(finish: Finish): Record<string, unknown> {
@@ -232,4 +284,9 @@ export class Responder {
     return { id: this.id, object: 'chat.completion', created: this.created, model: this.o.model,
       choices: [{ index: 0, message, logprobs: null, finish_reason: finish }], usage: this.usage() };
   }
+}
+
+/** What the relay counts as a token (core/server/sse-relay.ts choiceHasContent): text or tool calls. */
+function hasContent(d: StreamDelta): boolean {
+  return (d.content !== undefined && d.content !== '') || (d.tool_calls !== undefined && d.tool_calls.length > 0);
 }

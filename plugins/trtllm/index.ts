@@ -44,11 +44,12 @@ export interface TrtllmTestHooks {
 const RESPONSES_PER_TURN = 512;
 /**
  * …and for at most this long (the clock read every RESPONSES_PER_CLOCK_READ): a slow machine or a
- * costly stream still yields. The clock sees only the slice's own work (decode, frame, push): the
- * relay's share for the same responses (split, observe, write to the socket), about twice as much
- * again, follows in the microtasks and the relay's own slices (core/server/turns.ts). 10,000
- * streams, before the relay had slices: event-loop lag p99 in the median second 36 ms with 4 ms
- * slices here, 25 ms with 2 ms, 20 ms with 1 ms, in the same time.
+ * costly stream still yields. A streamed answer's events go to the client's socket within the
+ * slice (the relay takes them from the Responder's EventFeed, core/server/sse-relay.ts relayFeed),
+ * so the clock sees a token's whole work: decode, frame, observe, write. (Before, the relay read
+ * each answer through a stream and did its share — split, parse, write, about twice as much — in
+ * its own slices, core/server/turns.ts; at 10,000 streams event-loop lag p99 in the median second
+ * read 36 ms with 4 ms slices here, 25 ms with 2 ms, 20 ms with 1 ms.)
  */
 const TURN_BUDGET_MS = 1;
 const RESPONSES_PER_CLOCK_READ = 32;
@@ -274,6 +275,8 @@ export class TrtllmBackend implements Backend {
       decoder: new StreamDecoder(tokenizer, { skipSpecialTokens: true, context: ids }),
       stops: [...params.stop, ...stopWords], toolFormat: this.opts.promptStyle,
       cancel: () => this.runtime?.cancel(requestId),
+      // A reader that goes away (client gone) cancels the engine request too.
+      abandon: () => this.runtime?.cancel(requestId),
     });
     this.handlers.set(requestId, responder);
     this.kv?.link(ids, call.prefixHashes, blockStarts);
@@ -284,13 +287,13 @@ export class TrtllmBackend implements Backend {
       this.inFlight--;
       unsubscribe();
     });
-    // A reader that goes away (client gone) cancels the engine request too.
-    responder.body.once('close', onAbort);
     if (!params.stream) await responder.whenFinished();
     return {
       status: 200,
       headers: { 'content-type': params.stream ? 'text/event-stream' : 'application/json' },
-      body: responder.body,
+      // Made when read: a stream's reader takes `events` (each event straight to the client) or this.
+      get body() { return responder.body; },
+      events: params.stream ? responder : undefined,
     };
   }
 

@@ -267,3 +267,47 @@ describe('in-process engine: a step answering more requests than one turn of the
     }
   }, 120_000);
 });
+
+describe('in-process engine: streams go from its event feed to the client', () => {
+  let gw: Gateway;
+  beforeAll(async () => {
+    const config = await loadConfig(writeConfig({
+      listen: { host: '127.0.0.1', port: 0 },
+      backends: [{ id: 'local', type: 'trtllm', executor: 'model', profile: 'a10-qwen2.5-7b-trtllm', time_scale: 1, models: ['qwen2.5-7b-instruct'] }],
+      routes: [{ model: 'qwen2.5-7b-instruct', backends: ['local'] }],
+    }));
+    gw = await startGateway(config, { port: 0, host: '127.0.0.1', logLevel: 'silent', plugins: new Map([['trtllm', trtllm]]) });
+  });
+  afterAll(async () => {
+    await gw?.drain();
+  });
+  const post = (body: Record<string, unknown>, signal?: AbortSignal) => fetch(`${gw.url}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, signal,
+    body: JSON.stringify({ model: 'qwen2.5-7b-instruct', messages: [{ role: 'user', content: 'Count.' }], stream: true, ignore_eos: true, ...body }),
+  });
+  const events = async (res: Response) => (await res.text()).split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice(6));
+
+  it('sends usage only to a client that asked for it, and every token before [DONE]', async () => {
+    const plain = await events(await post({ max_tokens: 5 }));
+    expect(plain.at(-1)).toBe('[DONE]');
+    const chunks = plain.slice(0, -1).map((e) => JSON.parse(e) as { choices: Array<{ delta: { content?: string }; finish_reason: string | null }>; usage?: unknown });
+    expect(chunks.every((c) => c.choices.length === 1 && c.usage === undefined)).toBe(true);
+    expect(chunks.at(-1)!.choices[0].finish_reason).toBe('length');
+    const asked = await events(await post({ max_tokens: 5, stream_options: { include_usage: true } }));
+    const usage = JSON.parse(asked.at(-2)!) as { choices: unknown[]; usage: { completion_tokens: number } };
+    expect(usage.choices).toEqual([]);
+    expect(usage.usage.completion_tokens).toBe(5);
+  });
+
+  it('cancels the engine\'s request when the client leaves mid-stream', async () => {
+    const backend = gw.backends[0] as TrtllmBackend;
+    const aborter = new AbortController();
+    const res = await post({ max_tokens: 5000 }, aborter.signal);
+    const reader = res.body!.getReader();
+    await reader.read();
+    expect(backend.signals().inFlight).toBe(1);
+    aborter.abort();
+    await waitFor(() => backend.signals().inFlight === 0 && backend.signals().running === 0, 10_000);
+    expect(backend.signals()).toMatchObject({ inFlight: 0, running: 0 });
+  });
+});
