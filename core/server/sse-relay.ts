@@ -183,9 +183,16 @@ export function relayFeed(feed: EventFeed, res: ServerResponse, opts: RelayOptio
       clearTimeout(stall);
       stall = undefined;
     };
+    const socket = res.socket;
     const write = (chunk: string | Buffer) => {
       if (res.writableEnded || res.destroyed) return;
-      if (res.write(chunk) || stall !== undefined || opts.stallTimeoutMs === undefined) return;
+      // node:http corks the socket for a chunk (size line, data, CRLF) and uncorks it on the next
+      // tick; the syscall then runs after the slice that wrote it, outside the plugin's budget
+      // (512 streams' writes after one 1 ms slice: ~10 ms). Corked here, it goes out at once.
+      socket?.cork();
+      const ok = res.write(chunk);
+      socket?.uncork();
+      if (ok || stall !== undefined || opts.stallTimeoutMs === undefined) return;
       stall = setTimeout(() => {
         out.error = `the client took nothing for ${opts.stallTimeoutMs} ms`;
         res.destroy();
