@@ -122,6 +122,15 @@ describe('the Grafana dashboard', () => {
     expect([...types.keys()].filter((n) => n.includes('process_process_') || n.startsWith('switchyard_process_') || n.startsWith('switchyard_nodejs_'))).toEqual([]);
   });
 
+  // A scrape at 10,000 connections held the event loop 30 ms listing every descriptor and handle.
+  it('counts open descriptors off the event loop and exports no per-handle listing', () => {
+    if (process.platform !== 'linux') return;
+    const fds = Number(/^process_open_fds (\d+)$/m.exec(metricsText)?.[1]);
+    expect(fds).toBeGreaterThan(3);
+    expect(fds).toBeLessThan(100_000);
+    expect([...types.keys()].filter((n) => n.startsWith('nodejs_active_handles') || n.startsWith('nodejs_active_resources'))).toEqual([]);
+  });
+
   it('sees the traffic in the series its main panels use', () => {
     for (const series of ['switchyard_requests_total{', 'switchyard_time_to_first_token_seconds_bucket{', 'switchyard_routing_decisions_total{',
       'switchyard_arm_requests_total{', 'switchyard_backend_healthy{']) {
