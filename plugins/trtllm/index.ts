@@ -9,6 +9,7 @@
  * process. Give each worker its own GPU (CUDA_VISIBLE_DEVICES per worker) or keep workers: 1
  * for a trtllm backend.
  */
+import path from 'node:path';
 import { hasHeldFields, materializeBody } from '../../core/plugin/body.js';
 import { randomBytes } from 'node:crypto';
 import { Engine, isQueueFull } from '../../native/engine.js';
@@ -99,7 +100,8 @@ export class TrtllmBackend implements Backend {
     const tokenizer = this.pool.tokenizer;
     this.builder = createPromptBuilder(o.promptStyle, tokenizer);
     if (o.executor === 'model') {
-      const sim = loadProfile(o.profile!);
+      // A profiles file of the operator's own models their hardware; the shipped one is the default.
+      const sim = loadProfile(o.profile!, o.profilesFile === undefined ? undefined : path.resolve(this.ctx.configDir, o.profilesFile));
       this.profile = {
         ...sim.engineProfile,
         enablePrefixCaching: o.enableKvCacheReuse,

@@ -12,6 +12,8 @@ import type { ForcedToken } from '../../core/tokenizer/tokenizer.js';
 export interface TrtllmOptions {
   executor: 'model' | 'tensorrt-llm';
   profile?: string;
+  /** Where `profile` is defined (native/profiles.yaml's format), relative to the config file; default native/profiles.yaml. */
+  profilesFile?: string;
   timeScale: number;
   engineDir?: string;
   kvCacheFreeGpuMemoryFraction: number;
@@ -39,7 +41,7 @@ export interface TrtllmOptions {
   forceTokens: ForcedToken[];
 }
 
-const KNOWN = ['executor', 'profile', 'time_scale', 'engine_dir', 'kv_cache_free_gpu_memory_fraction', 'kv_cache_max_tokens', 'enable_kv_cache_reuse',
+const KNOWN = ['executor', 'profile', 'profiles_file', 'time_scale', 'engine_dir', 'kv_cache_free_gpu_memory_fraction', 'kv_cache_max_tokens', 'enable_kv_cache_reuse',
   'kv_event_buffer', 'scheduler_policy', 'max_batch_size', 'max_num_tokens', 'max_queue_size', 'enable_chunked_context', 'tokenizer_json', 'tokenizer_config', 'tokenizer_parallelism',
   'prompt_style', 'prefix_tokens_id', 'suffix_tokens_id', 'force_tokens'];
 
@@ -50,7 +52,8 @@ export function validateTrtllmOptions(o: Record<string, unknown>): string[] {
   for (const k of Object.keys(o)) if (!KNOWN.includes(k)) problems.push(`${k}: not an option of trtllm (known: ${KNOWN.join(', ')})`);
   const executor = o.executor ?? 'model';
   if (executor !== 'model' && executor !== 'tensorrt-llm') problems.push(`executor: expected model or tensorrt-llm, got ${JSON.stringify(executor)}`);
-  if (executor === 'model' && typeof o.profile !== 'string') problems.push('profile: executor model needs a profile name (native/profiles.yaml)');
+  if (executor === 'model' && typeof o.profile !== 'string') problems.push('profile: executor model needs a profile name (native/profiles.yaml, or profiles_file)');
+  if (executor !== 'model' && o.profiles_file !== undefined) problems.push('profiles_file: only executor model reads profiles');
   if (executor === 'tensorrt-llm') {
     if (typeof o.engine_dir !== 'string') problems.push('engine_dir: executor tensorrt-llm needs the engine directory');
     if (!hasTensorRtLlm) {
@@ -81,7 +84,7 @@ export function validateTrtllmOptions(o: Record<string, unknown>): string[] {
       && typeof (f as ForcedToken).token === 'string' && (f as ForcedToken).token !== '' && Number.isInteger((f as ForcedToken).id) && (f as ForcedToken).id >= 0);
     if (!ok) problems.push('force_tokens: expected a list of { token: non-empty text, id: token id }');
   }
-  for (const k of ['engine_dir', 'tokenizer_json', 'tokenizer_config', 'profile']) if (o[k] !== undefined && typeof o[k] !== 'string') problems.push(`${k}: expected a string`);
+  for (const k of ['engine_dir', 'tokenizer_json', 'tokenizer_config', 'profile', 'profiles_file']) if (o[k] !== undefined && typeof o[k] !== 'string') problems.push(`${k}: expected a string`);
   if (typeof o.tokenizer_json === 'string' && o.tokenizer_json.endsWith('.model')) {
     // The tokenizer library reads SentencePiece tokenizers (Unigram or BPE with Metaspace) only in
     // their tokenizer.json form, which transformers writes next to every converted model.
@@ -95,6 +98,7 @@ export function readTrtllmOptions(o: Record<string, unknown>): TrtllmOptions {
   return {
     executor: o.executor === 'tensorrt-llm' ? 'tensorrt-llm' : 'model',
     profile: o.profile as string | undefined,
+    profilesFile: o.profiles_file as string | undefined,
     timeScale: (o.time_scale as number | undefined) ?? 1,
     engineDir: o.engine_dir as string | undefined,
     kvCacheFreeGpuMemoryFraction: (o.kv_cache_free_gpu_memory_fraction as number | undefined) ?? 0.9,

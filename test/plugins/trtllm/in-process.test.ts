@@ -311,3 +311,46 @@ describe('in-process engine: streams go from its event feed to the client', () =
     expect(backend.signals()).toMatchObject({ inFlight: 0, running: 0 });
   });
 });
+
+describe('in-process engine: a profiles file of the operator\'s own', () => {
+  it('models the hardware a profile there describes; an unknown name is refused', async () => {
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-profiles-'));
+    const shipped = readFileSync(new URL('../../../native/profiles.yaml', import.meta.url), 'utf8');
+    // The shipped anchors, and one profile of ours: the A10 profile with a quarter of its KV memory fraction.
+    writeFileSync(path.join(dir, 'mine.yaml'), `${shipped}
+  tiny-kv-trtllm:
+    <<: *trtllm
+    gpu: a10
+    model: qwen2.5-7b
+    kv_cache: { block_size: 32, memory_fraction: 0.225, fraction_of: free, reserve_gb: 1.0 }
+    step_ms: { base: 24.22, per_seq: 0.524, per_prefill_token: 0.18, per_kv_token: 1.27e-5 }
+    frontend_overhead_ms: 0
+`);
+    const config = await loadConfig(writeConfig({
+      listen: { host: '127.0.0.1', port: 0 },
+      backends: [
+        { id: 'mine', type: 'trtllm', executor: 'model', profile: 'tiny-kv-trtllm', profiles_file: path.join(dir, 'mine.yaml'), time_scale: 50, models: ['m'] },
+        { id: 'shipped', type: 'trtllm', executor: 'model', profile: 'a10-qwen2.5-7b-trtllm', time_scale: 50, models: ['m'] },
+      ],
+      routes: [{ model: 'm', backends: ['mine', 'shipped'] }],
+    }));
+    const gw = await startGateway(config, { port: 0, host: '127.0.0.1', logLevel: 'silent', plugins: new Map([['trtllm', trtllm]]) });
+    try {
+      const [mine, shipped] = gw.backends;
+      const capacity = (b: typeof mine) => b.capabilities.kvCapacityTokens!;
+      expect(capacity(mine)).toBeGreaterThan(0);
+      expect(capacity(mine) / capacity(shipped)).toBeCloseTo(0.25, 1);
+    } finally {
+      await gw.drain();
+    }
+    const refused = loadConfig(writeConfig({
+      listen: { host: '127.0.0.1', port: 0 },
+      backends: [{ id: 'x', type: 'trtllm', executor: 'model', profile: 'no-such', profiles_file: path.join(dir, 'mine.yaml'), models: ['m'] }],
+      routes: [{ model: 'm', backends: ['x'] }],
+    })).then((c) => startGateway(c, { port: 0, host: '127.0.0.1', logLevel: 'silent', plugins: new Map([['trtllm', trtllm]]) }));
+    await expect(refused).rejects.toThrow(/no profile named 'no-such'/);
+  });
+});
