@@ -34,9 +34,9 @@ const { values } = parseArgs({
   options: {
     via: { type: 'string', default: 'in-process' },
     streams: { type: 'string' },
-    // A step's time grows with the batch, so the first streams get their tokens faster: opened
-    // over 4 s, 30 tokens each, about 98% of 10,000 are open at once (over 10 s, 20 tokens: 82%).
-    tokens: { type: 'string', default: '30' },
+    // 20 tokens at about one a second, opened over 4 s: every stream is open from the last one's
+    // first token (~5 s) to the first one's end (~20 s).
+    tokens: { type: 'string', default: '20' },
     'ramp-s': { type: 'string', default: '4' },
     'node-args': { type: 'string' },
     // The gateway's stdout and stderr (e.g. --node-args=--trace-gc) are written here.
@@ -57,30 +57,38 @@ const dir = mkdtempSync(path.join(tmpdir(), 'switchyard-streams-'));
 const root = packageRoot(import.meta.url);
 let sim: Awaited<ReturnType<typeof spawnSim>> | undefined;
 let backend: Record<string, unknown>;
-if (via === 'proxy') {
-  // A profile of the engine model whose batch holds every stream and whose step takes ~0.8 s at
-  // that batch (a slow token stream, not a GPU's speed): appended to the shipped profiles file.
-  const profiles = `${readFileSync(path.join(root, 'native', 'profiles.yaml'), 'utf8')}
+// Profiles of the engine model (appended to the shipped file, whose anchors they use) whose batch
+// holds every stream and whose step takes about a second at any batch size: a slow token stream
+// from the first request on, not a GPU's speed. (Until 2026-12-03 the step grew with the batch
+// from a few ms, so the first streams ended before the last began; and the in-process engine had
+// the A10 profile, whose KV cache holds ~1,900 streams: the rest waited in its queue, connected
+// and given no token. The runs before that date never held their N streams at once.)
+const step = `step_ms: { base: 900, per_seq: ${(100 / streams).toFixed(5)}, per_prefill_token: 0, per_kv_token: 0 }`;
+const profilesFile = path.join(dir, 'profiles.yaml');
+writeFileSync(profilesFile, `${readFileSync(path.join(root, 'native', 'profiles.yaml'), 'utf8')}
   soak-vllm:
     <<: *vllm
     gpu: a100
     model: qwen2.5-7b
     scheduler: { <<: *vllm_sched, max_batch_size: ${streams + 100}, max_num_tokens: 65536 }
-    step_ms: { base: 24, per_seq: ${(800 / streams).toFixed(4)}, per_prefill_token: 0.002, per_kv_token: 0 }
+    ${step}
     frontend_overhead_ms: 0
-`;
-  const file = path.join(dir, 'profiles.yaml');
-  writeFileSync(file, profiles);
-  sim = await spawnSim(['--engine', 'vllm', '--profile', 'soak-vllm', '--profile-file', file, '--port', '0', '--model', 'soak']);
+  soak-trtllm:
+    <<: *trtllm
+    gpu: h100
+    model: llama3-8b
+    ${step}
+    frontend_overhead_ms: 0
+`);
+if (via === 'proxy') {
+  sim = await spawnSim(['--engine', 'vllm', '--profile', 'soak-vllm', '--profile-file', profilesFile, '--port', '0', '--model', 'soak']);
   backend = { id: 'engine', type: 'vllm', url: sim.url, connections: streams + 100 };
 } else {
-  // The A10 TensorRT-LLM profile with every stream in the batch: a decode step of N sequences is
-  // ~0.52 ms each in model time; the time scale brings it to about a second.
-  const stepModelMs = 24.22 + 0.524 * streams;
+  // H100 memory for an 8B model: 13,505 blocks of 32 tokens, one per stream (the 11-token prompt
+  // and 20 tokens; TensorRT-LLM's policy reserves prompt + max_tokens at admission).
   backend = {
-    id: 'engine', type: 'trtllm', executor: 'model', profile: 'a10-qwen2.5-7b-trtllm', models: ['soak'],
-    time_scale: Number((stepModelMs / 1000).toFixed(3)), max_batch_size: streams + 100, max_num_tokens: 65536,
-    kv_cache_max_tokens: streams * (64 + tokens) * 2, enable_chunked_context: true,
+    id: 'engine', type: 'trtllm', executor: 'model', profile: 'soak-trtllm', profiles_file: profilesFile, models: ['soak'],
+    time_scale: 1, max_batch_size: streams + 100, max_num_tokens: 65536, enable_chunked_context: true,
   };
 }
 const config = path.join(dir, 'gateway.yaml');
@@ -118,6 +126,8 @@ const rssTimer = setInterval(() => {
 }, 500);
 const lagP99: number[] = [];
 const lagMax: number[] = [];
+/** When each lag figure was read (ms since the streams' start): the holding window is told apart from the ramp. */
+const lagAt: number[] = [];
 const metricsAgent = new Agent({ connections: 1 });
 const lagTimer = setInterval(() => {
   void request(`${gateway.url}/metrics`, { dispatcher: metricsAgent }).then(async (res) => {
@@ -126,8 +136,10 @@ const lagTimer = setInterval(() => {
     const max = /^\S*eventloop_lag_max_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1];
     // The gateway's start (loading tokenizers, a synchronous half second) is not the streams' doing.
     if (started === undefined) return;
-    if (p99 !== undefined) lagP99.push(Number(p99) * 1000);
-    if (max !== undefined) lagMax.push(Number(max) * 1000);
+    if (p99 === undefined || max === undefined) return;
+    lagP99.push(Number(p99) * 1000);
+    lagMax.push(Number(max) * 1000);
+    lagAt.push(performance.now() - started);
   }, () => undefined);
 }, 1000);
 
@@ -137,6 +149,12 @@ const body = JSON.stringify({ model: 'soak', stream: true, max_tokens: tokens, i
 let started: number | undefined = undefined;
 let open = 0;
 let peakOpen = 0;
+/** Streams that have had a token; when the last one had its first and when the first one ended (ms since start). */
+let streaming = 0;
+let allStreamingAt: number | undefined;
+let firstEndedAt: number | undefined;
+/** Each stream's wait from its response headers to its first token. */
+const firstTokens: number[] = [];
 
 async function oneStream(): Promise<void> {
   open++;
@@ -152,14 +170,19 @@ async function oneStream(): Promise<void> {
     }
     let text = '';
     let got = 0;
+    const headersAt = performance.now();
     for await (const chunk of res.body) {
       text += (chunk as Buffer).toString('utf8');
       let cut: number;
       while ((cut = text.indexOf('\n\n')) >= 0) {
         const event = text.slice(0, cut);
         text = text.slice(cut + 2);
-        if (event.includes('"content"')) got++;
+        if (event.includes('"content"') && got++ === 0) {
+          firstTokens.push(performance.now() - headersAt);
+          if (++streaming === streams) allStreamingAt = performance.now() - started!;
+        }
         if (event.startsWith('data: [DONE]')) {
+          firstEndedAt ??= performance.now() - started!;
           outcome.tokens += got;
           if (got >= tokens - 1) outcome.whole++;
           else outcome.dropped++;
@@ -201,4 +224,13 @@ process.stdout.write(`${streams} streams via ${via === 'proxy' ? 'a proxy plugin
 process.stdout.write(`| streams open at once (client, peak) | gateway descriptors (peak) | whole | failed | dropped | gateway RSS peak | lag p99 (worst 1 s / median 1 s) | lag max |\n|--:|--:|--:|--:|--:|--:|--:|--:|\n`);
 process.stdout.write(`| ${peakOpen} | ${peakFds} | ${outcome.whole} | ${outcome.failed} | ${outcome.dropped} | ${(peakRss / 2 ** 20).toFixed(0)} MB | ${worst(lagP99).toFixed(1)} / ${median(lagP99).toFixed(1)} ms | ${worst(lagMax).toFixed(1)} ms |\n`);
 process.stdout.write(`lag p99 by second (ms): ${lagP99.map((x) => x.toFixed(0)).join(' ')}\n`);
+const ft = sorted(firstTokens);
+process.stdout.write(`first token after the response headers (client): p50 ${(ft[Math.floor(ft.length / 2)] / 1000).toFixed(2)} s, p99 ${(ft[Math.floor(ft.length * 0.99)] / 1000).toFixed(2)} s, max ${((ft.at(-1) ?? NaN) / 1000).toFixed(2)} s\n`);
+// Holding: the seconds read wholly after every stream had its first token and before any ended
+// (none when the engine could not take them all at once: then they were never all streaming).
+const inHolding = (i: number) => allStreamingAt !== undefined && firstEndedAt !== undefined && lagAt[i] - 1000 >= allStreamingAt && lagAt[i] <= firstEndedAt;
+const holding = lagP99.filter((_, i) => inHolding(i));
+const holdingMax = lagMax.filter((_, i) => inHolding(i));
+process.stdout.write(`holding all ${streams}: every one had its first token at ${((allStreamingAt ?? NaN) / 1000).toFixed(1)} s, the first ended at ${((firstEndedAt ?? NaN) / 1000).toFixed(1)} s; `
+  + `${holding.length} whole seconds between, lag p99 worst ${worst(holding).toFixed(1)} / median ${median(holding).toFixed(1)} ms, lag max ${worst(holdingMax).toFixed(1)} ms\n`);
 if (outcome.errors.size > 0) process.stdout.write(`errors: ${[...outcome.errors].map(([k, v]) => `${k} × ${v}`).join(', ')}\n`);
