@@ -85,7 +85,7 @@ export async function relaySse(upstream: Readable, res: ServerResponse, opts: Re
   const write = async (buf: Buffer): Promise<boolean> => {
     if (buf.length === 0) return true;
     if (res.writableEnded || res.destroyed) return false;
-    if (!res.write(buf)) {
+    if (!writeNow(res, buf)) {
       // The client is slower than the engine: stop reading upstream until it drains.
       let timer: NodeJS.Timeout | undefined;
       const stalled = opts.stallTimeoutMs === undefined ? undefined
@@ -141,6 +141,21 @@ export async function relaySse(upstream: Readable, res: ServerResponse, opts: Re
   return out;
 }
 
+/**
+ * res.write, with the bytes on the socket before it returns. node:http corks the socket for a
+ * chunk (size line, data, CRLF) and uncorks it on the next tick, which runs only once the current
+ * microtasks are done: every chunk of a relay slice (turns.ts) or of an engine's delivery slice
+ * then went out after it, outside its time budget (512 streams' writes after one 1 ms slice:
+ * ~10 ms more). Corked here first, node:http leaves the uncork to us.
+ */
+function writeNow(res: ServerResponse, chunk: string | Buffer): boolean {
+  const socket = res.socket;
+  socket?.cork();
+  const ok = res.write(chunk);
+  socket?.uncork();
+  return ok;
+}
+
 /** A stream that did not end well ends with an error event (and, in chat, `[DONE]`). */
 function closingEvent(out: RelayOutcome, opts: RelayOptions, responses: boolean): Buffer {
   if (out.end === 'truncated') out.error = responses ? 'the engine closed the stream before the response ended' : 'the engine closed the stream before [DONE]';
@@ -183,16 +198,9 @@ export function relayFeed(feed: EventFeed, res: ServerResponse, opts: RelayOptio
       clearTimeout(stall);
       stall = undefined;
     };
-    const socket = res.socket;
     const write = (chunk: string | Buffer) => {
       if (res.writableEnded || res.destroyed) return;
-      // node:http corks the socket for a chunk (size line, data, CRLF) and uncorks it on the next
-      // tick; the syscall then runs after the slice that wrote it, outside the plugin's budget
-      // (512 streams' writes after one 1 ms slice: ~10 ms). Corked here, it goes out at once.
-      socket?.cork();
-      const ok = res.write(chunk);
-      socket?.uncork();
-      if (ok || stall !== undefined || opts.stallTimeoutMs === undefined) return;
+      if (writeNow(res, chunk) || stall !== undefined || opts.stallTimeoutMs === undefined) return;
       stall = setTimeout(() => {
         out.error = `the client took nothing for ${opts.stallTimeoutMs} ms`;
         res.destroy();
