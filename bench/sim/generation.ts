@@ -7,7 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Engine } from '../../native/engine.js';
-import type { EngineResponse, RequestTimings, ResponseBatch } from '../../native/engine.js';
+import type { RequestTimings, ResponseBatch } from '../../native/engine.js';
 import type { SimProfile } from '../../native/profiles.js';
 import type { TokenizerPool } from '../../core/tokenizer/pool.js';
 import { StreamDecoder } from '../../core/tokenizer/stream-decoder.js';
