@@ -153,12 +153,14 @@ let peakOpen = 0;
 let streaming = 0;
 let allStreamingAt: number | undefined;
 let firstEndedAt: number | undefined;
-/** Each stream's wait from its response headers to its first token. */
+/** Each stream's wait for its first token: from its request, and from its response headers. */
 const firstTokens: number[] = [];
+const firstTokensAfterHeaders: number[] = [];
 
 async function oneStream(): Promise<void> {
   open++;
   peakOpen = Math.max(peakOpen, open);
+  const sentAt = performance.now();
   try {
     const res = await request(`${gateway.url}/v1/chat/completions`, { method: 'POST', dispatcher: client, headers: { 'content-type': 'application/json' }, body });
     if (res.statusCode !== 200) {
@@ -178,7 +180,8 @@ async function oneStream(): Promise<void> {
         const event = text.slice(0, cut);
         text = text.slice(cut + 2);
         if (event.includes('"content"') && got++ === 0) {
-          firstTokens.push(performance.now() - headersAt);
+          firstTokens.push(performance.now() - sentAt);
+          firstTokensAfterHeaders.push(performance.now() - headersAt);
           if (++streaming === streams) allStreamingAt = performance.now() - started!;
         }
         if (event.startsWith('data: [DONE]')) {
@@ -224,8 +227,11 @@ process.stdout.write(`${streams} streams via ${via === 'proxy' ? 'a proxy plugin
 process.stdout.write(`| streams open at once (client, peak) | gateway descriptors (peak) | whole | failed | dropped | gateway RSS peak | lag p99 (worst 1 s / median 1 s) | lag max |\n|--:|--:|--:|--:|--:|--:|--:|--:|\n`);
 process.stdout.write(`| ${peakOpen} | ${peakFds} | ${outcome.whole} | ${outcome.failed} | ${outcome.dropped} | ${(peakRss / 2 ** 20).toFixed(0)} MB | ${worst(lagP99).toFixed(1)} / ${median(lagP99).toFixed(1)} ms | ${worst(lagMax).toFixed(1)} ms |\n`);
 process.stdout.write(`lag p99 by second (ms): ${lagP99.map((x) => x.toFixed(0)).join(' ')}\n`);
-const ft = sorted(firstTokens);
-process.stdout.write(`first token after the response headers (client): p50 ${(ft[Math.floor(ft.length / 2)] / 1000).toFixed(2)} s, p99 ${(ft[Math.floor(ft.length * 0.99)] / 1000).toFixed(2)} s, max ${((ft.at(-1) ?? NaN) / 1000).toFixed(2)} s\n`);
+const spread = (xs: number[]) => {
+  const s = sorted(xs);
+  return `p50 ${(s[Math.floor(s.length / 2)] / 1000).toFixed(2)} s, p99 ${(s[Math.floor(s.length * 0.99)] / 1000).toFixed(2)} s, max ${((s.at(-1) ?? NaN) / 1000).toFixed(2)} s`;
+};
+process.stdout.write(`first token (client), from the request: ${spread(firstTokens)}; from the response headers: ${spread(firstTokensAfterHeaders)}\n`);
 // Holding: the seconds read wholly after every stream had its first token and before any ended
 // (none when the engine could not take them all at once: then they were never all streaming).
 const inHolding = (i: number) => allStreamingAt !== undefined && firstEndedAt !== undefined && lagAt[i] - 1000 >= allStreamingAt && lagAt[i] <= firstEndedAt;
