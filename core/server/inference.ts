@@ -48,7 +48,7 @@ export interface InferenceContext {
   tracing?: Tracing;
   /** This gateway's shadow copies in flight (shadow.ts). */
   shadows: ShadowTraffic;
-  /** The slices in which every relayed stream's chunks are handled (turns.ts). */
+  /** The slices in which every relayed stream's chunks are handled and new requests routed (turns.ts). */
   relayTurns: RelayTurns;
 }
 

@@ -9,6 +9,9 @@
  * of the loop. With the slicer, a chunk that arrives while the current slice has used its budget
  * waits (in arrival order) for the next slice, which starts in the check phase of the same turn.
  *
+ * New requests take their turns in the same slices before they are routed and dispatched
+ * (inference.ts): a burst of arrivals then shares the loop with the streams in flight.
+ *
  * A lone stream pays nothing: the first chunk of a turn opens a slice and goes on at once.
  */
 export class RelayTurns {
