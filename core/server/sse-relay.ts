@@ -77,68 +77,145 @@ export interface RelayOptions {
   turns?: RelayTurns;
 }
 
-export async function relaySse(upstream: Readable, res: ServerResponse, opts: RelayOptions): Promise<RelayOutcome> {
+export function relaySse(upstream: Readable, res: ServerResponse, opts: RelayOptions): Promise<RelayOutcome> {
   const out: RelayOutcome = { contentEvents: 0, end: 'truncated' };
   const splitter = new SseSplitter();
   const responses = opts.dialect === 'responses';
   const observe = responses ? observeResponsesEvent : observeChatEvent;
-  const write = async (buf: Buffer): Promise<boolean> => {
-    if (buf.length === 0) return true;
-    if (res.writableEnded || res.destroyed) return false;
-    if (!writeNow(res, buf)) {
-      // The client is slower than the engine: stop reading upstream until it drains.
-      let timer: NodeJS.Timeout | undefined;
-      const stalled = opts.stallTimeoutMs === undefined ? undefined
-        : new Promise<'stalled'>((resolve) => { timer = setTimeout(resolve, opts.stallTimeoutMs, 'stalled'); });
-      const outcome = await Promise.race([once(res, 'drain'), once(res, 'close'), ...(stalled ? [stalled] : [])]);
-      clearTimeout(timer);
-      if (outcome === 'stalled') {
-        out.error = `the client took nothing for ${opts.stallTimeoutMs} ms`;
-        res.destroy();
-        return false;
-      }
+  /** The client has room again, is gone, or took nothing for the stall limit (false: gone). */
+  const drained = async (): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = opts.stallTimeoutMs === undefined ? undefined
+      : new Promise<'stalled'>((resolve) => { timer = setTimeout(resolve, opts.stallTimeoutMs, 'stalled'); });
+    const outcome = await Promise.race([once(res, 'drain'), once(res, 'close'), ...(stalled ? [stalled] : [])]);
+    clearTimeout(timer);
+    if (outcome === 'stalled') {
+      out.error = `the client took nothing for ${opts.stallTimeoutMs} ms`;
+      res.destroy();
+      return false;
     }
     return !res.destroyed;
   };
-  const forwardAll = async (events: SseEvent[]): Promise<boolean> => {
-    if (events.length === 0) return true;
-    if (events.length === 1) return observe(events[0], out, opts) ? write(events[0].raw) : true;
-    const forward: Buffer[] = [];
-    for (const e of events) if (observe(e, out, opts)) forward.push(e.raw);
-    return write(forward.length === 1 ? forward[0] : Buffer.concat(forward));
+  /** Forwards what the events say to forward: 'ok', 'full' (wait for the client) or 'gone'. */
+  const forward = (events: SseEvent[]): 'ok' | 'full' | 'gone' => {
+    let buf: Buffer | undefined;
+    if (events.length === 1) {
+      if (observe(events[0], out, opts)) buf = events[0].raw;
+    } else if (events.length > 1) {
+      const kept: Buffer[] = [];
+      for (const e of events) if (observe(e, out, opts)) kept.push(e.raw);
+      buf = kept.length === 0 ? undefined : kept.length === 1 ? kept[0] : Buffer.concat(kept);
+    }
+    if (res.writableEnded || res.destroyed) return 'gone';
+    if (buf === undefined || buf.length === 0) return 'ok';
+    return writeNow(res, buf) ? 'ok' : 'full';
   };
-  try {
-    // Leaving the loop early does not destroy the upstream: at the end of the stream what is left
-    // of the HTTP body (chunked encoding's last chunk) is read off, so the connection goes back to
-    // the pool instead of being closed and opened anew for the next request.
-    for await (const chunk of upstream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-      const turn = opts.turns?.turn();
-      if (turn) await turn;
-      if (!(await forwardAll(splitter.push(chunk)))) {
-        out.end = 'client-gone';
-        return out;
+
+  return new Promise<RelayOutcome>((resolve) => {
+    let settled = false;
+    let ended = false;
+    // Chunks are handled in order, one at a time; a chunk that waits (for a turn of the loop, or
+    // for the client to take what was written) pauses the upstream, and what arrives meanwhile
+    // queues behind it. Nothing waits for the next chunk: between chunks a stream holds only its
+    // listeners (a pending read per stream, at 5,000 streams, outlived young-generation
+    // collections and was copied by each).
+    const queue: Array<() => void | Promise<void>> = [];
+    let running = false;
+    const run = (task: () => void | Promise<void>) => {
+      if (settled) return;
+      queue.push(task);
+      if (!running) void drain();
+    };
+    const drain = async () => {
+      running = true;
+      while (queue.length > 0 && !settled) {
+        const r = queue.shift()!();
+        if (r) await r;
       }
+      running = false;
+    };
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      upstream.off('data', onData);
+      upstream.off('end', onEnd);
+      upstream.off('error', onError);
+      upstream.off('close', onClose);
+      // An error the upstream raises after the relay is done (an engine failing a request the
+      // client already left) is of no consequence, and must not go uncaught.
+      upstream.on('error', ignore);
+      queue.length = 0;
+      resolve(out);
+    };
+    const clientGone = () => {
+      out.end = 'client-gone';
+      settle();
+    };
+    const close = () => {
+      if (out.end !== 'done') {
+        const closing = closingEvent(out, opts, responses);
+        if (!res.writableEnded && !res.destroyed) writeNow(res, closing);
+      }
+      settle();
+    };
+    const afterWrite = (r: 'ok' | 'full' | 'gone'): void | Promise<void> => {
+      if (r === 'gone') return clientGone();
       if (out.end === 'done') {
+        // Leaving before the end does not destroy the upstream: what is left of the HTTP body
+        // (chunked encoding's last chunk) is read off, so the connection goes back to the pool.
+        settle();
         drainRest(upstream);
-        break;
+        return;
       }
+      if (r === 'full') {
+        // The client is slower than the engine: stop reading upstream until it drains.
+        upstream.pause();
+        return drained().then((alive) => {
+          if (!alive) return clientGone();
+          if (!ended) upstream.resume();
+        });
+      }
+    };
+    const handle = (chunk: Buffer): void | Promise<void> => {
+      const turn = opts.turns?.turn();
+      if (!turn) return afterWrite(forward(splitter.push(chunk)));
+      upstream.pause();
+      return turn.then(() => {
+        if (settled) return;
+        const r = afterWrite(forward(splitter.push(chunk)));
+        if (r) return r;
+        if (!settled && !ended) upstream.resume();
+      });
+    };
+    const failed = (err: Error) => {
+      if (!upstream.destroyed) upstream.destroy();
+      if (opts.isClientGone()) return clientGone();
+      out.end = 'upstream-failed';
+      out.error = err.message;
+      close();
+    };
+    const onData = (chunk: Buffer | string) => run(() => handle(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
+    const onEnd = () => {
+      ended = true;
+      run(() => {
+        const r = forward(splitter.end());
+        if (r === 'gone') return clientGone();
+        close();
+      });
+    };
+    const onError = (err: Error) => run(() => failed(err));
+    // Closed without an end or an error: cut short (the iterator's ERR_STREAM_PREMATURE_CLOSE).
+    const onClose = () => { if (!ended) run(() => failed(new Error('Premature close'))); };
+    upstream.on('data', onData);
+    upstream.once('end', onEnd);
+    upstream.on('error', onError);
+    upstream.once('close', onClose);
+    upstream.resume();
+    if (upstream.destroyed || upstream.readableEnded) {
+      // Already over before the relay began: nothing more will be emitted.
+      run(() => failed(upstream.errored ?? new Error('Premature close')));
     }
-    if (out.end !== 'done' && !(await forwardAll(splitter.end()))) {
-      out.end = 'client-gone';
-      return out;
-    }
-  } catch (err) {
-    // Leaving the loop by a throw no longer destroys the upstream (destroyOnReturn: false).
-    if (!upstream.destroyed) upstream.destroy();
-    if (opts.isClientGone()) {
-      out.end = 'client-gone';
-      return out;
-    }
-    out.end = 'upstream-failed';
-    out.error = err instanceof Error ? err.message : String(err);
-  }
-  if (out.end !== 'done') await write(closingEvent(out, opts, responses));
-  return out;
+  });
 }
 
 /**
@@ -245,6 +322,8 @@ export function relayFeed(feed: EventFeed, res: ServerResponse, opts: RelayOptio
     });
   });
 }
+
+function ignore(): void {}
 
 /** How long the bytes after the stream's last event may take before the upstream is cut. */
 const DRAIN_MS = 1000;
