@@ -92,11 +92,12 @@ async function serveInference(arrival: Arrival): Promise<void> {
     // Awaited only where there is something to wait for (keys' limits; a tokenized route).
     if (x.ctx.tenants) await admit(x);
     x.deadlines.start(x.stream);
-    // Routing, the prompt and the dispatch wait for room in the slices the streams' chunks share
-    // (turns.ts): a burst of new requests then takes its turns with the streams in flight instead
-    // of holding the event loop for all of them at once (10,000 streams opened over 4 s: ~40-200 ms
-    // turns while they arrived).
-    const turn = x.ctx.relayTurns.turn();
+    // Routing, the prompt and the dispatch wait for the next of the slices the streams' chunks
+    // share once the current one's budget is spent (turns.ts): a burst of new requests then takes
+    // turns with the streams in flight instead of holding the event loop for all of them at once
+    // (10,000 streams opened over 4 s: ~40-200 ms turns while they arrived). A request does not
+    // queue behind waiting chunks: on a loop that keeps up it waits for nothing.
+    const turn = x.ctx.relayTurns.admission();
     if (turn) await turn;
     const keyed = routingRequestOf(x);
     const answer = await dispatchWithRetries(x, keyed instanceof Promise ? await keyed : keyed, hooks);

@@ -9,13 +9,16 @@
  * of the loop. With the slicer, a chunk that arrives while the current slice has used its budget
  * waits (in arrival order) for the next slice, which starts in the check phase of the same turn.
  *
- * New requests take their turns in the same slices before they are routed and dispatched
- * (inference.ts): a burst of arrivals then shares the loop with the streams in flight.
+ * New requests take the next slice once the current one is spent, before they are routed and
+ * dispatched (`admission`, inference.ts): a burst of arrivals then shares the loop with the
+ * streams in flight.
  *
  * A lone stream pays nothing: the first chunk of a turn opens a slice and goes on at once.
  */
 export class RelayTurns {
   private readonly waiting: Array<() => void> = [];
+  /** New requests waiting for a slice: let go first, in arrival order. */
+  private readonly admissions: Array<() => void> = [];
   /** A slice is open until the loop has turned (its setImmediate ran). */
   private open = false;
   private sliceEnds = 0;
@@ -28,13 +31,28 @@ export class RelayTurns {
       this.openSlice();
       return undefined;
     }
-    if (this.waiting.length === 0 && performance.now() < this.sliceEnds) return undefined;
+    if (this.waiting.length === 0 && this.admissions.length === 0 && performance.now() < this.sliceEnds) return undefined;
     return new Promise<void>((resolve) => { this.waiting.push(resolve); });
   }
 
-  /** Chunks waiting for a slice (for tests and metrics). */
+  /**
+   * For a new request: undefined while the current slice has time (it does not queue behind the
+   * chunks waiting, so a request's routing adds nothing to its latency on a loop that keeps up);
+   * once the slice's budget is spent, a promise for the next slice, ahead of the chunks waiting
+   * (requests in arrival order among themselves).
+   */
+  admission(): Promise<void> | undefined {
+    if (!this.open) {
+      this.openSlice();
+      return undefined;
+    }
+    if (this.admissions.length === 0 && performance.now() < this.sliceEnds) return undefined;
+    return new Promise<void>((resolve) => { this.admissions.push(resolve); });
+  }
+
+  /** Chunks and requests waiting for a slice (for tests and metrics). */
   get queued(): number {
-    return this.waiting.length;
+    return this.waiting.length + this.admissions.length;
   }
 
   private openSlice(): void {
@@ -45,7 +63,7 @@ export class RelayTurns {
 
   private readonly turned = (): void => {
     this.open = false;
-    if (this.waiting.length === 0) return;
+    if (this.waiting.length === 0 && this.admissions.length === 0) return;
     this.openSlice();
     void this.release();
   };
@@ -56,8 +74,8 @@ export class RelayTurns {
    * waiting when the budget is spent goes in the next slice (already scheduled by openSlice).
    */
   private async release(): Promise<void> {
-    while (this.waiting.length > 0 && performance.now() < this.sliceEnds) {
-      this.waiting.shift()!();
+    while ((this.admissions.length > 0 || this.waiting.length > 0) && performance.now() < this.sliceEnds) {
+      (this.admissions.shift() ?? this.waiting.shift())!();
       await undefined;
       await undefined;
     }

@@ -34,6 +34,23 @@ describe('RelayTurns', () => {
     expect(turns.queued).toBe(0);
   });
 
+  it('lets a new request go on while the slice has time, chunks waiting or not; once it is spent, requests go first, in arrival order', async () => {
+    const turns = new RelayTurns(50);
+    expect(turns.turn()).toBeUndefined();
+    busy(60);
+    const log: string[] = [];
+    const chunks = [turns.turn()!.then(() => log.push('chunk 1')), turns.turn()!.then(() => log.push('chunk 2'))];
+    // The slice is spent: requests wait too, but ahead of the chunks.
+    const requests = [turns.admission()!.then(() => log.push('request 1')), turns.admission()!.then(() => log.push('request 2'))];
+    expect(turns.queued).toBe(4);
+    await Promise.all([...chunks, ...requests]);
+    expect(log).toEqual(['request 1', 'request 2', 'chunk 1', 'chunk 2']);
+    // Within a slice's time, one request after another goes on at once.
+    const fresh = new RelayTurns(50);
+    expect(fresh.admission()).toBeUndefined();
+    expect(fresh.admission()).toBeUndefined();
+  });
+
   it('turns the event loop between slices: a timer due during a burst runs before the burst ends', async () => {
     const turns = new RelayTurns(2);
     const log: string[] = [];
