@@ -120,19 +120,33 @@ export function relaySse(upstream: Readable, res: ServerResponse, opts: RelayOpt
     // listeners (a pending read per stream, at 5,000 streams, outlived young-generation
     // collections and was copied by each).
     const queue: Array<() => void | Promise<void>> = [];
+    /** A task is waiting: what comes meanwhile queues. */
     let running = false;
+    /** The common case does its work in the call (no closure, no promise); a wait starts the queue. */
     const run = (task: () => void | Promise<void>) => {
       if (settled) return;
-      queue.push(task);
-      if (!running) void drain();
-    };
-    const drain = async () => {
-      running = true;
-      while (queue.length > 0 && !settled) {
-        const r = queue.shift()!();
-        if (r) await r;
+      if (running) {
+        queue.push(task);
+        return;
       }
-      running = false;
+      const r = task();
+      if (r) waitThenDrain(r);
+    };
+    const waitThenDrain = (first: Promise<void>) => {
+      running = true;
+      void (async () => {
+        try {
+          await first;
+          while (queue.length > 0 && !settled) {
+            const r = queue.shift()!();
+            if (r) await r;
+          }
+        } catch {
+          // A wait for the client failed (its response errored): it is gone.
+          clientGone();
+        }
+        running = false;
+      })();
     };
     const settle = () => {
       if (settled) return;
@@ -194,7 +208,16 @@ export function relaySse(upstream: Readable, res: ServerResponse, opts: RelayOpt
       out.error = err.message;
       close();
     };
-    const onData = (chunk: Buffer | string) => run(() => handle(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
+    const onData = (chunk: Buffer | string) => {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      if (settled) return;
+      if (running) {
+        queue.push(() => handle(buf));
+        return;
+      }
+      const r = handle(buf);
+      if (r) waitThenDrain(r);
+    };
     const onEnd = () => {
       ended = true;
       run(() => {
