@@ -95,8 +95,8 @@ async function serveInference(arrival: Arrival): Promise<void> {
     // Routing, the prompt and the dispatch wait for the next of the slices the streams' chunks
     // share once the current one's budget is spent (turns.ts): a burst of new requests then takes
     // turns with the streams in flight instead of holding the event loop for all of them at once
-    // (10,000 streams opened over 4 s: ~40-200 ms turns while they arrived). A request does not
-    // queue behind waiting chunks: on a loop that keeps up it waits for nothing.
+    // (10,000 streams opened over 4 s: ~40-200 ms turns while they arrived). On a loop that keeps
+    // up it waits for nothing; behind a spent slice, requests and chunks take turns.
     const turn = x.ctx.relayTurns.admission();
     if (turn) await turn;
     const keyed = routingRequestOf(x);

@@ -17,8 +17,10 @@
  */
 export class RelayTurns {
   private readonly waiting: Array<() => void> = [];
-  /** New requests waiting for a slice: let go first, in arrival order. */
+  /** New requests waiting for a slice, in arrival order: let go in turn with the chunks. */
   private readonly admissions: Array<() => void> = [];
+  /** Whose turn is next when both wait: a request's, or a chunk's. */
+  private admissionNext = true;
   /** A slice is open until the loop has turned (its setImmediate ran). */
   private open = false;
   private sliceEnds = 0;
@@ -38,8 +40,9 @@ export class RelayTurns {
   /**
    * For a new request: undefined while the current slice has time (it does not queue behind the
    * chunks waiting, so a request's routing adds nothing to its latency on a loop that keeps up);
-   * once the slice's budget is spent, a promise for the next slice, ahead of the chunks waiting
-   * (requests in arrival order among themselves).
+   * once the slice's budget is spent, a promise for a later slice. Waiting requests and chunks
+   * are let go alternately (each in arrival order), so neither starves the other: requests first,
+   * streams' chunks (first tokens included) waited behind a whole burst of arrivals.
    */
   admission(): Promise<void> | undefined {
     if (!this.open) {
@@ -75,7 +78,9 @@ export class RelayTurns {
    */
   private async release(): Promise<void> {
     while ((this.admissions.length > 0 || this.waiting.length > 0) && performance.now() < this.sliceEnds) {
-      (this.admissions.shift() ?? this.waiting.shift())!();
+      const admission = this.admissions.length > 0 && (this.admissionNext || this.waiting.length === 0);
+      this.admissionNext = !admission;
+      (admission ? this.admissions.shift() : this.waiting.shift())!();
       await undefined;
       await undefined;
     }

@@ -34,17 +34,17 @@ describe('RelayTurns', () => {
     expect(turns.queued).toBe(0);
   });
 
-  it('lets a new request go on while the slice has time, chunks waiting or not; once it is spent, requests go first, in arrival order', async () => {
+  it('lets a new request go on while the slice has time; once it is spent, requests and chunks go alternately, each in arrival order', async () => {
     const turns = new RelayTurns(50);
     expect(turns.turn()).toBeUndefined();
     busy(60);
     const log: string[] = [];
     const chunks = [turns.turn()!.then(() => log.push('chunk 1')), turns.turn()!.then(() => log.push('chunk 2'))];
-    // The slice is spent: requests wait too, but ahead of the chunks.
-    const requests = [turns.admission()!.then(() => log.push('request 1')), turns.admission()!.then(() => log.push('request 2'))];
-    expect(turns.queued).toBe(4);
+    // The slice is spent: requests wait too, and take every other turn with the chunks.
+    const requests = [1, 2, 3].map((i) => turns.admission()!.then(() => log.push(`request ${i}`)));
+    expect(turns.queued).toBe(5);
     await Promise.all([...chunks, ...requests]);
-    expect(log).toEqual(['request 1', 'request 2', 'chunk 1', 'chunk 2']);
+    expect(log).toEqual(['request 1', 'chunk 1', 'request 2', 'chunk 2', 'request 3']);
     // Within a slice's time, one request after another goes on at once.
     const fresh = new RelayTurns(50);
     expect(fresh.admission()).toBeUndefined();
