@@ -162,6 +162,8 @@ export function relaySse(upstream: Readable, res: ServerResponse, opts: RelayOpt
       resolve(out);
     };
     const clientGone = () => {
+      // The outcome is resolved once; nothing after may rewrite it.
+      if (settled) return;
       out.end = 'client-gone';
       settle();
     };
