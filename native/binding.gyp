@@ -16,6 +16,7 @@
         "src/engine_factory.cc",
         "src/engine_model.cc",
         "src/kv_cache.cc",
+        "src/responses.cc",
         "src/scheduler.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
