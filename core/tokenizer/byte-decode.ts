@@ -16,8 +16,9 @@
  * - skipping special tokens drops every token whose string is a special token's;
  * - bytes are decoded leniently (U+FFFD for what is not UTF-8), a byte-order mark kept.
  * Anything else — another decoder in a sequence, `clean_up_tokenization_spaces`, an id outside the
- * vocabulary — is not handled here: `build` or `decode` returns undefined and the caller uses the
- * library.
+ * vocabulary — is not handled here: the caller builds a table only for a ByteLevel-only decoder
+ * without clean-up, and `decode` returns undefined for an id outside it (the caller uses the
+ * library then).
  */
 
 /** GPT-2's bytes_to_unicode: the printable bytes stand for themselves, the rest for 256 + n. */
@@ -55,7 +56,8 @@ export class ByteTableDecoder {
   private readonly utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
   private scratch = new Uint8Array(256);
 
-  private constructor(size: number, src: ByteDecoderSource) {
+  /** `size`: the ids the table covers (vocabulary and added tokens: the highest id + 1). */
+  constructor(size: number, src: ByteDecoderSource) {
     const toByte = unicodeToByte();
     const contents = new Set(src.added.map((a) => a.content));
     const special = new Set(src.special);
@@ -86,10 +88,6 @@ export class ByteTableDecoder {
       for (const ch of s) this.bytes[at++] = toByte.get(ch.codePointAt(0)!) ?? 0;
     }
     this.offset[size] = at;
-  }
-
-  static build(size: number, src: ByteDecoderSource): ByteTableDecoder {
-    return new ByteTableDecoder(size, src);
   }
 
   /** The text of these ids, or undefined when one is outside the table (the caller falls back). */

@@ -344,7 +344,7 @@ export class Tokenizer {
   private decodeRun(ids: ArrayLike<number>, skip: boolean): string {
     if (this.byteDecoder === undefined) {
       const applies = this.byteLevelOnly && !this.tok.clean_up_tokenization_spaces;
-      this.byteDecoder = applies ? ByteTableDecoder.build(this.vocabSize, {
+      this.byteDecoder = applies ? new ByteTableDecoder(this.vocabSize, {
         vocab: this.tok.model.vocab,
         added: this.tok.added_tokens,
         special: this.tok.special_tokens,

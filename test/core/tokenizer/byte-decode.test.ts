@@ -64,7 +64,7 @@ describe('decoding byte-level BPE by table', () => {
   });
 
   it('leaves what it cannot decode to the library: an id outside the vocabulary', () => {
-    const table = ByteTableDecoder.build(4, { vocab: ['a', 'Ġb'], added: [{ id: 3, content: '<x>' }], special: ['<x>'] });
+    const table = new ByteTableDecoder(4, { vocab: ['a', 'Ġb'], added: [{ id: 3, content: '<x>' }], special: ['<x>'] });
     expect(table.decode([0, 1, 3], false)).toBe('a b<x>');
     expect(table.decode([0, 1, 3], true)).toBe('a b');
     expect(table.decode([2], false)).toBeUndefined();
