@@ -6,6 +6,7 @@
  * (a C proxy) which no JavaScript gateway can match request for request.
  *
  *   node --import tsx bench/overhead/floor-proxy.ts --upstream URL [--port 0] [--workers 1] [--fastify]
+ *        [--connections 128] [--lag]
  *
  * A request whose body asks for a stream (`"stream":true`) is relayed as the upstream sends it,
  * chunk by chunk: the floor of the streaming rows.
@@ -17,7 +18,8 @@
  * Prints "floor proxy listening on http://…" once every worker listens.
  */
 import cluster from 'node:cluster';
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
@@ -59,9 +61,24 @@ function relayStream(pool: Pool, path: string, body: Buffer, res: ServerResponse
 /** The bench's clients ask for a stream in the body's JSON; a byte search, as the floor parses nothing. */
 const STREAM_TRUE = Buffer.from('"stream":true');
 
+/**
+ * `--lag`: GET /metrics answers the event loop's delay since the last read in prom-client's names
+ * and way (a 10 ms-resolution histogram, reset at each read), so bench/overhead/many-streams.ts
+ * reads the floor's lag as it reads the gateway's.
+ */
+function lagMetrics(histogram: IntervalHistogram, res: ServerResponse): void {
+  const text = `nodejs_eventloop_lag_p99_seconds ${histogram.percentile(99) / 1e9}\nnodejs_eventloop_lag_max_seconds ${histogram.max / 1e9}\n`;
+  histogram.reset();
+  res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+  res.end(text);
+}
+
 function serve(upstream: string, port: number): void {
-  const pool = new Pool(upstream, { connections: 128, pipelining: 1 });
-  const server = createServer((req, res) => {
+  const pool = new Pool(upstream, { connections: upstreamConnections, pipelining: 1 });
+  const lag = values.lag ? monitorEventLoopDelay({ resolution: 10 }) : undefined;
+  lag?.enable();
+  const server = createServer((req: IncomingMessage, res) => {
+    if (lag && req.method === 'GET' && req.url === '/metrics') return lagMetrics(lag, res);
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
@@ -85,7 +102,7 @@ function announce(port: number): void {
 }
 
 function serveFastify(upstream: string, port: number): void {
-  const pool = new Pool(upstream, { connections: 128, pipelining: 1 });
+  const pool = new Pool(upstream, { connections: upstreamConnections, pipelining: 1 });
   const app = Fastify({ logger: false, keepAliveTimeout: 65_000 });
   app.post('/v1/chat/completions', (req, reply) => {
     forward(pool, req.url, JSON.stringify(req.body), (status, body) => {
@@ -97,7 +114,14 @@ function serveFastify(upstream: string, port: number): void {
   void app.listen({ port, host: '127.0.0.1' }).then(() => announce((app.server.address() as AddressInfo).port));
 }
 
-const { values } = parseArgs({ options: { upstream: { type: 'string' }, port: { type: 'string', default: '0' }, workers: { type: 'string', default: '1' }, fastify: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    upstream: { type: 'string' }, port: { type: 'string', default: '0' }, workers: { type: 'string', default: '1' }, fastify: { type: 'boolean', default: false },
+    // Upstream connections (each stream holds one for its whole length); and GET /metrics (lagMetrics).
+    connections: { type: 'string', default: '128' }, lag: { type: 'boolean', default: false },
+  },
+});
+const upstreamConnections = Number(values.connections);
 const start = values.fastify ? serveFastify : serve;
 if (!values.upstream) throw new Error('floor-proxy: --upstream URL is required');
 const workers = Number(values.workers);

@@ -10,7 +10,10 @@
  * (prom-client's p99 and max over each 1 s scrape of /metrics: the worst interval and the median
  * one), and the streams: answered whole (every token and [DONE]), failed, dropped.
  *
- *   node --import tsx bench/overhead/many-streams.ts [--via in-process|proxy] [--streams N]
+ * `--via floor` puts the overhead bench's node floor (floor-proxy.ts) where the gateway was, in
+ * front of the same emulated vLLM: the lag any Node proxy shows under the same streams.
+ *
+ *   node --import tsx bench/overhead/many-streams.ts [--via in-process|proxy|floor] [--streams N]
  *        [--tokens T] [--ramp-s S] [--node-args="--cpu-prof …"] [--gateway-log FILE]
  *
  * Connection caps are raised for the run (limits.max_connections, max_in_flight_per_client); the
@@ -47,11 +50,11 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write('usage: node --import tsx bench/overhead/many-streams.ts [--via in-process|proxy] [--streams N] [--tokens T] [--ramp-s S] [--node-args="--cpu-prof …"]\n');
+  process.stdout.write('usage: node --import tsx bench/overhead/many-streams.ts [--via in-process|proxy|floor] [--streams N] [--tokens T] [--ramp-s S] [--node-args="--cpu-prof …"]\n');
   process.exit(0);
 }
-const via = values.via === 'proxy' ? 'proxy' : 'in-process';
-const streams = Number(values.streams ?? (via === 'proxy' ? 5000 : 10000));
+const via = values.via === 'proxy' || values.via === 'floor' ? values.via : 'in-process';
+const streams = Number(values.streams ?? (via === 'in-process' ? 10000 : 5000));
 const tokens = Number(values.tokens);
 const rampMs = Number(values['ramp-s']) * 1000;
 
@@ -82,7 +85,7 @@ writeFileSync(profilesFile, `${readFileSync(path.join(root, 'native', 'profiles.
     ${step}
     frontend_overhead_ms: 0
 `);
-if (via === 'proxy') {
+if (via !== 'in-process') {
   sim = await spawnSim(['--engine', 'vllm', '--profile', 'soak-vllm', '--profile-file', profilesFile, '--port', '0', '--model', 'soak']);
   backend = { id: 'engine', type: 'vllm', url: sim.url, connections: streams + 100 };
 } else {
@@ -105,7 +108,14 @@ writeFileSync(config, yaml.dump({
 const group = new ProcessGroup();
 const unbuilt = await ensureBuilt(group, root, false);
 if (unbuilt) throw new Error(unbuilt);
-const gateway = await spawnSelf(['serve', '--config', config], { env: { SWITCHYARD_LOG_LEVEL: 'warn' }, timeoutMs: 60_000, entry: cliEntry(root), nodeArgs: values['node-args']?.split(' ').filter(Boolean) });
+const nodeArgs = values['node-args']?.split(' ').filter(Boolean);
+// `--via floor`: the overhead bench's node floor (node:http in, undici out, nothing between) in the
+// gateway's place, with its lag served as the gateway's is: what any Node proxy reads here.
+const gateway = via === 'floor'
+  ? await spawnSelf(['--upstream', sim!.url, '--port', '0', '--connections', String(streams + 100), '--lag'], {
+    timeoutMs: 60_000, entry: path.join(root, 'dist', 'bench', 'overhead', 'floor-proxy.js'), what: 'floor proxy', nodeArgs,
+  })
+  : await spawnSelf(['serve', '--config', config], { env: { SWITCHYARD_LOG_LEVEL: 'warn' }, timeoutMs: 60_000, entry: cliEntry(root), nodeArgs });
 const pid = gateway.child.pid!;
 if (values['gateway-log'] !== undefined) {
   const log = createWriteStream(values['gateway-log']);
@@ -225,7 +235,8 @@ await Promise.all([client.close(), metricsAgent.close()]);
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 const median = (xs: number[]) => (xs.length > 0 ? sorted(xs)[Math.floor(xs.length / 2)] : NaN);
 const worst = (xs: number[]) => (xs.length > 0 ? Math.max(...xs) : NaN);
-process.stdout.write(`${streams} streams via ${via === 'proxy' ? 'a proxy plugin (vllm → emulated vLLM)' : 'the in-process engine model (trtllm, executor: model)'}, ${tokens} tokens each, opened over ${rampMs / 1000} s; ${seconds.toFixed(1)} s in all\n`);
+const through = { proxy: 'a proxy plugin (vllm → emulated vLLM)', floor: 'the node floor proxy, no gateway (→ emulated vLLM)', 'in-process': 'the in-process engine model (trtllm, executor: model)' }[via];
+process.stdout.write(`${streams} streams via ${through}, ${tokens} tokens each, opened over ${rampMs / 1000} s; ${seconds.toFixed(1)} s in all\n`);
 process.stdout.write(`| streams open at once (client, peak) | gateway descriptors (peak) | whole | failed | dropped | gateway RSS peak | lag p99 (worst 1 s / median 1 s) | lag max |\n|--:|--:|--:|--:|--:|--:|--:|--:|\n`);
 process.stdout.write(`| ${peakOpen} | ${peakFds} | ${outcome.whole} | ${outcome.failed} | ${outcome.dropped} | ${(peakRss / 2 ** 20).toFixed(0)} MB | ${worst(lagP99).toFixed(1)} / ${median(lagP99).toFixed(1)} ms | ${worst(lagMax).toFixed(1)} ms |\n`);
 process.stdout.write(`lag p99 by second (ms): ${lagP99.map((x) => x.toFixed(0)).join(' ')}\n`);
