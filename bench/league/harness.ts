@@ -14,6 +14,7 @@
 import type { GatewayMetrics } from '../../core/metrics/gateway-metrics.js';
 import { Breakers } from '../../core/routing/breaker.js';
 import { RequestTokens, Speculation, SPECULATION_TTL_MS, type Speculations } from '../../core/routing/exact-prefix.js';
+import { BytesPerToken, sizePrefixIndex } from '../../core/routing/bytes-per-token.js';
 import { LatencyModels } from '../../core/routing/latency-model.js';
 import { RoutingLearner, type DispatchRecord } from '../../core/routing/learner.js';
 import { PerBackend } from '../../core/routing/per-backend.js';
@@ -89,6 +90,8 @@ interface Gateway {
 /** How often gateways publish their in-flight counts, and how long an observation takes to reach the others (model ms). */
 const LOAD_PUBLISH_MS = 100;
 const STORE_FLUSH_MS = 50;
+/** The gateway sizes its prefix indexes every 5 s (core/server/gateway.ts). */
+const INDEX_SIZING_MS = 5000;
 
 export function runPoint(input: RunInput): RunRecords {
   const { workload: w, profile, seed } = input;
@@ -104,8 +107,8 @@ export function runPoint(input: RunInput): RunRecords {
   const gateways: Gateway[] = Array.from({ length: input.gateways ?? 1 }, (_, g) => {
     // Speculative placements lapse, and prefill backlogs drain, in model time, not in the harness's wall time.
     const speculation = new PerBackend(() => new Speculation(SPECULATION_TTL_MS, 200_000, () => now)) as Speculations;
-    const state: RoutingState = { prefixes: new PrefixIndexes(), latency: new LatencyModels(() => now), speculation, chunkBytes: CHUNK_BYTES };
-    for (const r of replicas) state.prefixes.setCapacityTokens(r.spec.id, r.backend.capabilities.kvCapacityTokens!, CHUNK_BYTES, BYTES_PER_TOKEN);
+    const state: RoutingState = { prefixes: new PrefixIndexes(), latency: new LatencyModels(() => now), speculation, chunkBytes: CHUNK_BYTES, bytesPerToken: BytesPerToken.perBackend() };
+    for (const r of replicas) sizePrefixIndex(state, r.spec.id, r.backend.capabilities.kvCapacityTokens!, BYTES_PER_TOKEN);
     const policy = profile.factory.create(profile.options, { seed: seed + 7919 * g, state });
     const remote = new RemoteLoad(3000, () => now);
     const route = new Route({ ...routeSpec, policy: { type: profile.name, options: profile.options } }, {
@@ -116,6 +119,7 @@ export function runPoint(input: RunInput): RunRecords {
     return { state, route, policy, learner, remote, inFlight: new Int32Array(replicas.length) };
   });
   let nextLoadPublish = 0;
+  let nextIndexSizing = INDEX_SIZING_MS;
   /** What the store has delivered by `now`: prefix observations past their flush, load every 100 ms. */
   const deliver = () => {
     if (gateways.length === 1) return;
@@ -150,6 +154,11 @@ export function runPoint(input: RunInput): RunRecords {
     const g = i % gateways.length;
     const gw = gateways[g];
     deliver();
+    if (now >= nextIndexSizing) {
+      // As the gateway does every 5 s: each index sized at the bytes per token learned so far.
+      nextIndexSizing = now + INDEX_SIZING_MS;
+      for (const { state } of gateways) for (const r of replicas) sizePrefixIndex(state, r.spec.id, r.backend.capabilities.kvCapacityTokens!, BYTES_PER_TOKEN);
+    }
     for (const [k, r] of replicas.entries()) r.refreshSignals(now, gw.inFlight[k]);
     const rr: RoutingRequest = {
       requestId: `q${i}`, model: LEAGUE_MODEL, body: bodyOf(req), headers: {}, slo: w.slo,

@@ -5,6 +5,7 @@
  * same run.   node --import tsx bench/routing/decision.ts [--iterations 20000]
  */
 import { Speculations } from '../../core/routing/exact-prefix.js';
+import { BytesPerToken } from '../../core/routing/bytes-per-token.js';
 import { parseArgs } from 'node:util';
 import type { Backend } from '../../core/plugin/types.js';
 import { LatencyModels } from '../../core/routing/latency-model.js';
@@ -25,7 +26,7 @@ function backend(id: string): Backend {
   };
 }
 
-const state: RoutingState = { prefixes: new PrefixIndexes(200_000), latency: new LatencyModels(), speculation: new Speculations(), chunkBytes: 256 };
+const state: RoutingState = { prefixes: new PrefixIndexes(200_000), latency: new LatencyModels(), speculation: new Speculations(), chunkBytes: 256, bytesPerToken: BytesPerToken.perBackend() };
 const ids = ['b0', 'b1', 'b2', 'b3'];
 // 100k blocks indexed: 25k chunk hashes per backend, in chains of 128.
 for (const [b, id] of ids.entries()) {

@@ -20,6 +20,7 @@ import type { Backend, KvCacheView } from '../../core/plugin/types.js';
 import type { KvEvent } from '../../core/routing/kv-tracker.js';
 import { GatewayMetrics } from '../../core/metrics/gateway-metrics.js';
 import { Speculations } from '../../core/routing/exact-prefix.js';
+import { BytesPerToken } from '../../core/routing/bytes-per-token.js';
 import { KvTracker } from '../../core/routing/kv-tracker.js';
 import { TrackedKvCache } from '../../core/routing/kv-cache-view.js';
 import { LatencyModels } from '../../core/routing/latency-model.js';
@@ -44,7 +45,7 @@ function backend(id: string, kvCache: KvCacheView): Backend {
   };
 }
 
-const state: RoutingState = { prefixes: new PrefixIndexes(200_000), latency: new LatencyModels(), speculation: new Speculations(), chunkBytes: 256 };
+const state: RoutingState = { prefixes: new PrefixIndexes(200_000), latency: new LatencyModels(), speculation: new Speculations(), chunkBytes: 256, bytesPerToken: BytesPerToken.perBackend() };
 const trackers = ['b0', 'b1', 'b2', 'b3'].map(() => new KvTracker({ blockSize: BLOCK }));
 // 100k engine blocks held over the 4 backends, in chains of 128 blocks of foreign hashes.
 for (const [b, tracker] of trackers.entries()) {

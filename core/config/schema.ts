@@ -128,7 +128,7 @@ export const LIMITS = {
 
 export const ROUTING = {
   chunk_bytes: int('Prefix-key chunk size, in bytes of canonical prompt.', { default: 256, min: 16, max: 65_536 }),
-  bytes_per_token: num('Bytes of prompt per token, to turn chunks into tokens (≈4 for English).', { default: 4, min: 0.5 }),
+  bytes_per_token: num('Bytes of prompt per token, to turn chunks into tokens until a backend\'s answers give its own ratio (prompt bytes against its usage.prompt_tokens; Qwen\'s and Llama 3\'s tokenizers take ~5.5 bytes of English per token).', { default: 4, min: 0.5 }),
 } as const;
 
 export const ACCESS_LOG = {

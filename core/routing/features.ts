@@ -8,6 +8,7 @@
  */
 import { prefixKeyOf, type Candidate, type RoutingRequest, type RoutingState } from './policy.js';
 import { exactMatch } from './exact-prefix.js';
+import { bytesPerTokenOf } from './bytes-per-token.js';
 
 export interface Features {
   c: Candidate;
@@ -42,6 +43,8 @@ export interface Features {
 export interface RequestShape {
   /** Prompt tokens: exact on tokenized routes, estimated from the canonical prompt's bytes otherwise. */
   promptTokens: number;
+  /** Bytes of the prompt's key (the canonical prompt, or the rendered template). */
+  bytes: number;
   /** The prompt's prefix-key chunks (approximate matching), and the first one's hash. */
   chunks: readonly number[];
   firstHash?: number;
@@ -50,7 +53,15 @@ export interface RequestShape {
 export function requestShape(request: RoutingRequest, state: RoutingState, bytesPerToken: number): RequestShape {
   const key = prefixKeyOf(request, state.chunkBytes);
   const promptTokens = request.tokens?.length ?? key.bytes / bytesPerToken;
-  return { promptTokens, chunks: key.hashes, firstHash: key.hashes[0] };
+  return { promptTokens, bytes: key.bytes, chunks: key.hashes, firstHash: key.hashes[0] };
+}
+
+/**
+ * The prompt's tokens as a backend counts them: exact on tokenized routes, else the key's bytes at
+ * that backend's bytes per token (its engine's tokenizer, learned from its answers: bytes-per-token.ts).
+ */
+export function promptTokensOn(backendId: string, request: RoutingRequest, shape: RequestShape, state: RoutingState, bytesPerToken: number): number {
+  return request.tokens ? shape.promptTokens : shape.bytes / bytesPerTokenOf(backendId, state, bytesPerToken);
 }
 
 /** One candidate's features (the learner calls this for the chosen candidate of a profile that computed none). */
@@ -58,14 +69,15 @@ export function featuresOf(c: Candidate, request: RoutingRequest, shape: Request
   // With the backend: its model is shared with alike backends (latency-model.ts, likenessOf).
   const model = state.latency.of(c.backend.id, c.backend);
   const f = loadFeaturesOf(c, state);
+  const promptTokens = promptTokensOn(c.backend.id, request, shape, state, bytesPerToken);
   const exact = exactMatch(c.backend.kvCache, state.speculation.of(c.backend.id), request.tokens);
   if (exact) {
     Object.assign(f, { match: exact.blocks, units: exact.totalBlocks, matchTokens: exact.tokens, exact: true, confirmedBlocks: exact.confirmedBlocks });
   } else if (shape.chunks.length > 0) {
     const chunks = state.prefixes.of(c.backend.id).match(shape.chunks);
-    Object.assign(f, { match: chunks, units: shape.chunks.length, matchTokens: Math.min(shape.promptTokens, (chunks * state.chunkBytes) / bytesPerToken) });
+    Object.assign(f, { match: chunks, units: shape.chunks.length, matchTokens: Math.min(promptTokens, (chunks * state.chunkBytes) / bytesPerTokenOf(c.backend.id, state, bytesPerToken)) });
   }
-  const uncachedTokens = Math.max(0, shape.promptTokens - f.matchTokens);
+  const uncachedTokens = Math.max(0, promptTokens - f.matchTokens);
   if (model.fitted) {
     f.ttftMs = model.predictTtft({ uncachedTokens, ahead: f.ahead, backlogTokens: model.backlogAhead(c.signals.kvUsage) });
     f.prefillMs = model.predictPrefill(uncachedTokens);

@@ -10,7 +10,8 @@ import type { StateStore } from '../state/types.js';
 import { prefixKeyOf, type Candidate, type Decision, type RoutingRequest, type RoutingState } from './policy.js';
 import type { Route } from './route-table.js';
 import { CachedTokenSource } from './cached-tokens.js';
-import { featuresOf, requestShape } from './features.js';
+import { featuresOf, promptTokensOn, requestShape } from './features.js';
+import { bytesPerTokenOf } from './bytes-per-token.js';
 import { TokenizerChecks } from './tokenizer-check.js';
 import { PerBackend } from './per-backend.js';
 import { RecencyList } from './recency-list.js';
@@ -104,6 +105,7 @@ export class RoutingLearner {
     this.precisions.forget(backendId);
     this.removedAt.forget(backendId);
     this.tokenizerChecks.forget(backendId);
+    this.state.bytesPerToken.forget(backendId);
   }
 
   onDecision(route: Route, chosen: Candidate, request: RoutingRequest, decision: Decision): DispatchRecord {
@@ -140,7 +142,8 @@ export class RoutingLearner {
     const predictedTokens = f.matchTokens;
     if (predictedTokens > 0) this.metrics.predictedCached.inc({ model: route.model, backend: chosen.backend.id }, predictedTokens);
     const latency = this.state.latency.of(chosen.backend.id, chosen.backend);
-    const prefillTokens = Math.max(0, shape.promptTokens - predictedTokens);
+    const promptTokens = promptTokensOn(chosen.backend.id, request, shape, this.state, this.bytesPerToken);
+    const prefillTokens = Math.max(0, promptTokens - predictedTokens);
     const ahead = f.ahead;
     const backlogTokens = latency.backlogAhead(chosen.signals.kvUsage);
     latency.enqueued(prefillTokens);
@@ -227,7 +230,9 @@ export class RoutingLearner {
   onOutcome(record: DispatchRecord, outcome: { usage?: Usage; ttftMs?: number; tpotMs?: number }): void {
     this.prefilled(record, true);
     const model = this.state.latency.of(record.backendId);
-    const promptTokens = outcome.usage?.prompt_tokens ?? record.promptBytes / this.bytesPerToken;
+    const promptTokens = outcome.usage?.prompt_tokens ?? record.promptBytes / bytesPerTokenOf(record.backendId, this.state, this.bytesPerToken);
+    // The engine counted the prompt whose key had promptBytes: this backend's bytes per token.
+    if (outcome.usage?.prompt_tokens) this.state.bytesPerToken.of(record.backendId).observe(record.promptBytes, outcome.usage.prompt_tokens);
     // The engine's own count of cached tokens. When it is unknown, the model learns only from
     // requests the index expected no hit for: it never trains on a guessed hit (a hit the index
     // believed in that never happened would teach it that prefill is nearly free).

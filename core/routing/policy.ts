@@ -12,6 +12,8 @@ import { prefixKey, type PrefixKey } from './prefix-key.js';
 import type { PrefixIndexes } from './prefix-index.js';
 import type { ChatTemplate } from '../tokenizer/tokenizer.js';
 import type { RequestTokens, Speculations } from './exact-prefix.js';
+import type { PerBackend } from './per-backend.js';
+import type { BytesPerToken } from './bytes-per-token.js';
 
 export interface Candidate {
   backend: Backend;
@@ -72,6 +74,11 @@ export interface RoutingState {
   chunkBytes: number;
   /** The gateway's own placements not yet confirmed by KV events (exact matching). */
   speculation: Speculations;
+  /**
+   * Bytes of prompt key per token, learned from each backend's answers (bytes-per-token.ts): once
+   * learned, it replaces the configured bytes_per_token in turning matched chunks into tokens.
+   */
+  bytesPerToken: PerBackend<BytesPerToken>;
 }
 
 export interface PolicyContext {

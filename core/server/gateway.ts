@@ -13,6 +13,7 @@ import type { Backend, BackendPlugin, PluginContext } from '../plugin/types.js';
 import { LatencyModels } from '../routing/latency-model.js';
 import { RoutingLearner } from '../routing/learner.js';
 import { PrefixIndexes } from '../routing/prefix-index.js';
+import { BytesPerToken, sizePrefixIndex } from '../routing/bytes-per-token.js';
 import { Speculations } from '../routing/exact-prefix.js';
 import type { EngineReading } from '../state/types.js';
 import { toWire } from '../routing/kv-tracker.js';
@@ -88,7 +89,10 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   const serving = await discovery.expand(config);
   const backends = new BackendSet(ctx, opts.plugins);
   backends.commit(await backends.prepare(serving.backends));
-  const state: RoutingState = { prefixes: new PrefixIndexes(), latency: new LatencyModels(), speculation: new Speculations(), chunkBytes: config.routing.chunkBytes };
+  const state: RoutingState = {
+    prefixes: new PrefixIndexes(), latency: new LatencyModels(), speculation: new Speculations(), chunkBytes: config.routing.chunkBytes,
+    bytesPerToken: BytesPerToken.perBackend(),
+  };
   // Replicas share prefix observations and load through the store, asynchronously: the request
   // path never waits on it, and with it gone each replica routes on what it knows.
   const store = opts.store ?? createStateStore(config.store, { log });
@@ -167,7 +171,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions =
   loadTimer.unref();
   // Each backend's prefix index holds about as many chunks as its KV cache holds tokens' worth.
   const sizeIndex = (b: Backend) => {
-    if (b.capabilities.kvCapacityTokens) state.prefixes.setCapacityTokens(b.id, b.capabilities.kvCapacityTokens, state.chunkBytes, config.routing.bytesPerToken);
+    if (b.capabilities.kvCapacityTokens) sizePrefixIndex(state, b.id, b.capabilities.kvCapacityTokens, config.routing.bytesPerToken);
   };
   const sizeIndexes = () => backends.list.forEach(sizeIndex);
   sizeIndexes();

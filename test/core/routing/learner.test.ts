@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayMetrics } from '../../../core/metrics/gateway-metrics.js';
 import { RoutingLearner } from '../../../core/routing/learner.js';
+import { sizePrefixIndex } from '../../../core/routing/bytes-per-token.js';
 import type { RoutingRequest } from '../../../core/routing/policy.js';
 import type { Route } from '../../../core/routing/route-table.js';
 import { candidate, routingState } from './policy-contract.js';
@@ -90,5 +91,34 @@ describe('routing learner: routing precision', () => {
     // An answer without a reported count says nothing about precision.
     learner.onOutcome(decide(), { usage: { prompt_tokens: 2048, completion_tokens: 1 } });
     expect(learner.precisionOf('b').report().answers).toBe(3); // learned: absent means 0 after a non-zero report
+  });
+});
+
+describe('routing learner: bytes per token learned from the engine', () => {
+  it('turns matched chunks into tokens at the backend\'s own ratio once it has answers, not at the configured 4', () => {
+    const state = routingState();
+    const learner = new RoutingLearner(state, new GatewayMetrics([]));
+    const route = { model: 'm' } as Route;
+    // A prompt of 8192 bytes the engine counts as 1500 tokens (≈5.5 bytes per token, as Qwen's English).
+    const request = (text: string): RoutingRequest => ({ requestId: text, model: 'm', headers: {}, body: { messages: [{ role: 'user', content: text }] } });
+    const prompt = 'z'.repeat(8192);
+    const decide = () => learner.onDecision(route, candidate('b'), request(prompt), { backend: candidate('b').backend, reason: 'test' });
+    const usage = (cached: number) => ({ prompt_tokens: 1500, completion_tokens: 1, prompt_tokens_details: { cached_tokens: cached } });
+    learner.onOutcome(decide(), { usage: usage(0) });
+    const early = decide();
+    expect(early.predictedCachedTokens).toBeGreaterThan(2000); // the configured 4 bytes per token: an over-prediction
+    learner.onOutcome(early, { usage: usage(1488) });
+    for (let i = 0; i < 8; i++) learner.onOutcome(decide(), { usage: usage(1488) });
+    const late = decide();
+    const ratio = state.bytesPerToken.of('b').learned()!;
+    expect(ratio).toBeGreaterThan(5.4);
+    expect(late.predictedCachedTokens).toBeLessThanOrEqual(1500);
+    expect(late.predictedCachedTokens).toBeGreaterThan(1400);
+    expect(state.bytesPerToken.of('c').learned()).toBeUndefined();
+    // The index holds the engine's KV in chunks at the learned ratio (at 4, a quarter of what the engine holds went unindexed).
+    sizePrefixIndex(state, 'b', 100_000, 4);
+    sizePrefixIndex(state, 'c', 100_000, 4);
+    expect(state.prefixes.of('b').capacity).toBe(Math.floor((100_000 * ratio) / state.chunkBytes));
+    expect(state.prefixes.of('c').capacity).toBe(Math.floor((100_000 * 4) / state.chunkBytes));
   });
 });

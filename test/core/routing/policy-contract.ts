@@ -4,6 +4,7 @@
  * under a fixed seed.
  */
 import { Speculations } from '../../../core/routing/exact-prefix.js';
+import { BytesPerToken } from '../../../core/routing/bytes-per-token.js';
 import { describe, expect, it } from 'vitest';
 import type { Backend, LoadSignals } from '../../../core/plugin/types.js';
 import { LatencyModels } from '../../../core/routing/latency-model.js';
@@ -11,7 +12,7 @@ import { PrefixIndexes } from '../../../core/routing/prefix-index.js';
 import type { Candidate, PolicyContext, PolicyFactory, RoutingRequest, RoutingState } from '../../../core/routing/policy.js';
 
 export function routingState(chunkBytes = 256): RoutingState {
-  return { prefixes: new PrefixIndexes(), latency: new LatencyModels(), speculation: new Speculations(), chunkBytes };
+  return { prefixes: new PrefixIndexes(), latency: new LatencyModels(), speculation: new Speculations(), chunkBytes, bytesPerToken: BytesPerToken.perBackend() };
 }
 
 export function policyContext(seed: number): PolicyContext {
