@@ -276,7 +276,8 @@ function closingEvent(out: RelayOutcome, opts: RelayOptions, responses: boolean)
  * The engine cannot be paused: a client that does not keep up has the events buffered in its
  * socket (at most one answer's worth, bounded by max_tokens), and one that takes nothing for
  * `stallTimeoutMs` is cut as in relaySse. Ends as relaySse does: `done` at `[DONE]`, `client-gone`
- * when the client leaves first (the feed is cancelled), else an error event and `[DONE]`.
+ * when the client leaves first (the feed is cancelled), else an error event and `[DONE]` — the
+ * deadline's own when the gateway cut the request (`interruption`), whatever the engine sends after.
  */
 export function relayFeed(feed: EventFeed, res: ServerResponse, opts: RelayOptions): Promise<RelayOutcome> {
   const out: RelayOutcome = { contentEvents: 0, end: 'truncated' };
@@ -322,6 +323,14 @@ export function relayFeed(feed: EventFeed, res: ServerResponse, opts: RelayOptio
     feed.attach({
       event: (e) => {
         if (settled) return;
+        if (opts.interruption?.()) {
+          // The gateway cut the request (a deadline): the engine's cancel makes a last chunk
+          // (finish_reason "abort") and [DONE], which would read as an answer that ended. The
+          // client gets the deadline's error event and [DONE] instead, as a proxied stream does.
+          out.end = 'upstream-failed';
+          close();
+          return;
+        }
         if (e.done) {
           out.end = 'done';
           write(e.raw);

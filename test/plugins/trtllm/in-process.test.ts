@@ -273,8 +273,12 @@ describe('in-process engine: streams go from its event feed to the client', () =
   beforeAll(async () => {
     const config = await loadConfig(writeConfig({
       listen: { host: '127.0.0.1', port: 0 },
-      backends: [{ id: 'local', type: 'trtllm', executor: 'model', profile: 'a10-qwen2.5-7b-trtllm', time_scale: 1, models: ['qwen2.5-7b-instruct'] }],
-      routes: [{ model: 'qwen2.5-7b-instruct', backends: ['local'] }],
+      backends: [{ id: 'local', type: 'trtllm', executor: 'model', profile: 'a10-qwen2.5-7b-trtllm', time_scale: 1, models: ['qwen2.5-7b-instruct', 'cut'] }],
+      routes: [
+        { model: 'qwen2.5-7b-instruct', backends: ['local'] },
+        // A whole-request deadline far shorter than a 5,000-token answer.
+        { model: 'cut', backends: ['local'], retries: 0, timeouts: { first_token_ms: 900, stall_ms: 900, total_ms: 1000 } },
+      ],
     }));
     gw = await startGateway(config, { port: 0, host: '127.0.0.1', logLevel: 'silent', plugins: new Map([['trtllm', trtllm]]) });
   });
@@ -297,6 +301,17 @@ describe('in-process engine: streams go from its event feed to the client', () =
     const usage = JSON.parse(asked.at(-2)!) as { choices: unknown[]; usage: { completion_tokens: number } };
     expect(usage.choices).toEqual([]);
     expect(usage.usage.completion_tokens).toBe(5);
+  });
+
+  it('ends a stream a deadline cuts with the deadline\'s error event and [DONE], not the engine\'s "abort" finish', async () => {
+    const backend = gw.backends[0] as TrtllmBackend;
+    const got = await events(await post({ model: 'cut', max_tokens: 5000 }));
+    expect(got.at(-1)).toBe('[DONE]');
+    expect((JSON.parse(got.at(-2)!) as { error: { code: string } }).error.code).toBe('deadline_exceeded');
+    const chunks = got.slice(0, -2).map((e) => JSON.parse(e) as { choices: Array<{ finish_reason: string | null }> });
+    expect(chunks.length).toBeGreaterThan(1); // the tokens before the cut were delivered
+    expect(chunks.every((c) => c.choices[0].finish_reason === null)).toBe(true);
+    await waitFor(() => backend.signals().inFlight === 0 && backend.signals().running === 0, 10_000);
   });
 
   it('cancels the engine\'s request when the client leaves mid-stream', async () => {
