@@ -13,6 +13,13 @@ import { PerBackend } from './per-backend.js';
 import type { RoutingState } from './policy.js';
 
 const MIN_ANSWERS = 8;
+/**
+ * Answers whose own ratio lies outside this range say nothing of the tokenizer's text: an image's
+ * data URL is keyed as its JSON (megabytes for a few hundred tokens), an image given by URL is
+ * hundreds of tokens for a few bytes. Text in any tokenizer lies well inside (CJK ~3, code ~3-4,
+ * English prose 4-6 bytes per token).
+ */
+const PLAUSIBLE = { min: 1, max: 16 };
 /** Weight kept by the older answers at each new one (a memory of ~200 answers). */
 const DECAY = 0.995;
 
@@ -28,6 +35,8 @@ export class BytesPerToken {
 
   observe(bytes: number, tokens: number): void {
     if (!(bytes > 0 && tokens > 0 && Number.isFinite(bytes) && Number.isFinite(tokens))) return;
+    const ratio = bytes / tokens;
+    if (ratio < PLAUSIBLE.min || ratio > PLAUSIBLE.max) return;
     this.bytes = this.bytes * DECAY + bytes;
     this.tokens = this.tokens * DECAY + tokens;
     this.answers++;

@@ -111,6 +111,9 @@ describe('routing learner: bytes per token learned from the engine', () => {
     for (let i = 0; i < 8; i++) learner.onOutcome(decide(), { usage: usage(1488) });
     const late = decide();
     const ratio = state.bytesPerToken.of('b').learned()!;
+    // An answer whose prompt held an image (its data URL keyed as JSON: megabytes for 600 tokens) teaches nothing.
+    state.bytesPerToken.of('b').observe(2_000_000, 600);
+    expect(state.bytesPerToken.of('b').learned()).toBe(ratio);
     expect(ratio).toBeGreaterThan(5.4);
     expect(late.predictedCachedTokens).toBeLessThanOrEqual(1500);
     expect(late.predictedCachedTokens).toBeGreaterThan(1400);
