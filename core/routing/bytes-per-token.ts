@@ -7,12 +7,19 @@
  * over-predicts every hit by 36% and forgets a quarter of what the engine still holds.
  *
  * The ratio is over whole prompts (chat-template tokens included) and decays, so that it follows
- * a change of traffic; it is undefined until `MIN_ANSWERS` answers were seen.
+ * a change of traffic; it is undefined until `MIN_ANSWERS` answers (or `MIN_TOKENS` tokens of
+ * prompt) were seen. An index is sized again as soon as the ratio is learned or moves (the
+ * gateway's periodic sizing would leave it a third too small for its first seconds: on a short
+ * burst of long prompts, the whole burst).
  */
 import { PerBackend } from './per-backend.js';
 import type { RoutingState } from './policy.js';
 
+/** Learned after this many answers, or sooner once this many prompt tokens were seen (long prompts). */
 const MIN_ANSWERS = 8;
+const MIN_TOKENS = 4096;
+/** An index sized at a ratio this far from the learned one is sized again at once (resizeIfMoved). */
+const RESIZE_AT = 0.05;
 /**
  * Answers whose own ratio lies outside this range say nothing of the tokenizer's text: an image's
  * data URL is keyed as its JSON (megabytes for a few hundred tokens), an image given by URL is
@@ -42,9 +49,9 @@ export class BytesPerToken {
     this.answers++;
   }
 
-  /** The learned ratio, or undefined while too few answers were seen. */
+  /** The learned ratio, or undefined while too few answers (and prompt tokens) were seen. */
   learned(): number | undefined {
-    return this.answers >= MIN_ANSWERS ? this.bytes / this.tokens : undefined;
+    return this.answers >= MIN_ANSWERS || this.tokens >= MIN_TOKENS ? this.bytes / this.tokens : undefined;
   }
 }
 
@@ -62,4 +69,15 @@ export function bytesPerTokenOf(backendId: string, state: RoutingState, configur
  */
 export function sizePrefixIndex(state: RoutingState, backendId: string, kvCapacityTokens: number, configured: number): void {
   state.prefixes.setCapacityTokens(backendId, kvCapacityTokens, state.chunkBytes, bytesPerTokenOf(backendId, state, configured));
+}
+
+/**
+ * After an answer: a backend whose index was sized at a ratio more than 5% from the one now learned
+ * is sized again at once, from the same KV capacity.
+ */
+export function resizeIfMoved(state: RoutingState, backendId: string): void {
+  const learned = state.bytesPerToken.of(backendId).learned();
+  const sized = state.prefixes.of(backendId).sizedFrom;
+  if (learned === undefined || sized === undefined || Math.abs(learned / sized.bytesPerToken - 1) <= RESIZE_AT) return;
+  state.prefixes.setCapacityTokens(backendId, sized.kvTokens, state.chunkBytes, learned);
 }

@@ -11,7 +11,7 @@ import { prefixKeyOf, type Candidate, type Decision, type RoutingRequest, type R
 import type { Route } from './route-table.js';
 import { CachedTokenSource } from './cached-tokens.js';
 import { featuresOf, promptTokensOn, requestShape } from './features.js';
-import { bytesPerTokenOf } from './bytes-per-token.js';
+import { bytesPerTokenOf, resizeIfMoved } from './bytes-per-token.js';
 import { TokenizerChecks } from './tokenizer-check.js';
 import { PerBackend } from './per-backend.js';
 import { RecencyList } from './recency-list.js';
@@ -232,7 +232,10 @@ export class RoutingLearner {
     const model = this.state.latency.of(record.backendId);
     const promptTokens = outcome.usage?.prompt_tokens ?? record.promptBytes / bytesPerTokenOf(record.backendId, this.state, this.bytesPerToken);
     // The engine counted the prompt whose key had promptBytes: this backend's bytes per token.
-    if (outcome.usage?.prompt_tokens) this.state.bytesPerToken.of(record.backendId).observe(record.promptBytes, outcome.usage.prompt_tokens);
+    if (outcome.usage?.prompt_tokens) {
+      this.state.bytesPerToken.of(record.backendId).observe(record.promptBytes, outcome.usage.prompt_tokens);
+      resizeIfMoved(this.state, record.backendId);
+    }
     // The engine's own count of cached tokens. When it is unknown, the model learns only from
     // requests the index expected no hit for: it never trains on a guessed hit (a hit the index
     // believed in that never happened would teach it that prefill is nearly free).

@@ -12,6 +12,8 @@ import { RecencyList } from './recency-list.js';
 
 export class BackendPrefixIndex {
   private readonly entries: RecencyList;
+  /** What it was last sized from (setCapacityTokens): the engine's KV tokens, at this many bytes a token. */
+  sizedFrom?: { kvTokens: number; bytesPerToken: number };
 
   constructor(capacity: number) {
     this.entries = new RecencyList(capacity);
@@ -73,6 +75,8 @@ export class PrefixIndexes {
 
   /** Size a backend's index from its KV capacity in tokens (engine-reported or configured). */
   setCapacityTokens(backendId: string, tokens: number, chunkBytes: number, bytesPerToken = 4): void {
-    this.of(backendId).capacity = Math.max(16, Math.floor((tokens * bytesPerToken) / chunkBytes));
+    const index = this.of(backendId);
+    index.capacity = Math.max(16, Math.floor((tokens * bytesPerToken) / chunkBytes));
+    index.sizedFrom = { kvTokens: tokens, bytesPerToken };
   }
 }

@@ -104,6 +104,9 @@ describe('routing learner: bytes per token learned from the engine', () => {
     const prompt = 'z'.repeat(8192);
     const decide = () => learner.onDecision(route, candidate('b'), request(prompt), { backend: candidate('b').backend, reason: 'test' });
     const usage = (cached: number) => ({ prompt_tokens: 1500, completion_tokens: 1, prompt_tokens_details: { cached_tokens: cached } });
+    // Both indexes sized from the engines' KV at the configured 4, as the gateway does at start.
+    sizePrefixIndex(state, 'b', 100_000, 4);
+    sizePrefixIndex(state, 'c', 100_000, 4);
     learner.onOutcome(decide(), { usage: usage(0) });
     const early = decide();
     expect(early.predictedCachedTokens).toBeGreaterThan(2000); // the configured 4 bytes per token: an over-prediction
@@ -118,9 +121,8 @@ describe('routing learner: bytes per token learned from the engine', () => {
     expect(late.predictedCachedTokens).toBeLessThanOrEqual(1500);
     expect(late.predictedCachedTokens).toBeGreaterThan(1400);
     expect(state.bytesPerToken.of('c').learned()).toBeUndefined();
-    // The index holds the engine's KV in chunks at the learned ratio (at 4, a quarter of what the engine holds went unindexed).
-    sizePrefixIndex(state, 'b', 100_000, 4);
-    sizePrefixIndex(state, 'c', 100_000, 4);
+    // Once learned, b's index holds the engine's KV in chunks at the learned ratio, sized again at
+    // once (at 4, a quarter of what the engine holds went unindexed); c, with no answers, is as it was.
     expect(state.prefixes.of('b').capacity).toBe(Math.floor((100_000 * ratio) / state.chunkBytes));
     expect(state.prefixes.of('c').capacity).toBe(Math.floor((100_000 * 4) / state.chunkBytes));
   });
