@@ -2,9 +2,10 @@
  * What a league workload is: a fleet, SLOs, and requests made of token ids, with their text.
  *
  * A prompt is built from segments — a group's system prompt, a question, a Mooncake hash block —
- * each a run of seeded token ids whose text is made once: one three-letter word and a space per
- * token (4 bytes, the routers' default bytes per token), so equal token prefixes give equal text
- * prefixes. Exact profiles match the ids (through the engines' KV events); approximate profiles
+ * each a run of seeded token ids whose text is made once: one word of 3-6 letters and a space per
+ * token (5.5 bytes a token on average, as Qwen's and Llama 3's tokenizers read English prose — not
+ * the routers' default 4, which a router must not depend on), so equal token prefixes give equal
+ * text prefixes. Exact profiles match the ids (through the engines' KV events); approximate profiles
  * hash the text, as they would a real prompt.
  */
 import { seededRandom } from '../../core/routing/policy.js';
@@ -85,12 +86,16 @@ export interface Workload {
 
 const WORDS: string[] = [];
 
-/** The word of a token id: three letters and a space. */
+/** The word of a token id: three letters of its own, 0-3 more (1.5 on average) and a space. */
 export function wordOf(id: number): string {
   const i = ((id % 17576) + 17576) % 17576;
   if (WORDS.length === 0) {
     const a = 'abcdefghijklmnopqrstuvwxyz';
-    for (let x = 0; x < 26; x++) for (let y = 0; y < 26; y++) for (let z = 0; z < 26; z++) WORDS.push(`${a[x]}${a[y]}${a[z]} `);
+    for (let x = 0; x < 26; x++) {
+      for (let y = 0; y < 26; y++) {
+        for (let z = 0; z < 26; z++) WORDS.push(`${a[x]}${a[y]}${a[z]}${'eta'.slice(0, (x + 3 * y + 7 * z) % 4)} `);
+      }
+    }
   }
   // Neighbouring ids get unrelated words, so runs of ids do not read as runs of letters.
   return WORDS[(i * 7919) % 17576];
