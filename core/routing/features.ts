@@ -60,8 +60,8 @@ export function requestShape(request: RoutingRequest, state: RoutingState, bytes
  * The prompt's tokens as a backend counts them: exact on tokenized routes, else the key's bytes at
  * that backend's bytes per token (its engine's tokenizer, learned from its answers: bytes-per-token.ts).
  */
-export function promptTokensOn(backendId: string, request: RoutingRequest, shape: RequestShape, state: RoutingState, bytesPerToken: number): number {
-  return request.tokens ? shape.promptTokens : shape.bytes / bytesPerTokenOf(backendId, state, bytesPerToken);
+export function promptTokensOn(request: RoutingRequest, shape: RequestShape, backendBytesPerToken: number): number {
+  return request.tokens ? shape.promptTokens : shape.bytes / backendBytesPerToken;
 }
 
 /** One candidate's features (the learner calls this for the chosen candidate of a profile that computed none). */
@@ -69,13 +69,14 @@ export function featuresOf(c: Candidate, request: RoutingRequest, shape: Request
   // With the backend: its model is shared with alike backends (latency-model.ts, likenessOf).
   const model = state.latency.of(c.backend.id, c.backend);
   const f = loadFeaturesOf(c, state);
-  const promptTokens = promptTokensOn(c.backend.id, request, shape, state, bytesPerToken);
+  const bpt = bytesPerTokenOf(c.backend.id, state, bytesPerToken);
+  const promptTokens = promptTokensOn(request, shape, bpt);
   const exact = exactMatch(c.backend.kvCache, state.speculation.of(c.backend.id), request.tokens);
   if (exact) {
     Object.assign(f, { match: exact.blocks, units: exact.totalBlocks, matchTokens: exact.tokens, exact: true, confirmedBlocks: exact.confirmedBlocks });
   } else if (shape.chunks.length > 0) {
     const chunks = state.prefixes.of(c.backend.id).match(shape.chunks);
-    Object.assign(f, { match: chunks, units: shape.chunks.length, matchTokens: Math.min(promptTokens, (chunks * state.chunkBytes) / bytesPerTokenOf(c.backend.id, state, bytesPerToken)) });
+    Object.assign(f, { match: chunks, units: shape.chunks.length, matchTokens: Math.min(promptTokens, (chunks * state.chunkBytes) / bpt) });
   }
   const uncachedTokens = Math.max(0, promptTokens - f.matchTokens);
   if (model.fitted) {

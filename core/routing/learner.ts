@@ -142,7 +142,7 @@ export class RoutingLearner {
     const predictedTokens = f.matchTokens;
     if (predictedTokens > 0) this.metrics.predictedCached.inc({ model: route.model, backend: chosen.backend.id }, predictedTokens);
     const latency = this.state.latency.of(chosen.backend.id, chosen.backend);
-    const promptTokens = promptTokensOn(chosen.backend.id, request, shape, this.state, this.bytesPerToken);
+    const promptTokens = promptTokensOn(request, shape, bytesPerTokenOf(chosen.backend.id, this.state, this.bytesPerToken));
     const prefillTokens = Math.max(0, promptTokens - predictedTokens);
     const ahead = f.ahead;
     const backlogTokens = latency.backlogAhead(chosen.signals.kvUsage);
