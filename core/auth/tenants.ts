@@ -11,7 +11,7 @@
  * - `priorityOf`: the key's priority for the slo admission queue.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
+import type { ClientRequest } from '../server/client.js';
 import type { ApiKeySpec, AuthSpec } from '../config/types.js';
 import { GatewayError } from '../server/errors.js';
 import type { Usage } from '../server/sse-relay.js';
@@ -57,7 +57,7 @@ export class Tenants {
   private keys: KeyRing<ApiKeySpec>;
   private admins: KeyRing<true>;
   private address: ClientAddress;
-  private readonly callers = new WeakMap<FastifyRequest, ApiKeySpec>();
+  private readonly callers = new WeakMap<ClientRequest, ApiKeySpec>();
   private readonly perAddress = new Map<string, number>();
   private seq = 0;
   /** In-flight leases are named per process (the store may be shared by many gateways). */
@@ -91,7 +91,7 @@ export class Tenants {
     return this.keys.size === 0;
   }
 
-  guard(req: FastifyRequest): void {
+  guard(req: ClientRequest): void {
     // The route matched, not the raw URL: the router decodes percent-escapes (`/%61dmin/routing`
     // is /admin/routing), so a guard on the raw path could be walked around.
     const path = req.routeOptions.url ?? req.url.split('?')[0]!;
@@ -125,24 +125,24 @@ export class Tenants {
   }
 
   /** The id of the key this request came with (never the key); undefined without keys. */
-  keyIdOf(req: FastifyRequest): string | undefined {
+  keyIdOf(req: ClientRequest): string | undefined {
     return this.callers.get(req)?.id;
   }
 
   /** May this request's key use this route (any of its names)? */
-  mayUse(req: FastifyRequest, route: NamedRoute): boolean {
+  mayUse(req: ClientRequest, route: NamedRoute): boolean {
     const models = this.callers.get(req)?.models;
     return models === undefined || models.includes(route.model) || route.aliases.some((a) => models.includes(a));
   }
 
   /** The key's queue priority (high 1, normal 0, low -1); undefined without keys. */
-  priorityOf(req: FastifyRequest): number | undefined {
+  priorityOf(req: ClientRequest): number | undefined {
     const key = this.callers.get(req);
     return key ? PRIORITY[key.priority] : undefined;
   }
 
   /** Admits the request against its key's limits (or its address's cap), or throws 429. */
-  async admit(req: FastifyRequest, route: NamedRoute, body: Record<string, unknown>): Promise<Admission> {
+  async admit(req: ClientRequest, route: NamedRoute, body: Record<string, unknown>): Promise<Admission> {
     const key = this.callers.get(req);
     if (!key) return this.admitAddress(req);
     const { limits } = key;
@@ -193,7 +193,7 @@ export class Tenants {
     return this.opts.limits.close();
   }
 
-  private admitAddress(req: FastifyRequest): Admission {
+  private admitAddress(req: ClientRequest): Admission {
     const cap = this.opts.maxInFlightPerClient;
     const none: Admission = { headers: {}, streamed: () => {}, settle: () => {}, release: () => {} };
     if (cap <= 0) return none;
@@ -218,7 +218,7 @@ export class Tenants {
   }
 
   /** The prompt's tokens before any tokenizer: its bytes (the body's length) over bytes per token. */
-  private estimatePromptTokens(req: FastifyRequest, body: Record<string, unknown>): number {
+  private estimatePromptTokens(req: ClientRequest, body: Record<string, unknown>): number {
     const length = Number(req.headers['content-length']);
     const bytes = Number.isFinite(length) && length > 0 ? length : textLength(body, 0);
     return Math.max(1, Math.ceil(bytes / this.opts.bytesPerToken));

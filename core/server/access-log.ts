@@ -4,7 +4,7 @@
  * logger (so it carries `reqId`). A line costs the hot path a few microseconds, so successful
  * requests are sampled (`access_log.sample_rate`); every failure is logged.
  */
-import type { FastifyRequest } from 'fastify';
+import type { ClientRequest } from './client.js';
 
 export interface AccessRecord {
   model: string;
@@ -25,7 +25,7 @@ export interface AccessRecord {
 export class AccessLog {
   constructor(private readonly sampleRate: number, private readonly random: () => number = Math.random) {}
 
-  write(req: FastifyRequest, record: AccessRecord, durationMs: number): void {
+  write(req: ClientRequest, record: AccessRecord, durationMs: number): void {
     const failed = typeof record.status !== 'number' || record.status >= 400;
     if (!failed && (this.sampleRate <= 0 || (this.sampleRate < 1 && this.random() >= this.sampleRate))) return;
     const line = {

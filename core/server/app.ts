@@ -5,7 +5,7 @@
  */
 import { AccessLog } from './access-log.js';
 import { randomUUID } from 'node:crypto';
-import { createServer, STATUS_CODES } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
@@ -15,6 +15,7 @@ import type { Tenants } from '../auth/tenants.js';
 import { GatewayError } from './errors.js';
 import { handleInference, type InferenceContext } from './inference.js';
 import type { Tracing } from '../telemetry/tracing.js';
+import type { Endpoint } from '../plugin/types.js';
 import { chatBodySchema, completionBodySchema, describeValidationError, embeddingBodySchema, responsesBodySchema } from './schemas.js';
 import { ResponseOwners } from './response-owners.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from './json-depth.js';
@@ -22,6 +23,8 @@ import { registerDashboard } from './dashboard/index.js';
 import { DEFAULT_INLINE_BODY_BYTES, LargeBodies } from './large-body.js';
 import { ShadowTraffic } from './shadow.js';
 import { RelayTurns } from './turns.js';
+import type { ClientReply, ClientRequest } from './client.js';
+import { FastLane, type JsonParser, type LaneRoute } from './fast-lane.js';
 
 export interface AppOptions {
   routes: RouteTable;
@@ -69,17 +72,34 @@ function toGatewayError(err: FastifyError): GatewayError {
 }
 
 /** Before schema validation: a body that is missing, or too deep to serialise again, never reaches a backend. */
+function bodyRefusal(body: unknown): GatewayError | undefined {
+  // No body, or one without a content type (fastify leaves it unparsed).
+  if (body === undefined || body === null) return new GatewayError('SY_ERR_UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
+  if (nestsDeeperThan(body, MAX_JSON_DEPTH)) return new GatewayError('SY_ERR_INVALID_JSON', `the body nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays`);
+  return undefined;
+}
+
 function refuseDeepBodies(req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
-  if (req.body === undefined || req.body === null) {
-    // No body, or one without a content type (fastify leaves it unparsed).
-    done(new GatewayError('SY_ERR_UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json'));
-    return;
-  }
-  if (nestsDeeperThan(req.body, MAX_JSON_DEPTH)) {
-    done(new GatewayError('SY_ERR_INVALID_JSON', `the body nests deeper than ${MAX_JSON_DEPTH} levels of objects and arrays`));
-    return;
-  }
-  done();
+  done(bodyRefusal(req.body));
+}
+
+/**
+ * A client's X-Request-Id is kept only when it is a sane id (it is logged, echoed and sent to the
+ * engine): at most 128 characters of letters, digits and . _ : -. Otherwise a fresh one.
+ */
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
+}
+
+/** The one error answer of every route: the catalogue's status, headers and body, logged with the request id. */
+function answerError(err: Error, req: ClientRequest, reply: ClientReply, metrics: GatewayMetrics): void {
+  const gerr = toGatewayError(err as FastifyError);
+  if (gerr.status >= 500) req.log.error({ err, code: gerr.errorName }, gerr.message);
+  else req.log.info({ code: gerr.errorName, status: gerr.status }, gerr.message);
+  if (reply.sent || reply.raw.headersSent) return;
+  metrics.answeredError(gerr.status, gerr.body().error.code);
+  reply.code(gerr.status).headers(gerr.headers).header('x-request-id', req.id).send(gerr.body());
 }
 
 function answerClientError(err: Error & { code?: string }, socket: Duplex, metrics: GatewayMetrics): void {
@@ -99,7 +119,10 @@ function answerClientError(err: Error & { code?: string }, socket: Duplex, metri
     `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
-export function buildApp(opts: AppOptions): FastifyInstance {
+export function buildApp(opts: AppOptions): FastifyInstance & { fastLane: FastLane } {
+  // The inference fast lane (fast-lane.ts) sees each request before fastify; it is built below,
+  // once the routes' context is.
+  let lane: FastLane | undefined;
   const app = Fastify({
     loggerInstance: typeof opts.logger === 'object' ? opts.logger : undefined,
     logger: typeof opts.logger === 'boolean' ? opts.logger : undefined,
@@ -109,17 +132,14 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     serverFactory: (handler) => createServer({
       requestTimeout: opts.requestTimeoutMs ?? 30_000,
       connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor((opts.requestTimeoutMs ?? 30_000) / 10))),
-    }, handler),
+    }, (req, res) => {
+      if (!lane?.take(req, res)) handler(req, res);
+    }),
     // Per-request access logs cost a large share of a proxy's throughput; errors and decisions
     // worth reading are logged where they happen, with the request id.
     logController: new LogController({ disableRequestLogging: true }),
-    // A client's X-Request-Id is kept only when it is a sane id (it is logged, echoed and sent to
-    // the engine): at most 128 characters of letters, digits and . _ : -. Otherwise a fresh one.
     requestIdHeader: false,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
-    },
+    genReqId: requestIdOf,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     return503OnClosing: false,
     // Errors node:http meets before any handler runs (malformed HTTP, oversized headers, a request
@@ -132,14 +152,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   largeBodies.install(app);
   app.addHook('onClose', async () => largeBodies.close());
 
-  app.setErrorHandler((err: FastifyError, req, reply) => {
-    const gerr = toGatewayError(err);
-    if (gerr.status >= 500) req.log.error({ err, code: gerr.errorName }, gerr.message);
-    else req.log.info({ code: gerr.errorName, status: gerr.status }, gerr.message);
-    if (reply.sent || reply.raw.headersSent) return;
-    opts.metrics.answeredError(gerr.status, gerr.body().error.code);
-    void reply.code(gerr.status).headers(gerr.headers).header('x-request-id', req.id).send(gerr.body());
-  });
+  app.setErrorHandler((err: FastifyError, req, reply) => answerError(err, req, reply, opts.metrics));
   app.setNotFoundHandler((req, reply) => {
     const gerr = new GatewayError('SY_ERR_ROUTE_NOT_FOUND', `no route for ${req.method} ${req.url.split('?')[0]}`);
     opts.metrics.answeredError(gerr.status, gerr.body().error.code);
@@ -171,22 +184,24 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     clientStallTimeoutMs: opts.clientStallTimeoutMs ?? 60_000, tenants, accessLog: new AccessLog(opts.accessLogSampleRate ?? 0),
     responseOwners: new ResponseOwners(), tracing: opts.tracing, shadows: new ShadowTraffic(), relayTurns: new RelayTurns(),
   };
-  app.post('/v1/chat/completions', { schema: { body: chatBodySchema }, validatorCompiler: largeBodies.validatorCompiler, preValidation: refuseDeepBodies }, async (req, reply) => {
-    await handleInference('chat', req, reply, ctx);
-    return reply;
-  });
-  app.post('/v1/completions', { schema: { body: completionBodySchema }, validatorCompiler: largeBodies.validatorCompiler, preValidation: refuseDeepBodies }, async (req, reply) => {
-    await handleInference('completions', req, reply, ctx);
-    return reply;
-  });
-  app.post('/v1/embeddings', { schema: { body: embeddingBodySchema }, validatorCompiler: largeBodies.validatorCompiler, preValidation: refuseDeepBodies }, async (req, reply) => {
-    await handleInference('embeddings', req, reply, ctx);
-    return reply;
-  });
-
-  app.post('/v1/responses', { schema: { body: responsesBodySchema }, validatorCompiler: largeBodies.validatorCompiler, preValidation: refuseDeepBodies }, async (req, reply) => {
-    await handleInference('responses', req, reply, ctx);
-    return reply;
+  const inference: [string, Endpoint, object][] = [
+    ['/v1/chat/completions', 'chat', chatBodySchema],
+    ['/v1/completions', 'completions', completionBodySchema],
+    ['/v1/embeddings', 'embeddings', embeddingBodySchema],
+    ['/v1/responses', 'responses', responsesBodySchema],
+  ];
+  for (const [path, endpoint, body] of inference) {
+    app.post(path, { schema: { body }, validatorCompiler: largeBodies.validatorCompiler, preValidation: refuseDeepBodies }, async (req, reply) => {
+      await handleInference(endpoint, req, reply, ctx);
+      return reply;
+    });
+  }
+  const laneRoutes = new Map<string, LaneRoute>(inference.map(([path, endpoint, schema]) => [path, { endpoint, validate: largeBodies.validatorCompiler({ schema }) }]));
+  const inlineBytes = Math.min(opts.inlineBodyBytes ?? DEFAULT_INLINE_BODY_BYTES, opts.bodyLimit);
+  lane = new FastLane({
+    routes: laneRoutes, maxBodyBytes: inlineBytes, ctx, tenants, logger: app.log, requestIdOf, refuseBody: bodyRefusal,
+    parseJson: app.getDefaultJsonParser('error', 'error') as JsonParser,
+    answerError: (err, req, reply) => answerError(err, req, reply, opts.metrics),
   });
 
   app.get('/v1/models', async (req) => {
@@ -247,7 +262,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     return reply.header('content-type', opts.metrics.registry.contentType).send(text);
   });
   registerDashboard(app, { routes: () => opts.routes, learner: opts.learner, metrics: opts.metrics, tenants });
-  return app;
+  return Object.assign(app, { fastLane: lane });
 }
 
 /** One model of /v1/models (a route's name or one of its aliases), as OpenAI lists models, plus the route. */

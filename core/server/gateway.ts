@@ -4,7 +4,7 @@
  * that stops accepting, lets in-flight requests finish up to a deadline, then closes everything.
  */
 import path from 'node:path';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
 import pino, { type DestinationStream } from 'pino';
 import type { GatewayConfig } from '../config/types.js';
 import { loadConfig } from '../config/load.js';
@@ -54,7 +54,7 @@ export interface GatewayOptions {
 }
 
 export interface Gateway {
-  app: FastifyInstance;
+  app: ReturnType<typeof buildApp>;
   url: string;
   /** The backends serving now (a reload changes them). */
   readonly backends: readonly Backend[];

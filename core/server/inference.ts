@@ -4,7 +4,7 @@
  * tracing, metrics, breaker, arms, shadow) in hooks that hold their own state (lifecycle/hooks.ts).
  * What travels between the stages is the request's exchange (lifecycle/exchange.ts).
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ClientReply, ClientRequest } from './client.js';
 import type { RouteTable } from '../routing/route-table.js';
 import type { Endpoint } from '../plugin/types.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
@@ -63,7 +63,7 @@ export class DrainDeadline extends Error {
 }
 
 /** Serve one inference request; with tracing on, inside its server span (off, nothing else is done). */
-export async function handleInference(endpoint: Endpoint, req: FastifyRequest, reply: FastifyReply, ctx: InferenceContext): Promise<void> {
+export async function handleInference(endpoint: Endpoint, req: ClientRequest, reply: ClientReply, ctx: InferenceContext): Promise<void> {
   if (!ctx.tracing) return serveInference({ endpoint, req, reply, ctx });
   const body = req.body as Body;
   const trace = ctx.tracing.request(`${req.method} ${req.routeOptions.url ?? req.url}`, req.headers, {

@@ -4,7 +4,7 @@
  * after the primary's upstream answered, runs detached from the primary's fate, is bounded in
  * number, and never delays or fails the primary.
  */
-import type { FastifyRequest } from 'fastify';
+import type { ClientRequest } from './client.js';
 import type { Endpoint } from '../plugin/types.js';
 import type { Route } from '../routing/route-table.js';
 import { Cancel } from '../plugin/cancel.js';
@@ -20,12 +20,12 @@ export class ShadowTraffic {
 
   constructor(readonly limit = 64) {}
 
-  send(route: Route, endpoint: Endpoint, body: Record<string, unknown>, stream: boolean, req: FastifyRequest): void {
+  send(route: Route, endpoint: Endpoint, body: Record<string, unknown>, stream: boolean, req: ClientRequest): void {
     if (route.shadow && this.inFlight < this.limit) sendShadow(this, route, endpoint, body, stream, req);
   }
 }
 
-function sendShadow(traffic: ShadowTraffic, route: Route, endpoint: Endpoint, body: Record<string, unknown>, stream: boolean, req: FastifyRequest): void {
+function sendShadow(traffic: ShadowTraffic, route: Route, endpoint: Endpoint, body: Record<string, unknown>, stream: boolean, req: ClientRequest): void {
   if (!route.shadow) return;
   const healthy = route.shadow.backends.filter((b) => b.health().status !== 'unhealthy');
   if (healthy.length === 0) return;

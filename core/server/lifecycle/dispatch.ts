@@ -24,7 +24,7 @@ class RetryingDispatch {
   private readonly retry: RetryPolicy;
 
   constructor(private readonly x: Exchange, private readonly routing: RoutingRequest, private readonly hooks: Hooks) {
-    this.retry = new RetryPolicy(x.route, x.req.log);
+    this.retry = new RetryPolicy(x.route, x.req);
   }
 
   async run(): Promise<Answer> {

@@ -4,7 +4,7 @@
  * exchange counts the request in flight (a drain or a reload that retires backends waits for
  * it); closing it writes the access log and frees all it held, whatever way the request ended.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ClientReply, ClientRequest } from '../client.js';
 import type { Endpoint } from '../../plugin/types.js';
 import type { Admission } from '../../auth/tenants.js';
 import type { RequestTrace } from '../../telemetry/tracing.js';
@@ -20,8 +20,8 @@ export type Body = Record<string, unknown>;
 /** What a request arrived with, before any stage ran. */
 export interface Arrival {
   readonly endpoint: Endpoint;
-  readonly req: FastifyRequest;
-  readonly reply: FastifyReply;
+  readonly req: ClientRequest;
+  readonly reply: ClientReply;
   readonly ctx: InferenceContext;
   /** Its server span; undefined when tracing is off. */
   readonly trace?: RequestTrace;

@@ -4,7 +4,7 @@
  * failures end it at once — one another candidate cannot help (a timeout, a 4xx, the client
  * gone), or a second 5xx: two backends failing the same request say the request is at fault.
  */
-import type { FastifyBaseLogger } from 'fastify';
+import type { ClientRequest } from '../client.js';
 import type { Route } from '../../routing/route-table.js';
 import { GatewayError } from '../errors.js';
 import type { AttemptFailure } from './failures.js';
@@ -13,7 +13,8 @@ export class RetryPolicy {
   private last: AttemptFailure | undefined;
   private serverErrors = 0;
 
-  constructor(private readonly route: Route, private readonly log: FastifyBaseLogger) {
+  // The request, not its logger: a request-bound logger is made only when something is logged.
+  constructor(private readonly route: Route, private readonly req: Pick<ClientRequest, 'log'>) {
     route.retryBudget.onRequest();
   }
 
@@ -21,7 +22,7 @@ export class RetryPolicy {
   allows(n: number): boolean {
     if (n > this.route.retries) return false;
     if (n > 0 && !this.route.retryBudget.tryRetry()) {
-      this.log.warn({ model: this.route.model }, 'retry budget exhausted');
+      this.req.log.warn({ model: this.route.model }, 'retry budget exhausted');
       return false;
     }
     return true;
@@ -31,7 +32,7 @@ export class RetryPolicy {
   failed(f: AttemptFailure & { status?: number }): void {
     this.last = f;
     if (f.status !== undefined && f.status >= 500 && ++this.serverErrors === 2) {
-      this.log.warn({ model: this.route.model }, 'the request failed on two backends; not retried further, no backend blamed');
+      this.req.log.warn({ model: this.route.model }, 'the request failed on two backends; not retried further, no backend blamed');
       throw f.error;
     }
     if (!f.retryable) throw f.error;

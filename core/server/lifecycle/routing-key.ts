@@ -3,7 +3,7 @@
  * its prompt's key (the tokens of a tokenized route, or the prefix a large body was keyed by in
  * the worker that parsed it).
  */
-import type { FastifyRequest } from 'fastify';
+import type { ClientRequest } from '../client.js';
 import type { Route } from '../../routing/route-table.js';
 import type { RoutingRequest } from '../../routing/policy.js';
 import { GatewayError } from '../errors.js';
@@ -31,13 +31,13 @@ export function routingRequestOf(x: Exchange): RoutingRequest | Promise<RoutingR
   });
 }
 
-function sloOf(route: Route, req: FastifyRequest): RoutingRequest['slo'] {
+function sloOf(route: Route, req: ClientRequest): RoutingRequest['slo'] {
   const ttftMs = headerNumber(req, 'x-slo-ttft-ms') ?? route.slo?.ttftMs;
   const tpotMs = headerNumber(req, 'x-slo-tpot-ms') ?? route.slo?.tpotMs;
   return ttftMs === undefined && tpotMs === undefined ? undefined : { ttftMs, tpotMs };
 }
 
-function headerNumber(req: FastifyRequest, name: string): number | undefined {
+function headerNumber(req: ClientRequest, name: string): number | undefined {
   const v = req.headers[name];
   if (typeof v !== 'string' || v === '') return undefined;
   const n = Number(v);

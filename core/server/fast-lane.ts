@@ -1,0 +1,198 @@
+/**
+ * The inference routes' fast lane. Most inference requests are ordinary: a POST to one of the
+ * four paths, spelled exactly, with a JSON body of a declared length under the inline size. For
+ * those, fastify's per-request machinery (router, hook runner, content-type parser, reply
+ * pipeline, a child logger) costs as much CPU as a whole bare Node proxy spends forwarding the
+ * request (bench/overhead/profile.ts). The lane takes them straight from node:http and runs the
+ * same steps in the same order, with the same functions: key check, fastify's own JSON parser,
+ * the body refusals, the routes' ajv validators, the error catalogue and its one error answer.
+ * Everything else — a chunked body, a large one (the worker parses it, large-body.ts), another
+ * content type, a percent-escaped path, every other route — is fastify's, untouched.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ValidateFunction } from 'ajv';
+import type { Endpoint } from '../plugin/types.js';
+import type { Tenants } from '../auth/tenants.js';
+import type { ClientReply, ClientRequest } from './client.js';
+import { handleInference, type InferenceContext } from './inference.js';
+import type { GatewayError } from './errors.js';
+
+/** Fastify's JSON parser (`app.getDefaultJsonParser('error', 'error')`): its errors, its prototype-poisoning checks. */
+export type JsonParser = (req: never, body: string, done: (err: Error | null, body?: unknown) => void) => void;
+
+export interface LaneRoute {
+  endpoint: Endpoint;
+  validate: ValidateFunction;
+}
+
+export interface FastLaneOptions {
+  /** The inference routes by path. */
+  routes: ReadonlyMap<string, LaneRoute>;
+  /** Bodies up to this many bytes (declared in Content-Length) take the lane. */
+  maxBodyBytes: number;
+  ctx: InferenceContext;
+  tenants?: Tenants;
+  logger: FastifyBaseLogger;
+  parseJson: JsonParser;
+  requestIdOf: (req: IncomingMessage) => string;
+  /** The body's refusals before validation (a missing body, one nested too deep). */
+  refuseBody: (body: unknown) => GatewayError | undefined;
+  /** Maps any error to the catalogue's and answers it (app.ts: the one error answer of every route). */
+  answerError: (err: Error, req: ClientRequest, reply: ClientReply) => void;
+}
+
+export class FastLane {
+  /** Requests the lane served (the rest went to fastify). */
+  served = 0;
+
+  constructor(private readonly opts: FastLaneOptions) {}
+
+  /** Serves `req` when it is the lane's; false leaves it, unread, to fastify. */
+  take(req: IncomingMessage, res: ServerResponse): boolean {
+    if (req.method !== 'POST') return false;
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const route = this.opts.routes.get(q < 0 ? url : url.slice(0, q));
+    if (!route) return false;
+    const { headers } = req;
+    const type = headers['content-type'];
+    if (type === undefined || !(type === 'application/json' || type.startsWith('application/json;'))) return false;
+    const length = headers['content-length'];
+    if (length === undefined || headers['transfer-encoding'] !== undefined) return false;
+    const declared = Number(length);
+    if (!(declared > 0 && declared <= this.opts.maxBodyBytes)) return false;
+    this.served++;
+    this.serve(route, new LaneRequest(req, this.opts.requestIdOf(req), q < 0 ? url : url.slice(0, q), this.opts.logger), new LaneReply(res));
+    return true;
+  }
+
+  private serve(route: LaneRoute, request: LaneRequest, reply: LaneReply): void {
+    reply.raw.setHeader('x-content-type-options', 'nosniff');
+    const { tenants } = this.opts;
+    if (tenants?.guarding) {
+      try {
+        tenants.guard(request);
+      } catch (err) {
+        this.opts.answerError(err as Error, request, reply);
+        return;
+      }
+    }
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const raw = request.raw;
+    raw.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      received += chunk.length;
+    });
+    // A client gone before the end leaves nothing to answer: 'end' never comes.
+    raw.once('end', () => {
+      const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received)).toString('utf8');
+      this.opts.parseJson(undefined as never, text, (err, body) => {
+        if (err) {
+          this.opts.answerError(err, request, reply);
+          return;
+        }
+        this.answer(route, request, reply, body);
+      });
+    });
+  }
+
+  private answer(route: LaneRoute, request: LaneRequest, reply: LaneReply, body: unknown): void {
+    const refused = this.opts.refuseBody(body);
+    if (refused) {
+      this.opts.answerError(refused, request, reply);
+      return;
+    }
+    if (!route.validate(body)) {
+      this.opts.answerError(Object.assign(new Error('body validation failed'), { validation: route.validate.errors ?? [] }), request, reply);
+      return;
+    }
+    request.body = body;
+    handleInference(route.endpoint, request, reply, this.opts.ctx).then(() => {
+      // Every way through the stages sends, hijacks or throws; an answer left unsent is a bug, not a hang.
+      if (!reply.sent) this.opts.answerError(new Error('the inference handler ended without answering'), request, reply);
+    }, (err: unknown) => this.opts.answerError(err instanceof Error ? err : new Error(String(err)), request, reply));
+  }
+}
+
+/** The request as the stages see it (client.ts); its logger child is made only when a stage logs. */
+class LaneRequest implements ClientRequest {
+  body: unknown = undefined;
+  readonly routeOptions: { readonly url: string };
+  private child: FastifyBaseLogger | undefined;
+
+  constructor(readonly raw: IncomingMessage, readonly id: string, path: string, private readonly logger: FastifyBaseLogger) {
+    this.routeOptions = { url: path };
+  }
+
+  get log(): FastifyBaseLogger {
+    // fastify binds the same label (requestIdLogLabel's default).
+    return (this.child ??= this.logger.child({ reqId: this.id }));
+  }
+
+  get method(): string {
+    return this.raw.method ?? 'POST';
+  }
+
+  get url(): string {
+    return this.raw.url ?? '/';
+  }
+
+  get headers(): IncomingMessage['headers'] {
+    return this.raw.headers;
+  }
+
+  get socket(): IncomingMessage['socket'] {
+    return this.raw.socket;
+  }
+}
+
+/** The reply as the stages see it: headers on the node:http response, one `end` with the body. */
+class LaneReply implements ClientReply {
+  private hijacked = false;
+
+  constructor(readonly raw: ServerResponse) {}
+
+  get sent(): boolean {
+    return this.hijacked || this.raw.writableEnded;
+  }
+
+  code(status: number): this {
+    this.raw.statusCode = status;
+    return this;
+  }
+
+  header(name: string, value: string): this {
+    this.raw.setHeader(name, value);
+    return this;
+  }
+
+  headers(values: Record<string, string>): this {
+    for (const name of Object.keys(values)) this.raw.setHeader(name, values[name]!);
+    return this;
+  }
+
+  getHeaders(): ReturnType<ClientReply['getHeaders']> {
+    return this.raw.getHeaders();
+  }
+
+  send(payload: Buffer | object): this {
+    if (this.sent) return this;
+    let bytes: Buffer;
+    if (Buffer.isBuffer(payload)) {
+      bytes = payload;
+    } else {
+      bytes = Buffer.from(JSON.stringify(payload));
+      this.raw.setHeader('content-type', 'application/json; charset=utf-8');
+    }
+    this.raw.setHeader('content-length', bytes.length);
+    this.raw.end(bytes);
+    return this;
+  }
+
+  hijack(): this {
+    this.hijacked = true;
+    return this;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The inference fast lane (core/server/fast-lane.ts) answers every request as fastify's routes
+ * do. Each case goes twice to the same gateway: with a Content-Length (the lane takes it) and
+ * chunked (the lane leaves it to fastify); status, error body and the headers that matter must
+ * be the same, and the lane must have served exactly the first of each pair.
+ */
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../../../core/server/gateway.js';
+import type { SimServer } from '../../../bench/sim/server.js';
+import { startEngine, startTestGateway } from './gateway-helpers.js';
+
+interface Sent { status: number; headers: Record<string, string | string[] | undefined>; text: string }
+
+function post(base: string, path: string, body: string, headers: Record<string, string>, chunked: boolean): Promise<Sent> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(path, base);
+    const req = request(url, { method: 'POST', headers: chunked ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(parts).toString('utf8') }));
+    });
+    req.on('error', reject);
+    if (chunked) {
+      // Two writes before end: node sends Transfer-Encoding: chunked.
+      req.write(body.slice(0, Math.floor(body.length / 2)));
+      req.write(body.slice(Math.floor(body.length / 2)));
+    } else {
+      req.write(body);
+    }
+    req.end();
+  });
+}
+
+const KEY = 'sk-lane-test';
+const json = { 'content-type': 'application/json', authorization: `Bearer ${KEY}` };
+const chat = (extra: Record<string, unknown> = {}) => JSON.stringify({ model: 'm', max_tokens: 3, messages: [{ role: 'user', content: 'Hello there' }], ...extra });
+let deep = '"x"';
+for (let i = 0; i < 200; i++) deep = `{"a":${deep}}`;
+
+const ERROR_CASES: Array<{ name: string; path?: string; body: string; headers?: Record<string, string> }> = [
+  { name: 'invalid JSON', body: '{"model": "m", "messages": [' },
+  { name: 'a __proto__ key', body: '{"model":"m","messages":[{"role":"user","content":"x"}],"__proto__":{"polluted":true}}' },
+  { name: 'a constructor.prototype key', body: '{"model":"m","messages":[{"role":"user","content":"x"}],"constructor":{"prototype":{"polluted":true}}}' },
+  { name: 'a body nested too deep', body: `{"model":"m","messages":[{"role":"user","content":"x"}],"metadata":${deep}}` },
+  { name: 'a JSON null', body: 'null' },
+  { name: 'a field of the wrong type', body: chat({ max_tokens: 'ten' }) },
+  { name: 'no messages', body: JSON.stringify({ model: 'm' }) },
+  { name: 'an unknown model', body: chat({ model: 'nope' }) },
+  { name: 'a model the key may not use', body: chat({ model: 'other' }) },
+  { name: 'no key', body: chat(), headers: { 'content-type': 'application/json' } },
+  { name: 'a wrong key', body: chat(), headers: { 'content-type': 'application/json', authorization: 'Bearer sk-wrong' } },
+  { name: 'a malformed SLO header', body: chat(), headers: { ...json, 'x-slo-ttft-ms': 'soon' } },
+  { name: 'embeddings from a route with no embedding backend', path: '/v1/embeddings', body: JSON.stringify({ model: 'm', input: 'x' }) },
+];
+
+describe('the inference fast lane answers as fastify does', () => {
+  let engine: SimServer;
+  let gw: Gateway;
+
+  beforeAll(async () => {
+    engine = await startEngine('vllm');
+    gw = await startTestGateway({
+      listen: { host: '127.0.0.1', port: 0 },
+      auth: { keys: [{ id: 'lane', key: KEY, models: ['m'] }], admin_keys: ['sk-admin-lane'] },
+      backends: [{ id: 'e', type: 'vllm', url: engine.url }],
+      routes: [{ model: 'm', backends: ['e'] }, { model: 'other', backends: ['e'] }],
+    });
+  });
+  afterAll(async () => {
+    await gw?.drain();
+    await engine?.close();
+  });
+
+  async function pair(path: string, body: string, headers: Record<string, string>): Promise<[Sent, Sent]> {
+    const before = gw.app.fastLane.served;
+    const lane = await post(gw.url, path, body, headers, false);
+    expect(gw.app.fastLane.served, 'the lane took the request with a Content-Length').toBe(before + 1);
+    const routed = await post(gw.url, path, body, headers, true);
+    expect(gw.app.fastLane.served, 'the lane left the chunked request to fastify').toBe(before + 1);
+    return [lane, routed];
+  }
+
+  it.each(ERROR_CASES)('$name', async ({ path, body, headers }) => {
+    const [lane, routed] = await pair(path ?? '/v1/chat/completions', body, headers ?? json);
+    expect(lane.status).toBeGreaterThanOrEqual(400);
+    expect(lane.status).toBe(routed.status);
+    expect(JSON.parse(lane.text)).toEqual(JSON.parse(routed.text));
+    for (const name of ['content-type', 'x-content-type-options', 'www-authenticate']) expect(lane.headers[name], name).toEqual(routed.headers[name]);
+    expect(lane.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('relays an answer with the same status and headers, and keeps a sane X-Request-Id', async () => {
+    const [lane, routed] = await pair('/v1/chat/completions', chat(), { ...json, 'x-request-id': 'lane-1' });
+    expect(lane.status).toBe(200);
+    expect(routed.status).toBe(200);
+    for (const name of ['content-type', 'x-content-type-options', 'x-switchyard-backend']) expect(lane.headers[name], name).toEqual(routed.headers[name]);
+    expect(lane.headers['x-request-id']).toBe('lane-1');
+    expect(JSON.parse(lane.text)).toMatchObject({ object: 'chat.completion', usage: { completion_tokens: 3 } });
+    expect(lane.headers['content-length']).toBe(String(Buffer.byteLength(lane.text)));
+  });
+
+  it('streams on the lane as on fastify', async () => {
+    const [lane, routed] = await pair('/v1/chat/completions', chat({ stream: true }), json);
+    expect(lane.headers['content-type']).toBe(routed.headers['content-type']);
+    expect(lane.headers['x-content-type-options']).toBe('nosniff');
+    expect(lane.text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    expect(lane.text.match(/^data: /gm)?.length).toBe(routed.text.match(/^data: /gm)?.length);
+  });
+
+  it('leaves other content types, query strings aside, and escaped paths to fastify', async () => {
+    const before = gw.app.fastLane.served;
+    const plain = await post(gw.url, '/v1/chat/completions', chat(), { ...json, 'content-type': 'text/plain' }, false);
+    expect(plain.status).toBe(415);
+    const escaped = await post(gw.url, '/v1/chat/%63ompletions', chat(), json, false);
+    expect(escaped.status).toBe(200);
+    expect(gw.app.fastLane.served).toBe(before);
+    const query = await post(gw.url, '/v1/chat/completions?trace=1', chat(), json, false);
+    expect(query.status).toBe(200);
+    expect(gw.app.fastLane.served).toBe(before + 1);
+  });
+});
