@@ -68,7 +68,6 @@ export class FastLane {
   }
 
   private serve(route: LaneRoute, request: LaneRequest, reply: LaneReply): void {
-    reply.raw.setHeader('x-content-type-options', 'nosniff');
     const { tenants } = this.opts;
     if (tenants?.guarding) {
       try {
@@ -148,9 +147,14 @@ class LaneRequest implements ClientRequest {
   }
 }
 
-/** The reply as the stages see it: headers on the node:http response, one `end` with the body. */
+/**
+ * The reply as the stages see it. Its headers wait in one object and go out with the status in
+ * one writeHead: node validates and stores them once, not header by header.
+ */
 class LaneReply implements ClientReply {
   private hijacked = false;
+  private status = 200;
+  private readonly pending: Record<string, string | number> = { 'x-content-type-options': 'nosniff' };
 
   constructor(readonly raw: ServerResponse) {}
 
@@ -159,22 +163,22 @@ class LaneReply implements ClientReply {
   }
 
   code(status: number): this {
-    this.raw.statusCode = status;
+    this.status = status;
     return this;
   }
 
   header(name: string, value: string): this {
-    this.raw.setHeader(name, value);
+    this.pending[name.toLowerCase()] = value;
     return this;
   }
 
   headers(values: Record<string, string>): this {
-    for (const name of Object.keys(values)) this.raw.setHeader(name, values[name]!);
+    for (const name of Object.keys(values)) this.pending[name.toLowerCase()] = values[name]!;
     return this;
   }
 
   getHeaders(): ReturnType<ClientReply['getHeaders']> {
-    return this.raw.getHeaders();
+    return { ...this.raw.getHeaders(), ...this.pending };
   }
 
   send(payload: Buffer | object): this {
@@ -184,9 +188,10 @@ class LaneReply implements ClientReply {
       bytes = payload;
     } else {
       bytes = Buffer.from(JSON.stringify(payload));
-      this.raw.setHeader('content-type', 'application/json; charset=utf-8');
+      this.pending['content-type'] = 'application/json; charset=utf-8';
     }
-    this.raw.setHeader('content-length', bytes.length);
+    this.pending['content-length'] = bytes.length;
+    this.raw.writeHead(this.status, this.pending);
     this.raw.end(bytes);
     return this;
   }

@@ -62,7 +62,7 @@ export function resolve(arrival: Arrival): Resolution {
 /** The key's limits, taken at once; its rate-limit headers go out with whatever answer comes. */
 export async function admit(x: Exchange): Promise<void> {
   x.admission = await x.ctx.tenants?.admit(x.req, x.route, x.body);
-  if (x.admission) for (const [name, value] of Object.entries(x.admission.headers)) x.reply.raw.setHeader(name, value);
+  if (x.admission) for (const [name, value] of Object.entries(x.admission.headers)) x.reply.header(name, value);
 }
 
 /** Backends that serve the endpoint; undefined: every backend (chat and completions). */
