@@ -21,6 +21,8 @@ export interface ClientRequest {
   readonly headers: IncomingHttpHeaders;
   /** The parsed and validated JSON body. */
   readonly body: unknown;
+  /** The body's JSON text as it arrived, when the fast lane read it (fastify's requests: undefined). */
+  readonly rawBody?: string;
   readonly socket: Socket;
   readonly raw: IncomingMessage;
 }

@@ -92,6 +92,7 @@ export class FastLane {
           this.opts.answerError(err, request, reply);
           return;
         }
+        request.rawBody = text;
         this.answer(route, request, reply, body);
       });
     });
@@ -118,6 +119,7 @@ export class FastLane {
 /** The request as the stages see it (client.ts); its logger child is made only when a stage logs. */
 class LaneRequest implements ClientRequest {
   body: unknown = undefined;
+  rawBody: string | undefined = undefined;
   readonly routeOptions: { readonly url: string };
   private child: FastifyBaseLogger | undefined;
 

@@ -10,6 +10,7 @@ import type { Answer, Attempt, LifecycleHooks } from './hooks.js';
 import { isObject, type Body, type Exchange } from './exchange.js';
 import { statusFailure, transportFailure } from './failures.js';
 import { RetryPolicy } from './retry.js';
+import { keepText } from '../../plugin/body.js';
 
 type Hooks = Required<LifecycleHooks>;
 /** A backend chosen for an attempt, before the request leaves. */
@@ -99,13 +100,17 @@ class RetryingDispatch {
   }
 
   private upstreamBody({ backend }: Choice): Body {
-    const { body, stream, endpoint, route } = this.x;
-    const upstream: Body = { ...body, model: route.engineModel(backend) };
-    if (stream && endpoint !== 'responses') {
+    const { body, stream, endpoint, route, req } = this.x;
+    const model = route.engineModel(backend);
+    const upstream: Body = { ...body, model };
+    let unchanged = model === body.model;
+    if (stream && endpoint !== 'responses' && !this.x.clientWantsUsage) {
       // Ask every engine for usage so the gateway always knows token counts; the relay strips
       // the usage chunk when the client did not ask for it.
       upstream.stream_options = { ...(isObject(body.stream_options) ? body.stream_options : {}), include_usage: true };
+      unchanged = false;
     }
+    if (unchanged && req.rawBody !== undefined) keepText(upstream, req.rawBody);
     return upstream;
   }
 

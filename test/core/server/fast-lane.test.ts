@@ -4,7 +4,8 @@
  * chunked (the lane leaves it to fastify); status, error body and the headers that matter must
  * be the same, and the lane must have served exactly the first of each pair.
  */
-import { request } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../../core/server/gateway.js';
 import type { SimServer } from '../../../bench/sim/server.js';
@@ -118,5 +119,51 @@ describe('the inference fast lane answers as fastify does', () => {
     const query = await post(gw.url, '/v1/chat/completions?trace=1', chat(), json, false);
     expect(query.status).toBe(200);
     expect(gw.app.fastLane.served).toBe(before + 1);
+  });
+});
+
+describe('the upstream body', () => {
+  let capture: Server;
+  let gw: Gateway;
+  const received: string[] = [];
+
+  beforeAll(async () => {
+    // An OpenAI-compatible upstream that keeps each request body's bytes.
+    capture = createServer((req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => {
+        received.push(Buffer.concat(parts).toString('utf8'));
+        const body = JSON.stringify({ id: 'c', object: 'chat.completion', created: 0, model: 'x', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }], usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => capture.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(capture.address() as AddressInfo).port}`;
+    gw = await startTestGateway({
+      listen: { host: '127.0.0.1', port: 0 },
+      backends: [{ id: 'same', type: 'openai', url, models: ['same'] }, { id: 'renamed', type: 'openai', url, models: ['engine-name'] }],
+      routes: [{ model: 'same', backends: ['same'] }, { model: 'public', backends: ['renamed'] }],
+    });
+  });
+  afterAll(async () => {
+    await gw?.drain();
+    await new Promise((resolve) => capture?.close(resolve));
+  });
+
+  const send = (body: string) => post(gw.url, '/v1/chat/completions', body, { 'content-type': 'application/json' }, false);
+
+  it('is the client\'s bytes as they came when the gateway changes nothing', async () => {
+    const text = '{ "messages" : [ {"role":"user","content":"caf\\u00e9 \u00e9"} ],\n  "model":"same", "max_tokens": 4 }';
+    expect((await send(text)).status).toBe(200);
+    expect(received.at(-1)).toBe(text);
+  });
+
+  it('is written again when the engine knows the model by another name, or a stream must ask for usage', async () => {
+    expect((await send('{"model":"public","messages":[{"role":"user","content":"x"}]}')).status).toBe(200);
+    expect(JSON.parse(received.at(-1)!)).toEqual({ model: 'engine-name', messages: [{ role: 'user', content: 'x' }] });
+    await send('{"model":"same","stream":true,"messages":[{"role":"user","content":"x"}]}');
+    expect(JSON.parse(received.at(-1)!)).toMatchObject({ model: 'same', stream: true, stream_options: { include_usage: true } });
   });
 });
