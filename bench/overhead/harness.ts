@@ -34,6 +34,20 @@ export interface Options {
   json?: string;
   /** Directory for an HTML page of the results (bench/scenarios' report format). */
   report?: string;
+  /** One-process proxies on CPU 1, the upstream, redis and the load generator on CPU 0 (pinRule). */
+  pin: boolean;
+}
+
+/**
+ * `--pin`: which CPU a process of the run gets. On a small machine the kernel moves the proxy,
+ * the upstream and wrk's threads between cores from one run to the next, and a row's req/s
+ * swings by a third; pinned, the proxy under test has a core of its own and the rest share the
+ * other. Rows of more than one process (workers: 2, nginx auto) are left unpinned.
+ */
+export function pinRule(name: string): string | undefined {
+  if (['wrk', 'autocannon', 'zero upstream', 'redis-server'].includes(name)) return '0';
+  if (/\(workers: 1\)$|\(1 process\)$|\(worker_processes 1\)$|^portkey$/.test(name)) return '1';
+  return undefined;
 }
 
 export const say = (line: string): void => { process.stderr.write(`overhead: ${line}\n`); };

@@ -19,13 +19,23 @@ export interface Spawned {
 }
 
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+const TASKSET = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
 
 export class ProcessGroup {
   private readonly live = new Set<Spawned>();
+  /** The CPUs a process of this name runs on (`taskset -c` list); undefined: wherever the kernel puts it. */
+  pin: ((name: string) => string | undefined) | undefined;
+
+  /** Whether processes can be pinned to CPUs here (util-linux's taskset). */
+  static get canPin(): boolean {
+    return TASKSET !== undefined;
+  }
 
   spawn(name: string, command: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Spawned {
-    // setpriv execs the command in place: the pid we hold is the command's own.
-    const [cmd, argv] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'TERM', '--', command, ...args]] : [command, args];
+    // setpriv and taskset exec the command in place: the pid we hold is the command's own.
+    const cpus = TASKSET ? this.pin?.(name) : undefined;
+    const [pinnedCmd, pinnedArgs] = cpus !== undefined ? [TASKSET!, ['-c', cpus, command, ...args]] : [command, args];
+    const [cmd, argv] = SETPRIV ? [SETPRIV, ['--pdeathsig', 'TERM', '--', pinnedCmd, ...pinnedArgs]] : [pinnedCmd, pinnedArgs];
     const child = spawn(cmd, argv, {
       cwd: opts.cwd,
       env: { ...process.env, SWITCHYARD_PARENT_PID: String(process.pid), ...opts.env },

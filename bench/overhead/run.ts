@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sampleHeader } from './client.js';
 import {
-  ensureBuilt, INSTALL_HINT, nginxVersion, PEERS, ROOT, say, startPlans, switchyardVersion, warnIfDisturbed, withCpu,
+  ensureBuilt, INSTALL_HINT, nginxVersion, PEERS, pinRule, ROOT, say, startPlans, switchyardVersion, warnIfDisturbed, withCpu,
   type Measured, type Options, type Plan,
 } from './harness.js';
 import { packageVersion, percentile, pickLoadTool, which, type LoadResult, type LoadSpec, type LoadTool } from './load.js';
@@ -54,6 +54,8 @@ const USAGE = `usage: node --import tsx bench/overhead/run.ts [options]
                      built) in the same interleaved runs, rows named "switchyard baseline", and
                      print each Switchyard row as a ratio of its baseline
   --workers LIST     worker counts of the switchyard and floor rows (default 1,2)
+  --pin              one-process proxies on CPU 1, upstream, redis and wrk on CPU 0 (taskset):
+                     steadier rows on a 2-core machine; multi-process rows stay unpinned
   --build            run \`npm run build\` first even when dist/ exists
   --json FILE        also write the results as JSON
   --report DIR       also write an HTML page (table and chart) and results.json to DIR`;
@@ -74,6 +76,7 @@ function readOptions(argv: string[]): Options {
       repeat: { type: 'string', default: '1' }, gateway: { type: 'string', default: ROOT }, baseline: { type: 'string' },
       workers: { type: 'string', default: '1,2' },
       json: { type: 'string' }, report: { type: 'string' }, help: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false },
+      pin: { type: 'boolean', default: false },
     },
   });
   if (values.help) throw new UsageError('');
@@ -100,7 +103,7 @@ function readOptions(argv: string[]): Options {
     connections: Math.round(num('connections', values.connections, 1)), threads: Math.round(num('threads', values.threads, 1)),
     stream: values.stream, tool: values.tool, targets, headerSamples: Math.round(num('header-samples', values['header-samples'], 0)),
     build: values.build, repeat: Math.round(num('repeat', values.repeat, 1)), gateway: path.resolve(values.gateway), json: values.json, report: values.report,
-    baseline: values.baseline === undefined ? undefined : path.resolve(values.baseline), workers,
+    baseline: values.baseline === undefined ? undefined : path.resolve(values.baseline), workers, pin: values.pin,
   };
 }
 
@@ -240,7 +243,8 @@ async function runThroughput(o: Options, group: ProcessGroup, dir: string): Prom
     `machine: ${machine.cpus} × ${machine.model}, ${machine.memoryGiB} GiB, ${machine.kernel}; load generator, upstream and proxy all on this machine`,
     `load: ${tool.name} ${tool.version}, closed loop, ${o.connections} connections${tool.name === 'wrk' ? `, ${o.threads} threads` : ''}, `
       + `${o.durationS} s per run after ${o.warmupS} s warm-up, ${o.repeat} run${o.repeat > 1 ? 's per row, interleaved (median run shown, req/s range in brackets)' : ' per row'}; `
-      + `${Buffer.byteLength(CHAT_BODY)}-byte POST /v1/chat/completions`,
+      + `${Buffer.byteLength(CHAT_BODY)}-byte POST /v1/chat/completions`
+      + (o.pin && ProcessGroup.canPin ? '; pinned: one-process proxies on CPU 1, upstream, redis and load generator on CPU 0' : ''),
     `versions: ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     '',
     throughputTable(rows, direct, nginxRow?.load?.rps),
@@ -290,6 +294,10 @@ export async function runOverheadCli(argv: string[]): Promise<number> {
     return message ? 2 : 0;
   }
   const group = new ProcessGroup();
+  if (o.pin) {
+    if (!ProcessGroup.canPin) say('--pin: taskset is not installed (util-linux); nothing is pinned');
+    group.pin = pinRule;
+  }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'switchyard-overhead-'));
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
