@@ -56,21 +56,8 @@ function specsOf(body: Readonly<Record<string, unknown>>): FieldSpec[] {
   });
 }
 
-const keptTexts = new WeakMap<object, string>();
-
-/**
- * `body` is exactly the client's JSON `text` (the gateway changed nothing in it): encodeBody
- * sends the text as it came instead of serialising the object again — for a prompt of a few
- * thousand tokens that is tens of microseconds a request.
- */
-export function keepText(body: Readonly<Record<string, unknown>>, text: string): void {
-  keptTexts.set(body, text);
-}
-
 /** The body as JSON for the upstream request: a string, or (a large body) the bytes the worker serialised. */
 export function encodeBody(body: Readonly<Record<string, unknown>>): string | Promise<Uint8Array> {
-  const kept = keptTexts.get(body);
-  if (kept !== undefined) return kept;
   const holder = holderOf(body);
   return holder ? holder.encode(specsOf(body)) : JSON.stringify(body);
 }

@@ -35,7 +35,7 @@ export class PassThrough implements EngineDispatch {
   }
 
   dispatch(call: DispatchCall): Promise<DispatchReply> {
-    const payload = encodeBody(call.body);
+    const payload = call.bodyText ?? encodeBody(call.body);
     // A large body is serialised by the worker that holds it (core/plugin/body.ts).
     return typeof payload === 'string' ? this.send(call, payload) : payload.then((bytes) => this.send(call, bytes));
   }

@@ -10,7 +10,6 @@ import type { Answer, Attempt, LifecycleHooks } from './hooks.js';
 import { isObject, type Body, type Exchange } from './exchange.js';
 import { statusFailure, transportFailure } from './failures.js';
 import { RetryPolicy } from './retry.js';
-import { keepText } from '../../plugin/body.js';
 
 type Hooks = Required<LifecycleHooks>;
 /** A backend chosen for an attempt, before the request leaves. */
@@ -75,13 +74,13 @@ class RetryingDispatch {
   private async send(choice: Choice): Promise<Answer | undefined> {
     const { endpoint, stream, cancel, req } = this.x;
     const { backend } = choice;
-    const body = this.upstreamBody(choice);
+    const { body, bodyText } = this.upstreamBody(choice);
     const a: Attempt = { n: choice.n, backend, decision: choice.decision, record: choice.record, sentAt: performance.now(), headers: req.headers };
     this.hooks.onAttempt(a);
     let reply: DispatchReply;
     try {
       reply = await backend.dispatch({
-        endpoint, body, stream, cancel, requestId: req.id, headers: a.headers, prefixHashes: this.routing.prefix?.hashes, prefixChunkBytes: this.routing.prefix?.chunkBytes,
+        endpoint, body, bodyText, stream, cancel, requestId: req.id, headers: a.headers, prefixHashes: this.routing.prefix?.hashes, prefixChunkBytes: this.routing.prefix?.chunkBytes,
       });
     } catch (err) {
       const failure = transportFailure(err, backend, cancel);
@@ -99,7 +98,8 @@ class RetryingDispatch {
     return undefined;
   }
 
-  private upstreamBody({ backend }: Choice): Body {
+  /** The body for the backend, and the client's text when it is that body unchanged. */
+  private upstreamBody({ backend }: Choice): { body: Body; bodyText: string | undefined } {
     const { body, stream, endpoint, route, req } = this.x;
     const model = route.engineModel(backend);
     const upstream: Body = { ...body, model };
@@ -110,8 +110,7 @@ class RetryingDispatch {
       upstream.stream_options = { ...(isObject(body.stream_options) ? body.stream_options : {}), include_usage: true };
       unchanged = false;
     }
-    if (unchanged && req.rawBody !== undefined) keepText(upstream, req.rawBody);
-    return upstream;
+    return { body: upstream, bodyText: unchanged ? req.rawBody : undefined };
   }
 
   private untried(candidates: Candidate[]): Candidate[] {
