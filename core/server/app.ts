@@ -122,7 +122,7 @@ function answerClientError(err: Error & { code?: string }, socket: Duplex, metri
 export function buildApp(opts: AppOptions): FastifyInstance & { fastLane: FastLane } {
   // The inference fast lane (fast-lane.ts) sees each request before fastify; it is built below,
   // once the routes' context is.
-  let lane: FastLane | undefined;
+  const front: { lane?: FastLane } = {};
   const app = Fastify({
     loggerInstance: typeof opts.logger === 'object' ? opts.logger : undefined,
     logger: typeof opts.logger === 'boolean' ? opts.logger : undefined,
@@ -133,7 +133,7 @@ export function buildApp(opts: AppOptions): FastifyInstance & { fastLane: FastLa
       requestTimeout: opts.requestTimeoutMs ?? 30_000,
       connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor((opts.requestTimeoutMs ?? 30_000) / 10))),
     }, (req, res) => {
-      if (!lane?.take(req, res)) handler(req, res);
+      if (!front.lane?.take(req, res)) handler(req, res);
     }),
     // Per-request access logs cost a large share of a proxy's throughput; errors and decisions
     // worth reading are logged where they happen, with the request id.
@@ -198,11 +198,12 @@ export function buildApp(opts: AppOptions): FastifyInstance & { fastLane: FastLa
   }
   const laneRoutes = new Map<string, LaneRoute>(inference.map(([path, endpoint, schema]) => [path, { endpoint, validate: largeBodies.validatorCompiler({ schema }) }]));
   const inlineBytes = Math.min(opts.inlineBodyBytes ?? DEFAULT_INLINE_BODY_BYTES, opts.bodyLimit);
-  lane = new FastLane({
+  const lane = new FastLane({
     routes: laneRoutes, maxBodyBytes: inlineBytes, ctx, tenants, logger: app.log, requestIdOf, refuseBody: bodyRefusal,
     parseJson: app.getDefaultJsonParser('error', 'error') as JsonParser,
     answerError: (err, req, reply) => answerError(err, req, reply, opts.metrics),
   });
+  front.lane = lane;
 
   app.get('/v1/models', async (req) => {
     const created = Math.floor(Date.now() / 1000);
