@@ -48,6 +48,12 @@ export interface ThroughputRow {
   upstreamCores?: number;
   /** Busy CPU on the machine outside the benchmark's own processes, in cores. */
   otherCores?: number;
+  /**
+   * The proxy's CPU time per request, µs: the median over the row's runs. Steadier than req/s on
+   * a small shared machine (a run that loses the core to another process loses requests and CPU
+   * time alike), and what a proxy's capacity is when it alone is the bottleneck.
+   */
+  proxyUsPerRequest?: number;
   /** Switchyard's `x-switchyard-overhead-ms`, sampled after the load run. */
   overheadHeader?: { p50Ms: number; p99Ms: number; samples: number; failures: number };
 }
@@ -75,17 +81,17 @@ const signedMs = (v: number) => (!Number.isFinite(v) ? '–' : `${v >= 0 ? '+' :
 
 export function throughputTable(rows: ThroughputRow[], direct: number | undefined, nginx: number | undefined): string {
   const body = rows.map((r) => {
-    if (!r.load) return [r.name, `skipped: ${r.skipped ?? 'not run'}`, '', '', '', '', '', '', '', '', '', ''];
+    if (!r.load) return [r.name, `skipped: ${r.skipped ?? 'not run'}`, '', '', '', '', '', '', '', '', '', '', ''];
     const l = r.load;
     const hdr = r.overheadHeader ? `${ms(r.overheadHeader.p50Ms)} / ${ms(r.overheadHeader.p99Ms)}` : '–';
     return [
       r.name, rate(l.rps) + (r.rpsRuns ? ` (${rate(Math.min(...r.rpsRuns))}–${rate(Math.max(...r.rpsRuns))})` : ''), ms(l.p50Ms), ms(l.p90Ms), ms(l.p99Ms),
       direct ? pct(l.rps / direct) : '–', nginx ? pct(l.rps / nginx) : '–',
-      cores(r.proxyCores), cores(r.upstreamCores), cores(r.otherCores), hdr, String(l.non2xx + l.errors),
+      cores(r.proxyCores), r.proxyUsPerRequest === undefined ? '–' : r.proxyUsPerRequest.toFixed(1), cores(r.upstreamCores), cores(r.otherCores), hdr, String(l.non2xx + l.errors),
     ];
   });
   return table(
-    ['target', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'vs direct', 'vs nginx', 'proxy CPU', 'upstream CPU', 'other CPU', 'x-switchyard-overhead-ms p50 / p99', 'failed'],
+    ['target', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'vs direct', 'vs nginx', 'proxy CPU', 'proxy µs/req', 'upstream CPU', 'other CPU', 'x-switchyard-overhead-ms p50 / p99', 'failed'],
     body,
   );
 }

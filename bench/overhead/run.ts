@@ -187,6 +187,8 @@ function summariseRuns(name: string, runs: Array<Measured<LoadResult>>): Through
   const { result: load, cores } = sorted[Math.floor((sorted.length - 1) / 2)];
   const others = runs.reduce((sum, r) => sum + (r.others ?? 0), 0) / runs.length;
   const row: ThroughputRow = { name, load, proxyCores: cores[0], upstreamCores: cores[1], otherCores: others };
+  const perRequest = runs.filter((r) => r.cores[0] !== undefined && r.result.rps > 0).map((r) => (r.cores[0]! * 1e6) / r.result.rps).sort((a, b) => a - b);
+  if (perRequest.length > 0) row.proxyUsPerRequest = perRequest[Math.floor((perRequest.length - 1) / 2)];
   if (runs.length > 1) row.rpsRuns = sorted.map((r) => r.result.rps);
   warnIfDisturbed(name, others);
   const failed = runs.reduce((sum, r) => sum + r.result.non2xx + r.result.errors, 0);
@@ -251,6 +253,7 @@ async function runThroughput(o: Options, group: ProcessGroup, dir: string): Prom
     '',
     `vs nginx: against the faster nginx row, ${nginxRow?.name ?? 'nginx (not run)'}. proxy / upstream CPU: % of one core used by that process tree during the run.`,
     'other CPU: busy CPU on the machine outside this benchmark during the run (anything above a few % disturbed that row).',
+    'proxy µs/req: the proxy\'s CPU time per request, the median over the row\'s runs (its capacity where it alone is the bottleneck; steadier than req/s here).',
     `x-switchyard-overhead-ms: the gateway's own time from request received to upstream request sent, from ${o.headerSamples} requests at concurrency 8 after the load runs.`,
   ];
   for (const r of rows.filter((x) => x.name.startsWith('switchyard') && !x.name.startsWith('switchyard baseline') && x.load)) {
@@ -258,7 +261,10 @@ async function runThroughput(o: Options, group: ProcessGroup, dir: string): Prom
     if (base?.load) out.push(`${r.name}: ${fmt((100 * r.load!.rps) / base.load.rps, 1)}% of ${base.name}'s requests/s (${switchyardVersion(o.baseline!)}).`);
     if (nginxRow?.load) out.push(`${r.name}: ${Math.round((100 * r.load!.rps) / nginxRow.load.rps)}% of ${nginxRow.name}'s requests/s.`);
     const floor = rows.find((x) => x.load && x.name === floorName(Number(/workers: (\d+)/.exec(r.name)?.[1] ?? 1)));
-    if (floor?.load) out.push(`${r.name}: ${Math.round((100 * r.load!.rps) / floor.load.rps)}% of ${floor.name}'s (node:http + undici, nothing else).`);
+    if (floor?.load) {
+      const byCpu = floor.proxyUsPerRequest !== undefined && r.proxyUsPerRequest !== undefined ? `; by proxy CPU per request, ${Math.round((100 * floor.proxyUsPerRequest) / r.proxyUsPerRequest)}%` : '';
+      out.push(`${r.name}: ${Math.round((100 * r.load!.rps) / floor.load.rps)}% of ${floor.name}'s requests/s (node:http + undici, nothing else)${byCpu}.`);
+    }
     const fastifyFloor = rows.find((x) => x.load && x.name === fastifyFloorName(Number(/workers: (\d+)/.exec(r.name)?.[1] ?? 1)));
     if (fastifyFloor?.load) out.push(`${r.name}: ${Math.round((100 * r.load!.rps) / fastifyFloor.load.rps)}% of ${fastifyFloor.name}'s (the same in fastify).`);
   }
