@@ -5,17 +5,23 @@
  */
 import type { BucketState, TakeResult } from './limit-store.js';
 
+const NAMES = {
+  requests: ['x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests'],
+  tokens: ['x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'],
+} as const;
+
 export function rateLimitHeaders(result: Pick<TakeResult, 'requests' | 'tokens'>): Record<string, string> {
   const out: Record<string, string> = {};
-  const put = (kind: 'requests' | 'tokens', b: BucketState | undefined) => {
-    if (!b) return;
-    out[`x-ratelimit-limit-${kind}`] = String(b.limit);
-    out[`x-ratelimit-remaining-${kind}`] = String(b.remaining);
-    out[`x-ratelimit-reset-${kind}`] = formatDuration(b.resetMs);
-  };
-  put('requests', result.requests);
-  put('tokens', result.tokens);
+  put(out, NAMES.requests, result.requests);
+  put(out, NAMES.tokens, result.tokens);
   return out;
+}
+
+function put(out: Record<string, string>, [limit, remaining, reset]: readonly [string, string, string], b: BucketState | undefined): void {
+  if (!b) return;
+  out[limit] = String(b.limit);
+  out[remaining] = String(b.remaining);
+  out[reset] = formatDuration(b.resetMs);
 }
 
 /** "0s", "20ms", "1.5s", "6m0s", "1h2m3s" (the shape OpenAI sends). */

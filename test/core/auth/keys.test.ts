@@ -20,4 +20,13 @@ describe('keys', () => {
     expect(ring.find('gamma')).toBeUndefined();
     expect(ring.find(undefined)).toBeUndefined();
   });
+
+  it('finds any of a thousand keys, whatever the digest\'s case; of two equal keys the first', () => {
+    const ring = new KeyRing(Array.from({ length: 1000 }, (_, i) => ({ sha256: i % 2 ? sha(`k${i}`).toUpperCase() : sha(`k${i}`), value: i })));
+    expect(ring.size).toBe(1000);
+    expect(ring.find('k0')).toBe(0);
+    expect(ring.find('k999')).toBe(999);
+    expect(ring.find('k1000')).toBeUndefined();
+    expect(new KeyRing([{ sha256: sha('x'), value: 'first' }, { sha256: sha('x'), value: 'second' }]).find('x')).toBe('first');
+  });
 });
