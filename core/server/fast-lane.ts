@@ -109,7 +109,11 @@ export class FastLane {
       return;
     }
     request.body = body;
-    handleInference(route.endpoint, request, reply, this.opts.ctx).then(() => {
+    const served = handleInference(route.endpoint, request, reply, this.opts.ctx);
+    // The request's exchange took the text as it opened (before the handler's first await); the
+    // exchange drops it once an answer is accepted, and the request must not keep it either.
+    request.rawBody = undefined;
+    served.then(() => {
       // Every way through the stages sends, hijacks or throws; an answer left unsent is a bug, not a hang.
       if (!reply.sent) this.opts.answerError(new Error('the inference handler ended without answering'), request, reply);
     }, (err: unknown) => this.opts.answerError(err instanceof Error ? err : new Error(String(err)), request, reply));

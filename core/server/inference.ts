@@ -101,6 +101,7 @@ async function serveInference(arrival: Arrival): Promise<void> {
     if (turn) await turn;
     const keyed = routingRequestOf(x);
     const answer = await dispatchWithRetries(x, keyed instanceof Promise ? await keyed : keyed, hooks);
+    x.bodyText = undefined;
     // Only answers below 400 come back from the dispatch; every one of them is relayed.
     x.access.backend = answer.attempt.backend.id;
     x.access.reason = answer.attempt.record.reason;

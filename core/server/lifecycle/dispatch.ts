@@ -100,7 +100,7 @@ class RetryingDispatch {
 
   /** The body for the backend, and the client's text when it is that body unchanged. */
   private upstreamBody({ backend }: Choice): { body: Body; bodyText: string | undefined } {
-    const { body, stream, endpoint, route, req } = this.x;
+    const { body, stream, endpoint, route, bodyText } = this.x;
     const model = route.engineModel(backend);
     const upstream: Body = { ...body, model };
     let unchanged = model === body.model;
@@ -110,7 +110,7 @@ class RetryingDispatch {
       upstream.stream_options = { ...(isObject(body.stream_options) ? body.stream_options : {}), include_usage: true };
       unchanged = false;
     }
-    return { body: upstream, bodyText: unchanged ? req.rawBody : undefined };
+    return { body: upstream, bodyText: unchanged ? bodyText : undefined };
   }
 
   private untried(candidates: Candidate[]): Candidate[] {

@@ -36,6 +36,11 @@ export interface Exchange extends Arrival, Resolution {
   readonly access: AccessRecord;
   /** The key's admission (limits, rate-limit headers); set by the admit stage. */
   admission?: Admission;
+  /**
+   * The client's body text (the fast lane's requests) while an attempt may still send it as it
+   * came; dropped once an answer is accepted, so a long stream does not hold a second copy.
+   */
+  bodyText: string | undefined;
   readonly onClientClose: () => void;
 }
 
@@ -58,7 +63,7 @@ export function openExchange(arrival: Arrival, resolution: Resolution, receivedA
     endpoint: arrival.endpoint, req, reply, ctx, trace: arrival.trace,
     body: resolution.body, model: resolution.model, route, arm, filter: resolution.filter, candidates: resolution.candidates,
     stream, clientWantsUsage: resolution.clientWantsUsage,
-    receivedAt, cancel, onClientClose, admission: undefined,
+    receivedAt, cancel, onClientClose, admission: undefined, bodyText: req.rawBody,
     deadlines: new UpstreamDeadlines(route.timeouts, cancel),
     access: { model: route.model, key: ctx.tenants?.keyIdOf(req), arm: arm.name, status: 0, stream },
   };
