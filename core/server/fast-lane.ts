@@ -92,7 +92,8 @@ export class FastLane {
           this.opts.answerError(err, request, reply);
           return;
         }
-        request.rawBody = text;
+        // fastify's parser drops a leading byte-order mark; the engine gets the body without it.
+        request.rawBody = text.charCodeAt(0) === 0xfeff ? undefined : text;
         this.answer(route, request, reply, body);
       });
     });

@@ -160,9 +160,11 @@ describe('the upstream body', () => {
     expect(received.at(-1)).toBe(text);
   });
 
-  it('is written again when the engine knows the model by another name, or a stream must ask for usage', async () => {
+  it('is written again when the engine knows the model by another name, the body began with a byte-order mark, or a stream must ask for usage', async () => {
     expect((await send('{"model":"public","messages":[{"role":"user","content":"x"}]}')).status).toBe(200);
     expect(JSON.parse(received.at(-1)!)).toEqual({ model: 'engine-name', messages: [{ role: 'user', content: 'x' }] });
+    expect((await send('\ufeff{"model":"same","messages":[{"role":"user","content":"bom"}]}')).status).toBe(200);
+    expect(received.at(-1)!.charCodeAt(0)).toBe(123); // '{': the byte-order mark the parser dropped is not sent on
     await send('{"model":"same","stream":true,"messages":[{"role":"user","content":"x"}]}');
     expect(JSON.parse(received.at(-1)!)).toMatchObject({ model: 'same', stream: true, stream_options: { include_usage: true } });
   });
