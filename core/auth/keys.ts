@@ -28,10 +28,8 @@ export function presentedKey(headers: IncomingHttpHeaders): string | undefined {
  */
 export class KeyRing<T> {
   private readonly byDigest = new Map<string, T>();
-  private readonly count: number;
 
   constructor(entries: ReadonlyArray<{ sha256: string; value: T }>) {
-    this.count = entries.length;
     for (const e of entries) {
       const d = e.sha256.toLowerCase();
       if (!this.byDigest.has(d)) this.byDigest.set(d, e.value); // the first of two equal keys wins
@@ -39,7 +37,7 @@ export class KeyRing<T> {
   }
 
   get size(): number {
-    return this.count;
+    return this.byDigest.size;
   }
 
   find(key: string | undefined): T | undefined {

@@ -199,7 +199,7 @@ export function buildApp(opts: AppOptions): FastifyInstance & { fastLane: FastLa
   const laneRoutes = new Map<string, LaneRoute>(inference.map(([path, endpoint, schema]) => [path, { endpoint, validate: largeBodies.validatorCompiler({ schema }) }]));
   const inlineBytes = Math.min(opts.inlineBodyBytes ?? DEFAULT_INLINE_BODY_BYTES, opts.bodyLimit);
   const lane = new FastLane({
-    routes: laneRoutes, maxBodyBytes: inlineBytes, ctx, tenants, logger: app.log, requestIdOf, refuseBody: bodyRefusal,
+    routes: laneRoutes, maxBodyBytes: inlineBytes, ctx, logger: app.log, requestIdOf, refuseBody: bodyRefusal,
     parseJson: app.getDefaultJsonParser('error', 'error') as JsonParser,
     answerError: (err, req, reply) => answerError(err, req, reply, opts.metrics),
   });

@@ -13,7 +13,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ValidateFunction } from 'ajv';
 import type { Endpoint } from '../plugin/types.js';
-import type { Tenants } from '../auth/tenants.js';
 import type { ClientReply, ClientRequest } from './client.js';
 import { handleInference, type InferenceContext } from './inference.js';
 import type { GatewayError } from './errors.js';
@@ -31,8 +30,8 @@ export interface FastLaneOptions {
   routes: ReadonlyMap<string, LaneRoute>;
   /** Bodies up to this many bytes (declared in Content-Length) take the lane. */
   maxBodyBytes: number;
+  /** The routes' context (its tenants guard the lane's requests as fastify's hook guards the rest). */
   ctx: InferenceContext;
-  tenants?: Tenants;
   logger: FastifyBaseLogger;
   parseJson: JsonParser;
   requestIdOf: (req: IncomingMessage) => string;
@@ -53,7 +52,8 @@ export class FastLane {
     if (req.method !== 'POST') return false;
     const url = req.url ?? '';
     const q = url.indexOf('?');
-    const route = this.opts.routes.get(q < 0 ? url : url.slice(0, q));
+    const path = q < 0 ? url : url.slice(0, q);
+    const route = this.opts.routes.get(path);
     if (!route) return false;
     const { headers } = req;
     const type = headers['content-type'];
@@ -63,12 +63,12 @@ export class FastLane {
     const declared = Number(length);
     if (!(declared > 0 && declared <= this.opts.maxBodyBytes)) return false;
     this.served++;
-    this.serve(route, new LaneRequest(req, this.opts.requestIdOf(req), q < 0 ? url : url.slice(0, q), this.opts.logger), new LaneReply(res));
+    this.serve(route, new LaneRequest(req, this.opts.requestIdOf(req), path, this.opts.logger), new LaneReply(res));
     return true;
   }
 
   private serve(route: LaneRoute, request: LaneRequest, reply: LaneReply): void {
-    const { tenants } = this.opts;
+    const { tenants } = this.opts.ctx;
     if (tenants?.guarding) {
       try {
         tenants.guard(request);
