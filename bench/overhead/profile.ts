@@ -6,6 +6,8 @@
  *
  *   node --import tsx bench/overhead/profile.ts [--duration 10] [--connections 32] [--threads 2]
  *        [--workers 1] [--top 25] [--keep DIR] [--gateway DIR (a checkout with dist/; default this one)]
+ *        [--stream]   (the streaming load of `run.ts --stream`: 64 chunks 5 ms apart, --connections streams)
+ *        [--tenants]  (the `switchyard + key, limits (memory), prefix-affinity` row's gateway)
  *
  * Lines are those of the compiled JS in dist/ (tsc keeps functions and their order, so the
  * TypeScript function of the same name is the place to look).
@@ -19,6 +21,8 @@ import { packageRoot } from '../../core/util/package-root.js';
 import { pickLoadTool } from './load.js';
 import { ProcessGroup } from './processes.js';
 import { MODEL, startSwitchyard, startZero } from './targets.js';
+import { measureStreams } from './client.js';
+import { CHUNKS as STREAM_CHUNKS, ITL_MS as STREAM_ITL_MS } from './stream-run.js';
 
 interface CallFrame { functionName: string; url: string; lineNumber: number; columnNumber: number }
 interface ProfileNode { id: number; callFrame: CallFrame }
@@ -100,6 +104,7 @@ async function main(argv: string[]): Promise<number> {
       duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '32' },
       threads: { type: 'string', default: '2' }, workers: { type: 'string', default: '1' },
       top: { type: 'string', default: '25' }, keep: { type: 'string' }, gateway: { type: 'string', default: ROOT },
+      stream: { type: 'boolean', default: false }, tenants: { type: 'boolean', default: false },
     },
   });
   const { tool, note } = pickLoadTool(path.join(ROOT, 'bench', '.peers'));
@@ -114,17 +119,25 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGTERM', stopOnSignal);
   process.on('exit', () => group.killAllNow());
   try {
-    const zero = await startZero(group);
+    const zero = await startZero(group, values.stream ? { itlMs: STREAM_ITL_MS, chunks: STREAM_CHUNKS } : {});
     const body = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Say hello in five words.' }], max_tokens: 16 });
     const gw = await startSwitchyard(group, {
       root: gateway, dir, upstream: zero.base, workers: Number(values.workers), body, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir],
+      setup: values.tenants ? { kind: 'tenants' } : { kind: 'plain' },
     });
-    process.stderr.write(`profile: ${values.duration} s of ${tool.name} at ${values.connections} connections on ${gw.name}\n`);
-    const load = await tool.run({
-      url: gw.url, body, headers: { 'content-type': 'application/json' },
-      durationS: Number(values.duration), connections: Number(values.connections), threads: Number(values.threads),
-    }, group, dir);
-    process.stderr.write(`profile: ${Math.round(load.rps)} req/s, p50 ${load.p50Ms.toFixed(2)} ms, p99 ${load.p99Ms.toFixed(2)} ms (profiling slows it)\n`);
+    const load = values.stream ? 'streams' : tool.name;
+    process.stderr.write(`profile: ${values.duration} s of ${load} at ${values.connections} connections on ${gw.name}\n`);
+    if (values.stream) {
+      const streamBody = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Stream me something.' }], max_tokens: STREAM_CHUNKS, stream: true });
+      const s = await measureStreams(gw, streamBody, { concurrency: Number(values.connections), durationS: Number(values.duration) });
+      process.stderr.write(`profile: ${s.streamsPerS.toFixed(1)} streams/s, TTFT p50 ${s.ttftP50Ms.toFixed(2)} ms, ITL mean ${s.itlMeanMs.toFixed(2)} ms (profiling slows it)\n`);
+    } else {
+      const r = await tool.run({
+        url: gw.url, body, headers: { 'content-type': 'application/json', ...gw.headers },
+        durationS: Number(values.duration), connections: Number(values.connections), threads: Number(values.threads),
+      }, group, dir);
+      process.stderr.write(`profile: ${Math.round(r.rps)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms (profiling slows it)\n`);
+    }
     // The profile is written when the gateway exits: SIGTERM drains and exits cleanly.
     await gw.stop();
     await zero.stop();

@@ -17,8 +17,8 @@ import {
 } from './harness.js';
 import { floorName, MODEL, nginxBinary, startFloor, startNginx, startSwitchyard, startZero } from './targets.js';
 
-const ITL_MS = 5;
-const CHUNKS = 64;
+export const ITL_MS = 5;
+export const CHUNKS = 64;
 
 export async function runStream(o: Options, group: ProcessGroup, dir: string): Promise<Record<string, unknown>> {
   const built = o.targets.has('switchyard') ? await ensureBuilt(group, o.gateway, o.build) : undefined;

@@ -47,10 +47,12 @@ async function relayStream(x: Exchange, { attempt, reply: upstream }: Answer, ho
   const res = reply.raw;
   // Headers the hooks set on the reply (x-content-type-options, …) go out with the hijacked stream's.
   res.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), ...answerHeaders(x, attempt), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
-  res.flushHeaders();
   const streamed = admission?.streamed;
   // An engine that makes its events in-process hands them over as made (chat and completions).
   const feed = x.endpoint === 'responses' ? undefined : upstream.events;
+  // A proxied stream's headers go out with its first event when that came with the engine's
+  // headers (relaySse): one write to the client, not two, on the way to the first token.
+  if (feed) res.flushHeaders();
   const relayOptions: RelayOptions = {
     dialect: x.endpoint === 'responses' ? 'responses' : 'chat',
     stripUsage: !x.clientWantsUsage,
@@ -70,7 +72,7 @@ async function relayStream(x: Exchange, { attempt, reply: upstream }: Answer, ho
     if (feed) feed.cancel();
     else upstream.body.destroy();
     req.log.info({ backend: attempt.backend.id }, 'client disconnected mid-stream; upstream aborted');
-  } else {
+  } else if (!res.writableEnded) {
     res.end();
   }
   if (sse.end === 'upstream-failed' || sse.end === 'truncated') {

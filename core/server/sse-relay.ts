@@ -108,8 +108,19 @@ export function relaySse(upstream: Readable, res: ServerResponse, opts: RelayOpt
     }
     if (res.writableEnded || res.destroyed) return 'gone';
     if (buf === undefined || buf.length === 0) return 'ok';
+    wrote = true;
+    if (out.end === 'done') {
+      // The stream's last event and the response's end in one write.
+      res.end(buf);
+      return 'ok';
+    }
     return writeNow(res, buf) ? 'ok' : 'full';
   };
+  let wrote = false;
+  // The response's headers wait for the first event when it is already here (the engine sent it
+  // with its headers: both reach the client in one write); else they go at the next turn of the
+  // loop, so a client sees the stream begin while the engine is still prefilling.
+  setImmediate(() => { if (!wrote && !res.destroyed && !res.writableEnded) res.flushHeaders(); });
 
   return new Promise<RelayOutcome>((resolve) => {
     let settled = false;
@@ -333,7 +344,8 @@ export function relayFeed(feed: EventFeed, res: ServerResponse, opts: RelayOptio
         }
         if (e.done) {
           out.end = 'done';
-          write(e.raw);
+          // The last event and the response's end in one write.
+          if (!res.writableEnded && !res.destroyed) res.end(e.raw);
           settle();
           return;
         }

@@ -13,6 +13,7 @@ function fakeResponse(drains = true) {
   return Object.assign(new EventEmitter(), {
     destroyed: false, writableEnded: false, chunks: [] as string[],
     write(chunk: string | Buffer) { this.chunks.push(chunk.toString()); return drains; },
+    end(chunk?: string | Buffer) { if (chunk !== undefined) this.chunks.push(chunk.toString()); this.writableEnded = true; },
     destroy() { this.destroyed = true; (this as unknown as EventEmitter).emit('close'); },
   });
 }

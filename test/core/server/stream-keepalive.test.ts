@@ -8,6 +8,7 @@ import { createServer, type ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../../core/server/gateway.js';
+import { request } from 'undici';
 import { postSse, startTestGateway, waitFor } from './gateway-helpers.js';
 
 function chunk(content: string): string {
@@ -21,6 +22,8 @@ describe('upstream connections of relayed streams', () => {
   let closed = 0;
   /** Responses held open after [DONE] (the "hold" prompt). */
   const held: ServerResponse[] = [];
+  /** Responses whose events wait for the test (the "late" prompt). */
+  const late: ServerResponse[] = [];
 
   beforeAll(async () => {
     upstream = createServer((req, res) => {
@@ -28,6 +31,12 @@ describe('upstream connections of relayed streams', () => {
       req.on('data', (d: Buffer) => { body += d.toString(); });
       req.on('end', () => {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
+        if (body.includes('late')) {
+          // Headers now, events when the test says (an engine still prefilling).
+          res.flushHeaders();
+          late.push(res);
+          return;
+        }
         res.write(chunk('one'));
         // The last event in its own write, and the body's end after it, as engines send them.
         setTimeout(() => {
@@ -78,5 +87,22 @@ describe('upstream connections of relayed streams', () => {
     expect(held[0].writableEnded).toBe(false);
     // The gateway gives up on the rest of that body and closes the connection.
     await waitFor(() => closed > closedBefore, 5000);
+  });
+
+  it("sends the client the stream's headers while the engine has sent no event yet", async () => {
+    // The headers wait for the first event only when it came with the engine's: here none has,
+    // so the response must begin before it (a request that resolves at the headers).
+    const res = await request(`${gw.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'late' }], stream: true }),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(res.headers['x-switchyard-backend']).toBe('o');
+    expect(late).toHaveLength(1);
+    late[0].end(`${chunk('one')}data: [DONE]\n\n`);
+    const text = await res.body.text();
+    expect(text).toContain('"content":"one"');
+    expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
   });
 });
