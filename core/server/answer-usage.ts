@@ -34,8 +34,8 @@ export function readUsage(answer: string | Buffer): Usage | undefined {
   return undefined;
 }
 
-/** JSON's whitespace: space, tab, line feed, carriage return. */
-function isJsonSpace(c: number): boolean {
+/** JSON's whitespace: space, tab, line feed, carriage return (a byte or a UTF-16 code unit). */
+export function isJsonSpace(c: number): boolean {
   return c === 32 || c === 9 || c === 10 || c === 13;
 }
 

@@ -10,6 +10,7 @@ import type { Answer, Attempt, LifecycleHooks } from './hooks.js';
 import { isObject, type Body, type Exchange } from './exchange.js';
 import { statusFailure, transportFailure } from './failures.js';
 import { RetryPolicy } from './retry.js';
+import { isJsonSpace } from '../answer-usage.js';
 
 type Hooks = Required<LifecycleHooks>;
 /** A backend chosen for an attempt, before the request leaves. */
@@ -98,19 +99,24 @@ class RetryingDispatch {
     return undefined;
   }
 
-  /** The body for the backend, and the client's text when it is that body unchanged. */
+  /**
+   * The body for the backend, and its text when that can be the client's: the client's bytes
+   * unchanged, or with the one field the gateway adds in front of them.
+   */
   private upstreamBody({ backend }: Choice): { body: Body; bodyText: string | undefined } {
-    const { body, stream, endpoint, route, bodyText } = this.x;
+    const { body, stream, endpoint, route } = this.x;
     const model = route.engineModel(backend);
     const upstream: Body = { ...body, model };
-    let unchanged = model === body.model;
+    let text = model === body.model ? this.x.bodyText : undefined;
     if (stream && endpoint !== 'responses' && !this.x.clientWantsUsage) {
       // Ask every engine for usage so the gateway always knows token counts; the relay strips
       // the usage chunk when the client did not ask for it.
       upstream.stream_options = { ...(isObject(body.stream_options) ? body.stream_options : {}), include_usage: true };
-      unchanged = false;
+      // A body without stream_options (the common case) gets it as its first member; one that has
+      // some (another option set, or null) is written again whole.
+      text = text !== undefined && body.stream_options === undefined ? withFirstMember(text, USAGE_MEMBER) : undefined;
     }
-    return { body: upstream, bodyText: unchanged ? bodyText : undefined };
+    return { body: upstream, bodyText: text };
   }
 
   private untried(candidates: Candidate[]): Candidate[] {
@@ -118,7 +124,24 @@ class RetryingDispatch {
   }
 }
 
-/** Read an answer whole (error bodies, non-streamed answers): the plugin's collector where it has one. */
+const USAGE_MEMBER = '"stream_options":{"include_usage":true}';
+
+/**
+ * A JSON object's text with `member` inserted as its first member (the object's other bytes as
+ * they were); undefined unless the text is an object with at least one member. The caller knows
+ * the object has no member of that name (a duplicate name would leave which one counts to the
+ * engine's parser).
+ */
+export function withFirstMember(text: string, member: string): string | undefined {
+  let open = 0;
+  while (open < text.length && isJsonSpace(text.charCodeAt(open))) open++;
+  if (text.charCodeAt(open) !== 0x7b) return undefined; // '{'
+  let next = open + 1;
+  while (next < text.length && isJsonSpace(text.charCodeAt(next))) next++;
+  if (next >= text.length || text.charCodeAt(next) === 0x7d) return undefined; // '}': no member to follow
+  return `${text.slice(0, open + 1)}${member},${text.slice(open + 1)}`;
+}
+
 /** The whole answer's bytes (a non-streamed answer, relayed as it came). */
 export async function readBytes(reply: DispatchReply): Promise<Buffer> {
   if (reply.bytes) return reply.bytes();

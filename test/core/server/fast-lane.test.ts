@@ -165,7 +165,17 @@ describe('the upstream body', () => {
     expect(JSON.parse(received.at(-1)!)).toEqual({ model: 'engine-name', messages: [{ role: 'user', content: 'x' }] });
     expect((await send('\ufeff{"model":"same","messages":[{"role":"user","content":"bom"}]}')).status).toBe(200);
     expect(received.at(-1)!.charCodeAt(0)).toBe(123); // '{': the byte-order mark the parser dropped is not sent on
-    await send('{"model":"same","stream":true,"messages":[{"role":"user","content":"x"}]}');
-    expect(JSON.parse(received.at(-1)!)).toMatchObject({ model: 'same', stream: true, stream_options: { include_usage: true } });
+    // A stream's own stream_options are kept beside the usage the gateway asks for.
+    await send('{"model":"same","stream":true,"stream_options":{"continuous_usage_stats":true},"messages":[{"role":"user","content":"x"}]}');
+    expect(JSON.parse(received.at(-1)!)).toEqual({
+      model: 'same', stream: true, stream_options: { continuous_usage_stats: true, include_usage: true }, messages: [{ role: 'user', content: 'x' }],
+    });
+  });
+
+  it("is, for a stream that must ask for usage, the client's bytes with that one member in front", async () => {
+    const text = ' {\n "model" : "same", "stream": true, "messages":[{"role":"user","content":"caf\\u00e9"}] }';
+    await send(text);
+    expect(received.at(-1)).toBe(` {"stream_options":{"include_usage":true},\n "model" : "same", "stream": true, "messages":[{"role":"user","content":"caf\\u00e9"}] }`);
+    expect(JSON.parse(received.at(-1)!)).toMatchObject({ stream: true, stream_options: { include_usage: true } });
   });
 });
