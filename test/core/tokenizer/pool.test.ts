@@ -36,6 +36,9 @@ function syntheticText(words: number, seed = 1): string {
   return out.join(' ');
 }
 
+/** The next turn of the event loop (past its check phase). */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 const report = (line: string): void => {
   process.stdout.write(`[tokenizer-pool] ${line}\n`);
 };
@@ -80,14 +83,39 @@ describe('TokenizerPool', () => {
   });
 
   it('handles short inputs inline without a worker trip', async () => {
+    // Each in a turn of the loop of its own: the inline budget is per turn.
+    await nextTurn();
     const before = pool.stats();
     expect(Array.from(await pool.encode('Hello world'))).toEqual([9707, 1879]);
+    await nextTurn();
     expect(await pool.decode([9707, 1879])).toBe('Hello world');
+    await nextTurn();
     const chat = await pool.encodeChat([{ role: 'user', content: 'hi' }]);
     expect(chat.prompt).toBe('<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n');
     const after = pool.stats();
     expect(after.workerCalls).toBe(before.workerCalls);
     expect(after.inlineCalls).toBe(before.inlineCalls + 3);
+  });
+
+  it("sends short inputs to a worker once the turn's inline budget is spent, and keeps them inline in the next turn", async () => {
+    // A budget any call spends: the first short input of a turn is inline, the rest of the turn's go to the worker.
+    const p = new TokenizerPool({ threads: 1, tokenizer: tok, inlineBudgetMs: 1e-9 });
+    try {
+      await p.ready();
+      await nextTurn();
+      const chats = Array.from({ length: 4 }, (_, i): ChatMessage[] => [{ role: 'user', content: `short chat ${i}` }]);
+      const burst = await Promise.all(chats.map((m) => p.encodeChat(m)));
+      expect(p.stats()).toMatchObject({ inlineCalls: 1, workerCalls: 3 });
+      chats.forEach((m, i) => {
+        const prompt = tok.applyChatTemplate(m);
+        expect(burst[i]).toEqual({ prompt, ids: tok.encode(prompt) });
+      });
+      await nextTurn();
+      expect(Array.from(await p.encode('Hello world'))).toEqual([9707, 1879]);
+      expect(p.stats()).toMatchObject({ inlineCalls: 2, workerCalls: 3 });
+    } finally {
+      await p.close();
+    }
   });
 
   it('keeps the event loop responsive while a worker encodes ~32k tokens', async () => {

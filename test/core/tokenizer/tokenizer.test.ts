@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Tokenizer, qwenDefaultPaths } from '../../../core/tokenizer/tokenizer.js';
+import { ChatTemplate, Tokenizer, qwenDefaultPaths } from '../../../core/tokenizer/tokenizer.js';
 import type { ChatMessage } from '../../../core/tokenizer/tokenizer.js';
 import { OUTPUT_POOL_WORDS, buildOutputTokenPool } from '../../../native/word-pool.js';
 
@@ -161,5 +161,17 @@ describe('buildOutputTokenPool', () => {
     expect(Array.from(pool.slice(-2))).toEqual([vocab['.'], vocab[',']]);
     for (const id of pool.slice(0, -2)) expect(tok.decode([id])).toMatch(/^ [a-z]+$/);
     expect(buildOutputTokenPool(tok)).toEqual(pool);
+  });
+});
+
+describe('ChatTemplate rendering', () => {
+  it("renders without stack traces, and leaves the process's stack-trace limit as it was, also when the template raises", () => {
+    const limit = Error.stackTraceLimit;
+    const t = new ChatTemplate("{% if tools is defined %}T{% endif %}{% for m in messages %}{% if m.role == 'bad' %}{{ raise_exception('no bad roles') }}{% endif %}{{ m.content }}{% endfor %}");
+    expect(t.render([{ role: 'user', content: 'hi' }])).toBe('hi');
+    expect(Error.stackTraceLimit).toBe(limit);
+    expect(() => t.render([{ role: 'bad', content: 'x' }] as ChatMessage[])).toThrow('no bad roles');
+    expect(Error.stackTraceLimit).toBe(limit);
+    expect(new Error('after').stack).toContain('tokenizer.test.ts');
   });
 });
