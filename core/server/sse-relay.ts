@@ -181,7 +181,10 @@ export function relaySse(upstream: Readable, res: ServerResponse, opts: RelayOpt
     const close = () => {
       if (out.end !== 'done') {
         const closing = closingEvent(out, opts, responses);
-        if (!res.writableEnded && !res.destroyed) writeNow(res, closing);
+        if (!res.writableEnded && !res.destroyed) {
+          wrote = true;
+          writeNow(res, closing);
+        }
       }
       settle();
     };
