@@ -67,9 +67,10 @@ export interface DispatchCall {
   /** The request body with `model` already rewritten to the engine's own name. */
   body: Record<string, unknown>;
   /**
-   * `body` exactly as the client's JSON text, when the gateway changed nothing in it: a plugin that
-   * sends the body on as JSON sends this instead of serialising it again (for a prompt of a few
-   * thousand tokens, tens of microseconds a request).
+   * `body` as JSON text made of the client's own bytes, when the gateway changed nothing in it or
+   * only added a member in front (a stream's `stream_options`): a plugin that sends the body on as
+   * JSON sends this instead of serialising it again (for a prompt of a few thousand tokens, tens of
+   * microseconds a request).
    */
   bodyText?: string;
   stream: boolean;

@@ -71,6 +71,12 @@ const YIELD_BEFORE_RENDER_CHARS = 64 * 1024;
 /** Spliced renders checked against a whole render: the first few, then one in this many. */
 const SPLICE_CHECKS_FIRST = 16;
 const SPLICE_CHECK_EVERY = 256;
+/**
+ * A short input over the turn's budget goes to a worker only while one is up and has fewer than
+ * this many requests waiting; else it runs here all the same (behind a long encode, or on a worker
+ * that is restarting, it would wait far longer than its own ~0.2 ms).
+ */
+const OFFLOAD_MAX_PENDING = 4;
 
 export class TokenizerPoolClosedError extends Error {
   constructor() {
@@ -214,7 +220,9 @@ export class TokenizerPool {
     // rendered in the next, so the two are two short stalls, not one long one.
     if (size >= YIELD_BEFORE_RENDER_CHARS) await new Promise<void>((resolve) => setImmediate(resolve));
     if (this.closed) throw new TokenizerPoolClosedError();
+    const renderStarted = performance.now();
     const pieces = this.render(messages, opts);
+    this.spend(performance.now() - renderStarted);
     const segments = pieces.length === 1 ? this.segments.split(pieces[0]) : this.segments.splitPieces(pieces);
     const parts: Array<Int32Array | undefined> = segments.map((s) => this.segments.get(s));
     const missing: number[] = [];
@@ -269,10 +277,14 @@ export class TokenizerPool {
     }));
   }
 
-  /** Whether an input of `size` characters is tokenized here: short, and this turn's inline budget not spent (or no workers). */
+  /**
+   * Whether an input of `size` characters is tokenized here: a short one while this turn's inline
+   * budget lasts, or past it when no worker could take it soon.
+   */
   private runsInline(size: number): boolean {
     if (size >= this.inlineBelowChars) return false;
-    return this.slots.length === 0 || this.inlineSpentMs < this.inlineBudgetMs;
+    if (this.inlineSpentMs < this.inlineBudgetMs || this.initError !== undefined) return true;
+    return !this.slots.some((s) => s.isReady && !s.dead && s.pending.size < OFFLOAD_MAX_PENDING);
   }
 
   private inline<R>(run: () => R): Promise<R> {
@@ -281,12 +293,17 @@ export class TokenizerPool {
     const started = performance.now();
     // Runs synchronously now; the executor turns a throw into a rejection.
     const result = new Promise<R>((resolve) => resolve(run()));
-    this.inlineSpentMs += performance.now() - started;
+    this.spend(performance.now() - started);
+    return result;
+  }
+
+  /** Counts work done on this thread against the current turn's inline budget. */
+  private spend(ms: number): void {
+    this.inlineSpentMs += ms;
     if (!this.turnPending) {
       this.turnPending = true;
       setImmediate(this.turned);
     }
-    return result;
   }
 
   /** The loop turned: the next turn's inline work starts from nothing. */

@@ -179,13 +179,17 @@ export class ChatTemplate {
    * The jinja runtime finds out that a variable is undefined (`tools is defined`, `loop.previtem`…)
    * by throwing and catching an Error: several per render of a template such as Qwen3's, each with
    * a stack trace captured for nothing (a fifth of a short chat's render). None is captured while
-   * rendering; an error the template raises still carries its message.
+   * rendering; an error that leaves the render gets one from here.
    */
   private run(vars: Record<string, unknown>): string {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
       return this.template.render(vars);
+    } catch (err) {
+      Error.stackTraceLimit = limit;
+      if (err instanceof Error) Error.captureStackTrace(err, ChatTemplate.prototype.run);
+      throw err;
     } finally {
       Error.stackTraceLimit = limit;
     }

@@ -165,6 +165,11 @@ describe('the upstream body', () => {
     expect(JSON.parse(received.at(-1)!)).toEqual({ model: 'engine-name', messages: [{ role: 'user', content: 'x' }] });
     expect((await send('\ufeff{"model":"same","messages":[{"role":"user","content":"bom"}]}')).status).toBe(200);
     expect(received.at(-1)!.charCodeAt(0)).toBe(123); // '{': the byte-order mark the parser dropped is not sent on
+    // A stream's stream_options null, or a model the engine knows by another name: written again.
+    await send('{"model":"same","stream":true,"stream_options":null,"messages":[{"role":"user","content":"x"}]}');
+    expect(JSON.parse(received.at(-1)!)).toEqual({ model: 'same', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'x' }] });
+    await send('{"model":"public","stream":true,"messages":[{"role":"user","content":"x"}]}');
+    expect(JSON.parse(received.at(-1)!)).toEqual({ model: 'engine-name', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'x' }] });
     // A stream's own stream_options are kept beside the usage the gateway asks for.
     await send('{"model":"same","stream":true,"stream_options":{"continuous_usage_stats":true},"messages":[{"role":"user","content":"x"}]}');
     expect(JSON.parse(received.at(-1)!)).toEqual({

@@ -118,6 +118,19 @@ describe('TokenizerPool', () => {
     }
   });
 
+  it('keeps short inputs inline past the budget while no worker is up to take them', async () => {
+    // Its worker is still loading the tokenizer: nothing over budget waits for it.
+    const p = new TokenizerPool({ threads: 1, tokenizer: tok, inlineBudgetMs: 1e-9 });
+    try {
+      await nextTurn();
+      const ids = await Promise.all([1, 2, 3].map((i) => p.encode(`not yet ${i}`)));
+      expect(p.stats()).toMatchObject({ inlineCalls: 3, workerCalls: 0 });
+      ids.forEach((got, i) => expect(got).toEqual(tok.encode(`not yet ${i + 1}`)));
+    } finally {
+      await p.close();
+    }
+  });
+
   it('keeps the event loop responsive while a worker encodes ~32k tokens', async () => {
     const text = syntheticText(17500, 11);
     const tokens = tok.encode(text).length;

@@ -170,8 +170,20 @@ describe('ChatTemplate rendering', () => {
     const t = new ChatTemplate("{% if tools is defined %}T{% endif %}{% for m in messages %}{% if m.role == 'bad' %}{{ raise_exception('no bad roles') }}{% endif %}{{ m.content }}{% endfor %}");
     expect(t.render([{ role: 'user', content: 'hi' }])).toBe('hi');
     expect(Error.stackTraceLimit).toBe(limit);
-    expect(() => t.render([{ role: 'bad', content: 'x' }] as ChatMessage[])).toThrow('no bad roles');
+    let seen: number | undefined;
+    const probe = { chatTemplateKwargs: { probe: () => { seen = Error.stackTraceLimit; return ''; } } };
+    expect(new ChatTemplate('{{ probe() }}{{ messages[0].content }}').render([{ role: 'user', content: 'hi' }], probe)).toBe('hi');
+    expect(seen).toBe(0);
     expect(Error.stackTraceLimit).toBe(limit);
-    expect(new Error('after').stack).toContain('tokenizer.test.ts');
+    let raised: unknown;
+    try {
+      t.render([{ role: 'bad', content: 'x' }] as ChatMessage[]);
+    } catch (err) {
+      raised = err;
+    }
+    expect((raised as Error).message).toContain('no bad roles');
+    // The error that leaves the render has a stack, from the render's caller.
+    expect((raised as Error).stack).toContain('tokenizer.test.ts');
+    expect(Error.stackTraceLimit).toBe(limit);
   });
 });
