@@ -141,6 +141,16 @@ export function warnIfDisturbed(name: string, others: number | undefined): void 
 export type Plan = { name: string; start: () => Promise<Target> } | { name: string; skipped: string };
 
 /** Starts every plan's target in order; a target that fails to start becomes a skipped row. */
+/**
+ * The rows in the order of one round of interleaved runs: as listed in odd rounds, reversed in
+ * even ones. Run in one fixed order, a row measured right after a given other one (or first in
+ * every round) carries that position's disturbance each time. (A/A runs — one build in two rows —
+ * still differ by 3-5% on this shared 2-core machine: the order only takes position out of it.)
+ */
+export function roundOrder<T>(rows: readonly T[], round: number): readonly T[] {
+  return round % 2 === 1 ? rows : [...rows].reverse();
+}
+
 export async function startPlans(plans: Plan[]): Promise<Array<{ name: string; target?: Target; skipped?: string }>> {
   const out: Array<{ name: string; target?: Target; skipped?: string }> = [];
   for (const plan of plans) {

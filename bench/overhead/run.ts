@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sampleHeader } from './client.js';
 import {
-  ensureBuilt, INSTALL_HINT, nginxVersion, PEERS, pinRule, ROOT, say, startPlans, switchyardVersion, warnIfDisturbed, withCpu,
+  ensureBuilt, INSTALL_HINT, nginxVersion, PEERS, pinRule, ROOT, roundOrder, say, startPlans, switchyardVersion, warnIfDisturbed, withCpu,
   type Measured, type Options, type Plan,
 } from './harness.js';
 import { packageVersion, percentile, pickLoadTool, which, type LoadResult, type LoadSpec, type LoadTool } from './load.js';
@@ -37,8 +37,9 @@ const USAGE = `usage: node --import tsx bench/overhead/run.ts [options]
   --warmup S         seconds of unmeasured load on each target first (default 2)
   --connections N    concurrent connections (default 32; --stream: concurrent streams)
   --threads N        wrk threads (default 2)
-  --repeat N         measured runs per row, interleaved across the rows so that a disturbance
-                     hits them alike; a row shows its median run and the req/s range (default 1)
+  --repeat N         measured runs per row, interleaved across the rows (in reverse order every
+                     other round) so that a disturbance hits them alike; a row shows its median
+                     run and the req/s range (default 1)
   --stream           the streaming variant: 64 chunks 5 ms apart; TTFT and ITL added vs direct
   --tool NAME        wrk, autocannon or undici (default: the first one installed)
   --targets LIST     comma-separated subset of direct,nginx,floor,fastify-floor,switchyard,
@@ -215,7 +216,7 @@ async function runThroughput(o: Options, group: ProcessGroup, dir: string): Prom
   try {
     for (const { target } of live) if (o.warmupS > 0) await tool.run(spec(target, o.warmupS), group, dir);
     for (let i = 1; i <= o.repeat; i++) {
-      for (const { name, target } of live) {
+      for (const { name, target } of roundOrder(live, i)) {
         say(`${name}: ${o.repeat > 1 ? `run ${i}/${o.repeat}, ` : ''}${o.durationS} s with ${tool.name}, ${o.connections} connections`);
         runs.get(name)!.push(await withCpu([target.process, zero.process], () => tool.run(spec(target, o.durationS), group, dir)));
       }

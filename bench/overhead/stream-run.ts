@@ -12,7 +12,7 @@ import { packageVersion } from './load.js';
 import type { ProcessGroup } from './processes.js';
 import { cpuPerChunkUs, describeMachine, streamTable, type StreamRow } from './report.js';
 import {
-  ensureBuilt, INSTALL_HINT, nginxVersion, say, startPlans, switchyardVersion, warnIfDisturbed, withCpu,
+  ensureBuilt, INSTALL_HINT, nginxVersion, roundOrder, say, startPlans, switchyardVersion, warnIfDisturbed, withCpu,
   type Options, type Plan,
 } from './harness.js';
 import { floorName, MODEL, nginxBinary, startFloor, startNginx, startSwitchyard, startZero } from './targets.js';
@@ -60,10 +60,12 @@ export async function runStream(o: Options, group: ProcessGroup, dir: string): P
   const runs = new Map<string, Array<{ stats: StreamStats; proxyCores: number | undefined; otherCores: number | undefined }>>();
   const started = await startPlans(plans);
   try {
+    if (o.warmupS > 0) {
+      for (const { target } of started) if (target) await measureStreams(target, body, { concurrency: o.connections, durationS: o.warmupS });
+    }
     for (let round = 1; round <= o.repeat; round++) {
-      for (const { target } of started) {
+      for (const { target } of roundOrder(started, round)) {
         if (!target) continue;
-        if (round === 1 && o.warmupS > 0) await measureStreams(target, body, { concurrency: o.connections, durationS: o.warmupS });
         say(`${target.name}: ${o.repeat > 1 ? `run ${round}/${o.repeat}, ` : ''}${o.durationS} s of ${o.connections} concurrent streams`);
         const { result: stats, cores, others } = await withCpu([target.process], () => measureStreams(target, body, { concurrency: o.connections, durationS: o.durationS }));
         if (!runs.has(target.name)) runs.set(target.name, []);
