@@ -15,6 +15,10 @@
  * for the upstream, the answer sent through its reply; no logging, no schema): how much of the
  * way from the node floor to Switchyard is the framework's, and how much Switchyard's own.
  *
+ * `--essentials KEY`: the essentials floor (essentials.ts) — the node floor plus a key, its limits
+ * in memory, body parsing and validation, prefix-affinity routing and metrics, at the least they
+ * cost: what a gateway with those features could reach at best, next to Switchyard's tenants row.
+ *
  * Prints "floor proxy listening on http://…" once every worker listens.
  */
 import cluster from 'node:cluster';
@@ -24,6 +28,8 @@ import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import { Pool, type Dispatcher } from 'undici';
+import { essentialsHandler } from './essentials.js';
+import { MODEL } from './targets.js';
 
 /** POST `body` upstream through undici's dispatch API; `answer` gets the status and the whole answer (502 and nothing on a failure). */
 function forward(pool: Pool, path: string, body: string | Buffer, answer: (status: number, body?: Buffer) => void): void {
@@ -96,6 +102,13 @@ function serve(upstream: string, port: number): void {
   server.listen(port, '127.0.0.1', () => announce((server.address() as AddressInfo).port));
 }
 
+function serveEssentials(upstream: string, port: number, key: string): void {
+  const pool = new Pool(upstream, { connections: upstreamConnections, pipelining: 1 });
+  const server = createServer(essentialsHandler([pool], { key, model: MODEL }));
+  server.keepAliveTimeout = 65_000;
+  server.listen(port, '127.0.0.1', () => announce((server.address() as AddressInfo).port));
+}
+
 function announce(port: number): void {
   if (cluster.isWorker) process.send?.({ listening: port });
   else console.log(`floor proxy listening on http://127.0.0.1:${port}`);
@@ -117,12 +130,16 @@ function serveFastify(upstream: string, port: number): void {
 const { values } = parseArgs({
   options: {
     upstream: { type: 'string' }, port: { type: 'string', default: '0' }, workers: { type: 'string', default: '1' }, fastify: { type: 'boolean', default: false },
+    essentials: { type: 'string' },
     // Upstream connections (each stream holds one for its whole length); and GET /metrics (lagMetrics).
     connections: { type: 'string', default: '128' }, lag: { type: 'boolean', default: false },
   },
 });
 const upstreamConnections = Number(values.connections);
-const start = values.fastify ? serveFastify : serve;
+// A clean exit on SIGTERM, so `node --cpu-prof` writes its profile (bench/overhead/profile.ts --floor).
+process.once('SIGTERM', () => process.exit(0));
+const essentialsKey = values.essentials;
+const start = essentialsKey !== undefined ? (up: string, port: number) => serveEssentials(up, port, essentialsKey) : values.fastify ? serveFastify : serve;
 if (!values.upstream) throw new Error('floor-proxy: --upstream URL is required');
 const workers = Number(values.workers);
 if (cluster.isWorker) {

@@ -8,6 +8,8 @@
  *        [--workers 1] [--top 25] [--keep DIR] [--gateway DIR (a checkout with dist/; default this one)]
  *        [--stream]   (the streaming load of `run.ts --stream`: 64 chunks 5 ms apart, --connections streams)
  *        [--tenants]  (the `switchyard + key, limits (memory), prefix-affinity` row's gateway)
+ *        [--floor]    (the node floor of floor-proxy.ts instead of Switchyard, under the same load:
+ *                      the reference the gateway's profile is read against)
  *
  * Lines are those of the compiled JS in dist/ (tsc keeps functions and their order, so the
  * TypeScript function of the same name is the place to look).
@@ -20,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { packageRoot } from '../../core/util/package-root.js';
 import { pickLoadTool } from './load.js';
 import { ProcessGroup } from './processes.js';
-import { MODEL, startSwitchyard, startZero } from './targets.js';
+import { MODEL, startFloor, startSwitchyard, startZero } from './targets.js';
 import { measureStreams } from './client.js';
 import { CHUNKS as STREAM_CHUNKS, ITL_MS as STREAM_ITL_MS } from './stream-run.js';
 
@@ -104,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
       duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '32' },
       threads: { type: 'string', default: '2' }, workers: { type: 'string', default: '1' },
       top: { type: 'string', default: '25' }, keep: { type: 'string' }, gateway: { type: 'string', default: ROOT },
-      stream: { type: 'boolean', default: false }, tenants: { type: 'boolean', default: false },
+      stream: { type: 'boolean', default: false }, tenants: { type: 'boolean', default: false }, floor: { type: 'boolean', default: false },
     },
   });
   const { tool, note } = pickLoadTool(path.join(ROOT, 'bench', '.peers'));
@@ -121,21 +123,27 @@ async function main(argv: string[]): Promise<number> {
   try {
     const zero = await startZero(group, values.stream ? { itlMs: STREAM_ITL_MS, chunks: STREAM_CHUNKS } : {});
     const body = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Say hello in five words.' }], max_tokens: 16 });
-    const gw = await startSwitchyard(group, {
-      root: gateway, dir, upstream: zero.base, workers: Number(values.workers), body, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir],
-      setup: values.tenants ? { kind: 'tenants' } : { kind: 'plain' },
-    });
+    const nodeArgs = ['--cpu-prof', '--cpu-prof-dir', profDir];
+    const gw = values.floor
+      ? await startFloor(group, { upstream: zero.base, workers: Number(values.workers), body, nodeArgs })
+      : await startSwitchyard(group, {
+        root: gateway, dir, upstream: zero.base, workers: Number(values.workers), body, nodeArgs,
+        setup: values.tenants ? { kind: 'tenants' } : { kind: 'plain' },
+      });
     const load = values.stream ? 'streams' : tool.name;
+    let served = 0;
     process.stderr.write(`profile: ${values.duration} s of ${load} at ${values.connections} connections on ${gw.name}\n`);
     if (values.stream) {
       const streamBody = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Stream me something.' }], max_tokens: STREAM_CHUNKS, stream: true });
       const s = await measureStreams(gw, streamBody, { concurrency: Number(values.connections), durationS: Number(values.duration) });
+      served = s.streamsPerS * Number(values.duration);
       process.stderr.write(`profile: ${s.streamsPerS.toFixed(1)} streams/s, TTFT p50 ${s.ttftP50Ms.toFixed(2)} ms, ITL mean ${s.itlMeanMs.toFixed(2)} ms (profiling slows it)\n`);
     } else {
       const r = await tool.run({
         url: gw.url, body, headers: { 'content-type': 'application/json', ...gw.headers },
         durationS: Number(values.duration), connections: Number(values.connections), threads: Number(values.threads),
       }, group, dir);
+      served = r.rps * Number(values.duration);
       process.stderr.write(`profile: ${Math.round(r.rps)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms (profiling slows it)\n`);
     }
     // The profile is written when the gateway exits: SIGTERM drains and exits cleanly.
@@ -146,7 +154,8 @@ async function main(argv: string[]): Promise<number> {
     for (const f of files) {
       const summary = summariseProfile(JSON.parse(readFileSync(path.join(profDir, f), 'utf8')) as CpuProfile, Number(values.top), gateway);
       if (summary.totalMs < 100) continue; // a cluster primary: it only forwards connections
-      process.stdout.write(`### ${f}\n\n${formatSummary(summary)}\n\n`);
+      const per = served > 0 ? ` — ${((summary.totalMs * 1000) / served).toFixed(1)} µs busy per ${values.stream ? 'stream' : 'request'}` : '';
+      process.stdout.write(`### ${f}${per}\n\n${formatSummary(summary)}\n\n`);
     }
     if (values.keep) process.stderr.write(`profile: kept ${files.map((f) => path.join(profDir, f)).join(', ')}\n`);
     return 0;

@@ -26,7 +26,7 @@ import { describeMachine, throughputTable, type StreamRow, type ThroughputRow } 
 import { fmt, writeReport } from '../scenarios/common.js';
 import { runStream } from './stream-run.js';
 import {
-  cliEntry, fastifyFloorName, floorName, MODEL, nginxBinary, portkeyPackage, startFloor, startNginx, startPortkey, startRedis, startSwitchyard, startZero,
+  cliEntry, essentialsFloorName, fastifyFloorName, floorName, MODEL, nginxBinary, portkeyPackage, startFloor, startNginx, startPortkey, startRedis, startSwitchyard, startZero,
   switchyardRowName, type Target,
 } from './targets.js';
 
@@ -42,10 +42,12 @@ const USAGE = `usage: node --import tsx bench/overhead/run.ts [options]
                      run and the req/s range (default 1)
   --stream           the streaming variant: 64 chunks 5 ms apart; TTFT and ITL added vs direct
   --tool NAME        wrk, autocannon or undici (default: the first one installed)
-  --targets LIST     comma-separated subset of direct,nginx,floor,fastify-floor,switchyard,
-                     switchyard-tenants,switchyard-tenants-redis,portkey (floor: a bare node:http +
-                     undici proxy, the most any Node gateway can do on this machine; fastify-floor:
-                     the same in fastify, what the framework costs; switchyard-tenants[-redis]: a
+  --targets LIST     comma-separated subset of direct,nginx,floor,fastify-floor,essentials-floor,
+                     switchyard,switchyard-tenants,switchyard-tenants-redis,portkey (floor: a bare
+                     node:http + undici proxy, the most any Node gateway can do on this machine;
+                     fastify-floor: the same in fastify, what the framework costs; essentials-floor:
+                     the floor plus a key, in-memory limits, body validation, prefix affinity and
+                     metrics, written at their least (essentials.ts); switchyard-tenants[-redis]: a
                      tenant key with limits, in memory or in a redis-server of the run's own, and
                      prefix-affinity routing, at the first of --workers)
   --header-samples N requests for the x-switchyard-overhead-ms distribution (default 2000)
@@ -72,7 +74,7 @@ function readOptions(argv: string[]): Options {
       duration: { type: 'string', default: '10' }, warmup: { type: 'string', default: '2' },
       connections: { type: 'string', default: '32' }, threads: { type: 'string', default: '2' },
       stream: { type: 'boolean', default: false }, tool: { type: 'string' },
-      targets: { type: 'string', default: 'direct,nginx,floor,switchyard,switchyard-tenants,switchyard-tenants-redis,portkey' },
+      targets: { type: 'string', default: 'direct,nginx,floor,essentials-floor,switchyard,switchyard-tenants,switchyard-tenants-redis,portkey' },
       'header-samples': { type: 'string', default: '2000' }, build: { type: 'boolean', default: false },
       repeat: { type: 'string', default: '1' }, gateway: { type: 'string', default: ROOT }, baseline: { type: 'string' },
       workers: { type: 'string', default: '1,2' },
@@ -93,7 +95,7 @@ function readOptions(argv: string[]): Options {
     return n;
   };
   const targets = new Set(values.targets.split(',').map((s) => s.trim()).filter(Boolean));
-  for (const t of targets) if (!['direct', 'nginx', 'floor', 'fastify-floor', 'switchyard', 'switchyard-tenants', 'switchyard-tenants-redis', 'portkey'].includes(t)) throw new UsageError(`--targets: unknown target ${t}`);
+  for (const t of targets) if (!['direct', 'nginx', 'floor', 'fastify-floor', 'essentials-floor', 'switchyard', 'switchyard-tenants', 'switchyard-tenants-redis', 'portkey'].includes(t)) throw new UsageError(`--targets: unknown target ${t}`);
   const workers = values.workers.split(',').map((w) => Math.round(num('workers', w, 1)));
   if (values.baseline !== undefined && !existsSync(cliEntry(values.baseline))) {
     throw new UsageError(`--baseline: ${values.baseline} has no compiled CLI (dist/bin/main.js; run npm ci there, or npm run build)`);
@@ -162,6 +164,10 @@ function throughputPlans(o: Options, group: ProcessGroup, dir: string, zero: Tar
   }
   if (o.targets.has('fastify-floor')) {
     for (const workers of o.workers) plans.push({ name: fastifyFloorName(workers), start: () => startFloor(group, { upstream: zero.base, workers, body: CHAT_BODY, fastify: true }) });
+  }
+  if (o.targets.has('essentials-floor')) {
+    // Not a gateway: the floor plus a key, in-memory limits, parse and validate, prefix affinity and metrics at their least (essentials.ts).
+    for (const workers of o.workers) plans.push({ name: essentialsFloorName(workers), start: () => startFloor(group, { upstream: zero.base, workers, body: CHAT_BODY, essentials: true }) });
   }
   if (o.targets.has('portkey')) {
     const pk = portkeyPackage(PEERS);
@@ -268,6 +274,16 @@ async function runThroughput(o: Options, group: ProcessGroup, dir: string): Prom
     }
     const fastifyFloor = rows.find((x) => x.load && x.name === fastifyFloorName(Number(/workers: (\d+)/.exec(r.name)?.[1] ?? 1)));
     if (fastifyFloor?.load) out.push(`${r.name}: ${Math.round((100 * r.load!.rps) / fastifyFloor.load.rps)}% of ${fastifyFloor.name}'s (the same in fastify).`);
+    const essentials = r.name.includes('+ key') ? rows.find((x) => x.load && x.name === essentialsFloorName(Number(/workers: (\d+)/.exec(r.name)?.[1] ?? 1))) : undefined;
+    if (essentials?.load) {
+      const byCpu = essentials.proxyUsPerRequest !== undefined && r.proxyUsPerRequest !== undefined ? `; by proxy CPU per request, ${Math.round((100 * essentials.proxyUsPerRequest) / r.proxyUsPerRequest)}%` : '';
+      out.push(`${r.name}: ${Math.round((100 * r.load!.rps) / essentials.load.rps)}% of ${essentials.name}'s requests/s (the same features at their least)${byCpu}.`);
+    }
+  }
+  const essentialsRow = rows.find((x) => x.load && x.name === essentialsFloorName(1));
+  const floorRow = rows.find((x) => x.load && x.name === floorName(1));
+  if (essentialsRow?.proxyUsPerRequest !== undefined && floorRow?.proxyUsPerRequest !== undefined) {
+    out.push(`${essentialsRow.name}: ${Math.round((100 * floorRow.proxyUsPerRequest) / essentialsRow.proxyUsPerRequest)}% of ${floorRow.name} by proxy CPU per request: what these features cost written at their least (essentials.ts).`);
   }
   process.stdout.write(`${out.join('\n')}\n`);
   return { kind: 'throughput', date: new Date().toISOString(), machine, versions, tool: tool.name, options: { ...o, targets: [...o.targets] }, rows };

@@ -135,8 +135,8 @@ export async function startNginx(group: ProcessGroup, o: { bin: string; dir: str
  */
 export type SwitchyardSetup = { kind: 'plain' } | { kind: 'tenants'; redis?: string };
 
-/** The tenant key the `tenants` rows are sent with. */
-const BENCH_KEY = 'sk-overhead-bench-tenant';
+/** The tenant key the `tenants` rows (and the essentials floor) are sent with. */
+export const BENCH_KEY = 'sk-overhead-bench-tenant';
 
 /** A Switchyard row's name: plain, or with tenants whose limits live in memory or in Redis. */
 export function switchyardRowName(workers: number, limits?: 'memory' | 'redis'): string {
@@ -233,16 +233,26 @@ export function fastifyFloorName(workers: number): string {
   return `fastify floor (${workers} process${workers > 1 ? 'es' : ''})`;
 }
 
+/** The essentials floor's row name (essentials.ts: the floor plus a key, limits, routing and metrics at their least). */
+export function essentialsFloorName(workers: number): string {
+  return `node floor + key, limits, prefix-affinity, metrics (${workers} process${workers > 1 ? 'es' : ''})`;
+}
+
 /**
  * The bare node:http + undici proxy (floor-proxy.ts): how fast any Node gateway could be here;
- * with `fastify`, the same in fastify: what the framework alone costs.
+ * with `fastify`, the same in fastify: what the framework alone costs; with `essentials`, the
+ * floor plus what a gateway with keys, limits, routing and metrics must do (essentials.ts).
  */
-export async function startFloor(group: ProcessGroup, o: { upstream: string; workers: number; body: string; fastify?: boolean }): Promise<Target> {
+export async function startFloor(
+  group: ProcessGroup, o: { upstream: string; workers: number; body: string; fastify?: boolean; essentials?: boolean; nodeArgs?: string[] },
+): Promise<Target> {
   const { command, args } = siblingScript('floor-proxy');
-  const name = o.fastify ? fastifyFloorName(o.workers) : floorName(o.workers);
-  const p = group.spawn(name, command, [...args, '--upstream', o.upstream, '--workers', String(o.workers), ...(o.fastify ? ['--fastify'] : [])]);
+  const name = o.essentials ? essentialsFloorName(o.workers) : o.fastify ? fastifyFloorName(o.workers) : floorName(o.workers);
+  const variant = o.essentials ? ['--essentials', BENCH_KEY] : o.fastify ? ['--fastify'] : [];
+  const p = group.spawn(name, command, [...(o.nodeArgs ?? []), ...args, '--upstream', o.upstream, '--workers', String(o.workers), ...variant]);
   const [, base] = await waitForOutput(p, /listening on (http:\/\/\S+)/, 30_000);
-  const t: Target = { name, url: `${base}${CHAT_PATH}`, headers: {}, process: p, stop: () => p.stop() };
+  const headers: Record<string, string> = o.essentials ? { authorization: `Bearer ${BENCH_KEY}` } : {};
+  const t: Target = { name, url: `${base}${CHAT_PATH}`, headers, process: p, stop: () => p.stop() };
   await waitUntilReady(p, () => probe(t, o.body), 30_000);
   return t;
 }

@@ -71,6 +71,7 @@ describe('bench scenarios (--quick)', () => {
     // The tenants rows send a key checked against limits, in memory and in a redis-server of the run's own (.ci/run installs it).
     for (const name of [
       'direct', 'node floor (1 process)', 'node floor (2 processes)', 'switchyard (workers: 1)', 'switchyard (workers: 2)',
+      'node floor + key, limits, prefix-affinity, metrics (1 process)',
       'switchyard + key, limits (memory), prefix-affinity (workers: 1)', 'switchyard + key, limits (redis), prefix-affinity (workers: 1)',
     ]) {
       const row = rows.get(name)!;
