@@ -36,17 +36,21 @@ export interface TakeResult {
   tokens?: BucketState;
 }
 
+/**
+ * Where keys' limits are counted. A store in process memory answers at once, without a promise:
+ * the request path then waits for nothing (a shared store, Redis, answers with one).
+ */
 export interface LimitStore {
   /**
    * Admit one request of `key` costing `tokens` (its prompt, estimated): a request from the rpm
    * bucket, `tokens` from the tpm bucket (needing at least min(tokens, tpm) left), and an
    * in-flight slot named `lease`, all or none.
    */
-  take(key: string, limits: KeyLimits, tokens: number, lease: string): Promise<TakeResult>;
+  take(key: string, limits: KeyLimits, tokens: number, lease: string): TakeResult | Promise<TakeResult>;
   /** Adds `tokens` (negative: a refund) to what `key` has spent; never refuses. */
-  charge(key: string, limits: KeyLimits, tokens: number): Promise<void>;
+  charge(key: string, limits: KeyLimits, tokens: number): void | Promise<void>;
   /** Frees the in-flight slot `lease`. */
-  release(key: string, lease: string): Promise<void>;
+  release(key: string, lease: string): void | Promise<void>;
   close(): Promise<void>;
 }
 
@@ -73,7 +77,7 @@ export class MemoryLimitStore implements LimitStore {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  async take(key: string, limits: KeyLimits, tokens: number, lease: string): Promise<TakeResult> {
+  take(key: string, limits: KeyLimits, tokens: number, lease: string): TakeResult {
     const b = this.refilled(key, limits);
     const result: TakeResult = { allowed: true, retryAfterMs: 0 };
     const refuse = (by: NonNullable<TakeResult['refusedBy']>, waitMs: number) => {
@@ -95,13 +99,13 @@ export class MemoryLimitStore implements LimitStore {
     return result;
   }
 
-  async charge(key: string, limits: KeyLimits, tokens: number): Promise<void> {
+  charge(key: string, limits: KeyLimits, tokens: number): void {
     if (limits.tpm === undefined || tokens === 0) return;
     const b = this.refilled(key, limits);
     b.tokens = Math.min(limits.tpm, b.tokens! - tokens);
   }
 
-  async release(key: string, lease: string): Promise<void> {
+  release(key: string, lease: string): void {
     this.keys.get(key)?.leases.delete(lease);
   }
 

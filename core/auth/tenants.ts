@@ -141,15 +141,27 @@ export class Tenants {
     return key ? PRIORITY[key.priority] : undefined;
   }
 
-  /** Admits the request against its key's limits (or its address's cap), or throws 429. */
-  async admit(req: ClientRequest, route: NamedRoute, body: Record<string, unknown>): Promise<Admission> {
+  /**
+   * Admits the request against its key's limits (or its address's cap), or throws 429: at once
+   * when the limits are in process memory, through a promise when the store is shared.
+   */
+  admit(req: ClientRequest, route: NamedRoute, body: Record<string, unknown>): Admission | Promise<Admission> {
     const key = this.callers.get(req);
     if (!key) return this.admitAddress(req);
     const { limits } = key;
     const limited = limits.rpm !== undefined || limits.tpm !== undefined || limits.concurrency !== undefined;
     const estimate = this.estimatePromptTokens(req, body);
     const lease = `${this.leasePrefix}.${++this.seq}`;
-    const result: TakeResult = limited ? await this.opts.limits.take(key.id, limits, estimate, lease) : { allowed: true, retryAfterMs: 0 };
+    if (!limited) return this.admitted(key, route, estimate, lease, { allowed: true, retryAfterMs: 0 });
+    const taken = this.opts.limits.take(key.id, limits, estimate, lease);
+    return taken instanceof Promise
+      ? taken.then((result) => this.admitted(key, route, estimate, lease, result))
+      : this.admitted(key, route, estimate, lease, taken);
+  }
+
+  /** The admission of a key's request, once its store has answered (or throws its 429). */
+  private admitted(key: ApiKeySpec, route: NamedRoute, estimate: number, lease: string, result: TakeResult): Admission {
+    const { limits } = key;
     const headers = rateLimitHeaders(result);
     if (!result.allowed) {
       this.opts.usage.limited.inc({ key: key.id, limit: result.refusedBy ?? 'rpm' });
@@ -195,8 +207,7 @@ export class Tenants {
 
   private admitAddress(req: ClientRequest): Admission {
     const cap = this.opts.maxInFlightPerClient;
-    const none: Admission = { headers: {}, streamed: () => {}, settle: () => {}, release: () => {} };
-    if (cap <= 0) return none;
+    if (cap <= 0) return UNCOUNTED;
     const who = this.address.of(req.socket.remoteAddress, req.headers);
     const n = this.perAddress.get(who) ?? 0;
     if (n >= cap) {
@@ -204,17 +215,7 @@ export class Tenants {
       throw new GatewayError('SY_ERR_RATE_LIMITED', `too many requests in flight from this address (limits.max_in_flight_per_client: ${cap})`, { headers: { 'retry-after': '1' } });
     }
     this.perAddress.set(who, n + 1);
-    let released = false;
-    return {
-      ...none,
-      release: () => {
-        if (released) return;
-        released = true;
-        const left = (this.perAddress.get(who) ?? 1) - 1;
-        if (left <= 0) this.perAddress.delete(who);
-        else this.perAddress.set(who, left);
-      },
-    };
+    return new AddressSlot(this.perAddress, who);
   }
 
   /** The prompt's tokens before any tokenizer: its bytes (the body's length) over bytes per token. */
@@ -225,8 +226,30 @@ export class Tenants {
   }
 
   /** Settling and releasing never hold up an answer; a failure is the guarded store's to count. */
-  private background(p: Promise<void>): void {
-    p.catch((err: unknown) => this.opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'rate-limit bookkeeping failed'));
+  private background(p: void | Promise<void>): void {
+    p?.catch((err: unknown) => this.opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'rate-limit bookkeeping failed'));
+  }
+}
+
+/** A request no limit counts: nothing to charge or free. */
+const UNCOUNTED: Admission = Object.freeze({ headers: Object.freeze({}), streamed() {}, settle() {}, release() {} });
+
+/** A request counted against its address's in-flight cap (no keys configured): its slot, freed once. */
+class AddressSlot implements Admission {
+  readonly headers: Record<string, string> = UNCOUNTED.headers;
+  private released = false;
+
+  constructor(private readonly counts: Map<string, number>, private readonly who: string) {}
+
+  streamed(): void {}
+  settle(): void {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    const left = (this.counts.get(this.who) ?? 1) - 1;
+    if (left <= 0) this.counts.delete(this.who);
+    else this.counts.set(this.who, left);
   }
 }
 

@@ -266,7 +266,8 @@ export function cacheAware(opts: CacheAwareOptions): Picker {
       }
       if (opts.onMiss === 'least-load') return { f: least(), reason: `miss: least loaded (${min} ahead)`, kind: 'cold' };
       const pool = set.filter((f) => load(f) <= min + 1);
-      return { f: rendezvousPick(pool, coldHash(sel)), reason: `cold: rendezvous among ${pool.length}`, kind: 'cold' };
+      // Rendezvous among one is that one: the prompt is not hashed for it.
+      return { f: pool.length === 1 ? pool[0]! : rendezvousPick(pool, coldHash(sel)), reason: `cold: rendezvous among ${pool.length}`, kind: 'cold' };
     },
   };
 }

@@ -89,8 +89,11 @@ async function serveInference(arrival: Arrival): Promise<void> {
   const x = openExchange(arrival, resolve(arrival), receivedAt);
   const hooks = composeHooks(hooksOf(x));
   try {
-    // Awaited only where there is something to wait for (keys' limits; a tokenized route).
-    if (x.ctx.tenants) await admit(x);
+    // Awaited only where there is something to wait for (keys' limits in a shared store; a tokenized route).
+    if (x.ctx.tenants) {
+      const admitting = admit(x);
+      if (admitting) await admitting;
+    }
     x.deadlines.start(x.stream);
     // Routing, the prompt and the dispatch wait for the next of the slices the streams' chunks
     // share once the current one's budget is spent (turns.ts): a burst of new requests then takes

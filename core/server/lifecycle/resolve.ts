@@ -9,6 +9,7 @@ import type { Candidate } from '../../routing/policy.js';
 import type { ArmSpec } from '../../routing/ab.js';
 import { GatewayError } from '../errors.js';
 import type { Arrival, Body, Exchange } from './exchange.js';
+import type { Admission } from '../../auth/tenants.js';
 import { isObject } from './exchange.js';
 
 export type BackendFilter = ((b: Backend) => boolean) | undefined;
@@ -59,10 +60,19 @@ export function resolve(arrival: Arrival): Resolution {
   };
 }
 
-/** The key's limits, taken at once; its rate-limit headers go out with whatever answer comes. */
-export async function admit(x: Exchange): Promise<void> {
-  x.admission = await x.ctx.tenants?.admit(x.req, x.route, x.body);
-  if (x.admission) for (const [name, value] of Object.entries(x.admission.headers)) x.reply.header(name, value);
+/**
+ * The key's limits, taken at once; its rate-limit headers go out with whatever answer comes. A
+ * promise only when the limits live in a shared store (limits in memory are taken in the call).
+ */
+export function admit(x: Exchange): void | Promise<void> {
+  const admission = x.ctx.tenants?.admit(x.req, x.route, x.body);
+  if (admission instanceof Promise) return admission.then((a) => admitted(x, a));
+  admitted(x, admission);
+}
+
+function admitted(x: Exchange, admission: Admission | undefined): void {
+  x.admission = admission;
+  if (admission) for (const [name, value] of Object.entries(admission.headers)) x.reply.header(name, value);
 }
 
 /** Backends that serve the endpoint; undefined: every backend (chat and completions). */
