@@ -137,6 +137,12 @@ export interface DispatchReply {
    */
   bytes?(): Promise<Buffer>;
   /**
+   * Optional: the whole answer's bytes when it has already ended (as a small answer usually has
+   * by the time its status is handled), else undefined. Core relays those in the same call,
+   * without waiting for a turn of the microtask queue; `bytes()` is not called after them.
+   */
+  readyBytes?(): Buffer | undefined;
+  /**
    * Optional, streamed chat and completions answers: the answer's SSE events as the plugin makes
    * them, each with what the relay would otherwise parse out of its bytes. A plugin that makes the
    * events itself (an in-process engine) offers this so they go to the client's socket at once,

@@ -108,7 +108,8 @@ async function serveInference(arrival: Arrival): Promise<void> {
     // Only answers below 400 come back from the dispatch; every one of them is relayed.
     x.access.backend = answer.attempt.backend.id;
     x.access.reason = answer.attempt.record.reason;
-    const outcome = await relayAnswer(x, answer, hooks);
+    const relayed = relayAnswer(x, answer, hooks);
+    const outcome = relayed instanceof Promise ? await relayed : relayed;
     Object.assign(x.access, { status: outcome.status ?? 200, ttftMs: outcome.ttftMs, promptTokens: outcome.promptTokens, completionTokens: outcome.completionTokens, cachedTokens: outcome.cachedTokens });
   } catch (err) {
     answerFailure(x, err);

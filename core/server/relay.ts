@@ -17,18 +17,28 @@ import { readBytes } from './lifecycle/dispatch.js';
 
 type Hooks = Required<LifecycleHooks>;
 
-export async function relayAnswer(x: Exchange, answer: Answer, hooks: Hooks): Promise<Outcome> {
+/** Relays the answer: in the call when it is a whole answer already here, else once it is read or streamed. */
+export function relayAnswer(x: Exchange, answer: Answer, hooks: Hooks): Outcome | Promise<Outcome> {
   hooks.onRelayStart(answer.attempt);
+  const ready = x.stream ? undefined : answer.reply.readyBytes?.();
+  if (ready === undefined) return relayLater(x, answer, hooks);
   try {
-    return x.stream ? await relayStream(x, answer, hooks) : await relayJson(x, answer, hooks);
+    return relayJson(x, answer, hooks, ready);
   } finally {
     hooks.onRelayEnd(answer.attempt);
   }
 }
 
-async function relayJson(x: Exchange, { attempt, reply: upstream }: Answer, hooks: Hooks): Promise<Outcome> {
-  // Relayed as the bytes it came in: read for its usage, never decoded whole.
-  const bytes = await readBytes(upstream);
+async function relayLater(x: Exchange, answer: Answer, hooks: Hooks): Promise<Outcome> {
+  try {
+    return x.stream ? await relayStream(x, answer, hooks) : relayJson(x, answer, hooks, await readBytes(answer.reply));
+  } finally {
+    hooks.onRelayEnd(answer.attempt);
+  }
+}
+
+/** A whole answer, relayed as the bytes it came in: read for its usage, never decoded whole. */
+function relayJson(x: Exchange, { attempt, reply: upstream }: Answer, hooks: Hooks, bytes: Buffer): Outcome {
   if (x.endpoint === 'responses') rememberResponse(x, attempt, responseIdOf(bytes.toString('utf8')));
   const usage = readUsage(bytes);
   x.admission?.settle(usage);

@@ -63,6 +63,11 @@ export class UpstreamAnswer implements DispatchReply, Dispatcher.DispatchHandler
     return new Promise((resolve, reject) => { this.collector = { resolve, reject }; });
   }
 
+  /** The whole answer's bytes when it has ended and no stream was asked for; else undefined. */
+  readyBytes(): Buffer | undefined {
+    return this.ended && !this.stream && !this.failure ? this.joined() : undefined;
+  }
+
   /** The whole answer as text (error bodies). */
   text(): Promise<string> {
     return this.bytes().then((b) => b.toString('utf8'));

@@ -3,13 +3,18 @@
  * statistics (`/admin/ab`) and metrics.
  */
 import type { Exchange } from './exchange.js';
-import type { LifecycleHooks } from './hooks.js';
+import type { Attempt, LifecycleHooks, Outcome } from './hooks.js';
 
-export function armsHook({ route, arm, ctx }: Exchange): LifecycleHooks {
-  return {
-    onOutcome(_a, o) {
-      route.arms.record(arm.name, o);
-      ctx.metrics.observeArm(route.model, arm.name, o);
-    },
-  };
+class ArmsHook implements LifecycleHooks {
+  constructor(private readonly x: Exchange) {}
+
+  onOutcome(_a: Attempt, o: Outcome): void {
+    const { route, arm, ctx } = this.x;
+    route.arms.record(arm.name, o);
+    ctx.metrics.observeArm(route.model, arm.name, o);
+  }
+}
+
+export function armsHook(x: Exchange): LifecycleHooks {
+  return new ArmsHook(x);
 }

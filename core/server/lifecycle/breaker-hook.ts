@@ -11,37 +11,53 @@
  * health check.
  */
 import type { CircuitBreaker } from '../../routing/breaker.js';
-import type { LifecycleHooks } from './hooks.js';
+import type { Attempt, LifecycleHooks } from './hooks.js';
+import type { StatusFailure, TransportFailure } from './failures.js';
+
+/** One per request: a class, so its handlers are the prototype's, not five closures a request. */
+class BreakerHook implements LifecycleHooks {
+  /** The breaker of the attempt under way: onAttempt comes before any other event of an attempt. */
+  private current: CircuitBreaker | undefined;
+  /** The backend that answered 5xx, until the next candidate settles its blame. */
+  private suspect: CircuitBreaker | undefined;
+
+  constructor(private readonly breakerOf: (backendId: string) => CircuitBreaker) {}
+
+  onAttempt(a: Attempt): void {
+    this.current = this.breakerOf(a.backend.id);
+    this.current.onDispatch();
+  }
+
+  // A connect failure or a timeout is the backend's; anything else (the client gone, a plugin's
+  // own error, a bug) proves nothing about it.
+  onTransportError(_a: Attempt, f: TransportFailure): void {
+    if (f.kind) this.current?.onFailure();
+    else this.current?.onInconclusive();
+  }
+
+  onAnswer(_a: Attempt, status: number): void {
+    if (status >= 400) return;
+    this.current?.onSuccess();
+    // The same request succeeded here: the backend that answered 5xx before was at fault.
+    this.suspect?.onFailure();
+    this.suspect = undefined;
+  }
+
+  onRefused(_a: Attempt, f: StatusFailure): void {
+    if (f.status < 500) {
+      this.current?.onSuccess(); // a 4xx or 429 is an answer: the backend is up
+      return;
+    }
+    this.current?.onInconclusive();
+    // Two backends failed this one request: the request is at fault, not them.
+    this.suspect = this.suspect ? undefined : this.current;
+  }
+
+  onDispatchEnd(): void {
+    this.suspect?.onInconclusive();
+  }
+}
 
 export function breakerHook(breakerOf: (backendId: string) => CircuitBreaker): LifecycleHooks {
-  // The breaker of the attempt under way: onAttempt comes before any other event of an attempt.
-  let current: CircuitBreaker | undefined;
-  // The backend that answered 5xx, until the next candidate settles its blame.
-  let suspect: CircuitBreaker | undefined;
-  return {
-    onAttempt(a) {
-      current = breakerOf(a.backend.id);
-      current.onDispatch();
-    },
-    // A connect failure or a timeout is the backend's; anything else (the client gone, a plugin's
-    // own error, a bug) proves nothing about it.
-    onTransportError: (_a, f) => (f.kind ? current?.onFailure() : current?.onInconclusive()),
-    onAnswer(_a, status) {
-      if (status >= 400) return;
-      current?.onSuccess();
-      // The same request succeeded here: the backend that answered 5xx before was at fault.
-      suspect?.onFailure();
-      suspect = undefined;
-    },
-    onRefused(_a, f) {
-      if (f.status < 500) {
-        current?.onSuccess(); // a 4xx or 429 is an answer: the backend is up
-        return;
-      }
-      current?.onInconclusive();
-      // Two backends failed this one request: the request is at fault, not them.
-      suspect = suspect ? undefined : current;
-    },
-    onDispatchEnd: () => suspect?.onInconclusive(),
-  };
+  return new BreakerHook(breakerOf);
 }

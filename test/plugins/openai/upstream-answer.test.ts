@@ -74,6 +74,15 @@ describe('UpstreamAnswer (undici dispatch handler)', () => {
     expect(settled).toBe(1);
   });
 
+  it('has no ready bytes before the answer ended, and the whole answer once it has', async () => {
+    const { started } = send(pool, '/json'); // its body ends 5 ms after its first part
+    const answer = await started;
+    expect(answer.readyBytes()).toBeUndefined();
+    // Asking did not take anything: the answer is still whole when it ends.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(answer.readyBytes()?.toString()).toBe('{"choices":[],"usage":{"prompt_tokens":3}}');
+  });
+
   it('hands error bodies over with their status', async () => {
     const answer = await send(pool, '/error').started;
     expect(answer.status).toBe(404);
