@@ -8,7 +8,7 @@
  *    tokens per minute charged with an estimate (body length / 4) and settled with the answer's usage;
  *  - the body parsed (`JSON.parse`) and validated (one ajv schema: model, messages, max_tokens, stream);
  *  - the route by model, and a backend by prefix affinity (an FNV-1a hash of the messages' first
- *    256 characters, modulo the route's backends), the least loaded on a tie of one;
+ *    256 characters, modulo the route's backends) unless another has fewer requests in flight;
  *  - metrics in prom-client: requests by model, backend and status, e2e latency histogram,
  *    in-flight gauge;
  *  - the body forwarded as it came (undici's dispatch API), the answer's `usage` read by a byte
@@ -23,7 +23,7 @@ import { Ajv } from 'ajv';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Dispatcher, Pool } from 'undici';
 
-/** The key the essentials floor admits (the tenants rows' key: targets.ts sends it). */
+/** The key the essentials floor admits (the tenants rows' key: targets.ts sends it) and the model it routes. */
 export interface EssentialsOptions {
   key: string;
   model: string;
@@ -126,7 +126,7 @@ export function essentialsHandler(pools: Pool[], o: EssentialsOptions): (req: In
       key.requests++;
       key.inFlight++;
       key.tokens += estimate;
-      // Prefix affinity: the prompt's head picks the backend; the least loaded when it is one of several equal.
+      // Prefix affinity: the prompt's head picks the backend, unless another has fewer in flight.
       let pool = backends[fnv1a(promptHead(body.messages)) % backends.length]!;
       for (const p of backends) if (load.get(p)! < load.get(pool)!) pool = p;
       const backend = names.get(pool)!;
