@@ -11,8 +11,9 @@
  *    256 characters, modulo the route's backends) unless another has fewer requests in flight;
  *  - metrics in prom-client: requests by model, backend and status, e2e latency histogram,
  *    in-flight gauge;
- *  - the body forwarded as it came (undici's dispatch API), the answer's `usage` read by a byte
- *    search and `JSON.parse` of that object only, and the answer sent with X-Request-Id.
+ *  - the body forwarded as it came (undici's dispatch API), the answer's `usage` read as the
+ *    gateway reads it (core/server/answer-usage.ts: a byte search, that object alone parsed), and
+ *    the answer sent with X-Request-Id.
  *
  * Not a product and not a gateway: the overhead benchmark's reference row for what a Node gateway
  * with keys, limits, prefix-affinity routing and metrics costs at the least, next to the bare floor.
@@ -22,6 +23,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Ajv } from 'ajv';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Dispatcher, Pool } from 'undici';
+import { readUsage } from '../../core/server/answer-usage.js';
 
 /** The key the essentials floor admits (the tenants rows' key: targets.ts sends it) and the model it routes. */
 export interface EssentialsOptions {
@@ -32,7 +34,6 @@ export interface EssentialsOptions {
 interface KeyState { windowStart: number; requests: number; inFlight: number; tokens: number }
 
 const LIMITS = { rpm: 1_000_000_000, tpm: 1_000_000_000_000, concurrency: 1_000_000 };
-const USAGE = Buffer.from('"usage"');
 
 const SCHEMA = {
   type: 'object',
@@ -61,26 +62,6 @@ function promptHead(messages: Array<{ content?: unknown }>): string {
     if (head.length >= 256) break;
   }
   return head.slice(0, 256);
-}
-
-/** The answer's `usage` object, found by a byte search (undefined without one). */
-function usageOf(answer: Buffer): { prompt_tokens?: number; completion_tokens?: number } | undefined {
-  const at = answer.lastIndexOf(USAGE);
-  if (at < 0) return undefined;
-  const open = answer.indexOf(0x7b, at);
-  if (open < 0) return undefined;
-  let depth = 0;
-  for (let i = open; i < answer.length; i++) {
-    if (answer[i] === 0x7b) depth++;
-    else if (answer[i] === 0x7d && --depth === 0) {
-      try {
-        return JSON.parse(answer.toString('utf8', open, i + 1)) as { prompt_tokens?: number; completion_tokens?: number };
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  return undefined;
 }
 
 function refuse(res: ServerResponse, status: number, code: string, message: string): void {
@@ -139,7 +120,7 @@ export function essentialsHandler(pools: Pool[], o: EssentialsOptions): (req: In
         key.inFlight--;
         load.set(pool, load.get(pool)! - 1);
         inFlight.dec({ backend });
-        const usage = answer ? usageOf(answer) : undefined;
+        const usage = answer ? readUsage(answer) : undefined;
         if (usage) key.tokens += (usage.prompt_tokens ?? 0) + (usage.completion_tokens ?? 0) - estimate;
         requests.inc({ model: body.model, backend, status: String(status) });
         e2e.observe({ model: body.model, backend }, (performance.now() - started) / 1000);

@@ -19,16 +19,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PEERS, pinRule, roundOrder, say } from './harness.js';
-import { pickLoadTool } from './load.js';
+import { percentile, pickLoadTool } from './load.js';
 import { ProcessGroup, treeCpuSeconds } from './processes.js';
 import { MODEL, startFloor, startSwitchyard, startZero, type Target } from './targets.js';
 
 const BODY = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Say hello in five words.' }], max_tokens: 16 });
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
+const median = (xs: number[]): number => percentile([...xs].sort((a, b) => a - b), 50);
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
