@@ -246,7 +246,7 @@ export class Tokenizer {
   private byteLengthTable: Int32Array | undefined;
   /**
    * Decoding by table (byte-decode.ts) where the decoder is ByteLevel alone and no clean-up runs:
-   * undefined until the first decode, null where it does not apply.
+   * undefined until prepareForServing or the first decode, null where it does not apply.
    */
   private byteDecoder: ByteTableDecoder | null | undefined;
 
@@ -360,16 +360,32 @@ export class Tokenizer {
     return out;
   }
 
+  /**
+   * Builds the tables an engine serving on the event loop reads — the decode table of
+   * byte-decode.ts and the token byte lengths, where they apply — now rather than at first use.
+   * An in-process engine calls it as it starts: for a 150k vocabulary the decode table takes
+   * ~80 ms, which at the first token of the first streams was one 80–110 ms stall of every stream
+   * and request the gateway held (bench/overhead/many-streams.ts, 10,000 streams: the event loop's
+   * worst lag).
+   */
+  prepareForServing(): void {
+    if (this.byteLevel) this.byteLengths();
+    this.prepareDecoding();
+  }
+
+  private prepareDecoding(): void {
+    if (this.byteDecoder !== undefined) return;
+    const applies = this.byteLevelOnly && !this.tok.clean_up_tokenization_spaces;
+    this.byteDecoder = applies ? new ByteTableDecoder(this.vocabSize, {
+      vocab: this.tok.model.vocab,
+      added: this.tok.added_tokens,
+      special: this.tok.special_tokens,
+    }) : null;
+  }
+
   /** Ids (no forced token among them) to text: by table where it applies, else the library's decode. */
   private decodeRun(ids: ArrayLike<number>, skip: boolean): string {
-    if (this.byteDecoder === undefined) {
-      const applies = this.byteLevelOnly && !this.tok.clean_up_tokenization_spaces;
-      this.byteDecoder = applies ? new ByteTableDecoder(this.vocabSize, {
-        vocab: this.tok.model.vocab,
-        added: this.tok.added_tokens,
-        special: this.tok.special_tokens,
-      }) : null;
-    }
+    if (this.byteDecoder === undefined) this.prepareDecoding();
     return this.byteDecoder?.decode(ids, skip) ?? this.tok.decode(Array.from(ids), { skip_special_tokens: skip });
   }
 
@@ -398,6 +414,16 @@ export class Tokenizer {
    */
   tokenByteLengths(ids: ArrayLike<number>): Int32Array | undefined {
     if (!this.byteLevel) return undefined;
+    const table = this.byteLengths();
+    const out = new Int32Array(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const forced = this.forcedText.get(ids[i]);
+      out[i] = forced !== undefined ? Buffer.byteLength(forced) : (table[ids[i]] ?? 0);
+    }
+    return out;
+  }
+
+  private byteLengths(): Int32Array {
     if (!this.byteLengthTable) {
       const table = new Int32Array(this.vocabSize);
       const vocab = this.tok.model.vocab;
@@ -405,12 +431,7 @@ export class Tokenizer {
       for (const added of this.tok.added_tokens) table[added.id] = Buffer.byteLength(added.content);
       this.byteLengthTable = table;
     }
-    const out = new Int32Array(ids.length);
-    for (let i = 0; i < ids.length; i++) {
-      const forced = this.forcedText.get(ids[i]);
-      out[i] = forced !== undefined ? Buffer.byteLength(forced) : (this.byteLengthTable[ids[i]] ?? 0);
-    }
-    return out;
+    return this.byteLengthTable;
   }
 
   /** Id of a forced token, a vocabulary entry in its stored form (byte-level: ' the' is 'Ġthe'), or an added token. */

@@ -46,6 +46,8 @@ export class TextDispatch implements EngineDispatch {
   async start(): Promise<void> {
     await this.tokenizers.ready();
     const tokenizer = this.tokenizers.tokenizer;
+    // Every stream's tokens are decoded here, on the event loop: its tables are built now, not at a first token.
+    tokenizer.prepareForServing();
     this.builder = createPromptBuilder(this.text.promptStyle, tokenizer);
     const generation = readGenerationConfig(this.text);
     this.endId = this.text.endId ?? generation.eosTokenIds[0] ?? tokenizer.eosTokenId;

@@ -98,6 +98,8 @@ export class TrtllmBackend implements Backend {
     });
     await this.pool.ready();
     const tokenizer = this.pool.tokenizer;
+    // Every stream's tokens are decoded here, on the event loop: its tables are built now, not at a first token.
+    tokenizer.prepareForServing();
     this.builder = createPromptBuilder(o.promptStyle, tokenizer);
     if (o.executor === 'model') {
       // A profiles file of the operator's own models their hardware; the shipped one is the default.

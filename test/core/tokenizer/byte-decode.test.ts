@@ -53,6 +53,16 @@ describe('decoding byte-level BPE by table', () => {
     expect(checked).toBe(6000);
   });
 
+  it('builds its tables ahead of first use (prepareForServing) with the same results', () => {
+    const prepared = Tokenizer.qwenDefault();
+    prepared.prepareForServing();
+    const ids = Array.from(tok.encode('日本語 and 🎉, then ümlauts<|im_end|>'));
+    expect(prepared.decode(ids)).toBe(reference(ids, false));
+    expect(prepared.decode(ids, { skipSpecialTokens: true })).toBe(reference(ids, true));
+    expect(Array.from(prepared.tokenByteLengths(ids)!)).toEqual(Array.from(tok.tokenByteLengths(ids)!));
+    expect(Array.from(prepared.tokenByteLengths(ids)!).reduce((a, b) => a + b, 0)).toBe(Buffer.byteLength('日本語 and 🎉, then ümlauts<|im_end|>'));
+  });
+
   it('streams the same text as decoding the whole answer at once', () => {
     const text = 'Plain words, then 日本語 and 🎉 emoji, then ümlauts.';
     const ids = Array.from(tok.encode(text));
