@@ -80,13 +80,18 @@ export class FastLane {
     const chunks: Buffer[] = [];
     let received = 0;
     const raw = request.raw;
-    raw.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       chunks.push(chunk);
       received += chunk.length;
-    });
+    };
+    raw.on('data', onData);
     // A client gone before the end leaves nothing to answer: 'end' never comes.
     raw.once('end', () => {
       const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received)).toString('utf8');
+      // The bytes are text now: a listener left on the request would hold them (a long prompt's
+      // copy per stream) for as long as the answer streams.
+      raw.off('data', onData);
+      chunks.length = 0;
       this.opts.parseJson(undefined as never, text, (err, body) => {
         if (err) {
           this.opts.answerError(err, request, reply);

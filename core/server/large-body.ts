@@ -127,15 +127,23 @@ export class LargeBodies {
         else chunks.push(chunk);
       };
       let ended = false;
+      // A client gone before the end: nothing will come, and the worker lets the chunks go.
+      const onClose = () => { if (!ended) fail(new Error('the client closed the connection before the body ended')); };
       payload.on('data', onData);
       payload.once('error', fail);
-      // A client gone before the end: nothing will come, and the worker lets the chunks go.
-      payload.once('close', () => { if (!ended) fail(new Error('the client closed the connection before the body ended')); });
+      payload.once('close', onClose);
       payload.once('end', () => {
         ended = true;
+        // Listeners left on the request would hold these chunks for as long as its answer streams
+        // (node's IncomingMessage emits 'error' only to listeners: none is needed past the end).
+        payload.removeListener('data', onData);
+        payload.removeListener('error', fail);
+        payload.removeListener('close', onClose);
         if (failed) return;
         if (id === undefined || worker === undefined || kind === undefined) {
-          inline(req, (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received)).toString('utf8'), (err, body) => (err ? reject(err) : resolve(body)));
+          const text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received)).toString('utf8');
+          chunks.length = 0;
+          inline(req, text, (err, body) => (err ? reject(err) : resolve(body)));
           return;
         }
         this.parse(worker, id, kind).then(resolve, reject);

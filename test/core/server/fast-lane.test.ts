@@ -4,7 +4,7 @@
  * chunked (the lane leaves it to fastify); status, error body and the headers that matter must
  * be the same, and the lane must have served exactly the first of each pair.
  */
-import { createServer, request, type Server } from 'node:http';
+import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../../core/server/gateway.js';
@@ -107,6 +107,21 @@ describe('the inference fast lane answers as fastify does', () => {
     expect(lane.headers['x-content-type-options']).toBe('nosniff');
     expect(lane.text.trimEnd().endsWith('data: [DONE]')).toBe(true);
     expect(lane.text.match(/^data: /gm)?.length).toBe(routed.text.match(/^data: /gm)?.length);
+  });
+
+  it("lets go of a request's bytes once they are read (no listener keeps them while the answer streams)", async () => {
+    const seen: IncomingMessage[] = [];
+    const onRequest = (req: IncomingMessage) => { seen.push(req); };
+    gw.app.server.on('request', onRequest);
+    try {
+      const [lane, routed] = await pair('/v1/chat/completions', chat({ stream: true }), json);
+      expect(lane.status).toBe(200);
+      expect(routed.status).toBe(200);
+    } finally {
+      gw.app.server.off('request', onRequest);
+    }
+    expect(seen).toHaveLength(2);
+    for (const req of seen) expect(req.listenerCount('data'), req.headers['transfer-encoding'] ?? 'content-length').toBe(0);
   });
 
   it('leaves other content types, query strings aside, and escaped paths to fastify', async () => {
