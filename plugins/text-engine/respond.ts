@@ -72,6 +72,7 @@ export class Responder implements EventFeed {
   private readonly created = Math.floor(Date.now() / 1000);
   private readonly output: OutputStream;
   private readonly tools?: ToolCallStreamer;
+  /** A whole (non-streamed) answer's text so far. */
   private text = '';
   /** The engine's own output text, stop strings included (text engines' completion count). */
   private rawText = '';
@@ -196,8 +197,12 @@ export class Responder implements EventFeed {
   }
 
   private emitText(text: string): void {
-    this.text += text;
-    if (!this.o.params.stream) return;
+    // Only a whole answer needs its text at the end; a stream's goes out piece by piece (kept, it
+    // was the whole answer held per stream until it ended).
+    if (!this.o.params.stream) {
+      this.text += text;
+      return;
+    }
     const deltas: StreamDelta[] = this.tools ? this.tools.push(text) : [{ content: text }];
     for (const d of deltas) this.chunk(d, null);
   }
