@@ -61,10 +61,11 @@ function siblingScript(name: string): { command: string; args: string[] } {
   return { command: process.execPath, args: fromSource ? ['--import', 'tsx', file] : [file] };
 }
 
-export async function startZero(group: ProcessGroup, opts: { itlMs?: number; chunks?: number } = {}): Promise<Target & { base: string }> {
+export async function startZero(group: ProcessGroup, opts: { itlMs?: number; chunks?: number; stamp?: boolean } = {}): Promise<Target & { base: string }> {
   const { command, args } = siblingScript('zero-upstream');
   const p = group.spawn('zero upstream', command, [
     ...args, '--port', '0', '--itl-ms', String(opts.itlMs ?? 0), '--chunks', String(opts.chunks ?? 16), '--models', MODEL,
+    ...(opts.stamp ? ['--stamp'] : []),
   ]);
   const [, base] = await waitForOutput(p, /listening on (http:\/\/\S+)/, 30_000);
   return { name: 'direct', base, url: `${base}${CHAT_PATH}`, headers: {}, process: p, stop: () => p.stop() };

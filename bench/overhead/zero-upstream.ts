@@ -12,7 +12,13 @@
  *   POST /v1/embeddings         a fixed embedding
  *   GET  /v1/models, /health
  *
- * CLI: `node --import tsx bench/overhead/zero-upstream.ts --port N [--itl-ms X] [--chunks N]`.
+ * With `stamp`, a paced stream's role chunk carries `"zero_received_at"` (when the request's body
+ * had arrived) and its first content chunk `"zero_sent_at"` (when it was written): milliseconds of
+ * monotonicClockMs() below, the clock every process of one machine shares, so a client can tell
+ * the two legs of a proxy's time to first token apart (ttft-legs.ts). Proxies forward them as
+ * sent (an unknown top-level member of a chunk).
+ *
+ * CLI: `node --import tsx bench/overhead/zero-upstream.ts --port N [--itl-ms X] [--chunks N] [--stamp]`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,6 +34,22 @@ export interface ZeroUpstreamOptions {
   chunks?: number;
   /** Models listed by GET /v1/models. Requests may name any model: it is echoed back. */
   models?: string[];
+  /** Paced streams carry when the request arrived and when the first content chunk left (see above). */
+  stamp?: boolean;
+}
+
+/**
+ * Milliseconds (µs resolution) of CLOCK_MONOTONIC, which process.hrtime reads: one clock for every
+ * process of the machine, unlike performance.now() (each process's own origin) or Date (stepped by NTP).
+ */
+export function monotonicClockMs(): number {
+  return Number(process.hrtime.bigint() / 1000n) / 1000;
+}
+
+/** `data: {…}` with `"name":value` as the object's first member. */
+function stamped(event: Buffer, name: string, value: number): Buffer {
+  const head = 'data: {';
+  return Buffer.concat([Buffer.from(`${head}"${name}":${value.toFixed(3)},`), event.subarray(head.length)]);
 }
 
 export interface ZeroUpstream {
@@ -117,8 +139,9 @@ function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
 }
 
 /** Writes the events one per `itlMs`; stops at once if the client goes away. */
-function streamPaced(res: ServerResponse, events: Buffer[], itlMs: number): void {
+function streamPaced(res: ServerResponse, events: Buffer[], itlMs: number, receivedAt?: number): void {
   let i = 0;
+  if (receivedAt !== undefined) events = [stamped(events[0], 'zero_received_at', receivedAt), ...events.slice(1)];
   let timer: NodeJS.Timeout | undefined;
   res.once('close', () => clearTimeout(timer));
   const next = () => {
@@ -126,7 +149,8 @@ function streamPaced(res: ServerResponse, events: Buffer[], itlMs: number): void
     const last = i === events.length - 1;
     if (last) res.end(events[i]);
     else {
-      res.write(events[i++]);
+      // The first content chunk (after the role chunk) says when it left, as late as it can.
+      res.write(receivedAt !== undefined && i === 1 ? stamped(events[i++], 'zero_sent_at', monotonicClockMs()) : events[i++]);
       timer = setTimeout(next, itlMs);
     }
   };
@@ -154,13 +178,14 @@ export async function startZeroUpstream(opts: ZeroUpstreamOptions): Promise<Zero
       return notFound(res, `${req.method ?? '?'} ${path}`);
     }
     readBody(req).then((body) => {
+      const receivedAt = opts.stamp ? monotonicClockMs() : undefined;
       const model = typeof body.model === 'string' ? body.model : 'zero-model';
       if (path === '/v1/embeddings') return sendJson(res, 200, shapes.embedding(model));
       if (body.stream !== true) return sendJson(res, 200, shapes.completion(model));
       const so = body.stream_options;
       const includeUsage = typeof so === 'object' && so !== null && (so as Record<string, unknown>).include_usage === true;
       res.writeHead(200, SSE_HEADERS);
-      if (itlMs > 0) streamPaced(res, shapes.streamEvents(model, includeUsage), itlMs);
+      if (itlMs > 0) streamPaced(res, shapes.streamEvents(model, includeUsage), itlMs, receivedAt);
       else res.end(shapes.streamWhole(model, includeUsage));
     }, (err: unknown) => {
       sendJson(res, 400, JSON.stringify({ error: { message: `invalid JSON body: ${err instanceof Error ? err.message : String(err)}`, type: 'invalid_request_error', param: null, code: null } }));
@@ -197,6 +222,7 @@ async function main(argv: string[]): Promise<void> {
       'itl-ms': { type: 'string', default: '0' },
       chunks: { type: 'string', default: '16' },
       models: { type: 'string', default: 'zero-model' },
+      stamp: { type: 'boolean', default: false },
     },
   });
   const num = (flag: string, raw: string, min: number) => {
@@ -210,6 +236,7 @@ async function main(argv: string[]): Promise<void> {
     itlMs: num('itl-ms', values['itl-ms'], 0),
     chunks: Math.round(num('chunks', values.chunks, 1)),
     models: values.models.split(',').filter(Boolean),
+    stamp: values.stamp,
   });
   process.stdout.write(`zero upstream listening on ${upstream.url}\n`);
   const stop = () => { upstream.close().then(() => process.exit(0), () => process.exit(1)); };

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startZeroUpstream, type ZeroUpstream } from '../../../bench/overhead/zero-upstream.js';
+import { monotonicClockMs, startZeroUpstream, type ZeroUpstream } from '../../../bench/overhead/zero-upstream.js';
 import { loadConfig } from '../../../core/config/load.js';
 import { startGateway, type Gateway } from '../../../core/server/gateway.js';
 
@@ -70,6 +70,29 @@ describe('zero upstream', () => {
     const { events } = await postSse(`${paced.url}/v1/chat/completions`, { ...CHAT, stream: true });
     expect(events).toHaveLength(1 + 3 + 1 + 1);
     expect(events.at(-1)).toBe('[DONE]');
+  });
+
+  it('stamps a paced stream with when the request arrived and when the first content chunk left', async () => {
+    const stamped = await startZeroUpstream({ port: 0, chunks: 3, itlMs: 5, stamp: true });
+    try {
+      const before = monotonicClockMs();
+      const { events } = await postSse(`${stamped.url}/v1/chat/completions`, { ...CHAT, stream: true });
+      const after = monotonicClockMs();
+      const chunks = events.slice(0, -1).map((e) => JSON.parse(e) as Json);
+      // The role chunk: when the body had arrived; the first content chunk: when it was written, a pace later.
+      const { zero_received_at: received } = chunks[0];
+      const { zero_sent_at: sent } = chunks[1];
+      expect(chunks[1].choices[0].delta.content).toBe('tok');
+      expect(received).toBeGreaterThanOrEqual(before);
+      expect(sent).toBeGreaterThan(received);
+      expect(sent).toBeLessThanOrEqual(after);
+      // Only those two chunks carry a stamp, and the answer is otherwise the unstamped one.
+      expect(chunks.slice(2).some((c) => 'zero_sent_at' in c || 'zero_received_at' in c)).toBe(false);
+      const plain = (await postSse(`${paced.url}/v1/chat/completions`, { ...CHAT, stream: true })).events.map((e) => e.replace(/"zero_(received|sent)_at":[0-9.]+,/, ''));
+      expect(events.map((e) => e.replace(/"zero_(received|sent)_at":[0-9.]+,/, ''))).toEqual(plain);
+    } finally {
+      await stamped.close();
+    }
   });
 
   it('answers embeddings, /v1/models and /health; 404 elsewhere', async () => {
