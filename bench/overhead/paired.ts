@@ -5,8 +5,12 @@
  * speed drifts by 10-50% within minutes (a shared VM), a change of a few per cent shows in the
  * per-round differences long before it shows in medians of separate runs.
  *
- *   node --import tsx bench/overhead/paired.ts --gateway DIR [--gateway DIR …] [--tenants]
+ *   node --import tsx bench/overhead/paired.ts --gateway DIR [--gateway DIR …] [--tenants [--redis]]
  *        [--floor] [--essentials] [--rounds 8] [--seconds 5]
+ *
+ * `--tenants`: the gateways run the `switchyard + key, limits, prefix-affinity` row's setup, with
+ * the key's limits in process memory, or (`--redis`) in a redis-server this run starts (one for
+ * all the gateways: the redis-server's own CPU is not counted in a row's µs/req).
  *
  * Each --gateway is a checkout with dist/ built (the first is the one compared; e.g. this one,
  * then a `git worktree` of the commit before). Proxies run on CPU 1, the zero upstream and the
@@ -21,7 +25,7 @@ import { parseArgs } from 'node:util';
 import { PEERS, pinRule, roundOrder, say } from './harness.js';
 import { percentile, pickLoadTool } from './load.js';
 import { ProcessGroup, treeCpuSeconds } from './processes.js';
-import { MODEL, startFloor, startSwitchyard, startZero, type Target } from './targets.js';
+import { MODEL, startFloor, startRedis, startSwitchyard, startZero, type Target } from './targets.js';
 
 const BODY = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Say hello in five words.' }], max_tokens: 16 });
 
@@ -32,7 +36,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     options: {
       gateway: { type: 'string', multiple: true }, tenants: { type: 'boolean', default: false }, floor: { type: 'boolean', default: false },
-      essentials: { type: 'boolean', default: false }, rounds: { type: 'string', default: '8' }, seconds: { type: 'string', default: '5' },
+      essentials: { type: 'boolean', default: false }, redis: { type: 'boolean', default: false }, rounds: { type: 'string', default: '8' }, seconds: { type: 'string', default: '5' },
     },
   });
   const gateways = (values.gateway ?? []).map((g) => path.resolve(g));
@@ -45,12 +49,14 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', () => { void group.stopAll().finally(() => process.exit(130)); });
   try {
     const zero = await startZero(group);
+    if (values.redis && !values.tenants) throw new Error('paired: --redis is a form of --tenants');
+    const redis = values.redis ? (await startRedis(group)).url : undefined;
     const rows: Array<{ label: string; target: Target }> = [];
     for (const [i, root] of gateways.entries()) {
       const own = path.join(dir, String(i));
       mkdirSync(own);
       const target = await startSwitchyard(group, {
-        root, dir: own, upstream: zero.base, workers: 1, body: BODY, setup: values.tenants ? { kind: 'tenants' } : { kind: 'plain' },
+        root, dir: own, upstream: zero.base, workers: 1, body: BODY, setup: values.tenants ? { kind: 'tenants', redis } : { kind: 'plain' },
       });
       rows.push({ label: `${target.name} ${root}`, target });
     }

@@ -61,6 +61,18 @@ export class GuardedLimitStore implements LimitStore {
     }
   }
 
+  async finish(key: string, limits: KeyLimits, tokens: number, lease: string): Promise<void> {
+    if (this.localLeases.delete(lease)) return this.local.finish(key, limits, tokens, lease);
+    try {
+      await this.shared.finish(key, limits, tokens, lease);
+      this.recovered();
+    } catch (err) {
+      // The lease lapses in the store on its own; the tokens are counted here meanwhile.
+      this.failed('finish', err);
+      await this.local.charge(key, limits, tokens);
+    }
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.shared.close(), this.local.close()]);
   }

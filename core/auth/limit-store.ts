@@ -51,6 +51,11 @@ export interface LimitStore {
   charge(key: string, limits: KeyLimits, tokens: number): void | Promise<void>;
   /** Frees the in-flight slot `lease`. */
   release(key: string, lease: string): void | Promise<void>;
+  /**
+   * A request that held the slot `lease` is over: `charge(tokens)` and `release(lease)` in one
+   * step (one round trip to a shared store, not two).
+   */
+  finish(key: string, limits: KeyLimits, tokens: number, lease: string): void | Promise<void>;
   close(): Promise<void>;
 }
 
@@ -107,6 +112,11 @@ export class MemoryLimitStore implements LimitStore {
 
   release(key: string, lease: string): void {
     this.keys.get(key)?.leases.delete(lease);
+  }
+
+  finish(key: string, limits: KeyLimits, tokens: number, lease: string): void {
+    this.charge(key, limits, tokens);
+    this.release(key, lease);
   }
 
   async close(): Promise<void> {

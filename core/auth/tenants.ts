@@ -32,9 +32,12 @@ export interface Admission {
   headers: Record<string, string>;
   /** One more streamed content event (about a token): charged in small batches as the stream goes. */
   streamed(): void;
-  /** The answer's usage (undefined when the engine sent none; `completionGuess` then counts). */
+  /**
+   * The answer's usage (undefined when the engine sent none; `completionGuess` then counts). While
+   * the request holds an in-flight slot, what it owes is charged with the slot's `release`.
+   */
   settle(usage: Usage | undefined, completionGuess?: number): void;
-  /** Frees the in-flight slot; idempotent. */
+  /** Frees the in-flight slot (and charges what `settle` found owed); idempotent. */
   release(): void;
 }
 
@@ -174,6 +177,9 @@ export class Tenants {
     // batches of about 1% of the tpm, so a stream costs the store a hundred calls at most).
     let charged = estimate;
     let unsent = 0;
+    // The settled difference of a request that holds an in-flight slot goes to the store with the
+    // slot's release, in one call (settle comes right before release: closeExchange).
+    let owed = 0;
     const batch = Math.max(16, Math.ceil((limits.tpm ?? 0) / 100));
     return {
       headers,
@@ -191,12 +197,15 @@ export class Tenants {
         const spent = usage && typeof usage.prompt_tokens === 'number'
           ? usage.prompt_tokens + (usage.completion_tokens ?? completionGuess)
           : estimate + completionGuess;
-        if (spent !== charged) this.background(this.opts.limits.charge(key.id, limits, spent - charged));
+        if (spent === charged) return;
+        if (released) this.background(this.opts.limits.charge(key.id, limits, spent - charged));
+        else owed = spent - charged;
       },
       release: () => {
         if (released) return;
         released = true;
-        this.background(this.opts.limits.release(key.id, lease));
+        this.background(owed === 0 ? this.opts.limits.release(key.id, lease) : this.opts.limits.finish(key.id, limits, owed, lease));
+        owed = 0;
       },
     };
   }

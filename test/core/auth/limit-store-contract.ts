@@ -67,6 +67,23 @@ export function runLimitStoreContract(name: string, make: () => Promise<LimitSto
       expect((await s.take(k, limits, 10, 'd')).allowed).toBe(false);
     });
 
+    it('finish: charges what the request owes and frees its slot, in one step', async () => {
+      const s = await store();
+      const k = key();
+      const limits = { concurrency: 1, tpm: 100 };
+      expect(await s.take(k, limits, 10, 'a')).toMatchObject({ allowed: true, tokens: { remaining: 90 } });
+      expect(await s.take(k, limits, 10, 'b')).toMatchObject({ allowed: false, refusedBy: 'concurrency' });
+      await s.finish(k, limits, 25, 'a'); // the answer's completion tokens
+      expect(await s.take(k, limits, 10, 'b')).toMatchObject({ allowed: true, tokens: { remaining: 55 } });
+      await s.finish(k, limits, -5, 'b'); // a refund (the estimate was high)
+      expect(await s.take(k, limits, 10, 'c')).toMatchObject({ allowed: true, tokens: { remaining: 50 } });
+      await s.finish(k, limits, 0, 'c'); // nothing owed: the slot alone
+      expect((await s.take(k, limits, 10, 'd')).allowed).toBe(true);
+      await s.finish(k, limits, 10, 'd');
+      await s.finish(k, limits, 10, 'd'); // twice: the slot was freed once; the tokens count again
+      expect(await s.take(k, limits, 1, 'e')).toMatchObject({ allowed: true, tokens: { remaining: 19 } });
+    });
+
     it('keeps keys apart', async () => {
       const s = await store();
       const [a, b] = [key(), key()];

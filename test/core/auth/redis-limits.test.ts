@@ -56,4 +56,18 @@ describe('RedisLimitStore', () => {
     expect((err as GatewayError).body().error.code).toBe('limits_unavailable');
     await closed.close();
   });
+
+  it('guarded, open: a slot taken locally is finished locally; a failing shared finish is counted and its tokens charged locally', async () => {
+    const failures: string[] = [];
+    const open = new GuardedLimitStore(await unreachable(), 'open', (op) => failures.push(op), { warn: () => {}, info: () => {} });
+    const limits = { tpm: 100, concurrency: 1 };
+    expect(await open.take('k', limits, 10, 'a')).toMatchObject({ allowed: true, tokens: { remaining: 90 } });
+    await open.finish('k', limits, 30, 'a');
+    expect(await open.take('k', limits, 10, 'b')).toMatchObject({ allowed: true, tokens: { remaining: 50 } });
+    await open.finish('k', limits, 0, 'b');
+    await open.finish('k', limits, 20, 'from-the-shared-store');
+    expect(await open.take('k', limits, 10, 'c')).toMatchObject({ allowed: true, tokens: { remaining: 20 } });
+    expect(failures).toEqual(['take', 'take', 'finish', 'take']);
+    await open.close();
+  });
 });

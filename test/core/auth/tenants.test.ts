@@ -4,7 +4,7 @@ import type { Gateway } from '../../../core/server/gateway.js';
 import { startEngine, startTestGateway } from '../server/gateway-helpers.js';
 
 // Tenants end to end: a gateway with API keys in front of emulated engines, over real HTTP.
-const KEYS = { stream: 'sk-streamer-0123456789', a: 'sk-team-a-0123456789', b: 'sk-team-b-0123456789', tokens: 'sk-tokens-0123456789', one: 'sk-one-at-a-time-0123', admin: 'sk-admin-0123456789' };
+const KEYS = { stream: 'sk-streamer-0123456789', a: 'sk-team-a-0123456789', b: 'sk-team-b-0123456789', tokens: 'sk-tokens-0123456789', one: 'sk-one-at-a-time-0123', slot: 'sk-slot-tokens-0123456', admin: 'sk-admin-0123456789' };
 const RATE_HEADERS = ['x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests', 'x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'];
 
 function expectOpenAiError(body: unknown, code: string): void {
@@ -28,6 +28,7 @@ describe('tenants: API keys, model access, limits, usage', () => {
           { id: 'team-b', key: KEYS.b },
           { id: 'tokens', key: KEYS.tokens, limits: { rpm: 1000, tpm: 100 } },
           { id: 'one', key: KEYS.one, limits: { rpm: 1000, tpm: 1_000_000, concurrency: 1 } },
+          { id: 'slot', key: KEYS.slot, limits: { tpm: 6000, concurrency: 2 } },
           { id: 'streamer', key: KEYS.stream, limits: { tpm: 600 } },
         ],
         admin_keys: [KEYS.admin],
@@ -164,6 +165,24 @@ describe('tenants: API keys, model access, limits, usage', () => {
       if (status !== 200) await new Promise((r) => setTimeout(r, 50));
     }
     expect(status).toBe(200);
+  });
+
+  it('tpm with an in-flight limit: the answer\'s usage is charged as its slot is freed', async () => {
+    const first = await chat(bearer(KEYS.slot), { max_tokens: 200, ignore_eos: true });
+    expect(((await first.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens).toBe(200);
+    const afterFirst = Number(first.headers.get('x-ratelimit-remaining-tokens'));
+    const second = await chat(bearer(KEYS.slot), { max_tokens: 1 });
+    await second.arrayBuffer();
+    expect(second.status).toBe(200);
+    // Between the two: the first answer's 200 completion tokens (and its prompt's difference from
+    // the estimate), then the second's estimate, less ~100 tokens a second of refill.
+    expect(afterFirst - Number(second.headers.get('x-ratelimit-remaining-tokens'))).toBeGreaterThan(180);
+    // Both slots are free again: two at once pass.
+    const both = await Promise.all([chat(bearer(KEYS.slot), { max_tokens: 1 }), chat(bearer(KEYS.slot), { max_tokens: 1 })]);
+    for (const res of both) {
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    }
   });
 
   it('tpm: completion tokens count while a stream runs, not only at its end', async () => {
