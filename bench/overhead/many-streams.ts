@@ -15,11 +15,16 @@
  * p99 11.0 here). The lag — how late the loop ran the timer — is the figure less that period;
  * both are printed, the lag first.
  *
+ * `--gc` runs the gateway with V8's `--trace-gc-nvp` and prints its collections beside the lag:
+ * per second the longest pause, and per kind (scavenge, mark-compact) their count, total and longest
+ * pause, over the whole run and the holding window. A pause holds the loop as long as it lasts, so
+ * where the two series rise together the lag is the collector's.
+ *
  * `--via floor` puts the overhead bench's node floor (floor-proxy.ts) where the gateway was, in
  * front of the same emulated vLLM: the lag any Node proxy shows under the same streams.
  *
  *   node --import tsx bench/overhead/many-streams.ts [--via in-process|proxy|floor] [--streams N]
- *        [--tokens T] [--ramp-s S] [--node-args="--cpu-prof …"] [--gateway-log FILE]
+ *        [--tokens T] [--ramp-s S] [--gc] [--node-args="--cpu-prof …"] [--gateway-log FILE]
  *
  * Connection caps are raised for the run (limits.max_connections, max_in_flight_per_client); the
  * file-descriptor limit (ulimit -n) bounds N: each stream holds one descriptor in the client and
@@ -34,6 +39,7 @@ import { Agent, request } from 'undici';
 import { spawnSelf } from '../../core/cli/self.js';
 import { packageRoot } from '../../core/util/package-root.js';
 import { spawnSim } from '../sim/spawn.js';
+import { GcTrace, type Collection } from './gc-trace.js';
 import { ensureBuilt } from './harness.js';
 import { ProcessGroup } from './processes.js';
 import { cliEntry } from './targets.js';
@@ -51,11 +57,12 @@ const { values } = parseArgs({
     'node-args': { type: 'string' },
     // The gateway's stdout and stderr (e.g. --node-args=--trace-gc) are written here.
     'gateway-log': { type: 'string' },
+    gc: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
-  process.stdout.write('usage: node --import tsx bench/overhead/many-streams.ts [--via in-process|proxy|floor] [--streams N] [--tokens T] [--ramp-s S] [--node-args="--cpu-prof …"]\n');
+  process.stdout.write('usage: node --import tsx bench/overhead/many-streams.ts [--via in-process|proxy|floor] [--streams N] [--tokens T] [--ramp-s S] [--gc] [--node-args="--cpu-prof …"]\n');
   process.exit(0);
 }
 const via = values.via === 'proxy' || values.via === 'floor' ? values.via : 'in-process';
@@ -113,7 +120,7 @@ writeFileSync(config, yaml.dump({
 const group = new ProcessGroup();
 const unbuilt = await ensureBuilt(group, root, false);
 if (unbuilt) throw new Error(unbuilt);
-const nodeArgs = values['node-args']?.split(' ').filter(Boolean);
+const nodeArgs = [...(values['node-args']?.split(' ').filter(Boolean) ?? []), ...(values.gc ? ['--trace-gc-nvp'] : [])];
 // `--via floor`: the overhead bench's node floor (node:http in, undici out, nothing between) in the
 // gateway's place, with its lag served as the gateway's is: what any Node proxy reads here.
 const gateway = via === 'floor'
@@ -126,6 +133,13 @@ if (values['gateway-log'] !== undefined) {
   const log = createWriteStream(values['gateway-log']);
   gateway.child.stdout!.pipe(log);
   gateway.child.stderr!.pipe(log);
+}
+
+/** --gc: the gateway's collections as it reports them, each at the second (since the streams' start) it was read. */
+const collections: Array<Collection & { at: number }> = [];
+if (values.gc) {
+  const trace = new GcTrace((c) => { if (started !== undefined) collections.push({ at: performance.now() - started, ...c }); });
+  gateway.child.stdout!.on('data', (chunk: Buffer) => trace.push(chunk));
 }
 
 let peakRss = 0;
@@ -264,4 +278,14 @@ const holdingMax = lagMax.filter((_, i) => inHolding(i));
 process.stdout.write(`holding all ${streams}: every one had its first token at ${((allStreamingAt ?? NaN) / 1000).toFixed(1)} s, the first ended at ${((firstEndedAt ?? NaN) / 1000).toFixed(1)} s; `
   + `${holding.length} whole seconds between, lag p99 worst ${worst(late(holding)).toFixed(1)} / median ${median(late(holding)).toFixed(1)} ms, lag max ${worst(late(holdingMax)).toFixed(1)} ms `
   + `(as scraped: ${worst(holding).toFixed(1)} / ${median(holding).toFixed(1)}, ${worst(holdingMax).toFixed(1)} ms)\n`);
+if (values.gc) {
+  const longestBySecond = lagP99.map((_, i) => Math.max(0, ...collections.filter((c) => c.at > lagAt[i]! - 1000 && c.at <= lagAt[i]!).map((c) => c.pauseMs)));
+  process.stdout.write(`gc: longest pause by second (ms, the seconds of the lag above): ${longestBySecond.map((x) => x.toFixed(0)).join(' ')}\n`);
+  const summary = (which: typeof collections, label: string) => (['scavenge', 'mark-compact'] as const).map((kind) => {
+    const pauses = which.filter((c) => c.kind === kind).map((c) => c.pauseMs);
+    return `${pauses.length} ${kind}s${pauses.length ? ` (${pauses.reduce((a, b) => a + b, 0).toFixed(0)} ms, longest ${worst(pauses).toFixed(1)} ms)` : ''}`;
+  }).join(', ') + ` ${label}`;
+  const held = collections.filter((c) => allStreamingAt !== undefined && firstEndedAt !== undefined && c.at >= allStreamingAt && c.at <= firstEndedAt);
+  process.stdout.write(`gc: ${summary(collections, 'in all')}; ${summary(held, 'while holding')}\n`);
+}
 if (outcome.errors.size > 0) process.stdout.write(`errors: ${[...outcome.errors].map(([k, v]) => `${k} × ${v}`).join(', ')}\n`);
