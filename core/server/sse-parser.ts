@@ -27,11 +27,21 @@ const CR = 0x0d;
 const COLON = 0x3a;
 const SPACE = 0x20;
 
+/**
+ * What a splitter holds between chunks when a chunk ended on an event's end (the common case):
+ * shared, so that nothing it allocated for one chunk lives until the next. A stream's next chunk
+ * comes a token later, and at thousands of streams whatever a stream keeps from one to the next
+ * outlives young-generation collections and is copied by each.
+ */
+const NOTHING_PENDING = Buffer.alloc(0);
+const NO_FIELDS: Readonly<Omit<SseEvent, 'raw'>> = Object.freeze({});
+
 export class SseSplitter {
-  private pending: Buffer = Buffer.alloc(0);
+  private pending: Buffer = NOTHING_PENDING;
   /** Where the next line starts in `pending`, and where the scan resumes. */
   private lineStart = 0;
-  private current: Omit<SseEvent, 'raw'> = {};
+  /** The fields read so far of the event being cut (NO_FIELDS until it has one). */
+  private current: Omit<SseEvent, 'raw'> = NO_FIELDS;
 
   /** Whole events completed by this chunk, in order. */
   push(chunk: Buffer): SseEvent[] {
@@ -50,9 +60,9 @@ export class SseSplitter {
       if (this.lineStart < this.pending.length) this.readLine(this.lineStart, this.pending.length);
       events.push({ raw: this.pending, ...this.current });
     }
-    this.pending = Buffer.alloc(0);
+    this.pending = NOTHING_PENDING;
     this.lineStart = 0;
-    this.current = {};
+    this.current = NO_FIELDS;
     return events;
   }
 
@@ -73,7 +83,7 @@ export class SseSplitter {
         // A blank line: the event is complete. Comment-only events and stray blank lines are
         // events without fields: their bytes still go to the client.
         events.push({ raw: buf.subarray(eventStart, next), ...this.current });
-        this.current = {};
+        this.current = NO_FIELDS;
         eventStart = next;
       } else {
         this.readLine(this.lineStart, i);
@@ -83,7 +93,7 @@ export class SseSplitter {
     }
     if (eventStart > 0) {
       // Keep only the unfinished event; copy so the consumed chunk can be collected.
-      this.pending = eventStart === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(eventStart));
+      this.pending = eventStart === buf.length ? NOTHING_PENDING : Buffer.from(buf.subarray(eventStart));
       this.lineStart -= eventStart;
     }
     return events;
@@ -98,6 +108,7 @@ export class SseSplitter {
     let valueStart = colon + 1;
     if (valueStart < end && buf[valueStart] === SPACE) valueStart++;
     const value = valueStart >= end ? '' : buf.toString('utf8', valueStart, end);
+    if (this.current === NO_FIELDS && (name === 'data' || name === 'event' || name === 'id' || name === 'retry')) this.current = {};
     switch (name) {
       case 'data':
         this.current.data = this.current.data === undefined ? value : `${this.current.data}\n${value}`;

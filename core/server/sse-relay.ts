@@ -126,39 +126,22 @@ export function relaySse(upstream: Readable, res: ServerResponse, opts: RelayOpt
   return new Promise<RelayOutcome>((resolve) => {
     let settled = false;
     let ended = false;
-    // Chunks are handled in order, one at a time; a chunk that waits (for a turn of the loop, or
-    // for the client to take what was written) pauses the upstream, and what arrives meanwhile
-    // queues behind it. Nothing waits for the next chunk: between chunks a stream holds only its
-    // listeners (a pending read per stream, at 5,000 streams, outlived young-generation
-    // collections and was copied by each).
-    const queue: Array<() => void | Promise<void>> = [];
-    /** A task is waiting: what comes meanwhile queues. */
-    let running = false;
-    /** The common case does its work in the call (no closure, no promise); a wait starts the queue. */
-    const run = (task: () => void | Promise<void>) => {
-      if (settled) return;
-      if (running) {
-        queue.push(task);
-        return;
-      }
-      const r = task();
-      if (r) waitThenDrain(r);
-    };
-    const waitThenDrain = (first: Promise<void>) => {
-      running = true;
-      void (async () => {
-        try {
-          await first;
-          while (queue.length > 0 && !settled) {
-            const r = queue.shift()!();
-            if (r) await r;
-          }
-        } catch {
-          // A wait for the client failed (its response errored): it is gone.
-          clientGone();
-        }
-        running = false;
-      })();
+    // Chunks are handled in order, one at a time. One that must wait — for its turn in the slices
+    // every stream shares (turns.ts), or for the client to take what was written — pauses the
+    // upstream, and what comes meanwhile (the upstream's end or error too) waits in the backlog
+    // behind it. The common case does its work in the call; a chunk waiting for its turn is held
+    // in the backlog and taken up by `onTurn`, made once per stream: no promise, closure or async
+    // frame per chunk, which the thousands of chunks of one engine step, waiting through the
+    // slices of their burst, kept alive across young-generation collections. Between chunks a
+    // stream holds only its listeners.
+    const backlog: Array<Buffer | (() => void)> = [];
+    /** A chunk waits for its turn, or a write for the client to drain: the backlog waits behind it. */
+    let waiting = false;
+    let paused = false;
+    const pause = () => {
+      if (paused) return;
+      paused = true;
+      upstream.pause();
     };
     const settle = () => {
       if (settled) return;
@@ -170,7 +153,7 @@ export function relaySse(upstream: Readable, res: ServerResponse, opts: RelayOpt
       // An error the upstream raises after the relay is done (an engine failing a request the
       // client already left) is of no consequence, and must not go uncaught.
       upstream.on('error', ignore);
-      queue.length = 0;
+      backlog.length = 0;
       resolve(out);
     };
     const clientGone = () => {
@@ -189,34 +172,72 @@ export function relaySse(upstream: Readable, res: ServerResponse, opts: RelayOpt
       }
       settle();
     };
-    const afterWrite = (r: 'ok' | 'full' | 'gone'): void | Promise<void> => {
-      if (r === 'gone') return clientGone();
+    /**
+     * Forwards one chunk; whether the next may follow at once. When the client's socket is full,
+     * the upstream pauses until it drains (or the client is gone).
+     */
+    const forwardChunk = (chunk: Buffer): boolean => {
+      const r = forward(splitter.push(chunk));
+      if (r === 'gone') {
+        clientGone();
+        return false;
+      }
       if (out.end === 'done') {
         // Leaving before the end does not destroy the upstream: what is left of the HTTP body
         // (chunked encoding's last chunk) is read off, so the connection goes back to the pool.
         settle();
         drainRest(upstream);
-        return;
+        return false;
       }
-      if (r === 'full') {
-        // The client is slower than the engine: stop reading upstream until it drains.
-        upstream.pause();
-        return drained().then((alive) => {
-          if (!alive) return clientGone();
-          if (!ended) upstream.resume();
-        });
+      if (r === 'ok') return true;
+      // The client is slower than the engine: stop reading upstream until it drains.
+      waiting = true;
+      pause();
+      drained().then((alive) => {
+        if (!alive) return clientGone();
+        waiting = false;
+        pump();
+      }, clientGone);
+      return false;
+    };
+    /** Works through the backlog until it is empty (the upstream flows again) or something must wait. */
+    const pump = () => {
+      while (!waiting && !settled && backlog.length > 0) {
+        const item = backlog[0]!;
+        if (typeof item === 'function') {
+          backlog.shift();
+          item();
+          continue;
+        }
+        if (opts.turns && !opts.turns.turn(onTurn)) {
+          waiting = true;
+          pause();
+          return;
+        }
+        backlog.shift();
+        if (!forwardChunk(item)) return;
+      }
+      if (paused && !waiting && !settled && !ended) {
+        paused = false;
+        upstream.resume();
       }
     };
-    const handle = (chunk: Buffer): void | Promise<void> => {
-      const turn = opts.turns?.turn();
-      if (!turn) return afterWrite(forward(splitter.push(chunk)));
-      upstream.pause();
-      return turn.then(() => {
-        if (settled) return;
-        const r = afterWrite(forward(splitter.push(chunk)));
-        if (r) return r;
-        if (!settled && !ended) upstream.resume();
-      });
+    /** The backlog's first chunk has its turn (turns.ts): it goes now, without asking again. */
+    const onTurn = () => {
+      waiting = false;
+      if (settled) return;
+      try {
+        if (forwardChunk(backlog.shift() as Buffer)) pump();
+      } catch {
+        // Writing to the client failed (its response errored): it is gone.
+        clientGone();
+      }
+    };
+    /** The upstream's end or error, in order behind the chunks before it. */
+    const run = (task: () => void) => {
+      if (settled) return;
+      if (waiting || backlog.length > 0) backlog.push(task);
+      else task();
     };
     const failed = (err: Error) => {
       if (!upstream.destroyed) upstream.destroy();
@@ -226,14 +247,19 @@ export function relaySse(upstream: Readable, res: ServerResponse, opts: RelayOpt
       close();
     };
     const onData = (chunk: Buffer | string) => {
-      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       if (settled) return;
-      if (running) {
-        queue.push(() => handle(buf));
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      if (waiting || backlog.length > 0) {
+        backlog.push(buf);
         return;
       }
-      const r = handle(buf);
-      if (r) waitThenDrain(r);
+      if (opts.turns && !opts.turns.turn(onTurn)) {
+        backlog.push(buf);
+        waiting = true;
+        pause();
+        return;
+      }
+      forwardChunk(buf);
     };
     const onEnd = () => {
       ended = true;

@@ -7,27 +7,38 @@ function busy(ms: number): void {
   while (performance.now() < until) { /* work */ }
 }
 
-/** What a relay does per chunk: wait for its turn, if it must, then work. */
-async function chunk(turns: RelayTurns, ms: number, log: string[], name: string): Promise<void> {
-  const t = turns.turn();
-  if (t) await t;
-  busy(ms);
-  log.push(name);
+/** What a relay does per chunk: work now, or when its turn comes. Resolves once the work is done. */
+function chunk(turns: RelayTurns, ms: number, log: string[], name: string): Promise<void> {
+  return new Promise((resolve) => {
+    const work = () => {
+      busy(ms);
+      log.push(name);
+      resolve();
+    };
+    if (turns.turn(work)) work();
+  });
+}
+
+/** A chunk's turn, as a promise: undefined when it may go on now. */
+function waitTurn(turns: RelayTurns): Promise<void> | undefined {
+  let resume!: () => void;
+  const turn = new Promise<void>((resolve) => { resume = resolve; });
+  return turns.turn(() => resume()) ? undefined : turn;
 }
 
 describe('RelayTurns', () => {
   it('lets a lone chunk go on at once', () => {
     const turns = new RelayTurns(1);
-    expect(turns.turn()).toBeUndefined();
+    expect(turns.turn(() => { throw new Error('a lone chunk goes on at once'); })).toBe(true);
     expect(turns.queued).toBe(0);
   });
 
   it('lets chunks go on at once while the slice has time, then queues them in arrival order', async () => {
     const turns = new RelayTurns(50);
-    expect(turns.turn()).toBeUndefined();
-    expect(turns.turn()).toBeUndefined();
+    expect(waitTurn(turns)).toBeUndefined();
+    expect(waitTurn(turns)).toBeUndefined();
     busy(60);
-    const late = [turns.turn(), turns.turn()];
+    const late = [waitTurn(turns), waitTurn(turns)];
     expect(late.every((p) => p instanceof Promise)).toBe(true);
     expect(turns.queued).toBe(2);
     await Promise.all(late);
@@ -36,10 +47,10 @@ describe('RelayTurns', () => {
 
   it('lets a new request go on while the slice has time; once it is spent, requests and chunks go alternately, each in arrival order', async () => {
     const turns = new RelayTurns(50);
-    expect(turns.turn()).toBeUndefined();
+    expect(waitTurn(turns)).toBeUndefined();
     busy(60);
     const log: string[] = [];
-    const chunks = [turns.turn()!.then(() => log.push('chunk 1')), turns.turn()!.then(() => log.push('chunk 2'))];
+    const chunks = [waitTurn(turns)!.then(() => log.push('chunk 1')), waitTurn(turns)!.then(() => log.push('chunk 2'))];
     // The slice is spent: requests wait too, and take every other turn with the chunks.
     const requests = [1, 2, 3].map((i) => turns.admission()!.then(() => log.push(`request ${i}`)));
     expect(turns.queued).toBe(5);
