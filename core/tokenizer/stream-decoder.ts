@@ -92,10 +92,17 @@ export class StreamDecoder {
     this.readOffset = 0;
   }
 
-  /** Marks everything emitted and trims the window back to the last PREFIX_WINDOW tokens. */
+  /**
+   * Marks everything emitted and trims the window back to the last PREFIX_WINDOW tokens, in place:
+   * a stream's next token comes a step later, and a new array per token (as slice made it) lived
+   * until then, through young-generation collections that copied it at every stream.
+   */
   private advance(): void {
     const drop = Math.max(0, this.tokens.length - PREFIX_WINDOW);
-    if (drop > 0) this.tokens = this.tokens.slice(drop);
+    if (drop > 0) {
+      this.tokens.copyWithin(0, drop);
+      this.tokens.length -= drop;
+    }
     this.readOffset = this.tokens.length;
   }
 
