@@ -4,6 +4,7 @@
  * through undici's low-level dispatch (upstream-answer.ts).
  */
 import { encodeBody } from '../../core/plugin/body.js';
+import type { Cancel } from '../../core/plugin/cancel.js';
 import type { DispatchCall, DispatchReply } from '../../core/plugin/types.js';
 import type { EngineClient } from './client.js';
 import type { EngineDispatch } from './define.js';
@@ -49,16 +50,35 @@ export class PassThrough implements EngineDispatch {
     const { cancel } = call;
     if (cancel.reason) return Promise.reject(cancel.reason);
     this.count++;
-    return new Promise((resolve, reject) => {
-      const answer = new UpstreamAnswer(
-        (err) => (err ? reject(err) : resolve(answer)),
-        () => {
-          this.count--;
-          unsubscribe();
-        },
-      );
-      const unsubscribe = cancel.onCancel((reason) => answer.abort(reason));
+    const { answer, started } = this.answerFor(cancel);
+    try {
       this.client.pool.dispatch({ path: PATHS[call.endpoint], method: 'POST', headers, body: payload }, answer);
+    } catch (err) {
+      answer.onResponseError(undefined, err instanceof Error ? err : new Error(String(err)));
+    }
+    return started;
+  }
+
+  /**
+   * The answer's handler and the promise of its start, made apart from the request: callbacks
+   * made where the request's body, headers and call are in scope keep them for as long as the
+   * answer lasts (a whole stream), though nothing reads them after the dispatch.
+   */
+  private answerFor(cancel: Cancel): { answer: UpstreamAnswer; started: Promise<DispatchReply> } {
+    let resolve!: (answer: DispatchReply) => void;
+    let reject!: (err: Error) => void;
+    const started = new Promise<DispatchReply>((res, rej) => {
+      resolve = res;
+      reject = rej;
     });
+    const answer = new UpstreamAnswer(
+      (err) => (err ? reject(err) : resolve(answer)),
+      () => {
+        this.count--;
+        unsubscribe();
+      },
+    );
+    const unsubscribe = cancel.onCancel((reason) => answer.abort(reason));
+    return { answer, started };
   }
 }
