@@ -107,7 +107,16 @@ export interface RedisLimitStoreOptions {
 }
 
 export class RedisLimitStore implements LimitStore {
+  /** Admissions' takes: each sent at once, since the request waits for its answer. */
   private readonly redis: Redis;
+  /**
+   * What follows an answer (charges, releases, renewals): nothing waits for it, so the commands
+   * of every request one turn of the event loop handles go out in one write (ioredis sends them
+   * at setImmediate) and their replies come back in a few reads. A write and a read per command
+   * cost ~14 µs more gateway CPU per request (bench/overhead/paired.ts --tenants --redis); the
+   * takes are not pipelined, as waiting for the turn's end put ~0.3 ms on every admission.
+   */
+  private readonly bookkeeping: Redis;
   private readonly prefix: string;
   private readonly take_ = script(TAKE);
   private readonly renew_ = script(RENEW);
@@ -117,29 +126,31 @@ export class RedisLimitStore implements LimitStore {
 
   constructor(opts: RedisLimitStoreOptions) {
     this.prefix = `switchyard:${opts.namespace ?? 'default'}:limits`;
-    this.redis = new Redis(opts.url, {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      commandTimeout: opts.commandTimeoutMs ?? 500,
-      connectTimeout: 1000,
-      retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
-      connectionName: 'switchyard:limits',
-      // The commands of every request handled in one turn of the event loop go out in one write
-      // (ioredis sends them at setImmediate), and their replies come back in a few reads: a
-      // command per request each with its own write and read cost ~14 µs more gateway CPU per
-      // request (bench/overhead/paired.ts --tenants --redis).
-      enableAutoPipelining: true,
-    });
-    this.redis.on('error', () => {}); // surfaced by the commands that fail
+    const connect = (enableAutoPipelining: boolean) => {
+      const redis = new Redis(opts.url, {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        autoResendUnfulfilledCommands: false,
+        commandTimeout: opts.commandTimeoutMs ?? 500,
+        connectTimeout: 1000,
+        retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
+        connectionName: 'switchyard:limits',
+        enableAutoPipelining,
+      });
+      redis.on('error', () => {}); // surfaced by the commands that fail
+      return redis;
+    };
+    this.redis = connect(false);
+    this.bookkeeping = connect(true);
     this.renewer = setInterval(() => void this.renewAll(), LEASE_TTL_MS / 3);
     this.renewer.unref();
   }
 
   /** Connects, waiting at most about a second (an unreachable Redis is retried in the background). */
   async start(): Promise<void> {
-    await Promise.race([this.redis.connect().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    const connected = Promise.all([this.redis, this.bookkeeping].map((r) => r.connect().catch(() => {})));
+    await Promise.race([connected, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
   }
 
   async take(key: string, limits: KeyLimits, tokens: number, lease: string): Promise<TakeResult> {
@@ -161,21 +172,21 @@ export class RedisLimitStore implements LimitStore {
 
   async charge(key: string, limits: KeyLimits, tokens: number): Promise<void> {
     if (limits.tpm === undefined || tokens === 0) return;
-    await this.run(this.take_, this.keysOf(key), ['charge', ...this.limitArgs(limits), Math.round(tokens), '', 0]);
+    await this.run(this.take_, this.keysOf(key), ['charge', ...this.limitArgs(limits), Math.round(tokens), '', 0], this.bookkeeping);
   }
 
   async release(key: string, lease: string): Promise<void> {
     if (!this.letGo(key, lease)) return;
-    await this.redis.zrem(this.keysOf(key)[1], lease);
+    await this.bookkeeping.zrem(this.keysOf(key)[1], lease);
   }
 
   async finish(key: string, limits: KeyLimits, tokens: number, lease: string): Promise<void> {
     const held = this.letGo(key, lease);
     if (limits.tpm === undefined || tokens === 0) {
-      if (held) await this.redis.zrem(this.keysOf(key)[1], lease);
+      if (held) await this.bookkeeping.zrem(this.keysOf(key)[1], lease);
       return;
     }
-    await this.run(this.take_, this.keysOf(key), [held ? 'finish' : 'charge', ...this.limitArgs(limits), Math.round(tokens), lease, 0]);
+    await this.run(this.take_, this.keysOf(key), [held ? 'finish' : 'charge', ...this.limitArgs(limits), Math.round(tokens), lease, 0], this.bookkeeping);
   }
 
   /** Stops renewing `lease`; whether this process held it. */
@@ -190,6 +201,7 @@ export class RedisLimitStore implements LimitStore {
     clearInterval(this.renewer);
     this.held.clear();
     this.redis.disconnect();
+    this.bookkeeping.disconnect();
   }
 
   private keysOf(key: string): [string, string] {
@@ -204,19 +216,20 @@ export class RedisLimitStore implements LimitStore {
   private async renewAll(): Promise<void> {
     for (const [key, leases] of this.held) {
       try {
-        await this.run(this.renew_, [this.keysOf(key)[1]], [LEASE_TTL_MS, ...leases]);
+        await this.run(this.renew_, [this.keysOf(key)[1]], [LEASE_TTL_MS, ...leases], this.bookkeeping);
       } catch {
         // Redis away: the leases lapse there, which frees the slots rather than leaking them.
       }
     }
   }
 
-  private async run(s: Script, keys: string[], args: Array<string | number>): Promise<unknown> {
+  /** A script on `via` (the takes' connection unless given). */
+  private async run(s: Script, keys: string[], args: Array<string | number>, via: Redis = this.redis): Promise<unknown> {
     try {
-      return await this.redis.evalsha(s.sha, keys.length, ...keys, ...args);
+      return await via.evalsha(s.sha, keys.length, ...keys, ...args);
     } catch (err) {
       if (!(err instanceof Error) || !err.message.includes('NOSCRIPT')) throw err;
-      return this.redis.eval(s.text, keys.length, ...keys, ...args);
+      return via.eval(s.text, keys.length, ...keys, ...args);
     }
   }
 }
