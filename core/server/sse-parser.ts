@@ -108,22 +108,27 @@ export class SseSplitter {
     let valueStart = colon + 1;
     if (valueStart < end && buf[valueStart] === SPACE) valueStart++;
     const value = valueStart >= end ? '' : buf.toString('utf8', valueStart, end);
-    if (this.current === NO_FIELDS && (name === 'data' || name === 'event' || name === 'id' || name === 'retry')) this.current = {};
     switch (name) {
       case 'data':
-        this.current.data = this.current.data === undefined ? value : `${this.current.data}\n${value}`;
+        this.fields().data = this.current.data === undefined ? value : `${this.current.data}\n${value}`;
         break;
       case 'event':
-        this.current.event = value;
+        this.fields().event = value;
         break;
       case 'id':
-        if (!value.includes('\0')) this.current.id = value;
+        if (!value.includes('\0')) this.fields().id = value;
         break;
       case 'retry':
-        if (/^\d+$/.test(value)) this.current.retry = Number(value);
+        if (/^\d+$/.test(value)) this.fields().retry = Number(value);
         break;
       default:
         return; // unknown fields are ignored, as the grammar says
     }
+  }
+
+  /** The current event's fields, made writable at its first field. */
+  private fields(): Omit<SseEvent, 'raw'> {
+    if (this.current === NO_FIELDS) this.current = {};
+    return this.current;
   }
 }
