@@ -1,7 +1,7 @@
 /**
  * API keys: which configured key (if any) a request presents. Keys are known only by their
- * SHA-256; a presented key is hashed once and looked up by its digest. A key is never logged,
- * kept, or echoed in an error.
+ * SHA-256; a presented key is hashed once and looked up by its digest. A key is never logged or
+ * echoed in an error, and kept only with the connection that presented it (tenants.ts).
  */
 import { hash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -17,6 +17,17 @@ export function presentedKey(headers: IncomingHttpHeaders): string | undefined {
   const apiKey = headers['x-api-key'];
   if (typeof apiKey === 'string' && apiKey.trim() !== '') return apiKey.trim();
   return undefined;
+}
+
+/**
+ * Whether two presented keys are the same, in a time that depends on their length only (not on
+ * where they first differ).
+ */
+export function sameSecret(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }
 
 /**

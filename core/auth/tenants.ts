@@ -11,15 +11,16 @@
  * - `priorityOf`: the key's priority for the slo admission queue.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { ClientRequest } from '../server/client.js';
 import type { ApiKeySpec, AuthSpec } from '../config/types.js';
 import { GatewayError } from '../server/errors.js';
 import type { Usage } from '../server/sse-relay.js';
 import { ClientAddress } from './client-address.js';
-import { KeyRing, presentedKey, tenantRing } from './keys.js';
+import { KeyRing, presentedKey, sameSecret, tenantRing } from './keys.js';
 import type { KeyLimits, LimitStore, TakeResult } from './limit-store.js';
 import { rateLimitHeaders, retryAfterSeconds } from './rate-headers.js';
-import type { UsageMetrics } from './usage-metrics.js';
+import type { UsageMetrics, UsageTally } from './usage-metrics.js';
 
 /** A route as the tenants stage sees it: its public names. */
 export interface NamedRoute {
@@ -61,6 +62,8 @@ export class Tenants {
   private admins: KeyRing<true>;
   private address: ClientAddress;
   private readonly callers = new WeakMap<ClientRequest, ApiKeySpec>();
+  /** The tenant key each kept-alive connection presented last (`tenantOf`); a reload's new ring makes them stale. */
+  private readonly lastOnConnection = new WeakMap<Socket, { ring: KeyRing<ApiKeySpec>; presented: string; key: ApiKeySpec }>();
   private readonly perAddress = new Map<string, number>();
   private seq = 0;
   /** In-flight leases are named per process (the store may be shared by many gateways). */
@@ -84,6 +87,15 @@ export class Tenants {
     this.address = new ClientAddress(auth.trustedProxies);
   }
 
+  /** Where keys' limits are counted (their admissions charge and free it). */
+  get store(): LimitStore {
+    return this.opts.limits;
+  }
+
+  get usage(): UsageMetrics {
+    return this.opts.usage;
+  }
+
   /** Whether any path is guarded (an `auth:` section exists). */
   get guarding(): boolean {
     return this.opts.auth !== undefined;
@@ -101,7 +113,7 @@ export class Tenants {
     if (path.startsWith('/v1/')) {
       if (this.open) return;
       const key = presentedKey(req.headers);
-      const found = this.keys.find(key);
+      const found = this.tenantOf(req.socket, key);
       if (!found) throw unauthorized(key === undefined ? MISSING_KEY : 'Incorrect API key provided.');
       this.callers.set(req, found);
       return;
@@ -111,6 +123,22 @@ export class Tenants {
     if (!adminOnly) return;
     const key = presentedKey(req.headers);
     if (!this.admins.find(key)) throw unauthorized(key === undefined ? `${path} needs an admin key (auth.admin_keys). ${MISSING_KEY}` : 'Incorrect admin key provided.');
+  }
+
+  /**
+   * The tenant key `presented` is. A client on a kept-alive connection presents the same key with
+   * every request: the key a connection last presented is kept with the connection (and only as
+   * long as it lives), so the next request that presents it again is not hashed again. It is
+   * compared in constant time: behind a proxy that pools its connections, one connection carries
+   * many clients' requests.
+   */
+  private tenantOf(socket: Socket | undefined, presented: string | undefined): ApiKeySpec | undefined {
+    if (presented === undefined) return undefined;
+    const last = socket && this.lastOnConnection.get(socket);
+    if (last !== undefined && last.ring === this.keys && sameSecret(last.presented, presented)) return last.key;
+    const found = this.keys.find(presented);
+    if (found && socket) this.lastOnConnection.set(socket, { ring: this.keys, presented, key: found });
+    return found;
   }
 
   /** Whether `key` is one of `auth.admin_keys` (the dashboard's login checks the key it is given). */
@@ -170,44 +198,9 @@ export class Tenants {
       this.opts.usage.limited.inc({ key: key.id, limit: result.refusedBy ?? 'rpm' });
       throw new GatewayError('SY_ERR_RATE_LIMITED', refusal(key.id, limits, result), { headers: { ...headers, 'retry-after': retryAfterSeconds(result.retryAfterMs) } });
     }
-    this.opts.usage.requests.inc({ key: key.id, model: route.model });
-    let settled = false;
-    let released = limits.concurrency === undefined;
-    // Tokens charged so far, and streamed ones not yet: a long stream counts while it runs (in
-    // batches of about 1% of the tpm, so a stream costs the store a hundred calls at most).
-    let charged = estimate;
-    let unsent = 0;
-    // The settled difference of a request that holds an in-flight slot goes to the store with the
-    // slot's release, in one call (settle comes right before release: closeExchange).
-    let owed = 0;
-    const batch = Math.max(16, Math.ceil((limits.tpm ?? 0) / 100));
-    return {
-      headers,
-      streamed: () => {
-        if (settled || limits.tpm === undefined || ++unsent < batch) return;
-        charged += unsent;
-        this.background(this.opts.limits.charge(key.id, limits, unsent));
-        unsent = 0;
-      },
-      settle: (usage, completionGuess = 0) => {
-        if (settled) return;
-        settled = true;
-        this.opts.usage.observe(key.id, route.model, usage);
-        if (limits.tpm === undefined) return;
-        const spent = usage && typeof usage.prompt_tokens === 'number'
-          ? usage.prompt_tokens + (usage.completion_tokens ?? completionGuess)
-          : estimate + completionGuess;
-        if (spent === charged) return;
-        if (released) this.background(this.opts.limits.charge(key.id, limits, spent - charged));
-        else owed = spent - charged;
-      },
-      release: () => {
-        if (released) return;
-        released = true;
-        this.background(owed === 0 ? this.opts.limits.release(key.id, lease) : this.opts.limits.finish(key.id, limits, owed, lease));
-        owed = 0;
-      },
-    };
+    const tally = this.opts.usage.tally(key.id, route.model);
+    tally.requests++;
+    return new KeyAdmission(this, key, tally, headers, estimate, lease);
   }
 
   close(): Promise<void> {
@@ -235,8 +228,65 @@ export class Tenants {
   }
 
   /** Settling and releasing never hold up an answer; a failure is the guarded store's to count. */
-  private background(p: void | Promise<void>): void {
+  background(p: void | Promise<void>): void {
     p?.catch((err: unknown) => this.opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'rate-limit bookkeeping failed'));
+  }
+}
+
+/**
+ * A key's admitted request: its rate-limit headers, and what it still owes its limits. One object
+ * with the prototype's methods (not three closures a request).
+ */
+class KeyAdmission implements Admission {
+  private settled = false;
+  private released: boolean;
+  /** Tokens charged so far, and streamed ones not yet: a long stream counts while it runs. */
+  private charged: number;
+  private unsent = 0;
+  /**
+   * The settled difference of a request that holds an in-flight slot goes to the store with the
+   * slot's release, in one call (settle comes right before release: closeExchange).
+   */
+  private owed = 0;
+  /** Streamed tokens are charged in batches of about 1% of the tpm: a stream costs the store a hundred calls at most. */
+  private readonly batch: number;
+
+  constructor(
+    private readonly tenants: Tenants, private readonly key: ApiKeySpec, private readonly tally: UsageTally,
+    readonly headers: Record<string, string>, private readonly estimate: number, private readonly lease: string,
+  ) {
+    this.released = key.limits.concurrency === undefined;
+    this.charged = estimate;
+    this.batch = Math.max(16, Math.ceil((key.limits.tpm ?? 0) / 100));
+  }
+
+  streamed(): void {
+    if (this.settled || this.key.limits.tpm === undefined || ++this.unsent < this.batch) return;
+    this.charged += this.unsent;
+    this.tenants.background(this.tenants.store.charge(this.key.id, this.key.limits, this.unsent));
+    this.unsent = 0;
+  }
+
+  settle(usage: Usage | undefined, completionGuess = 0): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.tenants.usage.observe(this.tally, usage);
+    const { limits } = this.key;
+    if (limits.tpm === undefined) return;
+    const spent = usage && typeof usage.prompt_tokens === 'number'
+      ? usage.prompt_tokens + (usage.completion_tokens ?? completionGuess)
+      : this.estimate + completionGuess;
+    if (spent === this.charged) return;
+    if (this.released) this.tenants.background(this.tenants.store.charge(this.key.id, limits, spent - this.charged));
+    else this.owed = spent - this.charged;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    const { store } = this.tenants;
+    this.tenants.background(this.owed === 0 ? store.release(this.key.id, this.lease) : store.finish(this.key.id, this.key.limits, this.owed, this.lease));
+    this.owed = 0;
   }
 }
 

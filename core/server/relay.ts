@@ -57,7 +57,6 @@ async function relayStream(x: Exchange, { attempt, reply: upstream }: Answer, ho
   const res = reply.raw;
   // Headers the hooks set on the reply (x-content-type-options, …) go out with the hijacked stream's.
   res.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), ...answerHeaders(x, attempt), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
-  const streamed = admission?.streamed;
   // An engine that makes its events in-process hands them over as made (chat and completions).
   const feed = x.endpoint === 'responses' ? undefined : upstream.events;
   // A proxied stream's headers go out with its first event when that came with the engine's
@@ -72,7 +71,7 @@ async function relayStream(x: Exchange, { attempt, reply: upstream }: Answer, ho
     stallTimeoutMs: x.ctx.clientStallTimeoutMs,
     turns: x.ctx.relayTurns,
     onFirstToken: () => hooks.onFirstToken(attempt),
-    onContent: streamed ? () => { deadlines.token(); streamed(); } : () => deadlines.token(),
+    onContent: admission ? () => { deadlines.token(); admission.streamed(); } : () => deadlines.token(),
     // The stream's own error when a deadline cut it (first token, stall, whole request).
     interruption: () => (cancel.reason instanceof GatewayError ? cancel.reason : undefined),
   };

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import yaml from 'js-yaml';
+import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimServer } from '../../../bench/sim/server.js';
 import { loadConfig } from '../../../core/config/load.js';
@@ -50,5 +51,37 @@ describe('reload and auth', () => {
     expect(await reload('admin-2')).toMatchObject({ status: 200, body: { not_reloaded: ['auth (adding or removing the section)'] } });
     expect(await chat('n', 'key-b')).toBe(200);
     expect(await chat('n', 'key-a')).toBe(401);
+  });
+
+  it('a key a kept-alive connection presented before is checked again after a reload, and another key on it is its own', async () => {
+    write([{ id: 'team-c', key: 'key-c-0123' }, { id: 'team-d', key: 'key-d-0123' }], 'admin-3', ['n']);
+    expect((await reload('admin-2')).status).toBe(200);
+    // One connection for every request below (the gateway keeps the key it last presented).
+    const client = new Client(gw.url, { pipelining: 1 });
+    let connects = 0;
+    client.on('connect', () => connects++);
+    const ask = async (key: string) => {
+      const res = await client.request({
+        path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ model: 'n', max_tokens: 2, messages: [{ role: 'user', content: 'Hi' }] }),
+      });
+      await res.body.text();
+      return res.statusCode;
+    };
+    try {
+      expect(await ask('key-c-0123')).toBe(200);
+      expect(await ask('key-c-0123')).toBe(200);
+      // Same length, one character off; then the other key, then the first again.
+      expect(await ask('key-c-0124')).toBe(401);
+      expect(await ask('key-d-0123')).toBe(200);
+      expect(await ask('key-c-0123')).toBe(200);
+      write([{ id: 'team-d', key: 'key-d-0123' }], 'admin-3', ['n']);
+      expect((await reload('admin-3')).status).toBe(200);
+      expect(await ask('key-c-0123')).toBe(401);
+      expect(await ask('key-d-0123')).toBe(200);
+      expect(connects).toBe(1);
+    } finally {
+      await client.close();
+    }
   });
 });
