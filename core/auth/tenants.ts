@@ -68,11 +68,14 @@ export class Tenants {
   private seq = 0;
   /** In-flight leases are named per process (the store may be shared by many gateways). */
   private readonly leasePrefix = randomBytes(9).toString('base64url');
+  /** What every key admission writes to (the store and usage metrics stay as they were at start). */
+  private readonly books: AdmissionBooks;
 
   constructor(private opts: TenantsOptions) {
     this.keys = tenantRing(opts.auth?.keys ?? []);
     this.admins = new KeyRing((opts.auth?.adminKeys ?? []).map((sha256) => ({ sha256, value: true as const })));
     this.address = new ClientAddress(opts.auth?.trustedProxies ?? []);
+    this.books = { store: opts.limits, usage: opts.usage, background: (p) => this.background(p) };
   }
 
   /**
@@ -85,15 +88,6 @@ export class Tenants {
     this.keys = tenantRing(auth.keys);
     this.admins = new KeyRing(auth.adminKeys.map((sha256) => ({ sha256, value: true as const })));
     this.address = new ClientAddress(auth.trustedProxies);
-  }
-
-  /** Where keys' limits are counted (their admissions charge and free it). */
-  get store(): LimitStore {
-    return this.opts.limits;
-  }
-
-  get usage(): UsageMetrics {
-    return this.opts.usage;
   }
 
   /** Whether any path is guarded (an `auth:` section exists). */
@@ -200,7 +194,7 @@ export class Tenants {
     }
     const tally = this.opts.usage.tally(key.id, route.model);
     tally.requests++;
-    return new KeyAdmission(this, key, tally, headers, estimate, lease);
+    return new KeyAdmission(this.books, key, tally, headers, estimate, lease);
   }
 
   close(): Promise<void> {
@@ -228,9 +222,17 @@ export class Tenants {
   }
 
   /** Settling and releasing never hold up an answer; a failure is the guarded store's to count. */
-  background(p: void | Promise<void>): void {
+  private background(p: void | Promise<void>): void {
     p?.catch((err: unknown) => this.opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'rate-limit bookkeeping failed'));
   }
+}
+
+/** Where a key's admission charges, frees and counts: its tenants' store and metrics. */
+interface AdmissionBooks {
+  readonly store: LimitStore;
+  readonly usage: UsageMetrics;
+  /** Settling and releasing never hold up an answer (Tenants.background). */
+  background(p: void | Promise<void>): void;
 }
 
 /**
@@ -252,7 +254,7 @@ class KeyAdmission implements Admission {
   private readonly batch: number;
 
   constructor(
-    private readonly tenants: Tenants, private readonly key: ApiKeySpec, private readonly tally: UsageTally,
+    private readonly books: AdmissionBooks, private readonly key: ApiKeySpec, private readonly tally: UsageTally,
     readonly headers: Record<string, string>, private readonly estimate: number, private readonly lease: string,
   ) {
     this.released = key.limits.concurrency === undefined;
@@ -263,29 +265,29 @@ class KeyAdmission implements Admission {
   streamed(): void {
     if (this.settled || this.key.limits.tpm === undefined || ++this.unsent < this.batch) return;
     this.charged += this.unsent;
-    this.tenants.background(this.tenants.store.charge(this.key.id, this.key.limits, this.unsent));
+    this.books.background(this.books.store.charge(this.key.id, this.key.limits, this.unsent));
     this.unsent = 0;
   }
 
   settle(usage: Usage | undefined, completionGuess = 0): void {
     if (this.settled) return;
     this.settled = true;
-    this.tenants.usage.observe(this.tally, usage);
+    this.books.usage.observe(this.tally, usage);
     const { limits } = this.key;
     if (limits.tpm === undefined) return;
     const spent = usage && typeof usage.prompt_tokens === 'number'
       ? usage.prompt_tokens + (usage.completion_tokens ?? completionGuess)
       : this.estimate + completionGuess;
     if (spent === this.charged) return;
-    if (this.released) this.tenants.background(this.tenants.store.charge(this.key.id, limits, spent - this.charged));
+    if (this.released) this.books.background(this.books.store.charge(this.key.id, limits, spent - this.charged));
     else this.owed = spent - this.charged;
   }
 
   release(): void {
     if (this.released) return;
     this.released = true;
-    const { store } = this.tenants;
-    this.tenants.background(this.owed === 0 ? store.release(this.key.id, this.lease) : store.finish(this.key.id, this.key.limits, this.owed, this.lease));
+    const { store } = this.books;
+    this.books.background(this.owed === 0 ? store.release(this.key.id, this.lease) : store.finish(this.key.id, this.key.limits, this.owed, this.lease));
     this.owed = 0;
   }
 }
