@@ -82,7 +82,11 @@ export interface DispatchCall {
   requestId: string;
   /** Client headers worth forwarding (authorization to the engine is the backend's own). */
   headers: IncomingHttpHeaders;
-  /** The router's prefix-chunk hashes of this prompt (what it recorded this backend as holding). */
+  /**
+   * The router's prefix-chunk hashes of this prompt (what it records this backend as holding):
+   * always for a backend with `onPrefixRetraction`; for the others, when the route's policy keyed
+   * the prompt to choose (the learner keys it after the dispatch otherwise).
+   */
   prefixHashes?: readonly number[];
   /** Bytes of prompt text per prefix chunk (the routing config's chunk_bytes). */
   prefixChunkBytes?: number;

@@ -11,7 +11,7 @@
  * health check.
  */
 import type { CircuitBreaker } from '../../routing/breaker.js';
-import type { Attempt, LifecycleHooks } from './hooks.js';
+import type { Attempt, Leaving, LifecycleHooks } from './hooks.js';
 import type { StatusFailure, TransportFailure } from './failures.js';
 
 /** One per request: a class, so its handlers are the prototype's, not five closures a request. */
@@ -23,7 +23,7 @@ class BreakerHook implements LifecycleHooks {
 
   constructor(private readonly breakerOf: (backendId: string) => CircuitBreaker) {}
 
-  onAttempt(a: Attempt): void {
+  onAttempt(a: Leaving): void {
     this.current = this.breakerOf(a.backend.id);
     this.current.onDispatch();
   }

@@ -5,8 +5,8 @@
  * what comes back is the first answer below 400.
  */
 import type { DispatchReply } from '../../plugin/types.js';
-import type { Candidate, Decision, RoutingRequest } from '../../routing/policy.js';
-import type { Answer, Attempt, LifecycleHooks } from './hooks.js';
+import { prefixKeyOf, type Candidate, type Decision, type RoutingRequest } from '../../routing/policy.js';
+import type { Answer, Attempt, Leaving, LifecycleHooks } from './hooks.js';
 import { isObject, type Body, type Exchange } from './exchange.js';
 import { statusFailure, transportFailure } from './failures.js';
 import { RetryPolicy } from './retry.js';
@@ -14,7 +14,10 @@ import { isJsonSpace } from '../answer-usage.js';
 
 type Hooks = Required<LifecycleHooks>;
 /** A backend chosen for an attempt, before the request leaves. */
-type Choice = Pick<Attempt, 'n' | 'backend' | 'decision' | 'record'>;
+interface Choice extends Pick<Leaving, 'n' | 'backend' | 'decision'> {
+  /** The candidate chosen, as the policy saw it (the learner's record reads its signals). */
+  readonly chosen: Candidate;
+}
 
 export function dispatchWithRetries(x: Exchange, routing: RoutingRequest, hooks: Hooks): Promise<Answer> {
   return new RetryingDispatch(x, routing, hooks).run();
@@ -63,26 +66,44 @@ class RetryingDispatch {
   }
 
   private chose(n: number, open: Candidate[], decision: Decision): Choice {
-    const { route, ctx } = this.x;
     const backend = decision.backend;
     this.tried.add(backend.id);
-    const chosen = open.find((c) => c.backend === backend)!;
-    const record = ctx.learner.onDecision(route, chosen, this.routing, decision);
-    return { n, backend, decision, record };
+    return { n, backend, decision, chosen: open.find((c) => c.backend === backend)! };
   }
 
   /** One attempt: its answer when below 400; undefined when another candidate may be tried. */
   private async send(choice: Choice): Promise<Answer | undefined> {
-    const { endpoint, stream, cancel, req } = this.x;
-    const { backend } = choice;
+    const { endpoint, stream, cancel, req, route, ctx } = this.x;
+    const { backend, decision } = choice;
     const { body, bodyText } = this.upstreamBody(choice);
-    const a: Attempt = { n: choice.n, backend, decision: choice.decision, record: choice.record, sentAt: performance.now(), headers: req.headers };
-    this.hooks.onAttempt(a);
+    const leaving: Leaving = { n: choice.n, backend, decision, sentAt: performance.now(), headers: req.headers };
+    this.hooks.onAttempt(leaving);
+    // A backend that retracts prefixes from its engine's events links them to the prompt's keys
+    // at once; for the others, the learner keys the prompt once the request has left.
+    const prefix = backend.onPrefixRetraction ? prefixKeyOf(this.routing, ctx.routes.state.chunkBytes) : this.routing.prefix;
+    let replied: Promise<DispatchReply>;
+    try {
+      replied = backend.dispatch({
+        endpoint, body, bodyText, stream, cancel, requestId: req.id, headers: leaving.headers, prefixHashes: prefix?.hashes, prefixChunkBytes: prefix?.chunkBytes,
+      });
+    } catch (err) {
+      replied = Promise.reject(err); // a plugin that threw instead of rejecting
+    }
+    // The request has left (an HTTP engine's is written by now): what the decision teaches the
+    // learner (the prefix index, the backlog) and the metrics cost it nothing from here. Nothing
+    // else ran in between, so the record holds what the learner knew when the request left.
+    let a: Attempt;
+    try {
+      a = Object.assign(leaving, { record: ctx.learner.onDecision(route, choice.chosen, this.routing, decision) });
+      this.hooks.onSent(a);
+    } catch (err) {
+      // A fault in the gateway's own bookkeeping, with the request in flight: its answer is let go.
+      replied.then((r) => r.body.destroy(), () => {});
+      throw err;
+    }
     let reply: DispatchReply;
     try {
-      reply = await backend.dispatch({
-        endpoint, body, bodyText, stream, cancel, requestId: req.id, headers: a.headers, prefixHashes: this.routing.prefix?.hashes, prefixChunkBytes: this.routing.prefix?.chunkBytes,
-      });
+      reply = await replied;
     } catch (err) {
       const failure = transportFailure(err, backend, cancel);
       this.hooks.onTransportError(a, failure);

@@ -5,10 +5,12 @@
  * runs them in a fixed order at each event. Hooks observe: the retry loop alone decides what is
  * tried next, and the relay alone writes to the client.
  *
- * Per attempt, in order: `onSelect`, then `onNoBackend` or `onAttempt`; then `onTransportError`,
- * or `onAnswer` (and `onRefused` when the status is 400 or more, once its body was read). The
- * loop over, `onDispatchEnd`. An accepted answer is relayed between `onRelayStart` and
- * `onRelayEnd`, with `onFirstToken` and one `onOutcome` when it ends without an exception.
+ * Per attempt, in order: `onSelect`, then `onNoBackend` or `onAttempt` and `onSent`; then
+ * `onTransportError`, or `onAnswer` (and `onRefused` when the status is 400 or more, once its
+ * body was read). The loop over, `onDispatchEnd`. An accepted answer is relayed between
+ * `onRelayStart` and `onRelayEnd`, with `onFirstToken` and one `onOutcome` when it ends without
+ * an exception. What need not shape the request waits for `onSent`: the engine is then already
+ * reading it while the gateway does its bookkeeping.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Backend, DispatchReply } from '../../plugin/types.js';
@@ -18,17 +20,21 @@ import type { ArmOutcome } from '../../routing/ab.js';
 import type { RelayOutcome, Usage } from '../sse-relay.js';
 import type { StatusFailure, TransportFailure } from './failures.js';
 
-/** One try of one backend. */
-export interface Attempt {
+/** One try of one backend, as it is about to leave. */
+export interface Leaving {
   /** 0 for the first try, then one more per retry. */
   readonly n: number;
   readonly backend: Backend;
   readonly decision: Decision;
-  /** What the learner knew when the request left (its reason is the answer's route reason). */
-  readonly record: DispatchRecord;
   readonly sentAt: number;
   /** The headers sent upstream: the client's, with the tracing hook's `traceparent` when tracing. */
   headers: IncomingHttpHeaders;
+}
+
+/** One try of one backend, once it has left. */
+export interface Attempt extends Leaving {
+  /** What the learner knew when the request left, recorded as soon as it had. */
+  readonly record: DispatchRecord;
 }
 
 /** An attempt whose backend answered below 400: the answer the client gets. */
@@ -49,8 +55,10 @@ export interface LifecycleHooks {
   onSelect?(n: number): void;
   /** No candidate was left to choose for attempt n. */
   onNoBackend?(n: number): void;
-  /** The request leaves for the attempt's backend. */
-  onAttempt?(a: Attempt): void;
+  /** The request is about to leave for the attempt's backend (a hook may still set its headers). */
+  onAttempt?(a: Leaving): void;
+  /** The request has left (the backend's dispatch was called: an HTTP engine's request is written). */
+  onSent?(a: Attempt): void;
   /** The dispatch rejected before any status (connect, timeout, the client left, a plugin's own error). */
   onTransportError?(a: Attempt, f: TransportFailure): void;
   /** A status came, before its body is read. */
@@ -75,7 +83,8 @@ class HookChain implements Required<LifecycleHooks> {
   constructor(private readonly hooks: readonly LifecycleHooks[]) {}
   onSelect(n: number): void { for (const h of this.hooks) h.onSelect?.(n); }
   onNoBackend(n: number): void { for (const h of this.hooks) h.onNoBackend?.(n); }
-  onAttempt(a: Attempt): void { for (const h of this.hooks) h.onAttempt?.(a); }
+  onAttempt(a: Leaving): void { for (const h of this.hooks) h.onAttempt?.(a); }
+  onSent(a: Attempt): void { for (const h of this.hooks) h.onSent?.(a); }
   onTransportError(a: Attempt, f: TransportFailure): void { for (const h of this.hooks) h.onTransportError?.(a, f); }
   onAnswer(a: Attempt, status: number): void { for (const h of this.hooks) h.onAnswer?.(a, status); }
   onRefused(a: Attempt, f: StatusFailure): void { for (const h of this.hooks) h.onRefused?.(a, f); }

@@ -16,7 +16,8 @@ class MetricsHook implements LifecycleHooks {
 
   constructor(private readonly x: Exchange) {}
 
-  onAttempt(a: Attempt): void {
+  // Once the request has left: counting it need not delay it.
+  onSent(a: Attempt): void {
     const { metrics } = this.x.ctx;
     const { route } = this.x;
     metrics.forRoute(route.model, a.backend.id, a.backend.engine).decided(route.policy.type, a.decision.kind ?? route.policy.type).inc();

@@ -17,7 +17,7 @@ export function tracingHook(x: Exchange): LifecycleHooks {
     onSelect: (n) => { routing = trace.route(n); },
     onNoBackend: () => routing?.none(),
     onAttempt(a) {
-      routing?.decided(a.backend.id, a.record.reason, x.route.policy.type);
+      routing?.decided(a.backend.id, a.decision.reason, x.route.policy.type);
       dispatching = trace.dispatch(a.backend, a.n);
       a.headers = dispatching.headers(a.headers);
     },
