@@ -21,7 +21,8 @@ export function presentedKey(headers: IncomingHttpHeaders): string | undefined {
 
 /**
  * Whether two presented keys are the same, in a time that depends on their length only (not on
- * where they first differ).
+ * where they first differ). On the strings themselves: crypto.timingSafeEqual takes buffers, one
+ * more copy of each key a request.
  */
 export function sameSecret(a: string, b: string): boolean {
   if (a.length !== b.length) return false;

@@ -24,10 +24,11 @@ export interface UsageTally {
 type TallyField = 'requests' | 'promptTokens' | 'completionTokens' | 'cachedTokens';
 
 export class UsageMetrics {
-  readonly requests: Counter<'key' | 'model'>;
-  readonly promptTokens: Counter<'key' | 'model'>;
-  readonly completionTokens: Counter<'key' | 'model'>;
-  readonly cachedTokens: Counter<'key' | 'model'>;
+  // Read from the tallies at each scrape, which resets them first: counted only through `tally`.
+  private readonly requests: Counter<'key' | 'model'>;
+  private readonly promptTokens: Counter<'key' | 'model'>;
+  private readonly completionTokens: Counter<'key' | 'model'>;
+  private readonly cachedTokens: Counter<'key' | 'model'>;
   readonly limited: Counter<'key' | 'limit'>;
   readonly storeFailures: Counter<'op'>;
   /** By key id, then model. */
