@@ -44,6 +44,11 @@ describe('UpstreamAnswer (undici dispatch handler)', () => {
           res.end();
         };
         pump();
+      } else if (req.url === '/json-held') {
+        // The first part of a JSON answer; the test ends it (no timer racing a slow machine).
+        held.push(res);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"choices":[],');
       } else if (req.url === '/error') {
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end('{"error":{"message":"no such model"}}');
@@ -75,11 +80,14 @@ describe('UpstreamAnswer (undici dispatch handler)', () => {
   });
 
   it('has no ready bytes before the answer ended, and the whole answer once it has', async () => {
-    const { started } = send(pool, '/json'); // its body ends 5 ms after its first part
+    let ended!: () => void;
+    const settled = new Promise<void>((r) => { ended = r; });
+    const { started } = send(pool, '/json-held', () => ended()); // its body ends when the test ends it
     const answer = await started;
     expect(answer.readyBytes()).toBeUndefined();
     // Asking did not take anything: the answer is still whole when it ends.
-    await new Promise((r) => setTimeout(r, 50));
+    held[0]!.end('"usage":{"prompt_tokens":3}}');
+    await settled;
     expect(answer.readyBytes()?.toString()).toBe('{"choices":[],"usage":{"prompt_tokens":3}}');
   });
 
